@@ -1,0 +1,45 @@
+//! What a server is started with; the CLI and the desktop app both build one of these.
+
+use std::time::Duration;
+
+use crate::rooms::Limits;
+use crate::transport::origin::OriginPolicy;
+
+/// Everything [`crate::start`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address or host name to listen on.
+    pub bind: String,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Web origins allowed besides the server's own.
+    pub origins: OriginPolicy,
+    /// Room, rate and size limits.
+    pub limits: Limits,
+    /// How often peers are pinged.
+    pub ping_interval: Duration,
+    /// How long a ping may go unanswered before the peer is dropped.
+    pub ping_timeout: Duration,
+    /// Largest incoming frame or polling payload; a bigger one closes that connection.
+    pub max_message_bytes: usize,
+    /// Events queued for one peer before it is considered stuck and dropped.
+    pub peer_queue: usize,
+    /// Whether to announce the server on the LAN (discovery arrives in its own module).
+    pub mdns: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0".into(),
+            port: 5000,
+            origins: OriginPolicy::default(),
+            limits: Limits::default(),
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            max_message_bytes: 256 * 1024,
+            peer_queue: 1024,
+            mdns: true,
+        }
+    }
+}

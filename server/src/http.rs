@@ -1,0 +1,74 @@
+//! The HTTP surface: `/health`, `/ws`, Socket.IO at `/socket.io`, behind the handshake guard
+//! and CORS.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde_json::json;
+use socketioxide::layer::SocketIoLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::hub::Hub;
+use crate::transport::guard::{Guard, guard};
+use crate::transport::origin::OriginPolicy;
+use crate::transport::ws::{self, WsSettings};
+
+/// State shared by the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The core and outboxes.
+    pub hub: Hub,
+    /// `/ws` connection settings.
+    pub ws: WsSettings,
+}
+
+/// Builds the whole application.
+pub fn router(state: AppState, socketio: SocketIoLayer, origins: Arc<OriginPolicy>) -> Router {
+    let guard_state = Guard {
+        origins: origins.clone(),
+        hub: state.hub.clone(),
+    };
+    Router::new()
+        .route("/health", get(health))
+        .route("/ws", get(ws::handler))
+        .with_state(state)
+        .layer(socketio)
+        .layer(middleware::from_fn_with_state(guard_state, guard))
+        .layer(cors(&origins))
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let stats = state.hub.stats();
+    Json(json!({
+        "status": "ok",
+        "ok": true,
+        "version": env!("CARGO_PKG_VERSION"),
+        "peers": stats.peers,
+        "rooms": stats.rooms,
+    }))
+}
+
+/// CORS headers for the same allow-list the guard enforces.
+fn cors(origins: &Arc<OriginPolicy>) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(Any);
+    if **origins == OriginPolicy::Any {
+        return layer.allow_origin(Any);
+    }
+    let origins = origins.clone();
+    layer.allow_origin(AllowOrigin::predicate(
+        move |origin: &HeaderValue, request| {
+            let host = request
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            origin
+                .to_str()
+                .is_ok_and(|origin| origins.allows(origin, host))
+        },
+    ))
+}

@@ -1,0 +1,19 @@
+//! Free Meetings: a LAN signaling server for browser video meetings, wire-compatible with the
+//! original Node/Socket.IO server.
+//!
+//! - [`rooms`]: the core, which holds rooms and peers and decides everything, with no I/O;
+//! - [`protocol`]: the events on the wire, decoded and validated;
+//! - [`hub`]: routes what the core decides to each peer's outbox;
+//! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
+//! - [`server`]: the HTTP server that puts it all together.
+
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod protocol;
+pub mod rooms;
+pub mod server;
+pub mod transport;
+
+pub use config::ServerConfig;
+pub use server::{RunningServer, StartError, start};

@@ -1,0 +1,227 @@
+//! `free-meetings`: the headless signaling server.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use free_meetings::ServerConfig;
+use free_meetings::rooms::{Limits, RateLimit};
+use free_meetings::transport::origin::OriginPolicy;
+
+/// Free Meetings: the signaling hub for browser video meetings on your local network.
+///
+/// Front-ends written for the original Node/Socket.IO server connect unchanged
+/// (Socket.IO v4 at /socket.io); other clients can use plain WebSocket JSON at /ws.
+/// Settings can also come from the environment or a .env file in the working directory.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the signaling server (Ctrl+C or SIGTERM stops it cleanly).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 5000)]
+    port: u16,
+
+    /// Address or host name to listen on; 0.0.0.0 means every IPv4 interface.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", value_name = "ADDR")]
+    bind: String,
+
+    /// A web origin whose pages may connect (repeatable, or comma-separated in CLIENT_ORIGIN),
+    /// e.g. http://localhost:3000. Pages served from this server itself are always allowed,
+    /// and so are native clients (no Origin header). `*` allows any origin.
+    #[arg(
+        long = "allowed-origin",
+        env = "CLIENT_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allowed_origins: Vec<String>,
+
+    /// Most people in one room; a join past it gets an `error` event.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    max_peers_per_room: u32,
+
+    /// Most connections at once (both transports); past it handshakes get HTTP 503.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+
+    /// How often the server pings each peer, e.g. 25s or 500ms.
+    #[arg(long, default_value = "25s", value_parser = duration)]
+    ping_interval: Duration,
+
+    /// How long a ping may go unanswered before the peer is dropped, e.g. 20s.
+    #[arg(long, default_value = "20s", value_parser = duration)]
+    ping_timeout: Duration,
+
+    /// Largest `signal` payload relayed (e.g. 64KiB); bigger ones get an `error` and are dropped.
+    #[arg(long, default_value = "64KiB", value_parser = size)]
+    max_signal_size: usize,
+
+    /// Largest incoming message on any transport (e.g. 256KiB); a bigger one closes that connection.
+    #[arg(long, default_value = "256KiB", value_parser = size)]
+    max_message_size: usize,
+
+    /// Events per second one connection may send, sustained; the excess is dropped with an `error`.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    event_rate: u32,
+
+    /// Events one connection may send in a burst before the rate applies.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    event_burst: u32,
+
+    /// Events queued for one peer; a peer that falls this far behind is disconnected.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    peer_queue: u32,
+
+    /// Do not announce the server on the LAN with mDNS.
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let value =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 25s or 500ms)"))?;
+    if value.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(value)
+}
+
+fn size(text: &str) -> Result<usize, String> {
+    let value =
+        parse_size::parse_size(text).map_err(|e| format!("{e} (use e.g. 65536 or 64KiB)"))?;
+    match usize::try_from(value) {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err("must be more than zero".into()),
+    }
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Result<ServerConfig, String> {
+        let origins = OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
+        Ok(ServerConfig {
+            bind: self.bind,
+            port: self.port,
+            origins,
+            limits: Limits {
+                max_peers_per_room: self.max_peers_per_room as usize,
+                max_connections: self.max_connections as usize,
+                max_signal_bytes: self.max_signal_size,
+                rate: RateLimit {
+                    per_second: self.event_rate.into(),
+                    burst: self.event_burst.into(),
+                },
+            },
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_message_bytes: self.max_message_size,
+            peer_queue: self.peer_queue as usize,
+            mdns: !self.no_mdns,
+        })
+    }
+}
+
+/// Usage errors and start-up failures exit with this code.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("warning: ignoring .env: {error}");
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let text = error.to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match free_meetings::start(config).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let addr = server.local_addr();
+        println!(
+            "Free Meetings listening on http://{addr} (Socket.IO at /socket.io, WebSocket at /ws)"
+        );
+        server.run_until(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on Ctrl+C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,346 @@
+//! The core: rooms, peers and the rules of who hears what. No I/O and no clock here; every call
+//! returns the events to deliver and the changes observers (logs, dashboard) may care about.
+
+mod ids;
+mod rate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use ids::{PeerId, ROOM_ID_MAX_CHARS, RoomId, USER_NAME_MAX_CHARS, UserName};
+pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
+
+use crate::protocol::{ClientEvent, Member, ProtocolError, ServerEvent};
+
+/// The limits the core enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Most peers in one room.
+    pub max_peers_per_room: usize,
+    /// Most peers connected at once, both transports together.
+    pub max_connections: usize,
+    /// Largest `signal` payload relayed, in bytes of JSON text.
+    pub max_signal_bytes: usize,
+    /// Events a connection may send.
+    pub rate: RateLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_peers_per_room: 50,
+            max_connections: 10_000,
+            max_signal_bytes: 64 * 1024,
+            rate: RateLimit {
+                per_second: 200.0,
+                burst: 2000.0,
+            },
+        }
+    }
+}
+
+/// Why the core refused something; the text is what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The payload did not validate.
+    #[error(transparent)]
+    Invalid(#[from] ProtocolError),
+    /// The connection sent events faster than its rate limit.
+    #[error("too many events: slow down (the limit is {per_second} per second)")]
+    RateLimited {
+        /// The sustained limit, for the message.
+        per_second: u32,
+    },
+    /// A signal payload over the size limit.
+    #[error("signal payload is {size} bytes, over the {limit}-byte limit: not relayed")]
+    SignalTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A signal from a peer that is in no room.
+    #[error("join a room before sending signals")]
+    NotInRoom,
+    /// A signal to a peer that is not in the sender's room (or does not exist).
+    #[error("peer {0} is not in your room: signal not delivered")]
+    TargetNotInRoom(String),
+    /// The room is at its member limit.
+    #[error("room '{room}' is full ({limit} peers)")]
+    RoomFull {
+        /// The room.
+        room: RoomId,
+        /// The limit.
+        limit: usize,
+    },
+    /// The server is at its connection limit.
+    #[error("server is full ({0} connections)")]
+    ServerFull(usize),
+}
+
+/// A server event addressed to one peer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The receiving peer.
+    pub to: PeerId,
+    /// What it receives.
+    pub event: ServerEvent,
+}
+
+/// A change of state, for observers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A peer entered a room.
+    Joined {
+        /// Who.
+        peer: PeerId,
+        /// Where.
+        room: RoomId,
+    },
+    /// A peer left a room (by leaving, moving or disconnecting).
+    Left {
+        /// Who.
+        peer: PeerId,
+        /// Where from.
+        room: RoomId,
+    },
+    /// A signal was relayed.
+    Relayed,
+    /// An event was refused.
+    Refused {
+        /// Who sent it.
+        peer: PeerId,
+        /// Why it was refused.
+        reason: Refusal,
+    },
+}
+
+/// What one call into the core produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Events to send, in order.
+    pub deliveries: Vec<Delivery>,
+    /// What changed, in order.
+    pub changes: Vec<Change>,
+}
+
+impl Outcome {
+    fn send(&mut self, to: PeerId, event: ServerEvent) {
+        self.deliveries.push(Delivery { to, event });
+    }
+
+    fn refuse(&mut self, peer: PeerId, reason: Refusal, notify: bool) {
+        if notify {
+            self.send(peer, ServerEvent::Error(reason.to_string()));
+        }
+        self.changes.push(Change::Refused { peer, reason });
+    }
+}
+
+/// How often a rate-limited client is told so.
+const RATE_NOTICE_PERIOD: Duration = Duration::from_secs(1);
+
+struct Peer {
+    /// The room and the name used in it; both set together by a join.
+    seat: Option<(RoomId, UserName)>,
+    bucket: TokenBucket,
+    rate_notice: NoticeThrottle,
+}
+
+/// Every room and peer; the one place that decides joins, leaves, relays and limits.
+pub struct Rooms {
+    limits: Limits,
+    peers: HashMap<PeerId, Peer>,
+    /// Each room's members in join order; a room exists only while it has members.
+    rooms: HashMap<RoomId, Vec<PeerId>>,
+}
+
+impl Rooms {
+    /// An empty server with these limits.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            peers: HashMap::new(),
+            rooms: HashMap::new(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Rooms with at least one member.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Whether one more connection fits under the cap.
+    pub fn has_room_for_connection(&self) -> bool {
+        self.peers.len() < self.limits.max_connections
+    }
+
+    /// The room a peer is in, if any.
+    pub fn room_of(&self, peer: PeerId) -> Option<&RoomId> {
+        self.peers.get(&peer)?.seat.as_ref().map(|(room, _)| room)
+    }
+
+    /// Members of a room in join order (empty for a room that does not exist).
+    pub fn members(&self, room: &RoomId) -> &[PeerId] {
+        self.rooms.get(room).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Admits a new connection, or refuses it when the server is full.
+    pub fn connect(&mut self, peer: PeerId, now: Instant) -> Result<(), Refusal> {
+        if !self.has_room_for_connection() {
+            return Err(Refusal::ServerFull(self.limits.max_connections));
+        }
+        self.peers.insert(
+            peer,
+            Peer {
+                seat: None,
+                bucket: TokenBucket::new(self.limits.rate, now),
+                rate_notice: NoticeThrottle::default(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Handles one event from a connected peer: the decoded event, a decoding error, or
+    /// `Ok(None)` for an unknown event (which still counts against the rate limit).
+    pub fn handle(
+        &mut self,
+        from: PeerId,
+        event: Result<Option<ClientEvent>, ProtocolError>,
+        now: Instant,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        let limit = self.limits.rate;
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return out;
+        };
+        if !peer.bucket.try_take(limit, now) {
+            let notify = peer.rate_notice.allow(RATE_NOTICE_PERIOD, now);
+            let per_second = limit.per_second as u32;
+            out.refuse(from, Refusal::RateLimited { per_second }, notify);
+            return out;
+        }
+        match event {
+            Err(error) => out.refuse(from, error.into(), true),
+            Ok(None) => {}
+            Ok(Some(ClientEvent::JoinRoom { room, name })) => self.join(from, room, name, &mut out),
+            Ok(Some(ClientEvent::LeaveRoom)) => self.leave(from, &mut out),
+            Ok(Some(ClientEvent::Signal { to, signal })) => self.signal(from, to, signal, &mut out),
+        }
+        out
+    }
+
+    /// Removes a peer; the rest of its room is told.
+    pub fn disconnect(&mut self, peer: PeerId) -> Outcome {
+        let mut out = Outcome::default();
+        self.leave(peer, &mut out);
+        self.peers.remove(&peer);
+        out
+    }
+
+    fn join(&mut self, peer: PeerId, room: RoomId, name: UserName, out: &mut Outcome) {
+        let already_here = self.room_of(peer) == Some(&room);
+        if !already_here {
+            let members = self.members(&room).len();
+            if members >= self.limits.max_peers_per_room {
+                let limit = self.limits.max_peers_per_room;
+                out.refuse(peer, Refusal::RoomFull { room, limit }, true);
+                return;
+            }
+            self.leave(peer, out);
+            let member = Member {
+                id: peer,
+                user_name: name.clone(),
+            };
+            let members = self.rooms.entry(room.clone()).or_default();
+            for &other in members.iter() {
+                out.send(other, ServerEvent::UserJoined(member.clone()));
+            }
+            members.push(peer);
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.seat = Some((room.clone(), name));
+            }
+            out.changes.push(Change::Joined {
+                peer,
+                room: room.clone(),
+            });
+        }
+        let others = self
+            .members(&room)
+            .iter()
+            .filter(|&&id| id != peer)
+            .filter_map(|&id| {
+                let (_, user_name) = self.peers.get(&id)?.seat.as_ref()?;
+                Some(Member {
+                    id,
+                    user_name: user_name.clone(),
+                })
+            })
+            .collect();
+        out.send(peer, ServerEvent::InitUsers(others));
+    }
+
+    fn leave(&mut self, peer: PeerId, out: &mut Outcome) {
+        let Some((room, _)) = self.peers.get_mut(&peer).and_then(|p| p.seat.take()) else {
+            return;
+        };
+        if let Some(members) = self.rooms.get_mut(&room) {
+            members.retain(|&id| id != peer);
+            for &other in members.iter() {
+                out.send(other, ServerEvent::UserLeft(peer));
+            }
+            if members.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+        out.changes.push(Change::Left { peer, room });
+    }
+
+    fn signal(
+        &mut self,
+        from: PeerId,
+        to: Option<PeerId>,
+        signal: Box<serde_json::value::RawValue>,
+        out: &mut Outcome,
+    ) {
+        let size = signal.get().len();
+        if size > self.limits.max_signal_bytes {
+            let limit = self.limits.max_signal_bytes;
+            out.refuse(from, Refusal::SignalTooLarge { size, limit }, true);
+            return;
+        }
+        let Some((room, user_name)) = self.peers.get(&from).and_then(|p| p.seat.as_ref()) else {
+            out.refuse(from, Refusal::NotInRoom, true);
+            return;
+        };
+        let target = to.filter(|to| self.room_of(*to) == Some(room));
+        let Some(target) = target else {
+            let shown = to
+                .map(|id| id.to_string())
+                .unwrap_or_else(|| "(bad id)".into());
+            out.refuse(from, Refusal::TargetNotInRoom(shown), true);
+            return;
+        };
+        let event = ServerEvent::Signal {
+            from,
+            user_name: user_name.clone(),
+            signal: Arc::from(signal),
+        };
+        out.send(target, event);
+        out.changes.push(Change::Relayed);
+    }
+}
+
+#[cfg(test)]
+mod tests;

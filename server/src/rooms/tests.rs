@@ -1,0 +1,252 @@
+//! Protects the room rules: who is told what on join, move, leave, disconnect and signal,
+//! and the limits (room size, connection cap, payload size, rate).
+
+use super::*;
+use serde_json::value::RawValue;
+
+fn t0() -> Instant {
+    Instant::now()
+}
+
+fn join(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::JoinRoom {
+        room: RoomId::parse(room).unwrap(),
+        name: UserName::parse(name).unwrap(),
+    }))
+}
+
+fn signal(to: PeerId, json: &str) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::Signal {
+        to: Some(to),
+        signal: RawValue::from_string(json.into()).unwrap(),
+    }))
+}
+
+fn connected(rooms: &mut Rooms, n: usize) -> Vec<PeerId> {
+    (0..n)
+        .map(|_| {
+            let id = PeerId::random();
+            rooms.connect(id, t0()).unwrap();
+            id
+        })
+        .collect()
+}
+
+/// Renders deliveries as "to:event" strings, easy to compare.
+fn summary(out: &Outcome, names: &[(PeerId, &str)]) -> Vec<String> {
+    let name = |id: PeerId| {
+        names
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, n)| *n)
+            .unwrap_or("?")
+    };
+    out.deliveries
+        .iter()
+        .map(|d| {
+            let detail = match &d.event {
+                ServerEvent::InitUsers(m) => {
+                    m.iter().map(|m| name(m.id)).collect::<Vec<_>>().join(",")
+                }
+                ServerEvent::UserJoined(m) => name(m.id).to_string(),
+                ServerEvent::UserLeft(id) => name(*id).to_string(),
+                ServerEvent::Signal { from, signal, .. } => {
+                    format!("{}:{}", name(*from), signal.get())
+                }
+                ServerEvent::Error(_) => String::new(),
+                ServerEvent::Welcome(_) => String::new(),
+            };
+            format!("{}:{}({})", name(d.to), d.event.name(), detail)
+        })
+        .collect()
+}
+
+#[test]
+fn join_tells_the_joiner_who_is_there_and_the_others_who_came() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 3);
+    let names = [(p[0], "a"), (p[1], "b"), (p[2], "c")];
+    assert_eq!(
+        summary(&rooms.handle(p[0], join("r", "A"), t0()), &names),
+        ["a:init-users()"]
+    );
+    rooms.handle(p[1], join("r", "B"), t0());
+    let out = rooms.handle(p[2], join("r", "C"), t0());
+    assert_eq!(
+        summary(&out, &names),
+        ["a:user-joined(c)", "b:user-joined(c)", "c:init-users(a,b)"]
+    );
+    assert_eq!(
+        out.changes,
+        [Change::Joined {
+            peer: p[2],
+            room: RoomId::parse("r").unwrap()
+        }]
+    );
+}
+
+#[test]
+fn joining_the_same_room_again_is_idempotent() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 2);
+    let names = [(p[0], "a"), (p[1], "b")];
+    rooms.handle(p[0], join("r", "A"), t0());
+    rooms.handle(p[1], join("r", "B"), t0());
+    let out = rooms.handle(p[1], join("r", "B"), t0());
+    assert_eq!(summary(&out, &names), ["b:init-users(a)"]);
+    assert!(out.changes.is_empty());
+}
+
+#[test]
+fn joining_another_room_moves_the_peer() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 3);
+    let names = [(p[0], "a"), (p[1], "b"), (p[2], "c")];
+    rooms.handle(p[0], join("one", "A"), t0());
+    rooms.handle(p[1], join("two", "B"), t0());
+    rooms.handle(p[2], join("one", "C"), t0());
+    let out = rooms.handle(p[2], join("two", "C"), t0());
+    assert_eq!(
+        summary(&out, &names),
+        ["a:user-left(c)", "b:user-joined(c)", "c:init-users(b)"]
+    );
+    assert_eq!(rooms.members(&RoomId::parse("one").unwrap()), [p[0]]);
+}
+
+#[test]
+fn leave_and_disconnect_tell_the_rest_once_and_drop_empty_rooms() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 2);
+    let names = [(p[0], "a"), (p[1], "b")];
+    rooms.handle(p[0], join("r", "A"), t0());
+    rooms.handle(p[1], join("r", "B"), t0());
+    let out = rooms.handle(p[1], Ok(Some(ClientEvent::LeaveRoom)), t0());
+    assert_eq!(summary(&out, &names), ["a:user-left(b)"]);
+    assert!(
+        rooms
+            .handle(p[1], Ok(Some(ClientEvent::LeaveRoom)), t0())
+            .deliveries
+            .is_empty()
+    );
+    assert!(rooms.disconnect(p[1]).deliveries.is_empty());
+    assert_eq!(rooms.room_count(), 1);
+    assert!(rooms.disconnect(p[0]).deliveries.is_empty());
+    assert_eq!((rooms.room_count(), rooms.peer_count()), (0, 0));
+}
+
+#[test]
+fn signals_reach_only_peers_of_the_same_room() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 3);
+    let names = [(p[0], "a"), (p[1], "b"), (p[2], "c")];
+    let before = rooms.handle(p[0], signal(p[1], "1"), t0());
+    assert_eq!(summary(&before, &names), ["a:error()"]);
+    assert!(matches!(
+        before.changes[0],
+        Change::Refused {
+            reason: Refusal::NotInRoom,
+            ..
+        }
+    ));
+    rooms.handle(p[0], join("r", "A"), t0());
+    rooms.handle(p[1], join("r", "B"), t0());
+    rooms.handle(p[2], join("elsewhere", "C"), t0());
+    let out = rooms.handle(p[0], signal(p[1], r#"{"sdp":"x"}"#), t0());
+    assert_eq!(summary(&out, &names), [r#"b:signal(a:{"sdp":"x"})"#]);
+    let out = rooms.handle(p[0], signal(p[2], "2"), t0());
+    assert_eq!(summary(&out, &names), ["a:error()"]);
+    let out = rooms.handle(p[2], signal(p[0], "3"), t0());
+    assert_eq!(summary(&out, &names), ["c:error()"]);
+}
+
+#[test]
+fn oversized_signals_are_refused() {
+    let limits = Limits {
+        max_signal_bytes: 10,
+        ..Limits::default()
+    };
+    let mut rooms = Rooms::new(limits);
+    let p = connected(&mut rooms, 2);
+    rooms.handle(p[0], join("r", "A"), t0());
+    rooms.handle(p[1], join("r", "B"), t0());
+    let out = rooms.handle(p[0], signal(p[1], r#""12345678901""#), t0());
+    assert_eq!(out.deliveries.len(), 1);
+    assert_eq!(out.deliveries[0].to, p[0]);
+    assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.contains("13 bytes")));
+}
+
+#[test]
+fn a_full_room_refuses_and_the_peer_stays_where_it_was() {
+    let limits = Limits {
+        max_peers_per_room: 1,
+        ..Limits::default()
+    };
+    let mut rooms = Rooms::new(limits);
+    let p = connected(&mut rooms, 2);
+    rooms.handle(p[0], join("full", "A"), t0());
+    rooms.handle(p[1], join("mine", "B"), t0());
+    let out = rooms.handle(p[1], join("full", "B"), t0());
+    assert!(
+        matches!(&out.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m.contains("full"))
+    );
+    assert_eq!(rooms.room_of(p[1]).map(RoomId::as_str), Some("mine"));
+}
+
+#[test]
+fn connection_cap_is_enforced() {
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let mut rooms = Rooms::new(limits);
+    rooms.connect(PeerId::random(), t0()).unwrap();
+    assert_eq!(
+        rooms.connect(PeerId::random(), t0()),
+        Err(Refusal::ServerFull(1))
+    );
+}
+
+#[test]
+fn rate_limit_drops_excess_and_tells_at_most_once_a_second() {
+    let limits = Limits {
+        rate: RateLimit {
+            per_second: 1.0,
+            burst: 2.0,
+        },
+        ..Limits::default()
+    };
+    let mut rooms = Rooms::new(limits);
+    let p = connected(&mut rooms, 1);
+    let now = t0();
+    let unknown = || Ok(None);
+    assert!(rooms.handle(p[0], unknown(), now).deliveries.is_empty());
+    assert!(rooms.handle(p[0], unknown(), now).deliveries.is_empty());
+    let refused = rooms.handle(p[0], join("r", "A"), now);
+    assert!(
+        matches!(&refused.deliveries[0].event, ServerEvent::Error(m) if m.contains("too many"))
+    );
+    assert!(rooms.room_of(p[0]).is_none());
+    let quiet = rooms.handle(p[0], join("r", "A"), now + Duration::from_millis(500));
+    assert!(quiet.deliveries.is_empty());
+    assert!(matches!(
+        quiet.changes[0],
+        Change::Refused {
+            reason: Refusal::RateLimited { .. },
+            ..
+        }
+    ));
+    let later = rooms.handle(p[0], join("r", "A"), now + Duration::from_millis(1600));
+    assert!(matches!(
+        later.deliveries[0].event,
+        ServerEvent::InitUsers(_)
+    ));
+}
+
+#[test]
+fn validation_errors_change_nothing() {
+    let mut rooms = Rooms::new(Limits::default());
+    let p = connected(&mut rooms, 1);
+    let out = rooms.handle(p[0], Err(ProtocolError::BadJoin), t0());
+    assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.contains("roomId")));
+    assert_eq!(rooms.room_count(), 0);
+}

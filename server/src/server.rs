@@ -1,0 +1,158 @@
+//! Starting and stopping a server: bind, wire the transports to one hub, serve, shut down.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::http::{AppState, router};
+use crate::hub::Hub;
+use crate::transport::socketio;
+use crate::transport::ws::WsSettings;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `--bind` is neither an IP address nor a resolvable host name.
+    #[error("cannot listen on '{0}': not an IP address or a host name of this machine")]
+    BadAddress(String),
+    /// The port is taken.
+    #[error(
+        "port {port} is already in use on {bind}; stop the other program or choose another port with --port"
+    )]
+    PortInUse {
+        /// The bind address.
+        bind: String,
+        /// The port.
+        port: u16,
+    },
+    /// The address is not one of this machine's.
+    #[error("cannot listen on {0}: that address does not belong to this machine (see --bind)")]
+    AddressNotAvailable(SocketAddr),
+    /// Any other socket error.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// A server accepting connections.
+pub struct RunningServer {
+    addr: SocketAddr,
+    hub: Hub,
+    io: SocketIo,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// How long shutdown waits for connections to close before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Binds and starts serving in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let listener = bind(&config.bind, config.port).await?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: SocketAddr::from(([0, 0, 0, 0], config.port)),
+        source,
+    })?;
+    let hub = Hub::new(config.limits.clone());
+    let (layer, io) = SocketIo::builder()
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_buffer_size(config.peer_queue)
+        .max_payload(config.max_message_bytes as u64)
+        .ws_max_message_size(config.max_message_bytes)
+        .ws_max_frame_size(config.max_message_bytes)
+        .build_layer();
+    socketio::attach(&io, hub.clone());
+    let state = AppState {
+        hub: hub.clone(),
+        ws: WsSettings {
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_message_bytes: config.max_message_bytes,
+            queue: config.peer_queue,
+        },
+    };
+    let app = router(state, layer, Arc::new(config.origins.clone()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer {
+        addr,
+        hub,
+        io,
+        stop,
+        task,
+    })
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
+    let bad_address = || StartError::BadAddress(host.to_owned());
+    let addr = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| bad_address())?
+        .next()
+        .ok_or_else(bad_address)?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => StartError::PortInUse {
+                bind: host.to_owned(),
+                port,
+            },
+            io::ErrorKind::AddrNotAvailable => StartError::AddressNotAvailable(addr),
+            _ => StartError::Listen { addr, source },
+        })
+}
+
+impl RunningServer {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The hub, for observers.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Stops accepting, disconnects every peer, and waits (briefly) for connections to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let peers = self.hub.stats().peers;
+        tracing::info!(peers, "shutting down: disconnecting peers");
+        self.io.close().await;
+        self.hub.close_all();
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("stopped"),
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "server ended with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "server task failed"),
+            Err(_) => tracing::warn!("some connections did not close in time; stopping anyway"),
+        }
+    }
+
+    /// Serves until the future resolves, then shuts down.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        self.shutdown().await;
+    }
+}

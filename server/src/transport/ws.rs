@@ -1,0 +1,146 @@
+//! The plain WebSocket transport at `/ws`: JSON text frames `{"event": NAME, "data": PAYLOAD}`
+//! carrying the same events as Socket.IO, for clients without a Socket.IO library.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::{Instant, sleep_until};
+
+use crate::http::AppState;
+use crate::hub::{Hub, Outbox, OutboxError, Transport};
+use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
+use crate::rooms::PeerId;
+
+/// Connection settings for `/ws` peers.
+#[derive(Debug, Clone, Copy)]
+pub struct WsSettings {
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// How long a ping may go unanswered (also bounds one write).
+    pub ping_timeout: Duration,
+    /// Largest incoming message; a bigger one closes the connection.
+    pub max_message_bytes: usize,
+    /// Events queued for the peer before it is dropped as stuck.
+    pub queue: usize,
+}
+
+/// `GET /ws`: upgrades and runs the connection.
+pub async fn handler(
+    upgrade: WebSocketUpgrade,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Response {
+    let settings = state.ws;
+    upgrade
+        .max_message_size(settings.max_message_bytes)
+        .max_frame_size(settings.max_message_bytes)
+        .on_upgrade(move |socket| run(socket, addr, state.hub, settings))
+}
+
+struct WsOutbox {
+    queue: mpsc::Sender<Message>,
+    close: Arc<Notify>,
+}
+
+impl Outbox for WsOutbox {
+    fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
+        let frame = Message::Text(event.to_ws_frame().into());
+        self.queue.try_send(frame).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => OutboxError::Full,
+            mpsc::error::TrySendError::Closed(_) => OutboxError::Closed,
+        })
+    }
+
+    fn close(&self) {
+        self.close.notify_one();
+    }
+}
+
+/// One incoming text frame.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// Decodes one text frame into a client event.
+pub fn decode(text: &str) -> Result<Option<ClientEvent>, ProtocolError> {
+    let frame: Frame = serde_json::from_str(text).map_err(|_| ProtocolError::BadFrame)?;
+    ClientEvent::decode(&frame.event, frame.data)
+}
+
+async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSettings) {
+    let peer = PeerId::random();
+    let (queue, mut outgoing) = mpsc::channel(settings.queue.max(1));
+    let close = Arc::new(Notify::new());
+    let welcome = ServerEvent::Welcome(peer).to_ws_frame();
+    // The queue is empty, so the welcome always goes in first.
+    let _ = queue.try_send(Message::Text(welcome.into()));
+    let outbox = Arc::new(WsOutbox {
+        queue,
+        close: close.clone(),
+    });
+    if let Err(refusal) = hub.connect(peer, Transport::WebSocket, Some(addr), outbox) {
+        let frame = CloseFrame {
+            code: close_code::AGAIN,
+            reason: refusal.to_string().into(),
+        };
+        let _ = socket.send(Message::Close(Some(frame))).await;
+        return;
+    }
+
+    let mut pings = tokio::time::interval_at(
+        Instant::now() + settings.ping_interval,
+        settings.ping_interval,
+    );
+    let mut pong_deadline: Option<Instant> = None;
+    let reason = loop {
+        let deadline =
+            pong_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        tokio::select! {
+            biased;
+            () = close.notified() => {
+                let frame = CloseFrame { code: close_code::AWAY, reason: "server closed the connection".into() };
+                let _ = tokio::time::timeout(settings.ping_timeout, socket.send(Message::Close(Some(frame)))).await;
+                break "closed by server".to_owned();
+            }
+            Some(message) = outgoing.recv() => {
+                match tokio::time::timeout(settings.ping_timeout, socket.send(message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => break format!("write failed: {error}"),
+                    Err(_) => break "write timed out".to_owned(),
+                }
+            }
+            incoming = socket.next() => {
+                pong_deadline = None;
+                match incoming {
+                    Some(Ok(Message::Text(text))) => hub.receive(peer, decode(text.as_str())),
+                    Some(Ok(Message::Binary(_))) => hub.receive(peer, Err(ProtocolError::Binary)),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break "client closed".to_owned(),
+                    Some(Err(error)) => break format!("read failed: {error}"),
+                }
+            }
+            _ = pings.tick() => {
+                let ping = socket.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(settings.ping_timeout, ping).await, Ok(Ok(()))) {
+                    break "ping could not be sent".to_owned();
+                }
+                pong_deadline.get_or_insert(Instant::now() + settings.ping_timeout);
+            }
+            () = sleep_until(deadline), if pong_deadline.is_some() => break "ping timeout".to_owned(),
+        }
+    };
+    hub.disconnect(peer, &reason);
+}
