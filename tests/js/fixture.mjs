@@ -1,0 +1,155 @@
+// Shared fixture for the end-to-end tests: starts the real `free-meetings` binary on a free
+// loopback port and connects real clients (npm socket.io-client, ws) to it.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import WebSocket from "ws";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const BIN =
+  process.env.FM_BIN ||
+  path.join(process.env.CARGO_TARGET_DIR || path.join(root, "target"), "debug", "free-meetings");
+
+/** Default time any single awaited event may take before a test fails. */
+export const TIMEOUT_MS = 5000;
+
+/** Starts the server with extra CLI args; resolves once it prints its address. */
+export async function startServer(args = [], { env = {}, cwd = root } = {}) {
+  const proc = spawn(BIN, ["serve", "--bind", "127.0.0.1", "--port", "0", "--no-mdns", ...args], {
+    cwd,
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let logs = "";
+  proc.stderr.on("data", (d) => (logs += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs}`)), 15000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${logs}`));
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    logs: () => logs,
+    async stop() {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill("SIGTERM");
+      const [code] = await once(proc, "exit");
+      return code;
+    },
+  };
+}
+
+const clients = new Set();
+
+/** A socket.io-client connected exactly as the original front-end does (websocket only). */
+export function connect(url, options = {}) {
+  const socket = io(url, { path: "/socket.io", transports: ["websocket"], forceNew: true, reconnection: false, ...options });
+  clients.add(socket);
+  return socket;
+}
+
+/** Connects and waits for `connect`. */
+export async function connected(url, options = {}) {
+  const socket = connect(url, options);
+  await waitFor(socket, "connect");
+  return socket;
+}
+
+/** Closes every client opened by this file's tests. */
+export function closeAll() {
+  for (const s of clients) s.close();
+  clients.clear();
+}
+
+/** Resolves with the next `event` payload on a socket.io socket or within TIMEOUT_MS. */
+export function waitFor(socket, event, ms = TIMEOUT_MS) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, on);
+      reject(new Error(`timed out waiting for '${event}'`));
+    }, ms);
+    const on = (...args) => {
+      clearTimeout(timer);
+      resolve(args.length > 1 ? args : args[0]);
+    };
+    socket.once(event, on);
+  });
+}
+
+/** Records every payload of `event` on a socket. */
+export function record(socket, event) {
+  const seen = [];
+  socket.on(event, (payload) => seen.push(payload));
+  return seen;
+}
+
+/** Waits until `predicate()` is true, polling an in-memory condition (not time as sync). */
+export async function until(predicate, what, ms = TIMEOUT_MS) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Joins a room and resolves with the `init-users` list. */
+export async function join(socket, roomId, userName) {
+  const init = waitFor(socket, "init-users");
+  socket.emit("join-room", { roomId, userName });
+  return init;
+}
+
+/** A plain /ws client; resolves once the server's welcome (its peer id) arrives. */
+export async function wsConnect(url, options = {}) {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/ws", options);
+  const frames = [];
+  const waiters = [];
+  ws.on("message", (data, isBinary) => {
+    const frame = JSON.parse(data.toString());
+    frames.push(frame);
+    for (const w of [...waiters]) {
+      if (w.event === frame.event) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(frame.data);
+      }
+    }
+  });
+  const client = {
+    ws,
+    frames,
+    send: (event, data) => ws.send(JSON.stringify({ event, data })),
+    next(event, ms = TIMEOUT_MS) {
+      return new Promise((resolve, reject) => {
+        const w = { event, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            reject(new Error(`timed out waiting for /ws '${event}'`));
+          }
+        }, ms);
+      });
+    },
+    close: () => ws.close(),
+  };
+  const welcome = client.next("connect");
+  await once(ws, "open");
+  client.id = (await welcome).id;
+  return client;
+}
