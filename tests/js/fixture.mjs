@@ -135,15 +135,18 @@ export async function wsConnect(url, options = {}) {
     send: (event, data) => ws.send(JSON.stringify({ event, data })),
     next(event, ms = TIMEOUT_MS) {
       return new Promise((resolve, reject) => {
-        const w = { event, resolve };
-        waiters.push(w);
-        setTimeout(() => {
-          const i = waiters.indexOf(w);
-          if (i >= 0) {
-            waiters.splice(i, 1);
-            reject(new Error(`timed out waiting for /ws '${event}'`));
-          }
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`timed out waiting for /ws '${event}'`));
         }, ms);
+        const w = {
+          event,
+          resolve: (data) => {
+            clearTimeout(timer);
+            resolve(data);
+          },
+        };
+        waiters.push(w);
       });
     },
     close: () => ws.close(),
