@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test: formatting, clippy, Rust unit and integration tests,
+# and the end-to-end tests with the real socket.io-client and headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked --workspace
+echo "== end-to-end tests (node --test)"
+cargo build --locked -p free-meetings
+target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+FM_BIN="$target_dir/debug/free-meetings" node --test --test-concurrency=2 tests/js/
