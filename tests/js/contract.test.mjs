@@ -42,6 +42,11 @@ for (const [label, options] of [
     bob.emit("signal", { to: ann.id, signal: candidate });
     assert.deepEqual(await got2, { from: bob.id, signal: candidate, userName: "Bob" });
 
+    // Logs name rooms and peers but never carry SDP or ICE contents at the default level.
+    assert.match(server.logs(), new RegExp(`joined room peer=${bob.id} room=standup`));
+    assert.ok(!server.logs().includes("46117"), "SDP leaked into the logs");
+    assert.ok(!server.logs().includes("2122260223"), "ICE leaked into the logs");
+
     const leftAnn = waitFor(ann, "user-left");
     const leftBob = waitFor(bob, "user-left");
     const carlId = carl.id;

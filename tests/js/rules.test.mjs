@@ -85,6 +85,15 @@ test("signals cross no room boundary, and the sender is told", async () => {
   assert.deepEqual(annSignals.filter((s) => s.from === eve.id), []);
 });
 
+test("unknown events are ignored without an error, as the original did", async () => {
+  const [ann, bob] = await room("unknown", "Ann", "Bob");
+  const errors = record(ann, "error");
+  ann.emit("chat-message", { text: "hi" });
+  ann.emit("custom");
+  await barrier(ann, bob);
+  assert.deepEqual(errors, []);
+});
+
 test("a connection in no room cannot signal anyone", async () => {
   const [ann] = await room("lonely", "Ann");
   const loner = await connected(server.url);
@@ -219,6 +228,8 @@ test("past the connection cap handshakes get 503 and existing peers keep working
     await join(a, "cap", "A");
     await join(b, "cap", "B");
     assert.equal((await get(`${capped.url}/socket.io/?EIO=4&transport=polling`)).status, 503);
+    const upgrade = { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" };
+    assert.equal((await get(`${capped.url}/ws`, upgrade)).status, 503);
     const third = connect(capped.url);
     await waitFor(third, "connect_error");
     const got = waitFor(b, "signal");
