@@ -86,11 +86,6 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> Limits {
-        self.lock().rooms.limits().clone()
-    }
-
     /// Peer and room counts.
     pub fn stats(&self) -> Stats {
         let state = self.lock();

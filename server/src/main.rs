@@ -155,6 +155,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
+    // Every peer is a socket: lift the soft descriptor limit (often 1,024) to the hard one.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "could not raise the open-file limit; large meetings may be refused");
+    }
     match cli.command {
         Command::Serve(args) => serve(args),
     }

@@ -17,6 +17,11 @@ for (const [label, options] of [
     const ann = await connected(server.url, options);
     const bob = await connected(server.url, options);
     const carl = await connected(server.url, options);
+    if (options.transports[0] === "polling") {
+      // Starts on polling and upgrades to websocket, as socket.io-client does by default.
+      await Promise.all([ann, bob, carl].map((s) => s.io.engine.transport.name === "websocket" || waitFor(s.io.engine, "upgrade")));
+      assert.ok([ann, bob, carl].every((s) => s.io.engine.transport.name === "websocket"));
+    }
     assert.deepEqual(await join(ann, "standup", "Ann"), []);
 
     const annSeesBob = waitFor(ann, "user-joined");

@@ -166,11 +166,6 @@ impl Rooms {
         }
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Connected peers.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
