@@ -264,3 +264,36 @@ test("the rate limit drops excess events with at most one error per second", asy
     assert.equal(await limited.stop(), 0);
   }
 });
+
+test("a Socket.IO peer that stops reading is dropped; its room is told and others are not delayed", async () => {
+  const small = await startServer(["--peer-queue", "8", "--event-rate", "100000", "--event-burst", "100000"]);
+  try {
+    const sender = await connected(small.url);
+    const stuck = await connected(small.url);
+    const [ann, bob] = [await connected(small.url), await connected(small.url)];
+    await join(sender, "stuck", "Sender");
+    await join(stuck, "stuck", "Stuck");
+    await join(ann, "fine", "Ann");
+    await join(bob, "fine", "Bob");
+    const stuckId = stuck.id;
+    // Stop reading at the TCP level: the server's queue for `stuck` fills up.
+    const stuckTcp = stuck.io.engine.transport.ws._socket;
+    stuckTcp.pause();
+    const left = waitFor(sender, "user-left", 20000);
+    let gone = false;
+    left.then(() => (gone = true), () => {});
+    const payload = "p".repeat(32 * 1024);
+    for (let i = 0; i < 20000 && !gone; i++) {
+      sender.emit("signal", { to: stuckId, signal: payload });
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r)); // let `user-left` in
+    }
+    assert.equal(await left, stuckId);
+    const got = waitFor(bob, "signal");
+    ann.emit("signal", { to: bob.id, signal: "unaffected" });
+    assert.equal((await got).signal, "unaffected");
+    stuckTcp.destroy(); // a paused socket would hold the test process until ws's close timeout
+  } finally {
+    closeAll();
+    assert.equal(await small.stop(), 0);
+  }
+});
