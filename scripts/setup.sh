@@ -10,7 +10,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(ca-certificates curl gcc pkg-config)
 if [ "$mode" = test ]; then
-  packages+=(chromium nodejs npm iproute2 procps)
+  packages+=(chromium nodejs npm iproute2 procps python3 python3-zeroconf)
 fi
 missing=()
 for p in "${packages[@]}"; do

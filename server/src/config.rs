@@ -24,8 +24,12 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Events queued for one peer before it is considered stuck and dropped.
     pub peer_queue: usize,
-    /// Whether to announce the server on the LAN (discovery arrives in its own module).
+    /// Whether to announce the server on the LAN with mDNS.
     pub mdns: bool,
+    /// Human instance name on the LAN; `None` means "Free Meetings on <hostname>".
+    pub instance_name: Option<String>,
+    /// An extra `.local` label to answer for (e.g. `meet` for `meet.local`).
+    pub mdns_alias: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +44,8 @@ impl Default for ServerConfig {
             max_message_bytes: 256 * 1024,
             peer_queue: 1024,
             mdns: true,
+            instance_name: None,
+            mdns_alias: None,
         }
     }
 }

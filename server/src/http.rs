@@ -11,6 +11,7 @@ use serde_json::json;
 use socketioxide::layer::SocketIoLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use crate::discovery::MdnsState;
 use crate::hub::Hub;
 use crate::transport::guard::{Guard, guard};
 use crate::transport::origin::OriginPolicy;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub hub: Hub,
     /// `/ws` connection settings.
     pub ws: WsSettings,
+    /// LAN announcement status.
+    pub mdns: MdnsState,
 }
 
 /// Builds the whole application.
@@ -48,6 +51,7 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "peers": stats.peers,
         "rooms": stats.rooms,
+        "mdns": state.mdns.get(),
     }))
 }
 

@@ -5,9 +5,11 @@
 //! - [`protocol`]: the events on the wire, decoded and validated;
 //! - [`hub`]: routes what the core decides to each peer's outbox;
 //! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
+//! - [`discovery`]: mDNS announcement and browsing on the LAN;
 //! - [`server`]: the HTTP server that puts it all together.
 
 pub mod config;
+pub mod discovery;
 pub mod http;
 pub mod hub;
 pub mod protocol;

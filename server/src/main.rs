@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use free_meetings::ServerConfig;
+use free_meetings::discovery;
 use free_meetings::rooms::{Limits, RateLimit};
 use free_meetings::transport::origin::OriginPolicy;
 
@@ -25,6 +26,26 @@ struct Cli {
 enum Command {
     /// Run the signaling server (Ctrl+C or SIGTERM stops it cleanly).
     Serve(ServeArgs),
+    /// List the Free Meetings servers on the LAN (found by mDNS); exits 1 when none answers.
+    Discover(DiscoverArgs),
+}
+
+#[derive(Args)]
+struct DiscoverArgs {
+    /// How long to listen for answers, in seconds.
+    #[arg(long, default_value_t = 3.0, value_parser = seconds)]
+    timeout: f64,
+
+    /// Print the servers as a JSON array (instance, hostname, addresses, port, version, url...).
+    #[arg(long)]
+    json: bool,
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= 3600.0 => Ok(value),
+        _ => Err("expected a number of seconds between 0 and 3600, e.g. 3 or 0.5".into()),
+    }
 }
 
 #[derive(Args)]
@@ -87,6 +108,14 @@ struct ServeArgs {
     /// Do not announce the server on the LAN with mDNS.
     #[arg(long)]
     no_mdns: bool,
+
+    /// Name shown to people browsing the LAN [default: "Free Meetings on <hostname>"].
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// Also answer for NAME.local, so people can open http://NAME.local:<port> (e.g. meet).
+    #[arg(long, value_name = "NAME")]
+    mdns_hostname: Option<String>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -110,6 +139,18 @@ fn size(text: &str) -> Result<usize, String> {
 impl ServeArgs {
     fn into_config(self) -> Result<ServerConfig, String> {
         let origins = OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
+        let instance_name = self
+            .name
+            .as_deref()
+            .map(discovery::instance_name)
+            .transpose()
+            .map_err(|e| format!("invalid --name: {e}"))?;
+        let mdns_alias = self
+            .mdns_hostname
+            .as_deref()
+            .map(discovery::host_label)
+            .transpose()
+            .map_err(|e| format!("invalid --mdns-hostname: {e}"))?;
         Ok(ServerConfig {
             bind: self.bind,
             port: self.port,
@@ -128,6 +169,8 @@ impl ServeArgs {
             max_message_bytes: self.max_message_size,
             peer_queue: self.peer_queue as usize,
             mdns: !self.no_mdns,
+            instance_name,
+            mdns_alias,
         })
     }
 }
@@ -161,7 +204,59 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Discover(args) => discover(args),
     }
+}
+
+/// Exit code of `discover` when no server answered.
+const EXIT_NONE_FOUND: u8 = 1;
+
+fn discover(args: DiscoverArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let found = match runtime.block_on(discovery::discover(timeout)) {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!(
+                "error: {error}; connect by address instead, e.g. http://<server-address>:5000"
+            );
+            return ExitCode::from(EXIT_NONE_FOUND);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_else(|_| "[]".into())
+        );
+    } else {
+        for server in &found {
+            let addresses: Vec<String> = server.addresses.iter().map(ToString::to_string).collect();
+            println!("{}  {}", server.instance, server.url);
+            println!(
+                "    host {}  addresses {}  port {}  version {} (protocol {})",
+                server.hostname,
+                addresses.join(", "),
+                server.port,
+                server.version.as_deref().unwrap_or("?"),
+                server.protocol.as_deref().unwrap_or("?"),
+            );
+        }
+    }
+    if found.is_empty() {
+        eprintln!(
+            "No Free Meetings server answered within {}s. Multicast may be blocked on this network: \
+             connect by address instead, e.g. http://<server-address>:5000 (the server logs its addresses when it starts).",
+            args.timeout
+        );
+        return ExitCode::from(EXIT_NONE_FOUND);
+    }
+    ExitCode::SUCCESS
 }
 
 fn init_logging() {

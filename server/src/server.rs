@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
+use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
 use crate::http::{AppState, router};
 use crate::hub::Hub;
 use crate::transport::socketio;
@@ -50,6 +51,8 @@ pub struct RunningServer {
     addr: SocketAddr,
     hub: Hub,
     io: SocketIo,
+    advertiser: Option<Advertiser>,
+    mdns: MdnsState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -74,7 +77,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .ws_max_frame_size(config.max_message_bytes)
         .build_layer();
     socketio::attach(&io, hub.clone());
+    let mdns = MdnsState::default();
     let state = AppState {
+        mdns: mdns.clone(),
         hub: hub.clone(),
         ws: WsSettings {
             ping_interval: config.ping_interval,
@@ -96,13 +101,74 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .await
     });
     tracing::info!(%addr, "listening");
+    log_reachable(addr);
+    let advertiser = advertise(&config, addr, &mdns);
     Ok(RunningServer {
         addr,
         hub,
         io,
+        advertiser,
+        mdns,
         stop,
         task,
     })
+}
+
+/// Logs the URLs other machines can use, which work even where multicast is blocked.
+fn log_reachable(addr: SocketAddr) {
+    let urls: Vec<String> = if addr.ip().is_unspecified() {
+        discovery::lan_addresses()
+            .0
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, addr.port()))
+            .map(|a| format!("http://{a}"))
+            .collect()
+    } else {
+        vec![format!("http://{addr}")]
+    };
+    if urls.is_empty() {
+        tracing::warn!("no LAN interface is up: only this machine can connect for now");
+    } else {
+        tracing::info!(urls = urls.join(" "), "reachable by address at");
+    }
+}
+
+/// Starts the LAN announcement when asked and when it makes sense; a failure is logged and
+/// shown in `/health`, never fatal: the server works by address without it.
+fn advertise(config: &ServerConfig, addr: SocketAddr, state: &MdnsState) -> Option<Advertiser> {
+    if !config.mdns {
+        return None;
+    }
+    if addr.ip().is_loopback() {
+        tracing::info!("not announcing on the LAN: listening on loopback only (see --bind)");
+        return None;
+    }
+    let hostname = discovery::machine_hostname();
+    let instance = config
+        .instance_name
+        .clone()
+        .unwrap_or_else(|| format!("Free Meetings on {hostname}"));
+    let advertise = AdvertiseConfig {
+        instance,
+        hostname,
+        alias: config.mdns_alias.clone(),
+        port: addr.port(),
+        tls: false,
+        only_ip: (!addr.ip().is_unspecified()).then(|| addr.ip()),
+    };
+    match Advertiser::start(advertise, state.clone()) {
+        Ok(advertiser) => Some(advertiser),
+        Err(error) => {
+            tracing::warn!(%error, "LAN announcement unavailable (is multicast blocked?); peers can still connect by address");
+            let message = error.to_string();
+            state.set(MdnsStatus {
+                enabled: false,
+                error: Some(message),
+                ..MdnsStatus::default()
+            });
+            None
+        }
+    }
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
@@ -135,8 +201,17 @@ impl RunningServer {
         &self.hub
     }
 
-    /// Stops accepting, disconnects every peer, and waits (briefly) for connections to end.
+    /// LAN announcement status.
+    pub fn mdns(&self) -> &MdnsState {
+        &self.mdns
+    }
+
+    /// Says goodbye on the LAN, stops accepting, disconnects every peer, and waits (briefly)
+    /// for connections to end.
     pub async fn shutdown(self) {
+        if let Some(advertiser) = self.advertiser {
+            advertiser.stop().await;
+        }
         let _ = self.stop.send(());
         let peers = self.hub.stats().peers;
         tracing::info!(peers, "shutting down: disconnecting peers");

@@ -80,9 +80,24 @@ fn help_explains_every_option() {
         "--event-burst",
         "--peer-queue",
         "--no-mdns",
+        "--name",
+        "--mdns-hostname",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
+}
+
+#[test]
+fn discover_help_explains_its_options() {
+    let out = run(&["discover", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--timeout") && help.contains("--json"),
+        "{help}"
+    );
+    let bad = run(&["discover", "--timeout", "-1"]);
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]
@@ -101,6 +116,7 @@ fn a_busy_port_is_a_one_line_error_with_exit_code_2() {
 
 #[test]
 fn bad_addresses_and_values_are_one_line_errors_with_exit_code_2() {
+    let long_name = "x".repeat(64);
     for (args, expected) in [
         (
             vec!["--bind", "192.0.2.1"],
@@ -116,6 +132,11 @@ fn bad_addresses_and_values_are_one_line_errors_with_exit_code_2() {
             "invalid origin 'localhost:3000'",
         ),
         (vec!["--no-such-option"], "--no-such-option"),
+        (
+            vec!["--mdns-hostname", "meet room"],
+            "not a usable .local name",
+        ),
+        (vec!["--name", &long_name], "invalid --name"),
     ] {
         let mut full = vec!["serve", "--no-mdns", "--port", "0"];
         full.extend(&args);

@@ -1,0 +1,146 @@
+// Protects LAN discovery over real multicast between network namespaces (a simulated LAN):
+// discover -> connect -> signal end to end, the records as an independent mDNS client
+// (python-zeroconf) sees them, goodbye on stop, re-announcement after an address change,
+// name conflicts, and a network where multicast reaches nobody. Needs root for `ip netns`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { BIN } from "./fixture.mjs";
+import { isRoot, createLan, serveIn, spawnIn, runIn, lineMatching } from "./lan.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PEER = path.join(here, "../lan/peer.mjs");
+const ZEROCONF = path.join(here, "../lan/zeroconf_check.py");
+const PYTHON = "/usr/bin/python3"; // Debian's, with python3-zeroconf
+const skip = isRoot ? false : "needs root to create network namespaces (CI runs as root)";
+const TYPE = "_free-meetings._tcp.local.";
+
+let lan;
+before(() => {
+  if (!skip) lan = createLan({ a: "10.77.0.1", b: "10.77.0.2", c: "10.77.0.4" });
+});
+after(() => lan?.destroy());
+
+async function discoverFrom(host, seconds = 3) {
+  const result = await runIn(lan.ns(host), BIN, ["discover", "--json", "--timeout", String(seconds)]);
+  return { ...result, servers: result.code === 0 ? JSON.parse(result.stdout) : [] };
+}
+
+test("discover finds the server from another machine, then a peer there signals a peer here", { skip }, async () => {
+  const server = await serveIn(lan.ns("a"), ["--port", "5000"]);
+  try {
+    const ann = spawnIn(lan.ns("a"), "node", [PEER, "http://127.0.0.1:5000", "lan-room", "Ann", "wait"]);
+    await lineMatching(ann.out, /"event":"joined"/);
+
+    const found = await discoverFrom("b");
+    assert.equal(found.code, 0, found.stderr);
+    assert.ok(found.ms < 3500, `discover took ${found.ms} ms`);
+    assert.equal(found.servers.length, 1, found.stdout);
+    const [entry] = found.servers;
+    assert.deepEqual(entry.addresses, ["10.77.0.1"]);
+    assert.equal(entry.port, 5000);
+    assert.equal(entry.url, "http://10.77.0.1:5000");
+    assert.equal(entry.protocol, "1");
+    assert.match(entry.instance, /^Free Meetings on /);
+
+    const bob = spawnIn(lan.ns("b"), "node", [PEER, entry.url, "lan-room", "Bob", "send", JSON.stringify({ type: "offer", sdp: "v=0 across the LAN" })]);
+    assert.equal(await ann.exited, 0, ann.out.stdout + ann.out.stderr);
+    const signal = JSON.parse(await lineMatching(ann.out, /"event":"signal"/));
+    assert.deepEqual(signal.signal, { type: "offer", sdp: "v=0 across the LAN" });
+    assert.equal(signal.userName, "Bob");
+    bob.proc.kill();
+    await bob.exited;
+
+    const health = await runIn(lan.ns("a"), "node", ["-e", "fetch('http://127.0.0.1:5000/health').then(r=>r.json()).then(j=>console.log(JSON.stringify(j)))"]);
+    const mdns = JSON.parse(health.stdout).mdns;
+    assert.equal(mdns.enabled, true);
+    assert.equal(mdns.instance, entry.instance);
+    assert.deepEqual(mdns.hostnames, [entry.hostname]);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test("an independent mDNS client resolves the service, its TXT records and the .local alias", { skip }, async () => {
+  const server = await serveIn(lan.ns("a"), ["--port", "5000", "--name", "Reception", "--mdns-hostname", "meet"]);
+  try {
+    const resolved = await runIn(lan.ns("b"), PYTHON, [ZEROCONF, "resolve", TYPE, "3"]);
+    assert.equal(resolved.code, 0, resolved.stderr);
+    const service = JSON.parse(resolved.stdout.trim().split("\n")[0]);
+    assert.equal(service.name, `Reception.${TYPE}`);
+    assert.equal(service.port, 5000);
+    assert.deepEqual(service.addresses, ["10.77.0.1"]);
+    assert.deepEqual(service.properties, { proto: "1", version: service.properties.version, sio: "/socket.io", ws: "/ws", tls: "0" });
+    assert.match(service.properties.version, /^\d+\.\d+\.\d+/);
+    // Nothing private in any record: only these keys.
+    assert.deepEqual(Object.keys(service.properties).sort(), ["proto", "sio", "tls", "version", "ws"]);
+
+    const alias = await runIn(lan.ns("b"), PYTHON, [ZEROCONF, "host", "meet.local.", "3"]);
+    assert.equal(alias.code, 0, alias.stderr);
+    assert.deepEqual(JSON.parse(alias.stdout), ["10.77.0.1"]);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test("after the server stops, a browser on another machine sees it removed within 3 s", { skip }, async () => {
+  const server = await serveIn(lan.ns("a"), ["--port", "5000", "--name", "Goodbye"]);
+  const watcher = spawnIn(lan.ns("b"), PYTHON, [ZEROCONF, "watch", TYPE, "12"]);
+  try {
+    await lineMatching(watcher.out, /^added Goodbye\./m);
+    const stopped = Date.now();
+    assert.equal(await server.stop(), 0);
+    await lineMatching(watcher.out, /^removed Goodbye\./m, 3000);
+    assert.ok(Date.now() - stopped < 3000);
+  } finally {
+    watcher.proc.kill();
+  }
+});
+
+test("an address change is re-announced and found from another machine", { skip }, async () => {
+  const server = await serveIn(lan.ns("a"), ["--port", "5000"]);
+  try {
+    assert.deepEqual((await discoverFrom("b")).servers[0]?.addresses, ["10.77.0.1"]);
+    lan.readdress("a", "10.77.0.1", "10.77.0.3");
+    let seen = [];
+    for (let attempt = 0; attempt < 5 && !seen.includes("10.77.0.3"); attempt++) {
+      seen = (await discoverFrom("b", 2)).servers[0]?.addresses ?? [];
+    }
+    assert.deepEqual(seen, ["10.77.0.3"]);
+  } finally {
+    lan.readdress("a", "10.77.0.3", "10.77.0.1");
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test("two servers with the same instance name both stay discoverable under distinct names", { skip }, async () => {
+  const first = await serveIn(lan.ns("a"), ["--port", "5000", "--name", "Office"]);
+  // The first server has finished probing once another machine can find it under its name.
+  assert.deepEqual((await discoverFrom("b")).servers.map((s) => s.instance), ["Office"]);
+  const second = await serveIn(lan.ns("c"), ["--port", "5001", "--name", "Office"]);
+  try {
+    await lineMatching({ get stdout() { return second.out.stderr; } }, /free variant.*renamed="Office \(2\)/);
+    const { servers } = await discoverFrom("b");
+    const names = servers.map((s) => `${s.instance} ${s.url}`).sort();
+    assert.deepEqual(names, ["Office (2) http://10.77.0.4:5001", "Office http://10.77.0.1:5000"]);
+  } finally {
+    assert.equal(await second.stop(), 0);
+    assert.equal(await first.stop(), 0);
+  }
+});
+
+test("where multicast reaches nobody, serve still works and logs its address; discover suggests it", { skip }, async () => {
+  lan.isolated("d", "10.78.0.1");
+  const server = await serveIn(lan.ns("d"), ["--port", "5002"]);
+  try {
+    await lineMatching({ get stdout() { return server.out.stderr; } }, /reachable by address at urls="http:\/\/10\.78\.0\.1:5002"/);
+    const health = await runIn(lan.ns("d"), "node", ["-e", "fetch('http://10.78.0.1:5002/health').then(r=>console.log(r.status))"]);
+    assert.equal(health.stdout.trim(), "200");
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  const none = await runIn(lan.ns("d"), BIN, ["discover", "--timeout", "1"]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /No Free Meetings server answered.*connect by address instead, e\.g\. http:\/\/<server-address>:5000/s);
+});
