@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub instance_name: Option<String>,
     /// An extra `.local` label to answer for (e.g. `meet` for `meet.local`).
     pub mdns_alias: Option<String>,
+    /// When set, the dashboard answers anyone presenting this token (else loopback only).
+    pub dashboard_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +48,7 @@ impl Default for ServerConfig {
             mdns: true,
             instance_name: None,
             mdns_alias: None,
+            dashboard_token: None,
         }
     }
 }

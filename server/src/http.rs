@@ -11,6 +11,7 @@ use serde_json::json;
 use socketioxide::layer::SocketIoLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use crate::dashboard::Access;
 use crate::discovery::MdnsState;
 use crate::hub::Hub;
 use crate::transport::guard::{Guard, guard};
@@ -26,10 +27,17 @@ pub struct AppState {
     pub ws: WsSettings,
     /// LAN announcement status.
     pub mdns: MdnsState,
+    /// The address the server listens on.
+    pub listen: std::net::SocketAddr,
 }
 
 /// Builds the whole application.
-pub fn router(state: AppState, socketio: SocketIoLayer, origins: Arc<OriginPolicy>) -> Router {
+pub fn router(
+    state: AppState,
+    socketio: SocketIoLayer,
+    origins: Arc<OriginPolicy>,
+    dashboard: Access,
+) -> Router {
     let guard_state = Guard {
         origins: origins.clone(),
         hub: state.hub.clone(),
@@ -37,6 +45,7 @@ pub fn router(state: AppState, socketio: SocketIoLayer, origins: Arc<OriginPolic
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(ws::handler))
+        .merge(crate::dashboard::routes(dashboard))
         .with_state(state)
         .layer(socketio)
         .layer(middleware::from_fn_with_state(guard_state, guard))

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use serde::Serialize;
+use tokio::sync::watch;
+
 use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
 use crate::rooms::{Change, Delivery, Limits, Outcome, PeerId, Refusal, Rooms};
 
@@ -56,25 +59,125 @@ pub struct Stats {
     pub rooms: usize,
 }
 
+/// A live connection: where its events go, and what the dashboard shows about it.
+struct Connection {
+    outbox: Arc<dyn Outbox>,
+    transport: Transport,
+    addr: Option<SocketAddr>,
+    since: Instant,
+}
+
 struct State {
     rooms: Rooms,
-    outboxes: HashMap<PeerId, Arc<dyn Outbox>>,
+    connections: HashMap<PeerId, Connection>,
+    /// Signals relayed since start.
+    relayed: u64,
+    /// Bumped on every connect, disconnect, join and leave, for observers.
+    revision: watch::Sender<u64>,
 }
 
 /// Shared handle to the core and every peer's outbox.
 #[derive(Clone)]
 pub struct Hub {
     state: Arc<Mutex<State>>,
+    changes: watch::Receiver<u64>,
+}
+
+/// What the dashboard shows: rooms with their people, and totals.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Connected peers, in a room or not.
+    pub peers: usize,
+    /// Connected peers in no room.
+    pub lobby: usize,
+    /// Rooms, by name.
+    pub rooms: Vec<RoomView>,
+    /// Signals relayed since start.
+    pub relayed: u64,
+}
+
+/// One room on the dashboard.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RoomView {
+    /// The room id.
+    pub id: String,
+    /// Its members in join order.
+    pub peers: Vec<PeerView>,
+}
+
+/// One person on the dashboard.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerView {
+    /// Peer id.
+    pub id: PeerId,
+    /// Display name.
+    pub user_name: String,
+    /// `socket.io` or `ws`.
+    pub transport: &'static str,
+    /// Remote address as seen by the server.
+    pub address: Option<String>,
+    /// Seconds since the connection opened.
+    pub connected_secs: u64,
 }
 
 impl Hub {
     /// A hub with no peers.
     pub fn new(limits: Limits) -> Self {
+        let (revision, changes) = watch::channel(0);
         Self {
             state: Arc::new(Mutex::new(State {
                 rooms: Rooms::new(limits),
-                outboxes: HashMap::new(),
+                connections: HashMap::new(),
+                relayed: 0,
+                revision,
             })),
+            changes,
+        }
+    }
+
+    /// Resolves whenever someone connects, disconnects, joins or leaves.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
+    /// Signals relayed since start.
+    pub fn relayed(&self) -> u64 {
+        self.lock().relayed
+    }
+
+    /// Rooms and people right now, for the dashboard and the tray.
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        let now = Instant::now();
+        let mut rooms: Vec<RoomView> = state
+            .rooms
+            .rooms()
+            .map(|(id, members)| RoomView {
+                id: id.to_string(),
+                peers: members
+                    .iter()
+                    .filter_map(|&peer| {
+                        let connection = state.connections.get(&peer)?;
+                        Some(PeerView {
+                            id: peer,
+                            user_name: state.rooms.name_of(peer)?.as_str().to_owned(),
+                            transport: connection.transport.as_str(),
+                            address: connection.addr.map(|a| a.to_string()),
+                            connected_secs: now.duration_since(connection.since).as_secs(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
+        let seated: usize = rooms.iter().map(|r| r.peers.len()).sum();
+        Snapshot {
+            peers: state.connections.len(),
+            lobby: state.connections.len().saturating_sub(seated),
+            rooms,
+            relayed: state.relayed,
         }
     }
 
@@ -109,8 +212,16 @@ impl Hub {
         outbox: Arc<dyn Outbox>,
     ) -> Result<(), Refusal> {
         let mut state = self.lock();
-        state.rooms.connect(peer, Instant::now())?;
-        state.outboxes.insert(peer, outbox);
+        let since = Instant::now();
+        state.rooms.connect(peer, since)?;
+        let connection = Connection {
+            outbox,
+            transport,
+            addr,
+            since,
+        };
+        state.connections.insert(peer, connection);
+        state.revision.send_modify(|r| *r += 1);
         drop(state);
         let addr = addr.map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(peer = %peer, transport = transport.as_str(), addr, "peer connected");
@@ -127,18 +238,24 @@ impl Hub {
     /// Removes a peer whose connection ended; its room is told.
     pub fn disconnect(&self, peer: PeerId, reason: &str) {
         let mut state = self.lock();
-        if state.outboxes.remove(&peer).is_none() {
+        if state.connections.remove(&peer).is_none() {
             return;
         }
         let outcome = state.rooms.disconnect(peer);
         state.apply(outcome);
+        state.revision.send_modify(|r| *r += 1);
         drop(state);
         tracing::info!(peer = %peer, reason, "peer disconnected");
     }
 
     /// Closes every connection, for shutdown.
     pub fn close_all(&self) {
-        let outboxes: Vec<_> = self.lock().outboxes.values().cloned().collect();
+        let outboxes: Vec<_> = self
+            .lock()
+            .connections
+            .values()
+            .map(|c| c.outbox.clone())
+            .collect();
         for outbox in outboxes {
             outbox.close();
         }
@@ -155,24 +272,40 @@ impl State {
             changes,
         }) = work.pop_front()
         {
-            for change in &changes {
-                log_change(change);
-            }
+            self.observe(&changes);
             for Delivery { to, event } in deliveries {
-                let Some(outbox) = self.outboxes.get(&to) else {
+                let Some(connection) = self.connections.get(&to) else {
                     continue;
                 };
-                match outbox.send(&event) {
+                match connection.outbox.send(&event) {
                     Ok(()) => {}
                     Err(error) => {
                         tracing::warn!(peer = %to, %error, "dropping peer: its queue cannot take more events");
-                        if let Some(outbox) = self.outboxes.remove(&to) {
-                            outbox.close();
+                        if let Some(connection) = self.connections.remove(&to) {
+                            connection.outbox.close();
                         }
                         work.push_back(self.rooms.disconnect(to));
                     }
                 }
             }
+        }
+    }
+}
+
+impl State {
+    /// Logs changes and tells observers about those that change who is where.
+    fn observe(&mut self, changes: &[Change]) {
+        let mut moved = false;
+        for change in changes {
+            log_change(change);
+            match change {
+                Change::Relayed => self.relayed += 1,
+                Change::Joined { .. } | Change::Left { .. } => moved = true,
+                Change::Refused { .. } => {}
+            }
+        }
+        if moved {
+            self.revision.send_modify(|r| *r += 1);
         }
     }
 }

@@ -6,9 +6,11 @@
 //! - [`hub`]: routes what the core decides to each peer's outbox;
 //! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
 //! - [`discovery`]: mDNS announcement and browsing on the LAN;
+//! - [`dashboard`]: the UI at `/dashboard` and its read-only API;
 //! - [`server`]: the HTTP server that puts it all together.
 
 pub mod config;
+pub mod dashboard;
 pub mod discovery;
 pub mod http;
 pub mod hub;

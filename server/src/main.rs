@@ -116,6 +116,11 @@ struct ServeArgs {
     /// Also answer for NAME.local, so people can open http://NAME.local:<port> (e.g. meet).
     #[arg(long, value_name = "NAME")]
     mdns_hostname: Option<String>,
+
+    /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
+    /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
+    #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
+    dashboard_token: Option<String>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -171,6 +176,7 @@ impl ServeArgs {
             mdns: !self.no_mdns,
             instance_name,
             mdns_alias,
+            dashboard_token: self.dashboard_token,
         })
     }
 }

@@ -80,6 +80,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let mdns = MdnsState::default();
     let state = AppState {
         mdns: mdns.clone(),
+        listen: addr,
         hub: hub.clone(),
         ws: WsSettings {
             ping_interval: config.ping_interval,
@@ -88,7 +89,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             queue: config.peer_queue,
         },
     };
-    let app = router(state, layer, Arc::new(config.origins.clone()));
+    let dashboard = crate::dashboard::Access::new(config.dashboard_token.clone());
+    let app = router(state, layer, Arc::new(config.origins.clone()), dashboard);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use mdns_sd::{DaemonEvent, IfKind, IfPredicate, ServiceDaemon, ServiceInfo};
 use serde::Serialize;
 
+use super::browse::{FoundServer, to_found};
 use super::{DiscoveryError, PROTOCOL_VERSION, SERVICE_TYPE, WEB_SERVICE_TYPE, usable};
 
 /// What to announce.
@@ -38,14 +39,19 @@ pub struct MdnsStatus {
     pub error: Option<String>,
 }
 
-/// Shared, observable [`MdnsStatus`].
+/// Shared [`MdnsStatus`], plus the other servers seen on the LAN.
 #[derive(Debug, Clone, Default)]
-pub struct MdnsState(Arc<RwLock<MdnsStatus>>);
+pub struct MdnsState(Arc<RwLock<MdnsStatus>>, Arc<RwLock<Vec<FoundServer>>>);
 
 impl MdnsState {
     /// The current status.
     pub fn get(&self) -> MdnsStatus {
         self.0.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Other Free Meetings servers currently announced on the LAN.
+    pub fn others(&self) -> Vec<FoundServer> {
+        self.1.read().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// Replaces the status.
@@ -146,6 +152,9 @@ impl Advertiser {
             );
         }
         tokio::spawn(watch(events, state.clone()));
+        if let Ok(browse) = daemon.browse(SERVICE_TYPE) {
+            tokio::spawn(follow_others(browse, state.clone()));
+        }
         Ok(Self {
             daemon,
             services,
@@ -212,6 +221,33 @@ async fn watch(events: mdns_sd::Receiver<DaemonEvent>, state: MdnsState) {
                 tracing::warn!(%error, "mDNS responder error");
             }
             _ => {}
+        }
+    }
+}
+
+/// Keeps the list of other servers on the LAN (this one excluded) up to date.
+async fn follow_others(events: mdns_sd::Receiver<mdns_sd::ServiceEvent>, state: MdnsState) {
+    let mut seen = std::collections::BTreeMap::new();
+    while let Ok(event) = events.recv_async().await {
+        match event {
+            mdns_sd::ServiceEvent::ServiceResolved(service) => {
+                if let Some(found) = to_found(&service) {
+                    seen.insert(service.fullname.clone(), found);
+                }
+            }
+            mdns_sd::ServiceEvent::ServiceRemoved(_, fullname) => {
+                seen.remove(&fullname);
+            }
+            _ => continue,
+        }
+        let own = state.get().instance;
+        let others = seen
+            .values()
+            .filter(|s| Some(&s.instance) != own.as_ref())
+            .cloned()
+            .collect();
+        if let Ok(mut list) = state.1.write() {
+            *list = others;
         }
     }
 }

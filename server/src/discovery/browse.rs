@@ -53,7 +53,7 @@ pub async fn discover(timeout: Duration) -> Result<Vec<FoundServer>, DiscoveryEr
     Ok(found.into_values().collect())
 }
 
-fn to_found(service: &mdns_sd::ResolvedService) -> Option<FoundServer> {
+pub(super) fn to_found(service: &mdns_sd::ResolvedService) -> Option<FoundServer> {
     let mut addresses: Vec<IpAddr> = service
         .addresses
         .iter()

@@ -186,6 +186,18 @@ impl Rooms {
         self.peers.get(&peer)?.seat.as_ref().map(|(room, _)| room)
     }
 
+    /// Every room with its members in join order.
+    pub fn rooms(&self) -> impl Iterator<Item = (&RoomId, &[PeerId])> {
+        self.rooms
+            .iter()
+            .map(|(id, members)| (id, members.as_slice()))
+    }
+
+    /// The name a peer joined its room under, if it is in one.
+    pub fn name_of(&self, peer: PeerId) -> Option<&UserName> {
+        self.peers.get(&peer)?.seat.as_ref().map(|(_, name)| name)
+    }
+
     /// Members of a room in join order (empty for a room that does not exist).
     pub fn members(&self, room: &RoomId) -> &[PeerId] {
         self.rooms.get(room).map(Vec::as_slice).unwrap_or_default()

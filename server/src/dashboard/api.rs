@@ -1,0 +1,183 @@
+//! The read-only dashboard API: status, rooms, a server-sent event stream, and a QR code.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::{Interval, MissedTickBehavior, interval};
+
+use crate::discovery::{FoundServer, MdnsStatus, lan_addresses};
+use crate::http::AppState;
+use crate::hub::{Hub, Snapshot};
+
+/// `/api/status`: how to reach this server and whether it is announced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    version: &'static str,
+    port: u16,
+    /// LAN URLs by address.
+    urls: Vec<String>,
+    /// URLs by `.local` name, when announced.
+    local_names: Vec<String>,
+    /// The link to share: a `.local` name if any, else the first LAN URL, else loopback.
+    meeting_link: String,
+    mdns: MdnsStatus,
+    /// Other Free Meetings servers seen on the LAN.
+    others: Vec<FoundServer>,
+}
+
+fn status_of(state: &AppState) -> Status {
+    let port = state.listen.port();
+    let urls: Vec<String> = if state.listen.ip().is_unspecified() {
+        lan_addresses()
+            .0
+            .into_iter()
+            .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, port)))
+            .collect()
+    } else {
+        vec![format!("http://{}", state.listen)]
+    };
+    let mdns = state.mdns.get();
+    let local_names: Vec<String> = if mdns.enabled {
+        mdns.hostnames
+            .iter()
+            .map(|h| format!("http://{h}:{port}"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let meeting_link = local_names
+        .last()
+        .or(urls.first())
+        .cloned()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        port,
+        urls,
+        local_names,
+        meeting_link,
+        others: state.mdns.others(),
+        mdns,
+    }
+}
+
+/// `GET /api/status`.
+pub async fn status(State(state): State<AppState>) -> Json<Status> {
+    Json(status_of(&state))
+}
+
+/// `GET /api/rooms`.
+pub async fn rooms(State(state): State<AppState>) -> Json<Snapshot> {
+    Json(state.hub.snapshot())
+}
+
+/// `GET /api/events`: `snapshot` on every change of who is where, `rate` every second
+/// (signals relayed per second), `status` whenever the reachability status changes.
+pub async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut ticks = interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let feed = Feed {
+        changes: state.hub.changes(),
+        relayed: state.hub.relayed(),
+        last_status: None,
+        pending: VecDeque::from([snapshot_event(&state.hub)]),
+        ticks,
+        state,
+    };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok(event), feed))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+struct Feed {
+    state: AppState,
+    changes: watch::Receiver<u64>,
+    relayed: u64,
+    last_status: Option<Status>,
+    pending: VecDeque<Event>,
+    ticks: Interval,
+}
+
+impl Feed {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            tokio::select! {
+                changed = self.changes.changed() => {
+                    changed.ok()?;
+                    self.pending.push_back(snapshot_event(&self.state.hub));
+                }
+                _ = self.ticks.tick() => {
+                    let relayed = self.state.hub.relayed();
+                    let rate = Rate { per_second: relayed.saturating_sub(self.relayed), relayed };
+                    self.relayed = relayed;
+                    self.pending.push_back(json_event("rate", &rate));
+                    let status = status_of(&self.state);
+                    if self.last_status.as_ref() != Some(&status) {
+                        self.pending.push_back(json_event("status", &status));
+                        self.last_status = Some(status);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rate {
+    per_second: u64,
+    relayed: u64,
+}
+
+fn snapshot_event(hub: &Hub) -> Event {
+    json_event("snapshot", &hub.snapshot())
+}
+
+fn json_event(name: &str, data: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).unwrap_or_else(|_| "null".into()))
+}
+
+/// Query of `/api/qr.svg`.
+#[derive(Deserialize)]
+pub struct QrQuery {
+    text: String,
+}
+
+/// `GET /api/qr.svg?text=...`: a QR code, so phones can open the meeting link.
+pub async fn qr(Query(query): Query<QrQuery>) -> Response {
+    if query.text.len() > 512 {
+        return (StatusCode::BAD_REQUEST, "text is limited to 512 bytes\n").into_response();
+    }
+    match qrcode::QrCode::new(query.text.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(180, 180)
+                .quiet_zone(true)
+                .build();
+            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+        }
+        Err(error) => {
+            (StatusCode::BAD_REQUEST, format!("cannot encode: {error}\n")).into_response()
+        }
+    }
+}

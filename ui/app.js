@@ -1,0 +1,177 @@
+// Free Meetings dashboard: live rooms, people and reachability, pushed by the server over
+// server-sent events. The same page runs at /dashboard and in the desktop window, where the
+// window passes ?api=http://127.0.0.1:PORT (and the Tauri bridge adds settings).
+"use strict";
+
+const params = new URLSearchParams(location.search);
+const API = params.get("api") || (location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:5000");
+const TOKEN = params.get("token");
+const tauri = window.__TAURI__ && window.__TAURI__.core;
+const $ = (id) => document.getElementById(id);
+
+function apiUrl(path) {
+  const url = new URL(path, API);
+  if (TOKEN) url.searchParams.set("token", TOKEN);
+  return url.toString();
+}
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function duration(secs) {
+  if (secs < 60) return `${secs} s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)} min`;
+  return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
+}
+
+function copyButton(text) {
+  const button = el("button", "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  });
+  return button;
+}
+
+function renderRooms(snapshot) {
+  const rooms = $("rooms");
+  rooms.replaceChildren();
+  const meetings = snapshot.rooms.length;
+  const people = snapshot.rooms.reduce((n, r) => n + r.peers.length, 0);
+  $("totals").textContent = `${meetings} meeting${meetings === 1 ? "" : "s"}, ${people} ${people === 1 ? "person" : "people"}` +
+    (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
+  $("empty").hidden = meetings > 0;
+  for (const room of snapshot.rooms) {
+    const box = el("div", undefined, "room");
+    box.dataset.room = room.id;
+    box.append(el("h3", `${room.id} · ${room.peers.length}`));
+    const table = el("table");
+    const head = el("tr");
+    for (const h of ["Name", "Transport", "Address", "Connected for"]) head.append(el("th", h));
+    table.append(head);
+    for (const peer of room.peers) {
+      const row = el("tr");
+      row.dataset.peer = peer.id;
+      row.append(el("td", peer.userName), el("td", peer.transport), el("td", peer.address || "?"), el("td", duration(peer.connectedSecs)));
+      table.append(row);
+    }
+    box.append(table);
+    rooms.append(box);
+  }
+}
+
+function renderStatus(status) {
+  const links = $("links");
+  links.replaceChildren();
+  for (const url of [...status.localNames, ...status.urls]) {
+    const item = el("li");
+    item.append(el("code", url), copyButton(url));
+    links.append(item);
+  }
+  if (!links.children.length) links.append(el("li", "No LAN interface is up: only this computer can connect.", "muted"));
+  $("qr").src = apiUrl(`/api/qr.svg?text=${encodeURIComponent(status.meetingLink)}`);
+  $("qr").title = status.meetingLink;
+  const m = status.mdns;
+  $("announce").textContent = m.enabled
+    ? `Announced on the LAN as “${m.instance}” (${m.hostnames.join(", ")}).`
+    : m.error
+      ? `LAN announcement is off: ${m.error}. People can still connect by address.`
+      : "LAN announcement is off. People can still connect by address.";
+  const others = $("others");
+  others.replaceChildren();
+  for (const other of status.others) {
+    const item = el("li");
+    item.append(el("span", other.instance), el("code", other.url));
+    others.append(item);
+  }
+  if (!status.others.length) others.append(el("li", "None seen.", "muted"));
+}
+
+const rates = [];
+function renderRate(rate) {
+  rates.push(rate.perSecond);
+  if (rates.length > 120) rates.shift();
+  $("rate").textContent = `${rate.perSecond} messages/s · ${rate.relayed} relayed since start`;
+  const max = Math.max(1, ...rates);
+  const points = rates.map((v, i) => `${i + (120 - rates.length)},${(24 - (v / max) * 22 - 1).toFixed(2)}`);
+  $("spark").querySelector("polyline").setAttribute("points", points.join(" "));
+}
+
+function connect() {
+  const source = new EventSource(apiUrl("/api/events"));
+  const pill = $("connection");
+  source.addEventListener("open", () => {
+    pill.textContent = "live";
+    pill.className = "pill live";
+  });
+  source.addEventListener("error", () => {
+    pill.textContent = "reconnecting…";
+    pill.className = "pill down";
+    checkProblem();
+  });
+  source.addEventListener("snapshot", (e) => renderRooms(JSON.parse(e.data)));
+  source.addEventListener("status", (e) => renderStatus(JSON.parse(e.data)));
+  source.addEventListener("rate", (e) => renderRate(JSON.parse(e.data)));
+}
+
+// Desktop window only: the server's state as the app sees it, and the settings form.
+async function checkProblem() {
+  if (!tauri) return;
+  const state = await tauri.invoke("app_state");
+  const box = $("problem");
+  box.replaceChildren();
+  box.hidden = !state.problem;
+  if (!state.problem) return;
+  box.append(el("span", state.problem));
+  if (state.suggestedPort) {
+    const button = el("button", `Use port ${state.suggestedPort}`);
+    button.addEventListener("click", async () => {
+      await tauri.invoke("use_port", { port: state.suggestedPort });
+      location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${state.suggestedPort}`)}`;
+    });
+    box.append(button);
+  }
+}
+
+async function setupSettings() {
+  if (!tauri) return;
+  $("settings").hidden = false;
+  const form = $("settings-form");
+  const { settings, warning } = await tauri.invoke("get_settings");
+  form.port.value = settings.port;
+  form.instanceName.value = settings.instanceName || "";
+  form.mdnsHostname.value = settings.mdnsHostname || "";
+  form.allowedOrigins.value = (settings.allowedOrigins || []).join(", ");
+  form.startAtLogin.checked = !!settings.startAtLogin;
+  if (warning) $("settings-result").textContent = warning;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const next = {
+      port: Number(form.port.value),
+      instanceName: form.instanceName.value.trim() || null,
+      mdnsHostname: form.mdnsHostname.value.trim() || null,
+      allowedOrigins: form.allowedOrigins.value.split(",").map((s) => s.trim()).filter(Boolean),
+      startAtLogin: form.startAtLogin.checked,
+    };
+    try {
+      const port = await tauri.invoke("save_settings", { settings: next });
+      $("settings-result").textContent = "Saved and applied.";
+      if (`http://127.0.0.1:${port}` !== API) location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+    } catch (error) {
+      $("settings-result").textContent = String(error);
+    }
+  });
+}
+
+connect();
+checkProblem();
+setupSettings();
