@@ -22,10 +22,7 @@ const STYLE_CSS: &str = include_str!("../../../ui/style.css");
 /// Routes for `/dashboard` and `/api/*`, behind the access guard.
 pub fn routes(access: Access) -> Router<AppState> {
     Router::new()
-        .route(
-            "/dashboard",
-            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
-        )
+        .route("/dashboard", get(to_slash))
         .route(
             "/dashboard/",
             get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
@@ -43,6 +40,12 @@ pub fn routes(access: Access) -> Router<AppState> {
         .route("/api/events", get(api::events))
         .route("/api/qr.svg", get(api::qr))
         .layer(middleware::from_fn_with_state(access, access::guard))
+}
+
+/// `/dashboard` -> `/dashboard/`, so the page's relative asset paths resolve (query kept).
+async fn to_slash(uri: axum::http::Uri) -> axum::response::Redirect {
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    axum::response::Redirect::permanent(&format!("/dashboard/{query}"))
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
