@@ -50,6 +50,7 @@ function renderRooms(snapshot) {
   $("totals").textContent = `${meetings} meeting${meetings === 1 ? "" : "s"}, ${people} ${people === 1 ? "person" : "people"}` +
     (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
   $("empty").hidden = meetings > 0;
+  if (tauri) tauri.invoke("window_shows", { summary: $("totals").textContent }).catch(() => {});
   for (const room of snapshot.rooms) {
     const box = el("div", undefined, "room");
     box.dataset.room = room.id;
@@ -131,6 +132,7 @@ async function checkProblem() {
   box.replaceChildren();
   box.hidden = !state.problem;
   if (!state.problem) return;
+  tauri.invoke("window_shows", { summary: state.problem }).catch(() => {});
   box.append(el("span", state.problem));
   if (state.suggestedPort) {
     const button = el("button", `Use port ${state.suggestedPort}`);

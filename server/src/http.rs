@@ -29,6 +29,8 @@ pub struct AppState {
     pub mdns: MdnsState,
     /// The address the server listens on.
     pub listen: std::net::SocketAddr,
+    /// Becomes true when the server shuts down, so long-lived responses (SSE) end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Builds the whole application.

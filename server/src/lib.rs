@@ -7,7 +7,8 @@
 //! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
 //! - [`discovery`]: mDNS announcement and browsing on the LAN;
 //! - [`dashboard`]: the UI at `/dashboard` and its read-only API;
-//! - [`server`]: the HTTP server that puts it all together.
+//! - [`server`]: the HTTP server that puts it all together;
+//! - [`settings`]: the desktop app's settings file.
 
 pub mod config;
 pub mod dashboard;
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod protocol;
 pub mod rooms;
 pub mod server;
+pub mod settings;
 pub mod transport;
 
 pub use config::ServerConfig;

@@ -53,6 +53,7 @@ pub struct RunningServer {
     io: SocketIo,
     advertiser: Option<Advertiser>,
     mdns: MdnsState,
+    closing: tokio::sync::watch::Sender<bool>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -78,7 +79,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .build_layer();
     socketio::attach(&io, hub.clone());
     let mdns = MdnsState::default();
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
+        closing: closing_rx,
         mdns: mdns.clone(),
         listen: addr,
         hub: hub.clone(),
@@ -111,6 +114,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         io,
         advertiser,
         mdns,
+        closing,
         stop,
         task,
     })
@@ -203,9 +207,30 @@ impl RunningServer {
         &self.hub
     }
 
+    /// How to reach this server right now (URLs, `.local` names, the meeting link).
+    pub fn status(&self) -> crate::dashboard::Status {
+        crate::dashboard::collect_status(self.addr, &self.mdns)
+    }
+
     /// LAN announcement status.
     pub fn mdns(&self) -> &MdnsState {
         &self.mdns
+    }
+
+    /// Pauses or resumes the LAN announcement; false when announcing is off for this server.
+    pub async fn set_announcing(&self, on: bool) -> bool {
+        let Some(advertiser) = &self.advertiser else {
+            return false;
+        };
+        if on {
+            if let Err(error) = advertiser.resume() {
+                tracing::warn!(%error, "could not resume the LAN announcement");
+                return false;
+            }
+        } else {
+            advertiser.pause().await;
+        }
+        true
     }
 
     /// Says goodbye on the LAN, stops accepting, disconnects every peer, and waits (briefly)
@@ -215,6 +240,7 @@ impl RunningServer {
             advertiser.stop().await;
         }
         let _ = self.stop.send(());
+        self.closing.send_replace(true);
         let peers = self.hub.stats().peers;
         tracing::info!(peers, "shutting down: disconnecting peers");
         self.io.close().await;

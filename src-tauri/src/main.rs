@@ -1,12 +1,121 @@
-//! The desktop app. Until the tray shell lands it runs the embedded server with defaults,
-//! headless; all signaling lives in the `free-meetings` library.
+//! Free Meetings desktop: the signaling server lives in the tray, the live rooms in a window.
+//! The shell is thin: all signaling is in the `free-meetings` library.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let server = free_meetings::start(free_meetings::ServerConfig::default()).await?;
-    println!("Free Meetings listening on http://{}", server.local_addr());
-    server
-        .run_until(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
-        .await;
-    Ok(())
+mod cli;
+mod commands;
+mod desktop;
+mod tray;
+mod window;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tauri::{AppHandle, Manager, RunEvent};
+
+use crate::desktop::Desktop;
+
+fn main() -> ExitCode {
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(error) if !error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let text = error.to_string();
+            eprintln!(
+                "{} (see --help)",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            window::show(app)
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--minimized"]),
+        ))
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::app_state,
+            commands::get_settings,
+            commands::save_settings,
+            commands::use_port,
+            commands::window_shows,
+        ])
+        .setup(move |app| {
+            let settings_path = app.path().app_config_dir()?.join("settings.json");
+            let minimized = args.minimized;
+            let desktop = Arc::new(Desktop::new(args, settings_path));
+            app.manage(desktop.clone());
+            tauri::async_runtime::block_on(desktop.start());
+            tray::create(app.handle())?;
+            if !minimized {
+                window::show(app.handle());
+            }
+            tauri::async_runtime::spawn(quit_on_signal(app.handle().clone()));
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: the desktop app could not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|_, event| {
+        // Closing the window keeps the app in the tray; only Quit (an explicit exit code) ends it.
+        if let RunEvent::ExitRequested {
+            api, code: None, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Shuts the server down cleanly (peers told, LAN goodbye), then exits 0.
+pub fn quit(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        app.state::<Arc<Desktop>>().inner().clone().stop().await;
+        app.exit(0);
+    });
+}
+
+/// SIGTERM and Ctrl+C quit like the menu does.
+async fn quit_on_signal(app: AppHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("signal received: quitting");
+    quit(app);
 }

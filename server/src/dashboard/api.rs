@@ -29,24 +29,32 @@ pub struct Status {
     /// URLs by `.local` name, when announced.
     local_names: Vec<String>,
     /// The link to share: a `.local` name if any, else the first LAN URL, else loopback.
-    meeting_link: String,
+    pub meeting_link: String,
     mdns: MdnsStatus,
     /// Other Free Meetings servers seen on the LAN.
     others: Vec<FoundServer>,
 }
 
 fn status_of(state: &AppState) -> Status {
-    let port = state.listen.port();
-    let urls: Vec<String> = if state.listen.ip().is_unspecified() {
+    collect_status(state.listen, &state.mdns)
+}
+
+/// How a server listening on `listen` can be reached right now.
+pub fn collect_status(
+    listen: std::net::SocketAddr,
+    mdns_state: &crate::discovery::MdnsState,
+) -> Status {
+    let port = listen.port();
+    let urls: Vec<String> = if listen.ip().is_unspecified() {
         lan_addresses()
             .0
             .into_iter()
             .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, port)))
             .collect()
     } else {
-        vec![format!("http://{}", state.listen)]
+        vec![format!("http://{listen}")]
     };
-    let mdns = state.mdns.get();
+    let mdns = mdns_state.get();
     let local_names: Vec<String> = if mdns.enabled {
         mdns.hostnames
             .iter()
@@ -66,7 +74,7 @@ fn status_of(state: &AppState) -> Status {
         urls,
         local_names,
         meeting_link,
-        others: state.mdns.others(),
+        others: mdns_state.others(),
         mdns,
     }
 }
@@ -89,6 +97,7 @@ pub async fn events(
     let mut ticks = interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let feed = Feed {
+        closing: state.closing.clone(),
         changes: state.hub.changes(),
         relayed: state.hub.relayed(),
         last_status: None,
@@ -105,6 +114,7 @@ pub async fn events(
 
 struct Feed {
     state: AppState,
+    closing: watch::Receiver<bool>,
     changes: watch::Receiver<u64>,
     relayed: u64,
     last_status: Option<Status>,
@@ -118,7 +128,11 @@ impl Feed {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
+            if *self.closing.borrow() {
+                return None;
+            }
             tokio::select! {
+                _ = self.closing.changed() => return None,
                 changed = self.changes.changed() => {
                     changed.ok()?;
                     self.pending.push_back(snapshot_event(&self.state.hub));

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 pub use access::Access;
+pub use api::{Status, collect_status};
 
 use crate::http::AppState;
 

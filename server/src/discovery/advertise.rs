@@ -167,6 +167,23 @@ impl Advertiser {
         &self.state
     }
 
+    /// Stops announcing for now (goodbye sent); [`Advertiser::resume`] announces again.
+    pub async fn pause(&self) {
+        self.withdraw().await;
+        self.state.update(|s| s.enabled = false);
+        tracing::info!("LAN announcement paused");
+    }
+
+    /// Announces again after [`Advertiser::pause`].
+    pub fn resume(&self) -> Result<(), DiscoveryError> {
+        for service in &self.services {
+            self.daemon.register(service.clone())?;
+        }
+        self.state.update(|s| s.enabled = true);
+        tracing::info!("LAN announcement resumed");
+        Ok(())
+    }
+
     /// Withdraws the announcement with a goodbye (TTL 0) and stops the responder.
     pub async fn stop(self) {
         self.withdraw().await;

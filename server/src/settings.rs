@@ -1,0 +1,211 @@
+//! The desktop app's settings file: what the user chose in the window, kept across restarts.
+//! A missing or unreadable file gives the defaults plus a warning to show; never a crash.
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ServerConfig;
+use crate::discovery::{host_label, instance_name};
+use crate::transport::origin::OriginPolicy;
+
+/// User settings, as stored (JSON) and as edited in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// HTTP port.
+    pub port: u16,
+    /// Name shown on the LAN; `None` for "Free Meetings on <hostname>".
+    pub instance_name: Option<String>,
+    /// Extra `.local` name, e.g. `meet`.
+    pub mdns_hostname: Option<String>,
+    /// Web origins allowed to connect besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// Launch the app when the user logs in.
+    pub start_at_login: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            port: 5000,
+            instance_name: None,
+            mdns_hostname: None,
+            allowed_origins: Vec::new(),
+            start_at_login: false,
+        }
+    }
+}
+
+/// The settings read from disk, and what to tell the user if they could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// Settings to use.
+    pub settings: Settings,
+    /// Why defaults are used instead of the file, if they are.
+    pub warning: Option<String>,
+}
+
+/// Reads settings; a missing file is silently the defaults, a broken one the defaults plus a warning.
+pub fn load(path: &Path) -> Loaded {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Loaded {
+                settings: Settings::default(),
+                warning: None,
+            };
+        }
+        Err(error) => return broken(path, &error.to_string()),
+    };
+    match serde_json::from_str::<Settings>(&text) {
+        Ok(settings) => match settings.validate() {
+            Ok(()) => Loaded {
+                settings,
+                warning: None,
+            },
+            Err(error) => broken(path, &error),
+        },
+        Err(error) => broken(path, &error.to_string()),
+    }
+}
+
+fn broken(path: &Path, why: &str) -> Loaded {
+    Loaded {
+        settings: Settings::default(),
+        warning: Some(format!(
+            "Settings file {} could not be used ({why}); using defaults. Saving settings will replace it.",
+            path.display()
+        )),
+    }
+}
+
+/// Writes settings atomically (a crash mid-write leaves the old file).
+pub fn save(path: &Path, settings: &Settings) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string_pretty(settings).map_err(io::Error::other)?;
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+impl Settings {
+    /// Checks every field, with a message for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.port == 0 {
+            return Err("port must be 1-65535".into());
+        }
+        if let Some(name) = &self.instance_name {
+            instance_name(name).map_err(|e| e.to_string())?;
+        }
+        if let Some(name) = &self.mdns_hostname {
+            host_label(name).map_err(|e| e.to_string())?;
+        }
+        OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Applies these settings over a base server configuration.
+    pub fn apply_to(&self, mut config: ServerConfig) -> Result<ServerConfig, String> {
+        self.validate()?;
+        config.port = self.port;
+        config.instance_name = self
+            .instance_name
+            .as_deref()
+            .map(instance_name)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        config.mdns_alias = self
+            .mdns_hostname
+            .as_deref()
+            .map(host_label)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        config.origins =
+            OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fm-settings-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("settings.json")
+    }
+
+    #[test]
+    fn a_missing_file_gives_defaults_quietly() {
+        let loaded = load(&temp("missing"));
+        assert_eq!(
+            loaded,
+            Loaded {
+                settings: Settings::default(),
+                warning: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_gives_defaults_and_a_warning() {
+        let path = temp("corrupt");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        for text in [
+            "{not json",
+            r#"{"port": "five thousand"}"#,
+            r#"{"port": 0}"#,
+            r#"{"mdnsHostname": "bad name"}"#,
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let loaded = load(&path);
+            assert_eq!(loaded.settings, Settings::default(), "{text}");
+            assert!(
+                loaded
+                    .warning
+                    .as_deref()
+                    .unwrap()
+                    .contains("using defaults"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_file_round_trips_and_unknown_fields_default() {
+        let path = temp("valid");
+        let settings = Settings {
+            port: 6000,
+            instance_name: Some("Reception".into()),
+            mdns_hostname: Some("meet".into()),
+            allowed_origins: vec!["http://localhost:3000".into()],
+            start_at_login: true,
+        };
+        save(&path, &settings).unwrap();
+        assert_eq!(
+            load(&path),
+            Loaded {
+                settings: settings.clone(),
+                warning: None
+            }
+        );
+        std::fs::write(&path, r#"{"port": 6001}"#).unwrap();
+        assert_eq!(
+            load(&path).settings,
+            Settings {
+                port: 6001,
+                ..Settings::default()
+            }
+        );
+        let config = settings.apply_to(ServerConfig::default()).unwrap();
+        assert_eq!(
+            (config.port, config.mdns_alias.as_deref()),
+            (6000, Some("meet"))
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! The app's state: the settings, the embedded server (started, restarted, stopped through the
+//! `free-meetings` library), and the problem to show when it cannot run.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use free_meetings::server::StartError;
+use free_meetings::settings::{self, Loaded, Settings};
+use free_meetings::{RunningServer, ServerConfig};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::cli::Args;
+
+/// Something the user must see: the window's banner and the tray's status line.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    /// What is wrong, if anything ("Port 5000 is busy ...").
+    pub problem: Option<String>,
+    /// A free port to switch to with one click, when the problem is a busy port.
+    pub suggested_port: Option<u16>,
+    /// The port the server listens on, when it runs.
+    pub port: Option<u16>,
+}
+
+/// Shared app state, managed by Tauri.
+pub struct Desktop {
+    args: Args,
+    settings_path: PathBuf,
+    loaded: Mutex<Loaded>,
+    server: tokio::sync::Mutex<Option<RunningServer>>,
+    status: watch::Sender<AppStatus>,
+}
+
+impl Desktop {
+    /// Loads the settings; the server is started separately.
+    pub fn new(args: Args, default_settings_path: PathBuf) -> Self {
+        let settings_path = args.settings.clone().unwrap_or(default_settings_path);
+        let loaded = settings::load(&settings_path);
+        if let Some(warning) = &loaded.warning {
+            tracing::warn!("{warning}");
+        }
+        Self {
+            args,
+            settings_path,
+            loaded: Mutex::new(loaded),
+            server: tokio::sync::Mutex::new(None),
+            status: watch::channel(AppStatus::default()).0,
+        }
+    }
+
+    /// The current settings and any warning about the file.
+    pub fn loaded(&self) -> Loaded {
+        self.loaded
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The app status, observable.
+    pub fn status(&self) -> watch::Receiver<AppStatus> {
+        self.status.subscribe()
+    }
+
+    /// The server configuration: settings, then this run's command-line overrides.
+    fn config(&self, settings: &Settings) -> Result<ServerConfig, String> {
+        let mut config = settings.apply_to(ServerConfig::default())?;
+        let args = &self.args;
+        if let Some(port) = args.port {
+            config.port = port;
+        }
+        if let Some(bind) = &args.bind {
+            config.bind = bind.clone();
+        }
+        let mut overrides = settings.clone();
+        if let Some(name) = &args.name {
+            overrides.instance_name = Some(name.clone());
+        }
+        if let Some(name) = &args.mdns_hostname {
+            overrides.mdns_hostname = Some(name.clone());
+        }
+        if !args.allowed_origins.is_empty() {
+            overrides.allowed_origins = args.allowed_origins.clone();
+        }
+        let with_overrides = overrides.apply_to(config.clone())?;
+        config.instance_name = with_overrides.instance_name;
+        config.mdns_alias = with_overrides.mdns_alias;
+        config.origins = with_overrides.origins;
+        config.mdns = !args.no_mdns;
+        Ok(config)
+    }
+
+    /// (Re)starts the embedded server with the current settings; failures become the status.
+    pub async fn start(&self) {
+        let settings = self.loaded().settings;
+        let mut server = self.server.lock().await;
+        if let Some(old) = server.take() {
+            old.shutdown().await;
+        }
+        let config = match self.config(&settings) {
+            Ok(config) => config,
+            Err(message) => {
+                self.set_problem(format!("Settings problem: {message}"), None);
+                return;
+            }
+        };
+        let port = config.port;
+        match free_meetings::start(config).await {
+            Ok(running) => {
+                let port = running.local_addr().port();
+                self.status.send_replace(AppStatus {
+                    problem: None,
+                    suggested_port: None,
+                    port: Some(port),
+                });
+                *server = Some(running);
+            }
+            Err(StartError::PortInUse { port, .. }) => {
+                let free = next_free_port(port);
+                tracing::warn!(port, suggested = ?free, "port is busy");
+                self.set_problem(
+                    format!("Port {port} is busy: another program uses it."),
+                    free,
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, port, "server could not start");
+                self.set_problem(format!("The server could not start: {error}"), None);
+            }
+        }
+    }
+
+    fn set_problem(&self, problem: String, suggested_port: Option<u16>) {
+        self.status.send_replace(AppStatus {
+            problem: Some(problem),
+            suggested_port,
+            port: None,
+        });
+    }
+
+    /// Saves new settings and applies them (restarting the server); returns the port in use.
+    pub async fn save(&self, settings: Settings) -> Result<Option<u16>, String> {
+        settings.validate()?;
+        settings::save(&self.settings_path, &settings)
+            .map_err(|e| format!("cannot save settings: {e}"))?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            *loaded = Loaded {
+                settings,
+                warning: None,
+            };
+        }
+        self.start().await;
+        let status = self.status.borrow().clone();
+        match status.problem {
+            Some(problem) => Err(problem),
+            None => Ok(status.port),
+        }
+    }
+
+    /// Runs `f` with the running server, if any.
+    pub async fn with_server<T>(&self, f: impl AsyncFnOnce(&RunningServer) -> T) -> Option<T> {
+        let server = self.server.lock().await;
+        match server.as_ref() {
+            Some(server) => Some(f(server).await),
+            None => None,
+        }
+    }
+
+    /// Stops the server: goodbye on the LAN, peers disconnected.
+    pub async fn stop(&self) {
+        if let Some(server) = self.server.lock().await.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// The first port after `busy` that can be bound on every interface.
+fn next_free_port(busy: u16) -> Option<u16> {
+    (busy.saturating_add(1)..=busy.saturating_add(50))
+        .find(|&port| std::net::TcpListener::bind(("0.0.0.0", port)).is_ok())
+}
