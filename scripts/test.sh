@@ -13,6 +13,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
 echo "== end-to-end tests (node --test)"
-cargo build --locked -p free-meetings
+cargo build --locked --workspace
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
-FM_BIN="$target_dir/debug/free-meetings" node --test --test-concurrency=2 tests/js/
+FM_BIN="$target_dir/debug/free-meetings" FM_DESKTOP_BIN="$target_dir/debug/free-meetings-desktop" node --test --test-concurrency=2 tests/js/

@@ -50,7 +50,7 @@ function renderRooms(snapshot) {
   $("totals").textContent = `${meetings} meeting${meetings === 1 ? "" : "s"}, ${people} ${people === 1 ? "person" : "people"}` +
     (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
   $("empty").hidden = meetings > 0;
-  if (tauri) tauri.invoke("window_shows", { summary: $("totals").textContent }).catch(() => {});
+  reportShown($("totals").textContent);
   for (const room of snapshot.rooms) {
     const box = el("div", undefined, "room");
     box.dataset.room = room.id;
@@ -68,6 +68,13 @@ function renderRooms(snapshot) {
     box.append(table);
     rooms.append(box);
   }
+}
+
+// Tells the desktop app what the window shows, once it has been painted (two frames later):
+// the app puts it in the window title.
+function reportShown(summary) {
+  if (!tauri) return;
+  requestAnimationFrame(() => requestAnimationFrame(() => tauri.invoke("window_shows", { summary }).catch(() => {})));
 }
 
 function renderStatus(status) {
@@ -132,7 +139,7 @@ async function checkProblem() {
   box.replaceChildren();
   box.hidden = !state.problem;
   if (!state.problem) return;
-  tauri.invoke("window_shows", { summary: state.problem }).catch(() => {});
+  reportShown(state.problem);
   box.append(el("span", state.problem));
   if (state.suggestedPort) {
     const button = el("button", `Use port ${state.suggestedPort}`);

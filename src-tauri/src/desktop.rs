@@ -27,6 +27,8 @@ pub struct AppStatus {
 /// Shared app state, managed by Tauri.
 pub struct Desktop {
     args: Args,
+    /// `--port`, until the user picks a port in the window (their choice then wins).
+    port_override: Mutex<Option<u16>>,
     settings_path: PathBuf,
     loaded: Mutex<Loaded>,
     server: tokio::sync::Mutex<Option<RunningServer>>,
@@ -42,6 +44,7 @@ impl Desktop {
             tracing::warn!("{warning}");
         }
         Self {
+            port_override: Mutex::new(args.port),
             args,
             settings_path,
             loaded: Mutex::new(loaded),
@@ -67,7 +70,7 @@ impl Desktop {
     fn config(&self, settings: &Settings) -> Result<ServerConfig, String> {
         let mut config = settings.apply_to(ServerConfig::default())?;
         let args = &self.args;
-        if let Some(port) = args.port {
+        if let Some(port) = self.port_override.lock().ok().and_then(|p| *p) {
             config.port = port;
         }
         if let Some(bind) = &args.bind {
@@ -144,6 +147,9 @@ impl Desktop {
         settings.validate()?;
         settings::save(&self.settings_path, &settings)
             .map_err(|e| format!("cannot save settings: {e}"))?;
+        if let Ok(mut port) = self.port_override.lock() {
+            *port = None;
+        }
         if let Ok(mut loaded) = self.loaded.lock() {
             *loaded = Loaded {
                 settings,

@@ -62,12 +62,17 @@ fn main() -> ExitCode {
             let minimized = args.minimized;
             let desktop = Arc::new(Desktop::new(args, settings_path));
             app.manage(desktop.clone());
+            // Before the server starts: a SIGTERM as soon as it answers must already quit cleanly.
+            let handle = app.handle().clone();
+            tauri::async_runtime::block_on(async move {
+                let signals = termination_signals();
+                tauri::async_runtime::spawn(quit_on_signal(handle, signals));
+            });
             tauri::async_runtime::block_on(desktop.start());
             tray::create(app.handle())?;
             if !minimized {
                 window::show(app.handle());
             }
-            tauri::async_runtime::spawn(quit_on_signal(app.handle().clone()));
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -98,15 +103,29 @@ pub fn quit(app: AppHandle) {
     });
 }
 
+/// SIGTERM and SIGINT, registered at once (inside the runtime) so none is missed.
+#[cfg(unix)]
+type Signals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+#[cfg(not(unix))]
+type Signals = ();
+
+#[cfg(unix)]
+fn termination_signals() -> Signals {
+    use tokio::signal::unix::{SignalKind, signal};
+    Some((
+        signal(SignalKind::terminate()).ok()?,
+        signal(SignalKind::interrupt()).ok()?,
+    ))
+}
+
+#[cfg(not(unix))]
+fn termination_signals() -> Signals {}
+
 /// SIGTERM and Ctrl+C quit like the menu does.
-async fn quit_on_signal(app: AppHandle) {
+async fn quit_on_signal(app: AppHandle, signals: Signals) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let Some((mut term, mut int)) = signals else {
             return;
         };
         tokio::select! {
@@ -115,7 +134,10 @@ async fn quit_on_signal(app: AppHandle) {
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        let () = signals;
+        let _ = tokio::signal::ctrl_c().await;
+    }
     tracing::info!("signal received: quitting");
     quit(app);
 }

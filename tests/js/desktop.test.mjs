@@ -1,0 +1,224 @@
+// Protects the desktop app as a person meets it, in a real X server (Xvfb) with a real tray
+// (trayer) and a D-Bus session: the tray menu opens the window, the window shows a joined peer,
+// a second launch focuses the first, SIGTERM exits 0 and frees the port, a busy port is shown in
+// the window, and the settings file (valid or corrupt) is honoured.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { connected, join, closeAll } from "./fixture.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const DESKTOP =
+  process.env.FM_DESKTOP_BIN ||
+  path.join(process.env.CARGO_TARGET_DIR || path.join(root, "target"), "debug", "free-meetings-desktop");
+const SHOTS = path.join(root, "docs");
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-desktop-"));
+const children = [];
+let env;
+
+function start(command, args, extraEnv = {}) {
+  const proc = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  const out = { stdout: "", stderr: "" };
+  proc.stdout.on("data", (d) => (out.stdout += d));
+  proc.stderr.on("data", (d) => (out.stderr += d));
+  const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve(code ?? signal)));
+  children.push(proc);
+  return { proc, out, exited };
+}
+
+/** Polls `check` (an external state: a window title, an HTTP answer) until it returns a value. */
+async function poll(check, what, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const xdotool = (...args) => execFileSync("xdotool", args, { env, encoding: "utf8" }).trim();
+function windowTitles() {
+  try {
+    return xdotool("search", "--name", "^Free Meetings", "getwindowname", "%@").split("\n");
+  } catch {
+    return []; // no such window yet
+  }
+}
+const titled = (pattern) => poll(() => windowTitles().find((t) => pattern.test(t)), `a window titled ${pattern}`);
+
+async function health(port) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Saves a screenshot once the window's pixels show content (a blank web view has ~1 colour). */
+async function screenshot(name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, name);
+  await poll(() => {
+    const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
+    execFileSync("import", ["-window", window, file], { env });
+    const colours = Number(execFileSync("identify", ["-format", "%k", file], { encoding: "utf8" }));
+    return colours > 200;
+  }, `a painted window for ${name}`, 10000);
+}
+
+/** Opens the tray menu by clicking the icon (retrying until the icon is embedded and the
+ * menu pops up), then picks "Open Free Meetings", its first enabled item, with the keyboard. */
+async function openFromTray() {
+  const panels = xdotool("search", "--class", "trayer").split("\n").map((id) => {
+    const g = Object.fromEntries(xdotool("getwindowgeometry", "--shell", id).split("\n").map((l) => l.split("=")));
+    return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
+  });
+  const panel = panels.sort((a, b) => b.w * b.h - a.w * a.h)[0];
+  await poll(() => {
+    xdotool("mousemove", String(panel.x + panel.w - 16), String(panel.y + panel.h / 2), "click", "1");
+    return poll(() => menuShown(), "the tray menu", 1000).catch(() => false);
+  }, "the tray menu to open", 20000);
+  xdotool("key", "Down", "Return");
+}
+
+/** The app's only visible window while it sits in the tray is its popup menu. */
+function menuShown() {
+  try {
+    return xdotool("search", "--onlyvisible", "--class", "free-meetings") !== "";
+  } catch {
+    return false; // xdotool exits 1 when nothing matches
+  }
+}
+
+async function launch(args, extraEnv) {
+  const settings = path.join(home, `settings-${Math.random().toString(16).slice(2)}.json`);
+  return start(DESKTOP, ["--no-mdns", "--settings", settings, ...args], extraEnv);
+}
+
+async function quit(app, port) {
+  const started = Date.now();
+  app.proc.kill("SIGTERM");
+  const code = await app.exited;
+  assert.equal(code, 0, app.out.stderr);
+  assert.ok(Date.now() - started < 5000, `exit took ${Date.now() - started} ms`);
+  if (port) {
+    const again = net.createServer();
+    await new Promise((resolve, reject) => again.once("error", reject).listen(port, "0.0.0.0", resolve));
+    again.close();
+  }
+}
+
+before(async () => {
+  const xvfb = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(xvfb);
+  const [display] = await once(xvfb.stdout, "data");
+  const bus = spawn("dbus-daemon", ["--session", "--nofork", "--print-address=1", `--address=unix:path=${home}/bus`], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(bus);
+  const [address] = await once(bus.stdout, "data");
+  env = {
+    ...process.env,
+    DISPLAY: `:${String(display).trim()}`,
+    DBUS_SESSION_BUS_ADDRESS: String(address).trim(),
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, "config"),
+    XDG_DATA_HOME: path.join(home, "data"),
+    NO_AT_BRIDGE: "1",
+    RUST_LOG: "info",
+  };
+  start("trayer", ["--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120", "--heighttype", "pixel", "--height", "32"]);
+  await poll(() => { try { return xdotool("search", "--class", "trayer"); } catch { return ""; } }, "the tray");
+});
+
+after(() => {
+  closeAll();
+  for (const child of children.reverse()) child.kill("SIGKILL");
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+test("from the tray menu the window opens and shows a joined peer; SIGTERM exits 0 and frees the port", async () => {
+  const port = await freePort();
+  const app = await launch(["--port", String(port), "--minimized"]);
+  try {
+    await firstTest(app, port);
+  } finally {
+    app.proc.kill("SIGKILL");
+  }
+});
+
+async function firstTest(app, port) {
+  await poll(() => health(port), "/health");
+  assert.deepEqual(windowTitles(), [], "the window starts closed with --minimized");
+  await openFromTray();
+  await titled(/^Free Meetings — 0 meetings, 0 people$/);
+  const ann = await connected(`http://127.0.0.1:${port}`);
+  await join(ann, "weekly", "Ann");
+  await titled(/^Free Meetings — 1 meeting, 1 person$/);
+  await screenshot("desktop-window.png");
+
+  // A second launch hands over to the first and exits.
+  const second = await launch(["--port", String(port)]);
+  assert.equal(await second.exited, 0, second.out.stderr);
+  assert.equal(await health(port), true);
+
+  closeAll();
+  await quit(app, port);
+}
+
+test("with the port already taken the window says so and offers a free port", async () => {
+  const port = await freePort();
+  const squatter = net.createServer().listen(port, "0.0.0.0");
+  await once(squatter, "listening");
+  try {
+    const app = await launch(["--port", String(port)]);
+    try {
+      await titled(new RegExp(`^Free Meetings — Port ${port} is busy`));
+      assert.match(app.out.stderr, /port is busy.*suggested=Some\(\d+\)/);
+      await screenshot("desktop-port-busy.png");
+      // One click on "Use port N" (where the banner's button is drawn) moves the server there.
+      const suggested = Number(app.out.stderr.match(/suggested=Some\((\d+)\)/)[1]);
+      const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
+      xdotool("mousemove", "--window", window, "417", "92", "click", "1");
+      await poll(() => health(suggested), `the server on port ${suggested}`);
+      await titled(/^Free Meetings — 0 meetings, 0 people$/);
+      await quit(app, suggested);
+    } finally {
+      app.proc.kill("SIGKILL");
+    }
+  } finally {
+    squatter.close();
+  }
+});
+
+test("settings: a valid file is used, a corrupt one gives defaults and a visible warning", async () => {
+  const port = await freePort();
+  const valid = path.join(home, "valid.json");
+  fs.writeFileSync(valid, JSON.stringify({ port, instanceName: "Desk test" }));
+  const app = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", valid]);
+  await poll(() => health(port), `/health on the port from the settings file (${port})`);
+  await quit(app, port);
+
+  const corrupt = path.join(home, "corrupt.json");
+  fs.writeFileSync(corrupt, "{ this is not json");
+  const other = await freePort();
+  const broken = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", corrupt, "--port", String(other)]);
+  await poll(() => health(other), "/health with a corrupt settings file");
+  assert.match(broken.out.stderr, /could not be used.*using defaults/);
+  await quit(broken, other);
+});
