@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Sets up and runs the Free Meetings server (arguments go to `free-meetings serve`).
+# Sets up and runs Free Meetings: the tray app on a desktop, the headless server where there is
+# no display (a NAS, a server, an SSH session). Arguments go to the app or to `serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh run
 export PATH="$HOME/.cargo/bin:$PATH"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  ./scripts/setup.sh desktop
+  exec cargo run --release --locked -p free-meetings-desktop -- "$@"
+fi
+echo "No display found: running the headless server (free-meetings serve); its dashboard is at http://127.0.0.1:5000/dashboard/"
+./scripts/setup.sh server
 exec cargo run --release --locked -p free-meetings -- serve "$@"

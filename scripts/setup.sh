@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Installs what Free Meetings needs on Debian/Ubuntu: `setup.sh run` for building and running,
-# `setup.sh test` for the full test suite (adds Chromium, Node.js and the npm test packages).
+# Installs what Free Meetings needs on Debian/Ubuntu. Modes:
+#   server   the headless server (no GUI library)
+#   desktop  the tray app (WebKitGTK, appindicator) and the server
+#   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode="${1:-run}"
+mode="${1:-desktop}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(ca-certificates curl gcc pkg-config)
-if [ "$mode" = test ]; then
-  packages+=(chromium nodejs npm iproute2 procps python3 python3-zeroconf)
-fi
+desktop=(build-essential file libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
+case "$mode" in
+  server) ;;
+  desktop) packages+=("${desktop[@]}") ;;
+  test)
+    packages+=("${desktop[@]}" chromium nodejs npm iproute2 procps python3 python3-zeroconf
+      xvfb xauth x11-utils xdotool imagemagick dbus trayer)
+    ;;
+  *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
+  # A machine that already has node/npm from elsewhere (nvm, NodeSource) keeps them.
+  if { [ "$p" = nodejs ] && command -v node >/dev/null; } || { [ "$p" = npm ] && command -v npm >/dev/null; }; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-# A machine that already has node/npm from elsewhere (nvm, NodeSource) keeps them.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
-fi
-missing=($(printf '%s\n' "${missing[@]}" | sed '/^$/d'))
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -33,9 +41,8 @@ if ! command -v cargo >/dev/null; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 if [ "$mode" = test ]; then
-  for component in rustfmt clippy; do
-    cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
-  done
+  cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+  cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
   npm ci --no-audit --no-fund --loglevel=error
 fi
-cargo fetch --locked >/dev/null
+cargo fetch --locked --target "$(rustc -vV | sed -n "s/^host: //p")" >/dev/null
