@@ -83,9 +83,10 @@ async function screenshot(name) {
   }, `a painted window for ${name}`, 10000);
 }
 
-/** Opens the tray menu by clicking the icon (retrying until the icon is embedded and the
- * menu pops up), then picks "Open Free Meetings", its first enabled item, with the keyboard. */
-async function openFromTray() {
+/** Opens the tray menu by clicking the icon (retrying until the icon is embedded and the menu
+ * pops up), then picks an item with the keyboard: `keys` from the top of the menu, whose
+ * enabled items are Open, Copy meeting link, Announce, Start at login, Quit. */
+async function fromTray(...keys) {
   const panels = xdotool("search", "--class", "trayer").split("\n").map((id) => {
     const g = Object.fromEntries(xdotool("getwindowgeometry", "--shell", id).split("\n").map((l) => l.split("=")));
     return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
@@ -95,8 +96,10 @@ async function openFromTray() {
     xdotool("mousemove", String(panel.x + panel.w - 16), String(panel.y + panel.h / 2), "click", "1");
     return poll(() => menuShown(), "the tray menu", 1000).catch(() => false);
   }, "the tray menu to open", 20000);
-  xdotool("key", "Down", "Return");
+  xdotool("key", ...keys, "Return");
 }
+
+const openFromTray = () => fromTray("Down");
 
 /** The app's only visible window while it sits in the tray is its popup menu. */
 function menuShown() {
@@ -152,7 +155,7 @@ after(() => {
   fs.rmSync(home, { recursive: true, force: true });
 });
 
-test("from the tray menu the window opens and shows a joined peer; SIGTERM exits 0 and frees the port", async () => {
+test("from the tray menu the window opens and shows a joined peer; Copy and Quit work", async () => {
   const port = await freePort();
   const app = await launch(["--port", String(port), "--minimized"]);
   try {
@@ -177,8 +180,28 @@ async function firstTest(app, port) {
   assert.equal(await second.exited, 0, second.out.stderr);
   assert.equal(await health(port), true);
 
+  // Copy meeting link puts the link the dashboard shows on the clipboard.
+  const { meetingLink } = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
+  await fromTray("Down", "Down");
+  await poll(() => clipboard() === meetingLink, `the meeting link ${meetingLink} on the clipboard`, 5000);
+
+  // Quit from the menu: peers are disconnected and the app exits 0, freeing the port.
+  const disconnected = new Promise((resolve) => ann.on("disconnect", resolve));
+  await fromTray("Up");
+  await disconnected;
+  assert.equal(await app.exited, 0, app.out.stderr);
   closeAll();
-  await quit(app, port);
+  const again = net.createServer();
+  await new Promise((resolve, reject) => again.once("error", reject).listen(port, "0.0.0.0", resolve));
+  again.close();
+}
+
+function clipboard() {
+  try {
+    return execFileSync("xclip", ["-o", "-selection", "clipboard"], { env, encoding: "utf8", timeout: 2000 });
+  } catch {
+    return "";
+  }
 }
 
 test("with the port already taken the window says so and offers a free port", async () => {

@@ -124,6 +124,9 @@ test("two servers with the same instance name both stay discoverable under disti
     const { servers } = await discoverFrom("b");
     const names = servers.map((s) => `${s.instance} ${s.url}`).sort();
     assert.deepEqual(names, ["Office (2) http://10.77.0.4:5001", "Office http://10.77.0.1:5000"]);
+    // Each dashboard lists the other server, not itself.
+    const status = await runIn(lan.ns("a"), "node", ["-e", "fetch('http://127.0.0.1:5000/api/status').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.others.map(o=>o.instance))))"]);
+    assert.deepEqual(JSON.parse(status.stdout), ["Office (2)"]);
   } finally {
     assert.equal(await second.stop(), 0);
     assert.equal(await first.stop(), 0);
