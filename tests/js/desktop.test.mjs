@@ -180,6 +180,15 @@ async function firstTest(app, port) {
   assert.equal(await second.exited, 0, second.out.stderr);
   assert.equal(await health(port), true);
 
+  // Start at login writes (and then removes) the desktop's autostart entry.
+  const autostart = path.join(home, ".config", "autostart");
+  const entries = () => (fs.existsSync(autostart) ? fs.readdirSync(autostart) : []);
+  await fromTray("Down", "Down", "Down", "Down");
+  const entry = await poll(() => entries().find((f) => f.endsWith(".desktop")), "an autostart entry", 5000);
+  assert.match(fs.readFileSync(path.join(autostart, entry), "utf8"), /free-meetings-desktop.*--minimized/);
+  await fromTray("Down", "Down", "Down", "Down");
+  await poll(() => entries().length === 0, "the autostart entry to go", 5000);
+
   // Copy meeting link puts the link the dashboard shows on the clipboard.
   const { meetingLink } = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
   await fromTray("Down", "Down");
