@@ -68,28 +68,24 @@ impl Desktop {
 
     /// The server configuration: settings, then this run's command-line overrides.
     fn config(&self, settings: &Settings) -> Result<ServerConfig, String> {
-        let mut config = settings.apply_to(ServerConfig::default())?;
         let args = &self.args;
+        let mut effective = settings.clone();
         if let Some(port) = self.port_override.lock().ok().and_then(|p| *p) {
-            config.port = port;
+            effective.port = port;
         }
+        if let Some(name) = &args.name {
+            effective.instance_name = Some(name.clone());
+        }
+        if let Some(name) = &args.mdns_hostname {
+            effective.mdns_hostname = Some(name.clone());
+        }
+        if !args.allowed_origins.is_empty() {
+            effective.allowed_origins = args.allowed_origins.clone();
+        }
+        let mut config = effective.apply_to(ServerConfig::default())?;
         if let Some(bind) = &args.bind {
             config.bind = bind.clone();
         }
-        let mut overrides = settings.clone();
-        if let Some(name) = &args.name {
-            overrides.instance_name = Some(name.clone());
-        }
-        if let Some(name) = &args.mdns_hostname {
-            overrides.mdns_hostname = Some(name.clone());
-        }
-        if !args.allowed_origins.is_empty() {
-            overrides.allowed_origins = args.allowed_origins.clone();
-        }
-        let with_overrides = overrides.apply_to(config.clone())?;
-        config.instance_name = with_overrides.instance_name;
-        config.mdns_alias = with_overrides.mdns_alias;
-        config.origins = with_overrides.origins;
         config.mdns = !args.no_mdns;
         Ok(config)
     }
