@@ -180,6 +180,15 @@ async function firstTest(app, port) {
   assert.equal(await second.exited, 0, second.out.stderr);
   assert.equal(await health(port), true);
 
+  // Closing the window (as a window manager's close button does) keeps the app in the tray.
+  const win = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
+  execFileSync("/usr/bin/python3", [path.join(root, "tests/x11/close_window.py"), win], { env });
+  await poll(() => windowTitles().length === 0, "the window to close");
+  assert.equal(await health(port), true, "the server keeps running");
+  assert.equal(app.proc.exitCode, null, "the app keeps running");
+  await openFromTray();
+  await titled(/^Free Meetings — 1 meeting, 1 person$/);
+
   // Start at login writes (and then removes) the desktop's autostart entry.
   const autostart = path.join(home, ".config", "autostart");
   const entries = () => (fs.existsSync(autostart) ? fs.readdirSync(autostart) : []);
