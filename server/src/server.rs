@@ -184,16 +184,30 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
         .map_err(|_| bad_address())?
         .next()
         .ok_or_else(bad_address)?;
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::AddrInUse => StartError::PortInUse {
-                bind: host.to_owned(),
-                port,
-            },
-            io::ErrorKind::AddrNotAvailable => StartError::AddressNotAvailable(addr),
-            _ => StartError::Listen { addr, source },
-        })
+    listen(addr).map_err(|source| match source.kind() {
+        io::ErrorKind::AddrInUse => StartError::PortInUse {
+            bind: host.to_owned(),
+            port,
+        },
+        io::ErrorKind::AddrNotAvailable => StartError::AddressNotAvailable(addr),
+        _ => StartError::Listen { addr, source },
+    })
+}
+
+/// Pending connections the kernel may queue before refusing more. The common default of 128
+/// overflows when hundreds of people (or a reconnect storm) join at once: the dropped SYNs then
+/// cost each of them a one-second retransmit. The kernel caps this at net.core.somaxconn.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 impl RunningServer {

@@ -20,6 +20,9 @@ use crate::hub::{Hub, Outbox, OutboxError, Transport};
 use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
 use crate::rooms::PeerId;
 
+/// Read buffer per `/ws` connection, as socketioxide uses for its websocket transport.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// Connection settings for `/ws` peers.
 #[derive(Debug, Clone, Copy)]
 pub struct WsSettings {
@@ -43,6 +46,9 @@ pub async fn handler(
     upgrade
         .max_message_size(settings.max_message_bytes)
         .max_frame_size(settings.max_message_bytes)
+        // tungstenite preallocates its read buffer per connection (128 KiB by default): most
+        // frames are small signals, and a bigger frame just takes more reads.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, addr, state.hub, settings))
 }
 
