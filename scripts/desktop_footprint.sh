@@ -28,6 +28,7 @@ win=$(xdotool search --name "^Free Meetings" | head -1)
 /usr/bin/python3 tests/x11/close_window.py "$win"
 sleep 3 # let the web view processes exit
 echo "window closed: $(rss_mb) MB RSS in $(tree "$app" | wc -l) processes"
+for p in $(tree "$app"); do echo "  $(awk '/VmRSS/{print $2/1024 " MB"}' "/proc/$p/status") $(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-60)"; done
 before=$(cpu_ticks)
 sleep "$idle"
 after=$(cpu_ticks)
