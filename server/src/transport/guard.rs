@@ -2,7 +2,7 @@
 //! protocol work when its `Origin` is not allowed (403) or the server is full (503).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -46,7 +46,42 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         );
         return (StatusCode::SERVICE_UNAVAILABLE, "server is full\n").into_response();
     }
+    if path.starts_with("/socket.io") {
+        return match detach_head(request) {
+            Ok(request) => next.run(request).await,
+            Err(error) => (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+        };
+    }
     next.run(request).await
+}
+
+/// socketioxide keeps each socket's handshake request head for as long as the socket lives.
+/// Its header values and URI are slices of hyper's 8-16 KiB read buffer, which would stay
+/// pinned per idle peer; an owned copy of the head lets it go.
+fn detach_head(request: Request) -> Result<Request, axum::http::Error> {
+    let (parts, body) = request.into_parts();
+    let uri = parts.uri.to_string().parse().unwrap_or(parts.uri);
+    let mut builder = axum::http::Request::builder()
+        .method(parts.method)
+        .uri(uri)
+        .version(parts.version);
+    if let Some(headers) = builder.headers_mut() {
+        for (name, value) in &parts.headers {
+            let name = HeaderName::from_bytes(name.as_str().as_bytes());
+            let value = HeaderValue::from_bytes(value.as_bytes());
+            if let (Ok(name), Ok(value)) = (name, value) {
+                headers.append(name, value);
+            }
+        }
+    }
+    // Keep the extensions (hyper's upgrade handle, the peer address) but not axum's copy of
+    // the URI, which is another view of the same buffer.
+    let mut extensions = parts.extensions;
+    extensions.remove::<axum::extract::OriginalUri>();
+    if let Some(slot) = builder.extensions_mut() {
+        *slot = extensions;
+    }
+    builder.body(body)
 }
 
 fn host(headers: &HeaderMap) -> Option<&str> {
