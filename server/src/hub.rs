@@ -280,7 +280,12 @@ impl State {
                 match connection.outbox.send(&event) {
                     Ok(()) => {}
                     Err(error) => {
-                        tracing::warn!(peer = %to, %error, "dropping peer: its queue cannot take more events");
+                        // A closed connection is one whose disconnect is on its way: not news.
+                        if error == OutboxError::Full {
+                            tracing::warn!(peer = %to, "dropping peer: it is not reading and its queue is full");
+                        } else {
+                            tracing::debug!(peer = %to, %error, "peer gone before its disconnect was handled");
+                        }
                         if let Some(connection) = self.connections.remove(&to) {
                             connection.outbox.close();
                         }
