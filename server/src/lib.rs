@@ -19,6 +19,7 @@ pub mod protocol;
 pub mod rooms;
 pub mod server;
 pub mod settings;
+pub mod startup;
 pub mod transport;
 
 pub use config::ServerConfig;

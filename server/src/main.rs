@@ -1,14 +1,13 @@
 //! `free-meetings`: the headless signaling server.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use free_meetings::ServerConfig;
-use free_meetings::discovery;
 use free_meetings::rooms::{Limits, RateLimit};
 use free_meetings::transport::origin::OriginPolicy;
+use free_meetings::{discovery, startup};
 
 /// Free Meetings: the signaling hub for browser video meetings on your local network.
 ///
@@ -181,33 +180,18 @@ impl ServeArgs {
     }
 }
 
-/// Usage errors and start-up failures exit with this code.
-const EXIT_USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
     {
         eprintln!("warning: ignoring .env: {error}");
     }
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match startup::parse_args() {
         Ok(cli) => cli,
-        Err(error) if !error.use_stderr() => {
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see --help)");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
-    init_logging();
-    // Every peer is a socket: lift the soft descriptor limit (often 1,024) to the hard one.
-    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(%error, "could not raise the open-file limit; large meetings may be refused");
-    }
+    startup::init_logging();
+    startup::raise_open_file_limit();
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Discover(args) => discover(args),
@@ -265,22 +249,12 @@ fn discover(args: DiscoverArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
 fn serve(args: ServeArgs) -> ExitCode {
     let config = match args.into_config() {
         Ok(config) => config,
         Err(message) => {
             eprintln!("error: {message}");
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(startup::EXIT_USAGE);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -295,7 +269,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             Ok(server) => server,
             Err(error) => {
                 eprintln!("error: {error}");
-                return ExitCode::from(EXIT_USAGE);
+                return ExitCode::from(startup::EXIT_USAGE);
             }
         };
         let addr = server.local_addr();

@@ -8,38 +8,21 @@ mod desktop;
 mod tray;
 mod window;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use free_meetings::startup;
 use tauri::{AppHandle, Manager, RunEvent};
 
 use crate::desktop::Desktop;
 
 fn main() -> ExitCode {
-    let args = match cli::Args::try_parse() {
+    let args: cli::Args = match startup::parse_args() {
         Ok(args) => args,
-        Err(error) if !error.use_stderr() => {
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            let text = error.to_string();
-            eprintln!(
-                "{} (see --help)",
-                text.lines().next().unwrap_or("error: invalid arguments")
-            );
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    startup::init_logging();
+    startup::raise_open_file_limit();
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {

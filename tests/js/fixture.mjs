@@ -45,10 +45,15 @@ export async function startServer(args = [], { env = {}, cwd = root } = {}) {
     port: Number(new URL(url).port),
     proc,
     logs: () => logs,
+    /** SIGTERM, then the exit code; anything but 0 throws with the server's log. */
     async stop() {
-      if (proc.exitCode !== null) return proc.exitCode;
-      proc.kill("SIGTERM");
-      const [code] = await once(proc, "exit");
+      let code = proc.exitCode;
+      let signal = proc.signalCode;
+      if (code === null && signal === null) {
+        proc.kill("SIGTERM");
+        [code, signal] = await once(proc, "exit");
+      }
+      if (code !== 0) throw new Error(`server exited with code ${code}, signal ${signal}:\n${logs}`);
       return code;
     },
   };

@@ -7,7 +7,8 @@
 //!   [`Events`] handles every event on the socket's own read task, in arrival order.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -29,7 +30,14 @@ pub fn attach(io: &SocketIo, hub: Hub) {
         let hub = hub.clone();
         async move { register(socket, hub) }
     };
-    io.ns("/", (async || {}).with(register));
+    io.ns("/", connected.with(register));
+}
+
+/// Runs once socketioxide has marked the socket connected: from now on events can be emitted.
+async fn connected(socket: SocketRef) {
+    if let Some(gate) = socket.extensions.get::<Arc<Gate>>() {
+        gate.open(|event| emit(&socket, event));
+    }
 }
 
 fn register(socket: SocketRef, hub: Hub) -> Result<(), crate::rooms::Refusal> {
@@ -39,7 +47,12 @@ fn register(socket: SocketRef, hub: Hub) -> Result<(), crate::rooms::Refusal> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let outbox = Arc::new(SocketIoOutbox(socket.clone()));
+    let gate = Arc::new(Gate::default());
+    socket.extensions.insert(gate.clone());
+    let outbox = Arc::new(SocketIoOutbox {
+        socket: socket.clone(),
+        gate,
+    });
     hub.connect(peer, Transport::SocketIo, addr, outbox)?;
     socket.on_fallback(Events { hub: hub.clone() });
     socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
@@ -81,23 +94,73 @@ fn decode(value: &Value) -> Result<Option<ClientEvent>, ProtocolError> {
 }
 
 /// A Socket.IO peer's outbox: socketioxide's own bounded per-socket queue.
-struct SocketIoOutbox(SocketRef);
+struct SocketIoOutbox {
+    socket: SocketRef,
+    gate: Arc<Gate>,
+}
+
+/// Holds a new socket's events until socketioxide marks it connected. The peer is registered
+/// in the connect middleware (so its first events are handled), but socketioxide sends the
+/// CONNECT packet before flagging the socket connected, and refuses to emit until then: an
+/// answer to an event that arrives in between would otherwise be lost.
+#[derive(Default)]
+struct Gate {
+    open: AtomicBool,
+    pending: Mutex<Vec<ServerEvent>>,
+}
+
+/// Events a socket may accumulate before it is connected (it has sent at most a few by then).
+const GATE_LIMIT: usize = 64;
+
+impl Gate {
+    /// Sends what waited, in order, then lets events through directly.
+    fn open(&self, mut send: impl FnMut(&ServerEvent) -> Result<(), OutboxError>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for event in pending.drain(..) {
+            let _ = send(&event);
+        }
+        self.open.store(true, Ordering::Release);
+    }
+
+    /// Queues an event while closed; `None` once open (the caller sends it itself).
+    fn hold(&self, event: &ServerEvent) -> Option<Result<(), OutboxError>> {
+        if self.open.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if self.open.load(Ordering::Acquire) {
+            return None;
+        }
+        if pending.len() >= GATE_LIMIT {
+            return Some(Err(OutboxError::Full));
+        }
+        pending.push(event.clone());
+        Some(Ok(()))
+    }
+}
+
+fn emit(socket: &SocketRef, event: &ServerEvent) -> Result<(), OutboxError> {
+    match socket.emit(event.name(), &event.data()) {
+        Ok(()) => Ok(()),
+        Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(OutboxError::Full),
+        Err(SendError::Socket(SocketError::Closed)) => Err(OutboxError::Closed),
+        Err(error) => {
+            tracing::error!(%error, "could not encode an event for socket.io");
+            Ok(())
+        }
+    }
+}
 
 impl Outbox for SocketIoOutbox {
     fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
-        match self.0.emit(event.name(), &event.data()) {
-            Ok(()) => Ok(()),
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(OutboxError::Full),
-            Err(SendError::Socket(SocketError::Closed)) => Err(OutboxError::Closed),
-            Err(error) => {
-                tracing::error!(%error, "could not encode an event for socket.io");
-                Ok(())
-            }
+        match self.gate.hold(event) {
+            Some(held) => held,
+            None => emit(&self.socket, event),
         }
     }
 
     fn close(&self) {
-        let socket = self.0.clone();
+        let socket = self.socket.clone();
         if let Err(SocketError::InternalChannelFull) = socket.clone().disconnect() {
             // The disconnect packet itself needs a free slot: retry until the socket drains
             // or the ping timeout ends it.
