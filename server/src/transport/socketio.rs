@@ -178,3 +178,40 @@ impl Outbox for SocketIoOutbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn left(n: u8) -> ServerEvent {
+        let id = format!("AAAAAAAAAAAAAAA{}", (b'A' + n) as char);
+        ServerEvent::UserLeft(id.parse().unwrap())
+    }
+
+    #[test]
+    fn the_gate_holds_events_until_open_then_flushes_them_in_order() {
+        let gate = Gate::default();
+        assert_eq!(gate.hold(&left(0)), Some(Ok(())));
+        assert_eq!(gate.hold(&left(1)), Some(Ok(())));
+        let mut sent = Vec::new();
+        gate.open(|event| {
+            sent.push(event.to_ws_frame());
+            Ok(())
+        });
+        assert_eq!(sent, [left(0).to_ws_frame(), left(1).to_ws_frame()]);
+        assert_eq!(
+            gate.hold(&left(2)),
+            None,
+            "once open, events go straight out"
+        );
+    }
+
+    #[test]
+    fn a_closed_gate_is_bounded() {
+        let gate = Gate::default();
+        for _ in 0..GATE_LIMIT {
+            assert_eq!(gate.hold(&left(0)), Some(Ok(())));
+        }
+        assert_eq!(gate.hold(&left(0)), Some(Err(OutboxError::Full)));
+    }
+}
