@@ -265,6 +265,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // Before anything is printed: a test (or a supervisor) may signal as soon as it reads.
+        let stop = startup::termination_signal();
         let server = match free_meetings::start(config).await {
             Ok(server) => server,
             Err(error) => {
@@ -276,31 +278,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         println!(
             "Free Meetings listening on http://{addr} (Socket.IO at /socket.io, WebSocket at /ws)"
         );
-        server.run_until(shutdown_signal()).await;
+        server.run_until(stop).await;
         ExitCode::SUCCESS
     })
-}
-
-/// Resolves on Ctrl+C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

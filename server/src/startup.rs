@@ -42,3 +42,32 @@ pub fn raise_open_file_limit() {
         tracing::warn!(%error, "could not raise the open-file limit; large meetings may be refused");
     }
 }
+
+/// Registers the SIGTERM and SIGINT handlers now and returns a future that resolves on either,
+/// so a signal sent right after start-up is not lost. Call it inside a Tokio runtime.
+pub fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut term), Some(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                (Some(mut one), None) | (None, Some(mut one)) => {
+                    one.recv().await;
+                }
+                (None, None) => std::future::pending().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

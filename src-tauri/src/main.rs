@@ -48,8 +48,12 @@ fn main() -> ExitCode {
             // Before the server starts: a SIGTERM as soon as it answers must already quit cleanly.
             let handle = app.handle().clone();
             tauri::async_runtime::block_on(async move {
-                let signals = termination_signals();
-                tauri::async_runtime::spawn(quit_on_signal(handle, signals));
+                let signal = startup::termination_signal();
+                tauri::async_runtime::spawn(async move {
+                    signal.await;
+                    tracing::info!("signal received: quitting");
+                    quit(handle);
+                });
             });
             tauri::async_runtime::block_on(desktop.start());
             tray::create(app.handle())?;
@@ -84,43 +88,4 @@ pub fn quit(app: AppHandle) {
         app.state::<Arc<Desktop>>().inner().clone().stop().await;
         app.exit(0);
     });
-}
-
-/// SIGTERM and SIGINT, registered at once (inside the runtime) so none is missed.
-#[cfg(unix)]
-type Signals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
-#[cfg(not(unix))]
-type Signals = ();
-
-#[cfg(unix)]
-fn termination_signals() -> Signals {
-    use tokio::signal::unix::{SignalKind, signal};
-    Some((
-        signal(SignalKind::terminate()).ok()?,
-        signal(SignalKind::interrupt()).ok()?,
-    ))
-}
-
-#[cfg(not(unix))]
-fn termination_signals() -> Signals {}
-
-/// SIGTERM and Ctrl+C quit like the menu does.
-async fn quit_on_signal(app: AppHandle, signals: Signals) {
-    #[cfg(unix)]
-    {
-        let Some((mut term, mut int)) = signals else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let () = signals;
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("signal received: quitting");
-    quit(app);
 }

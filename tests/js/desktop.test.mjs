@@ -62,6 +62,15 @@ async function health(port) {
   }
 }
 
+/** Waits for the app's server to answer; on failure says what the app printed. */
+async function up(app, port) {
+  try {
+    await poll(() => health(port), `/health on port ${port}`, 60000);
+  } catch (error) {
+    throw new Error(`${error.message}; app exit code ${app.proc.exitCode}, stderr:\n${app.out.stderr}`);
+  }
+}
+
 function freePort() {
   return new Promise((resolve) => {
     const server = net.createServer().listen(0, "127.0.0.1", () => {
@@ -166,7 +175,7 @@ test("from the tray menu the window opens and shows a joined peer; Copy and Quit
 });
 
 async function firstTest(app, port) {
-  await poll(() => health(port), "/health");
+  await up(app, port);
   assert.deepEqual(windowTitles(), [], "the window starts closed with --minimized");
   await openFromTray();
   await titled(/^Free Meetings — 0 meetings, 0 people$/);
@@ -252,14 +261,14 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
   const valid = path.join(home, "valid.json");
   fs.writeFileSync(valid, JSON.stringify({ port, instanceName: "Desk test" }));
   const app = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", valid]);
-  await poll(() => health(port), `/health on the port from the settings file (${port})`);
+  await up(app, port);
   await quit(app, port);
 
   const corrupt = path.join(home, "corrupt.json");
   fs.writeFileSync(corrupt, "{ this is not json");
   const other = await freePort();
   const broken = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", corrupt, "--port", String(other)]);
-  await poll(() => health(other), "/health with a corrupt settings file");
+  await up(broken, other);
   assert.match(broken.out.stderr, /could not be used.*using defaults/);
   await quit(broken, other);
 });
