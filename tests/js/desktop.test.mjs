@@ -71,13 +71,18 @@ async function up(app, port) {
   }
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** A port free on every interface, below the ephemeral range (32768+), so no client socket of
+ * a test running in parallel can take it between this check and its use. */
+async function freePort() {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const free = await new Promise((resolve) => {
+      const probe = net.createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "0.0.0.0", () => probe.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** Saves a screenshot once the window's pixels show content (a blank web view has ~1 colour). */
