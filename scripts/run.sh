@@ -8,6 +8,6 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   ./scripts/setup.sh desktop
   exec cargo run --release --locked -p free-meetings-desktop -- "$@"
 fi
-echo "No display found: running the headless server (free-meetings serve); its dashboard is at http://127.0.0.1:5000/dashboard/"
+echo "No display found: running the headless server (free-meetings serve); its dashboard is at /dashboard/ on this machine."
 ./scripts/setup.sh server
 exec cargo run --release --locked -p free-meetings -- serve "$@"
