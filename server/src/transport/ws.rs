@@ -2,8 +2,10 @@
 //! carrying the same events as Socket.IO, for clients without a Socket.IO library.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -12,7 +14,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
 use crate::http::AppState;
@@ -52,22 +54,66 @@ pub async fn handler(
         .on_upgrade(move |socket| run(socket, addr, state.hub, settings))
 }
 
-struct WsOutbox {
-    queue: mpsc::Sender<Message>,
-    close: Arc<Notify>,
+/// A `/ws` peer's bounded queue of outgoing frames. Unlike a channel it allocates nothing while
+/// empty, which is how an idle peer spends its life.
+struct Mailbox {
+    frames: Mutex<VecDeque<String>>,
+    limit: usize,
+    ready: Notify,
+    closed: AtomicBool,
 }
+
+impl Mailbox {
+    fn new(limit: usize) -> Self {
+        Self {
+            frames: Mutex::new(VecDeque::new()),
+            limit: limit.max(1),
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn push(&self, frame: String) -> Result<(), OutboxError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(OutboxError::Closed);
+        }
+        let mut frames = self.frames.lock().unwrap_or_else(|p| p.into_inner());
+        if frames.len() >= self.limit {
+            return Err(OutboxError::Full);
+        }
+        frames.push_back(frame);
+        drop(frames);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn pop(&self) -> Option<String> {
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
+    /// Marks the mailbox closed (nothing more is accepted) and wakes the connection.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.ready.notify_one();
+    }
+}
+
+struct WsOutbox(Arc<Mailbox>);
 
 impl Outbox for WsOutbox {
     fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
-        let frame = Message::Text(event.to_ws_frame().into());
-        self.queue.try_send(frame).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => OutboxError::Full,
-            mpsc::error::TrySendError::Closed(_) => OutboxError::Closed,
-        })
+        self.0.push(event.to_ws_frame())
     }
 
     fn close(&self) {
-        self.close.notify_one();
+        self.0.close();
     }
 }
 
@@ -88,15 +134,10 @@ pub fn decode(text: &str) -> Result<Option<ClientEvent>, ProtocolError> {
 
 async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSettings) {
     let peer = PeerId::random();
-    let (queue, mut outgoing) = mpsc::channel(settings.queue.max(1));
-    let close = Arc::new(Notify::new());
-    let welcome = ServerEvent::Welcome(peer).to_ws_frame();
-    // The queue is empty, so the welcome always goes in first.
-    let _ = queue.try_send(Message::Text(welcome.into()));
-    let outbox = Arc::new(WsOutbox {
-        queue,
-        close: close.clone(),
-    });
+    let mailbox = Arc::new(Mailbox::new(settings.queue));
+    // The mailbox is empty, so the welcome always goes out first.
+    let _ = mailbox.push(ServerEvent::Welcome(peer).to_ws_frame());
+    let outbox = Arc::new(WsOutbox(mailbox.clone()));
     if let Err(refusal) = hub.connect(peer, Transport::WebSocket, Some(addr), outbox) {
         let frame = CloseFrame {
             code: close_code::AGAIN,
@@ -116,16 +157,14 @@ async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSett
             pong_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         tokio::select! {
             biased;
-            () = close.notified() => {
-                let frame = CloseFrame { code: close_code::AWAY, reason: "server closed the connection".into() };
-                let _ = tokio::time::timeout(settings.ping_timeout, socket.send(Message::Close(Some(frame)))).await;
-                break "closed by server".to_owned();
-            }
-            Some(message) = outgoing.recv() => {
-                match tokio::time::timeout(settings.ping_timeout, socket.send(message)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => break format!("write failed: {error}"),
-                    Err(_) => break "write timed out".to_owned(),
+            () = mailbox.ready.notified() => {
+                if mailbox.closed.load(Ordering::Acquire) {
+                    let frame = CloseFrame { code: close_code::AWAY, reason: "server closed the connection".into() };
+                    let _ = tokio::time::timeout(settings.ping_timeout, socket.send(Message::Close(Some(frame)))).await;
+                    break "closed by server".to_owned();
+                }
+                if let Err(reason) = flush(&mut socket, &mailbox, settings.ping_timeout).await {
+                    break reason;
                 }
             }
             incoming = socket.next() => {
@@ -148,5 +187,18 @@ async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSett
             () = sleep_until(deadline), if pong_deadline.is_some() => break "ping timeout".to_owned(),
         }
     };
+    mailbox.close();
     hub.disconnect(peer, &reason);
+}
+
+/// Writes every waiting frame, each within `timeout` (a peer that stops reading is dropped).
+async fn flush(socket: &mut WebSocket, mailbox: &Mailbox, timeout: Duration) -> Result<(), String> {
+    while let Some(frame) = mailbox.pop() {
+        match tokio::time::timeout(timeout, socket.send(Message::Text(frame.into()))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(format!("write failed: {error}")),
+            Err(_) => return Err("write timed out".to_owned()),
+        }
+    }
+    Ok(())
 }
