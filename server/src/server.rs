@@ -122,16 +122,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
 /// Logs the URLs other machines can use, which work even where multicast is blocked.
 fn log_reachable(addr: SocketAddr) {
-    let urls: Vec<String> = if addr.ip().is_unspecified() {
-        discovery::lan_addresses()
-            .0
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, addr.port()))
-            .map(|a| format!("http://{a}"))
-            .collect()
-    } else {
-        vec![format!("http://{addr}")]
-    };
+    let urls = discovery::lan_urls(addr);
     if urls.is_empty() {
         tracing::warn!("no LAN interface is up: only this machine can connect for now");
     } else {

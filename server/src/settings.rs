@@ -95,22 +95,14 @@ pub fn save(path: &Path, settings: &Settings) -> io::Result<()> {
 impl Settings {
     /// Checks every field, with a message for the user.
     pub fn validate(&self) -> Result<(), String> {
+        self.apply_to(ServerConfig::default()).map(|_| ())
+    }
+
+    /// Applies these settings over a base server configuration (checking every field).
+    pub fn apply_to(&self, mut config: ServerConfig) -> Result<ServerConfig, String> {
         if self.port == 0 {
             return Err("port must be 1-65535".into());
         }
-        if let Some(name) = &self.instance_name {
-            instance_name(name).map_err(|e| e.to_string())?;
-        }
-        if let Some(name) = &self.mdns_hostname {
-            host_label(name).map_err(|e| e.to_string())?;
-        }
-        OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    /// Applies these settings over a base server configuration.
-    pub fn apply_to(&self, mut config: ServerConfig) -> Result<ServerConfig, String> {
-        self.validate()?;
         config.port = self.port;
         config.instance_name = self
             .instance_name

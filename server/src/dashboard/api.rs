@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
-use crate::discovery::{FoundServer, MdnsStatus, lan_addresses};
+use crate::discovery::{FoundServer, MdnsStatus, lan_urls};
 use crate::http::AppState;
 use crate::hub::{Hub, Snapshot};
 
@@ -45,15 +45,7 @@ pub fn collect_status(
     mdns_state: &crate::discovery::MdnsState,
 ) -> Status {
     let port = listen.port();
-    let urls: Vec<String> = if listen.ip().is_unspecified() {
-        lan_addresses()
-            .0
-            .into_iter()
-            .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, port)))
-            .collect()
-    } else {
-        vec![format!("http://{listen}")]
-    };
+    let urls = lan_urls(listen);
     let mdns = mdns_state.get();
     let local_names: Vec<String> = if mdns.enabled {
         mdns.hostnames

@@ -162,11 +162,6 @@ impl Advertiser {
         })
     }
 
-    /// The shared status.
-    pub fn state(&self) -> &MdnsState {
-        &self.state
-    }
-
     /// Stops announcing for now (goodbye sent); [`Advertiser::resume`] announces again.
     pub async fn pause(&self) {
         self.withdraw().await;

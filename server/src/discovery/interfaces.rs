@@ -40,6 +40,19 @@ fn skip_reason(intf: &if_addrs::Interface) -> Option<&'static str> {
     }
 }
 
+/// The URLs other machines can use for a server listening on `listen` (every LAN address when
+/// it listens on all interfaces).
+pub fn lan_urls(listen: std::net::SocketAddr) -> Vec<String> {
+    if !listen.ip().is_unspecified() {
+        return vec![format!("http://{listen}")];
+    }
+    lan_addresses()
+        .0
+        .into_iter()
+        .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, listen.port())))
+        .collect()
+}
+
 /// The addresses other machines can use, and the interfaces skipped with why.
 pub fn lan_addresses() -> (Vec<IpAddr>, Vec<(String, &'static str)>) {
     let interfaces = if_addrs::get_if_addrs().unwrap_or_default();

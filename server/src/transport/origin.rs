@@ -10,8 +10,6 @@ pub struct Origin {
     scheme: String,
     host: String,
     port: u16,
-    /// As the user wrote it (trimmed), for CORS headers and messages.
-    text: String,
 }
 
 /// An origin that is not `scheme://host[:port]`.
@@ -40,13 +38,7 @@ impl Origin {
             scheme: scheme.as_str().to_ascii_lowercase(),
             host: authority.host().to_ascii_lowercase(),
             port,
-            text: text.to_owned(),
         })
-    }
-
-    /// The origin as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
     }
 
     /// Whether the request's `Host` names this same host and port.
