@@ -93,30 +93,107 @@ impl ClientEvent {
                 let payload = data
                     .and_then(|d| serde_json::from_str::<JoinPayload>(d.get()).ok())
                     .ok_or(ProtocolError::BadJoin)?;
-                let room = json_string(payload.room_id).ok_or(ProtocolError::BadJoin)?;
-                let name = json_string(payload.user_name).ok_or(ProtocolError::BadJoin)?;
-                ClientEvent::JoinRoom {
-                    room: RoomId::parse(&room)?,
-                    name: UserName::parse(&name)?,
-                }
+                Self::join(payload)?
             }
             names::LEAVE_ROOM => ClientEvent::LeaveRoom,
             names::SIGNAL => {
                 let payload = data
                     .and_then(|d| serde_json::from_str::<SignalPayload>(d.get()).ok())
                     .ok_or(ProtocolError::BadSignal)?;
-                let to = json_string(payload.to).ok_or(ProtocolError::BadSignal)?;
-                if payload.signal.get() == "null" {
-                    return Err(ProtocolError::BadSignal);
-                }
-                ClientEvent::Signal {
-                    to: to.parse().ok(),
-                    signal: payload.signal,
-                }
+                Self::signal(payload)?
             }
             _ => return Ok(None),
         };
         Ok(Some(event))
+    }
+
+    /// Decodes a Socket.IO event packet's JSON array `["name", data, ...]`.
+    ///
+    /// Relaying is the hot path, so a well-formed packet is read in one pass: the payload is
+    /// taken apart while the array is scanned, and the signal stays raw text. Only a packet
+    /// that fails that pass is read again, element by element, to name exactly what is wrong.
+    pub fn decode_packet(text: &str) -> Result<Option<Self>, ProtocolError> {
+        match serde_json::from_str::<Packet>(text) {
+            Ok(Packet::Join(payload)) => Self::join(payload).map(Some),
+            Ok(Packet::Leave) => Ok(Some(ClientEvent::LeaveRoom)),
+            Ok(Packet::Signal(payload)) => Self::signal(payload).map(Some),
+            Ok(Packet::Unknown) => Ok(None),
+            Err(_) => Self::decode_packet_in_two_passes(text),
+        }
+    }
+
+    /// The plain reading of a packet: split the array, then decode its payload. The one-pass
+    /// [`ClientEvent::decode_packet`] must give the same answer for every input (a property test
+    /// checks it); it is public for that test and the decode benchmark.
+    #[doc(hidden)]
+    pub fn decode_packet_in_two_passes(text: &str) -> Result<Option<Self>, ProtocolError> {
+        let parts: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|_| ProtocolError::BadFrame)?;
+        let name: std::borrow::Cow<str> = parts
+            .first()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .ok_or(ProtocolError::BadFrame)?;
+        Self::decode(&name, parts.get(1).copied())
+    }
+
+    fn join(payload: JoinPayload) -> Result<Self, ProtocolError> {
+        let room = json_string(payload.room_id).ok_or(ProtocolError::BadJoin)?;
+        let name = json_string(payload.user_name).ok_or(ProtocolError::BadJoin)?;
+        Ok(ClientEvent::JoinRoom {
+            room: RoomId::parse(&room)?,
+            name: UserName::parse(&name)?,
+        })
+    }
+
+    fn signal(payload: SignalPayload) -> Result<Self, ProtocolError> {
+        let to = json_string(payload.to).ok_or(ProtocolError::BadSignal)?;
+        if payload.signal.get() == "null" {
+            return Err(ProtocolError::BadSignal);
+        }
+        Ok(ClientEvent::Signal {
+            to: to.parse().ok(),
+            signal: payload.signal,
+        })
+    }
+}
+
+/// A Socket.IO event array read in one pass; any shape it does not expect is an error, and
+/// the caller falls back to the two-pass reading for the exact message.
+enum Packet<'a> {
+    Join(JoinPayload<'a>),
+    Leave,
+    Signal(SignalPayload<'a>),
+    Unknown,
+}
+
+impl<'de> Deserialize<'de> for Packet<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(PacketVisitor)
+    }
+}
+
+struct PacketVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PacketVisitor {
+    type Value = Packet<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event array [name, data, ...]")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        use serde::de::{Error, IgnoredAny};
+        let missing = || A::Error::custom("missing element");
+        let name: std::borrow::Cow<'de, str> = seq.next_element()?.ok_or_else(missing)?;
+        let packet = match name.as_ref() {
+            names::JOIN_ROOM => Packet::Join(seq.next_element()?.ok_or_else(missing)?),
+            names::SIGNAL => Packet::Signal(seq.next_element()?.ok_or_else(missing)?),
+            names::LEAVE_ROOM => Packet::Leave,
+            _ => Packet::Unknown,
+        };
+        // The rest (acks, extra arguments) is not used, but must still be valid JSON.
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(packet)
     }
 }
 

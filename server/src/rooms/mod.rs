@@ -351,3 +351,6 @@ impl Rooms {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;

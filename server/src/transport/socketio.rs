@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use serde_json::value::RawValue;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{ConnectHandler, MessageHandler};
@@ -77,7 +76,7 @@ impl MessageHandler<LocalAdapter, OnReadTask> for Events {
     }
 }
 
-/// Splits a Socket.IO event packet `["name", data, ...]` and decodes it.
+/// Decodes a Socket.IO event packet `["name", data, ...]`.
 fn decode(value: &Value) -> Result<Option<ClientEvent>, ProtocolError> {
     let Value::Str(text, binaries) = value else {
         return Err(ProtocolError::Binary);
@@ -85,12 +84,7 @@ fn decode(value: &Value) -> Result<Option<ClientEvent>, ProtocolError> {
     if binaries.as_ref().is_some_and(|b| !b.is_empty()) {
         return Err(ProtocolError::Binary);
     }
-    let parts: Vec<&RawValue> = serde_json::from_str(text).map_err(|_| ProtocolError::BadFrame)?;
-    let name: &str = parts
-        .first()
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
-        .ok_or(ProtocolError::BadFrame)?;
-    ClientEvent::decode(name, parts.get(1).copied())
+    ClientEvent::decode_packet(text)
 }
 
 /// A Socket.IO peer's outbox: socketioxide's own bounded per-socket queue.

@@ -1,0 +1,167 @@
+//! Protects the core's invariants under any sequence of joins, leaves, signals, connects and
+//! disconnects from several peers (proptest): each peer in at most one room; member lists and
+//! peers' seats agree; a signal is delivered if and only if sender and target share a room;
+//! every departure is announced exactly once to each remaining member; empty rooms are removed.
+
+use std::collections::{HashMap, HashSet};
+
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+
+use super::*;
+
+const PEERS: usize = 8;
+const ROOMS: usize = 3;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Connect(usize),
+    Join(usize, usize),
+    Leave(usize),
+    Signal(usize, usize),
+    Disconnect(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0..PEERS;
+    prop_oneof![
+        1 => p.clone().prop_map(Op::Connect),
+        4 => (p.clone(), 0..ROOMS).prop_map(|(p, r)| Op::Join(p, r)),
+        1 => p.clone().prop_map(Op::Leave),
+        4 => (p.clone(), 0..PEERS).prop_map(|(a, b)| Op::Signal(a, b)),
+        1 => p.prop_map(Op::Disconnect),
+    ]
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_peers_per_room: PEERS,
+        max_connections: PEERS,
+        max_signal_bytes: 1024,
+        rate: RateLimit {
+            per_second: 1e9,
+            burst: 1e9,
+        },
+    }
+}
+
+fn room(r: usize) -> RoomId {
+    RoomId::parse(&format!("room-{r}")).expect("valid room")
+}
+
+/// Who each peer was told left, from one outcome.
+fn departures(out: &Outcome) -> Vec<(PeerId, PeerId)> {
+    out.deliveries
+        .iter()
+        .filter_map(|d| match d.event {
+            ServerEvent::UserLeft(who) => Some((d.to, who)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn check_consistent(rooms: &Rooms, connected: &HashSet<PeerId>) {
+    let mut seen = HashSet::new();
+    for (id, members) in &rooms.rooms {
+        assert!(!members.is_empty(), "empty room {id} kept");
+        for m in members {
+            assert!(seen.insert(*m), "{m} is in two rooms or twice in one");
+            assert_eq!(
+                rooms.room_of(*m),
+                Some(id),
+                "{m}'s seat disagrees with {id}"
+            );
+        }
+    }
+    for peer in connected {
+        if let Some(r) = rooms.room_of(*peer) {
+            assert!(
+                rooms.members(r).contains(peer),
+                "{peer} seated in {r} but not a member"
+            );
+        }
+    }
+    assert_eq!(rooms.peer_count(), connected.len());
+    let occupied: HashSet<_> = connected.iter().filter_map(|p| rooms.room_of(*p)).collect();
+    assert_eq!(rooms.room_count(), occupied.len());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_for_any_sequence(ops in prop::collection::vec(op(), 1..120)) {
+        let ids: Vec<PeerId> = (0..PEERS).map(|_| PeerId::random()).collect();
+        let mut rooms = Rooms::new(limits());
+        let mut connected = HashSet::new();
+        let now = Instant::now();
+        for op in ops {
+            let before: HashMap<PeerId, Option<RoomId>> =
+                connected.iter().map(|p| (*p, rooms.room_of(*p).cloned())).collect();
+            // The peer that leaves a room in this step, if any, and the members it leaves behind.
+            let mut leaving: Option<(PeerId, Vec<PeerId>)> = None;
+            let out = match op {
+                Op::Connect(p) => {
+                    if connected.insert(ids[p]) {
+                        rooms.connect(ids[p], now).expect("under the cap");
+                    }
+                    Outcome::default()
+                }
+                Op::Join(p, r) => {
+                    let (who, target) = (ids[p], room(r));
+                    if let Some(Some(old)) = before.get(&who).filter(|old| old.as_ref() != Some(&target)) {
+                        let rest = rooms.members(old).iter().copied().filter(|m| *m != who).collect();
+                        leaving = Some((who, rest));
+                    }
+                    let event = Ok(Some(ClientEvent::JoinRoom {
+                        room: target.clone(),
+                        name: UserName::parse("x").expect("valid name"),
+                    }));
+                    let out = rooms.handle(who, event, now);
+                    if connected.contains(&who) {
+                        prop_assert_eq!(rooms.room_of(who), Some(&target));
+                    }
+                    out
+                }
+                Op::Leave(p) | Op::Disconnect(p) => {
+                    let who = ids[p];
+                    if let Some(Some(old)) = before.get(&who) {
+                        let rest = rooms.members(old).iter().copied().filter(|m| *m != who).collect();
+                        leaving = Some((who, rest));
+                    }
+                    if matches!(op, Op::Disconnect(_)) {
+                        connected.remove(&who);
+                        rooms.disconnect(who)
+                    } else {
+                        rooms.handle(who, Ok(Some(ClientEvent::LeaveRoom)), now)
+                    }
+                }
+                Op::Signal(a, b) => {
+                    let (from, to) = (ids[a], ids[b]);
+                    let signal = RawValue::from_string("{\"sdp\":1}".into()).expect("json");
+                    let event = Ok(Some(ClientEvent::Signal { to: Some(to), signal }));
+                    let out = rooms.handle(from, event, now);
+                    let shared = connected.contains(&from)
+                        && before.get(&from).cloned().flatten().is_some()
+                        && before.get(&from) == before.get(&to);
+                    let delivered = out.deliveries.iter().any(|d| {
+                        d.to == to && matches!(d.event, ServerEvent::Signal { from: f, .. } if f == from)
+                    });
+                    prop_assert_eq!(delivered, shared, "signal {} -> {}", from, to);
+                    if connected.contains(&from) && !shared {
+                        prop_assert!(out.deliveries.iter().all(|d| d.to == from), "a refused signal leaked");
+                    }
+                    out
+                }
+            };
+            let mut told = departures(&out);
+            told.sort();
+            let mut expected: Vec<(PeerId, PeerId)> = leaving
+                .map(|(who, rest)| rest.into_iter().map(|m| (m, who)).collect())
+                .unwrap_or_default();
+            expected.sort();
+            prop_assert_eq!(told, expected, "departures announced once to each remaining member");
+            check_consistent(&rooms, &connected);
+        }
+    }
+}
