@@ -16,6 +16,10 @@ pub struct ServerConfig {
     pub origins: OriginPolicy,
     /// Room, rate and size limits.
     pub limits: Limits,
+    /// Most transport connections from one IP address (the TCP peer's, never a header's).
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's headers (slowloris, idle sockets).
+    pub header_timeout: Duration,
     /// How often peers are pinged.
     pub ping_interval: Duration,
     /// How long a ping may go unanswered before the peer is dropped.
@@ -41,6 +45,8 @@ impl Default for ServerConfig {
             port: 5000,
             origins: OriginPolicy::default(),
             limits: Limits::default(),
+            max_connections_per_address: 500,
+            header_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             max_message_bytes: 256 * 1024,

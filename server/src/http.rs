@@ -1,5 +1,5 @@
-//! The HTTP surface: `/health`, `/ws`, Socket.IO at `/socket.io`, behind the handshake guard
-//! and CORS.
+//! The HTTP surface: `/health`, `/ws`, Socket.IO at `/socket.io`, the dashboard and
+//! `/metrics`, behind the handshake guard and CORS.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::dashboard::Access;
 use crate::discovery::MdnsState;
 use crate::hub::Hub;
+use crate::transport::admission::Admission;
 use crate::transport::guard::{Guard, guard};
 use crate::transport::origin::OriginPolicy;
 use crate::transport::ws::{self, WsSettings};
@@ -39,10 +40,12 @@ pub fn router(
     socketio: SocketIoLayer,
     origins: Arc<OriginPolicy>,
     dashboard: Access,
+    admission: Admission,
 ) -> Router {
     let guard_state = Guard {
         origins: origins.clone(),
         hub: state.hub.clone(),
+        admission,
     };
     Router::new()
         .route("/health", get(health))

@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::metrics::Metrics;
 use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
 use crate::rooms::{Change, Delivery, Limits, Outcome, PeerId, Refusal, Rooms};
 
@@ -74,6 +75,7 @@ struct State {
     relayed: u64,
     /// Bumped on every connect, disconnect, join and leave, for observers.
     revision: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
 }
 
 /// Shared handle to the core and every peer's outbox.
@@ -81,6 +83,7 @@ struct State {
 pub struct Hub {
     state: Arc<Mutex<State>>,
     changes: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
 }
 
 /// What the dashboard shows: rooms with their people, and totals.
@@ -126,15 +129,23 @@ impl Hub {
     /// A hub with no peers.
     pub fn new(limits: Limits) -> Self {
         let (revision, changes) = watch::channel(0);
+        let metrics = Arc::new(Metrics::new());
         Self {
             state: Arc::new(Mutex::new(State {
                 rooms: Rooms::new(limits),
                 connections: HashMap::new(),
                 relayed: 0,
                 revision,
+                metrics: metrics.clone(),
             })),
             changes,
+            metrics,
         }
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Resolves whenever someone connects, disconnects, joins or leaves.
@@ -213,7 +224,11 @@ impl Hub {
     ) -> Result<(), Refusal> {
         let mut state = self.lock();
         let since = Instant::now();
-        state.rooms.connect(peer, since)?;
+        if let Err(refusal) = state.rooms.connect(peer, since) {
+            self.metrics.refused((&refusal).into());
+            return Err(refusal);
+        }
+        self.metrics.connection(transport, 1);
         let connection = Connection {
             outbox,
             transport,
@@ -230,17 +245,28 @@ impl Hub {
 
     /// Handles one decoded (or undecodable) event from a peer.
     pub fn receive(&self, peer: PeerId, event: Result<Option<ClientEvent>, ProtocolError>) {
+        let started = Instant::now();
         let mut state = self.lock();
-        let outcome = state.rooms.handle(peer, event, Instant::now());
+        let outcome = state.rooms.handle(peer, event, started);
+        let relays = outcome
+            .changes
+            .iter()
+            .filter(|change| matches!(change, Change::Relayed))
+            .count();
         state.apply(outcome);
+        drop(state);
+        for _ in 0..relays {
+            self.metrics.relayed(started.elapsed().as_secs_f64());
+        }
     }
 
     /// Removes a peer whose connection ended; its room is told.
     pub fn disconnect(&self, peer: PeerId, reason: &str) {
         let mut state = self.lock();
-        if state.connections.remove(&peer).is_none() {
+        let Some(connection) = state.connections.remove(&peer) else {
             return;
-        }
+        };
+        self.metrics.connection(connection.transport, -1);
         let outcome = state.rooms.disconnect(peer);
         state.apply(outcome);
         state.revision.send_modify(|r| *r += 1);
@@ -287,6 +313,7 @@ impl State {
                             tracing::debug!(peer = %to, %error, "peer gone before its disconnect was handled");
                         }
                         if let Some(connection) = self.connections.remove(&to) {
+                            self.metrics.connection(connection.transport, -1);
                             connection.outbox.close();
                         }
                         work.push_back(self.rooms.disconnect(to));
@@ -294,6 +321,7 @@ impl State {
                 }
             }
         }
+        self.metrics.set_rooms(self.rooms.room_count());
     }
 }
 
@@ -305,8 +333,12 @@ impl State {
             log_change(change);
             match change {
                 Change::Relayed => self.relayed += 1,
-                Change::Joined { .. } | Change::Left { .. } => moved = true,
-                Change::Refused { .. } => {}
+                Change::Joined { .. } => {
+                    self.metrics.joined();
+                    moved = true;
+                }
+                Change::Left { .. } => moved = true,
+                Change::Refused { reason, .. } => self.metrics.refused(reason.into()),
             }
         }
         if moved {

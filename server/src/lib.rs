@@ -4,6 +4,7 @@
 //! - [`rooms`]: the core, which holds rooms and peers and decides everything, with no I/O;
 //! - [`protocol`]: the events on the wire, decoded and validated;
 //! - [`hub`]: routes what the core decides to each peer's outbox;
+//! - [`metrics`]: the Prometheus counters the hub and the guard keep;
 //! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
 //! - [`discovery`]: mDNS announcement and browsing on the LAN;
 //! - [`dashboard`]: the UI at `/dashboard` and its read-only API;
@@ -11,10 +12,12 @@
 //! - [`settings`]: the desktop app's settings file.
 
 pub mod config;
+pub mod connections;
 pub mod dashboard;
 pub mod discovery;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod server;

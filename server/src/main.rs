@@ -76,6 +76,17 @@ struct ServeArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 
+    /// Most connections from one IP address, so one host on the LAN cannot starve the rest;
+    /// past it that address's handshakes get HTTP 503. The address is the TCP peer's:
+    /// headers such as X-Forwarded-For are never trusted.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_address: u32,
+
+    /// How long a client may take to send a request's headers before it is cut off
+    /// (slow or silent connections), e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    header_timeout: Duration,
+
     /// How often the server pings each peer, e.g. 25s or 500ms.
     #[arg(long, default_value = "25s", value_parser = duration)]
     ping_interval: Duration,
@@ -168,6 +179,8 @@ impl ServeArgs {
                     burst: self.event_burst.into(),
                 },
             },
+            max_connections_per_address: self.max_connections_per_address as usize,
+            header_timeout: self.header_timeout,
             ping_interval: self.ping_interval,
             ping_timeout: self.ping_timeout,
             max_message_bytes: self.max_message_size,

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
 use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
 use crate::http::{AppState, router};
 use crate::hub::Hub;
+use crate::transport::admission::Admission;
 use crate::transport::socketio;
 use crate::transport::ws::WsSettings;
 
@@ -54,8 +54,7 @@ pub struct RunningServer {
     advertiser: Option<Advertiser>,
     mdns: MdnsState,
     closing: tokio::sync::watch::Sender<bool>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -93,18 +92,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         },
     };
     let dashboard = crate::dashboard::Access::new(config.dashboard_token.clone());
-    let app = router(state, layer, Arc::new(config.origins.clone()), dashboard);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let admission = Admission::new(
+        connection_cap(config.limits.max_connections),
+        config.max_connections_per_address,
+    );
+    let origins = Arc::new(config.origins.clone());
+    let app = router(state, layer, origins, dashboard, admission);
+    let task = tokio::spawn(crate::connections::serve(
+        listener,
+        app,
+        config.header_timeout,
+        closing.subscribe(),
+        SHUTDOWN_GRACE,
+    ));
     tracing::info!(%addr, "listening");
     log_reachable(addr);
     let advertiser = advertise(&config, addr, &mdns);
@@ -115,9 +115,30 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         advertiser,
         mdns,
         closing,
-        stop,
         task,
     })
+}
+
+/// Descriptors kept for everything that is not a peer: the listener, mDNS sockets, files,
+/// and connections still in their HTTP handshake.
+const SPARE_DESCRIPTORS: u64 = 256;
+
+/// The connection cap: `--max-connections`, lowered to fit the open-file limit, so that past it
+/// handshakes get a clean 503 instead of the process running out of descriptors.
+fn connection_cap(configured: usize) -> usize {
+    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return configured;
+    };
+    let fits = usize::try_from(soft.saturating_sub(SPARE_DESCRIPTORS).max(1)).unwrap_or(usize::MAX);
+    if fits < configured {
+        tracing::info!(
+            connections = fits,
+            open_file_limit = soft,
+            "at most {fits} connections: the open-file limit is {soft} (raise it with ulimit -n)"
+        );
+        return fits;
+    }
+    configured
 }
 
 /// Logs the URLs other machines can use, which work even where multicast is blocked.
@@ -244,15 +265,13 @@ impl RunningServer {
         if let Some(advertiser) = self.advertiser {
             advertiser.stop().await;
         }
-        let _ = self.stop.send(());
         self.closing.send_replace(true);
         let peers = self.hub.stats().peers;
         tracing::info!(peers, "shutting down: disconnecting peers");
         self.io.close().await;
         self.hub.close_all();
         match tokio::time::timeout(SHUTDOWN_GRACE, self.task).await {
-            Ok(Ok(Ok(()))) => tracing::info!("stopped"),
-            Ok(Ok(Err(error))) => tracing::warn!(%error, "server ended with an error"),
+            Ok(Ok(())) => tracing::info!("stopped"),
             Ok(Err(error)) => tracing::warn!(%error, "server task failed"),
             Err(_) => tracing::warn!("some connections did not close in time; stopping anyway"),
         }

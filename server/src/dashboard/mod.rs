@@ -40,7 +40,20 @@ pub fn routes(access: Access) -> Router<AppState> {
         .route("/api/rooms", get(api::rooms))
         .route("/api/events", get(api::events))
         .route("/api/qr.svg", get(api::qr))
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(access, access::guard))
+}
+
+/// `GET /metrics`: Prometheus text format. Under the dashboard's access rule, since counts of
+/// people and refusals are about this office's meetings too.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.hub.metrics().encode(),
+    )
 }
 
 /// `/dashboard` -> `/dashboard/`, so the page's relative asset paths resolve (query kept).

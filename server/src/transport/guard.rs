@@ -1,32 +1,46 @@
 //! The handshake guard: runs in front of both transports and refuses a connection before any
-//! protocol work when its `Origin` is not allowed (403) or the server is full (503).
+//! protocol work when its `Origin` is not allowed (403), or the server or this address is at
+//! its connection cap (503). An admitted handshake carries its admission [`Ticket`] in the
+//! request's extensions; the transport keeps it for as long as the connection lives.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::admission::{Admission, Refused, Ticket};
 use super::origin::OriginPolicy;
 use crate::hub::Hub;
+use crate::metrics::Reason;
 
 /// What the guard needs to decide.
 #[derive(Clone)]
 pub struct Guard {
     /// Allowed origins.
     pub origins: std::sync::Arc<OriginPolicy>,
-    /// For the connection count.
+    /// For the refusal counters.
     pub hub: Hub,
+    /// The connection caps.
+    pub admission: Admission,
 }
+
+/// An admitted connection's slot, as the transports find it in the request extensions.
+#[derive(Clone, Debug)]
+pub struct Admitted(pub Arc<Ticket>);
 
 /// Path prefixes of the two transports.
 const GUARDED: [&str; 2] = ["/socket.io", "/ws"];
 
 /// axum middleware: checks origin and capacity on transport requests only.
-pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !GUARDED.iter().any(|prefix| path.starts_with(prefix)) {
         return next.run(request).await;
     }
+    let socketio = path.starts_with("/socket.io");
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)");
         if !guard.origins.allows(origin, host(request.headers())) {
@@ -35,18 +49,33 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
                 path,
                 "refused a connection from a web page of another origin; to allow it, start with --allowed-origin {origin}"
             );
+            guard.hub.metrics().refused(Reason::origin);
             let body = format!("origin {origin} is not allowed\n");
             return (StatusCode::FORBIDDEN, body).into_response();
         }
     }
-    if is_handshake(&request) && !guard.hub.has_room_for_connection() {
-        tracing::warn!(
-            path,
-            "refused a connection: the server is at its connection limit (--max-connections)"
-        );
-        return (StatusCode::SERVICE_UNAVAILABLE, "server is full\n").into_response();
+    if is_handshake(&request) {
+        // Only the TCP peer's address counts; X-Forwarded-For and the like are never read.
+        let addr = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        match guard.admission.admit(addr) {
+            Ok(ticket) => {
+                request.extensions_mut().insert(Admitted(Arc::new(ticket)));
+            }
+            Err(refused) => {
+                let reason = match refused {
+                    Refused::ServerFull(_) => Reason::server_full,
+                    Refused::AddressFull { .. } => Reason::address_full,
+                };
+                guard.hub.metrics().refused(reason);
+                let body = format!("{refused}: try again later\n");
+                return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            }
+        }
     }
-    if path.starts_with("/socket.io") {
+    if socketio {
         return match detach_head(request) {
             Ok(request) => next.run(request).await,
             Err(error) => (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Extension, State};
 use axum::response::Response;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -17,8 +17,10 @@ use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
+use super::guard::Admitted;
 use crate::http::AppState;
 use crate::hub::{Hub, Outbox, OutboxError, Transport};
+use crate::metrics::Reason;
 use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
 use crate::rooms::PeerId;
 
@@ -43,7 +45,9 @@ pub async fn handler(
     upgrade: WebSocketUpgrade,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    admitted: Option<Extension<Admitted>>,
 ) -> Response {
+    let admitted = admitted.map(|Extension(admitted)| admitted);
     let settings = state.ws;
     upgrade
         .max_message_size(settings.max_message_bytes)
@@ -51,7 +55,7 @@ pub async fn handler(
         // tungstenite preallocates its read buffer per connection (128 KiB by default): most
         // frames are small signals, and a bigger frame just takes more reads.
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(socket, addr, state.hub, settings))
+        .on_upgrade(move |socket| run(socket, addr, state.hub, settings, admitted))
 }
 
 /// A `/ws` peer's bounded queue of outgoing frames. Unlike a channel it allocates nothing while
@@ -132,7 +136,14 @@ pub fn decode(text: &str) -> Result<Option<ClientEvent>, ProtocolError> {
     ClientEvent::decode(&frame.event, frame.data)
 }
 
-async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSettings) {
+/// Runs one connection; `_admitted` holds its admission slot until it ends.
+async fn run(
+    mut socket: WebSocket,
+    addr: SocketAddr,
+    hub: Hub,
+    settings: WsSettings,
+    _admitted: Option<Admitted>,
+) {
     let peer = PeerId::random();
     let mailbox = Arc::new(Mailbox::new(settings.queue));
     // The mailbox is empty, so the welcome always goes out first.
@@ -174,7 +185,13 @@ async fn run(mut socket: WebSocket, addr: SocketAddr, hub: Hub, settings: WsSett
                     Some(Ok(Message::Binary(_))) => hub.receive(peer, Err(ProtocolError::Binary)),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | None => break "client closed".to_owned(),
-                    Some(Err(error)) => break format!("read failed: {error}"),
+                    Some(Err(error)) => {
+                        let error = error.to_string();
+                        if error.contains("too long") || error.contains("limit exceeded") {
+                            hub.metrics().refused(Reason::size);
+                        }
+                        break format!("read failed: {error}");
+                    }
                 }
             }
             _ = pings.tick() => {

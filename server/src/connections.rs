@@ -1,0 +1,123 @@
+//! The HTTP/1.1 accept-and-serve loop. axum's own `serve` sets no limit on how long a client may
+//! take to send its headers, so a slowloris (headers trickled a byte a second) or a silent
+//! socket would hold a descriptor forever; here hyper cuts them after `header_timeout`. The
+//! loop also outlives running out of descriptors (EMFILE): it logs once, retries, and says when
+//! it serves again.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tower::ServiceExt;
+
+/// How long to wait before accepting again after the process ran out of descriptors.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// Serves `app` on `listener` until `stop` turns true, then lets in-flight requests finish
+/// for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    // Each connection task holds a sender; when all are dropped, every connection has ended.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let mut failing = false;
+    loop {
+        let accepted = tokio::select! {
+            () = stopped(&mut stop) => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(accepted) => {
+                if failing {
+                    failing = false;
+                    tracing::info!("accepting connections again");
+                }
+                accepted
+            }
+            Err(error) if is_per_connection(&error) => continue,
+            Err(error) => {
+                if !failing {
+                    failing = true;
+                    tracing::warn!(%error, "cannot accept connections (out of file descriptors?); retrying every 100 ms");
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        // As Node's HTTP server does: small signaling frames go out at once.
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            stream,
+            addr,
+            app.clone(),
+            header_timeout,
+            stop.clone(),
+            alive.clone(),
+        ));
+    }
+    drop(alive);
+    if tokio::time::timeout(grace, all_done.recv()).await.is_err() {
+        tracing::debug!("some HTTP connections were still open at shutdown");
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    _alive: mpsc::Sender<()>,
+) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(addr));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request.map(axum::body::Body::new)).await;
+            Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%addr, %error, "HTTP connection ended with an error");
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Errors that concern one connection that was aborted before it was accepted, not the
+/// listener: accepting the next one works.
+fn is_per_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted | WouldBlock
+    )
+}

@@ -1,0 +1,219 @@
+//! Prometheus metrics at `GET /metrics`: what the hub and the handshake guard observe.
+//! Nothing here decides anything; the counters only watch the core's outcomes.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::hub::Transport;
+use crate::rooms::Refusal;
+
+/// Why an event or a connection was refused, as the `reason` label says it.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Reason {
+    /// Over the per-connection event rate.
+    rate,
+    /// A signal or a message over its size limit.
+    size,
+    /// A web page of a foreign origin.
+    origin,
+    /// A join into a full room.
+    room_full,
+    /// A payload that did not validate.
+    validation,
+    /// A signal to nobody in the sender's room, or before joining.
+    routing,
+    /// A handshake past the connection cap.
+    server_full,
+    /// A handshake past the per-address cap.
+    address_full,
+}
+
+impl From<&Refusal> for Reason {
+    fn from(refusal: &Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(_) => Reason::validation,
+            Refusal::RateLimited { .. } => Reason::rate,
+            Refusal::SignalTooLarge { .. } => Reason::size,
+            Refusal::NotInRoom | Refusal::TargetNotInRoom(_) => Reason::routing,
+            Refusal::RoomFull { .. } => Reason::room_full,
+            Refusal::ServerFull(_) => Reason::server_full,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: Reason,
+}
+
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+enum TransportLabelValue {
+    socketio,
+    ws,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabel {
+    transport: TransportLabelValue,
+}
+
+impl From<Transport> for TransportLabel {
+    fn from(transport: Transport) -> Self {
+        let transport = match transport {
+            Transport::SocketIo => TransportLabelValue::socketio,
+            Transport::WebSocket => TransportLabelValue::ws,
+        };
+        Self { transport }
+    }
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    connections: Family<TransportLabel, Gauge>,
+    rooms: Gauge,
+    joins: Counter,
+    relayed: Counter,
+    refused: Family<ReasonLabel, Counter>,
+    relay_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("free_meetings");
+        let connections = Family::<TransportLabel, Gauge>::default();
+        registry.register(
+            "connections",
+            "Connected peers, by transport",
+            connections.clone(),
+        );
+        let rooms = Gauge::default();
+        registry.register("rooms", "Rooms with at least one member", rooms.clone());
+        let joins = Counter::default();
+        registry.register("joins", "Room joins", joins.clone());
+        let relayed = Counter::default();
+        registry.register("signals_relayed", "Signals relayed", relayed.clone());
+        let refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "refused",
+            "Events and handshakes refused, by reason",
+            refused.clone(),
+        );
+        // 10 µs to ~1.3 s: a relay is normally tens of microseconds.
+        let relay_seconds = Histogram::new(exponential_buckets(1e-5, 4.0, 9));
+        registry.register(
+            "relay_latency_seconds",
+            "Time from a signal's arrival to its queueing for the target",
+            relay_seconds.clone(),
+        );
+        for reason in [
+            Reason::rate,
+            Reason::size,
+            Reason::origin,
+            Reason::room_full,
+            Reason::validation,
+            Reason::routing,
+            Reason::server_full,
+            Reason::address_full,
+        ] {
+            // Listed at zero from the start, so a scraper sees every series.
+            let _ = refused.get_or_create(&ReasonLabel { reason });
+        }
+        for transport in [Transport::SocketIo, Transport::WebSocket] {
+            let _ = connections.get_or_create(&transport.into());
+        }
+        Self {
+            registry,
+            connections,
+            rooms,
+            joins,
+            relayed,
+            refused,
+            relay_seconds,
+        }
+    }
+
+    /// A peer connected (+1) or disconnected (-1).
+    pub fn connection(&self, transport: Transport, delta: i64) {
+        self.connections
+            .get_or_create(&transport.into())
+            .inc_by(delta);
+    }
+
+    /// The number of rooms now.
+    pub fn set_rooms(&self, rooms: usize) {
+        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+    }
+
+    /// A peer joined a room.
+    pub fn joined(&self) {
+        self.joins.inc();
+    }
+
+    /// A signal was relayed after `seconds` in the server.
+    pub fn relayed(&self, seconds: f64) {
+        self.relayed.inc();
+        self.relay_seconds.observe(seconds);
+    }
+
+    /// Something was refused.
+    pub fn refused(&self, reason: Reason) {
+        self.refused.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_show_in_the_text_format() {
+        let metrics = Metrics::new();
+        metrics.refused(Reason::rate);
+        metrics.refused(Reason::rate);
+        metrics.connection(Transport::WebSocket, 1);
+        metrics.relayed(0.00002);
+        let text = metrics.encode();
+        assert!(
+            text.contains("free_meetings_refused_total{reason=\"rate\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("free_meetings_refused_total{reason=\"origin\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("free_meetings_connections{transport=\"ws\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("free_meetings_signals_relayed_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("free_meetings_relay_latency_seconds_count 1"),
+            "{text}"
+        );
+    }
+}
