@@ -161,3 +161,67 @@ export async function wsConnect(url, options = {}) {
   client.id = (await welcome).id;
   return client;
 }
+
+/**
+ * A witness: two peers in a room of their own that keep signalling each other while `attack()`
+ * runs. Every probe must arrive within 1 s; resolves with the attack's result once it is done
+ * and the witness still answers, or throws naming the slow probe.
+ */
+export async function withWitness(url, attack) {
+  const a = await connected(url);
+  const b = await connected(url);
+  const room = `witness-${Math.random()}`;
+  await join(a, room, "Witness A");
+  await join(b, room, "Witness B");
+  let running = true;
+  let probes = 0;
+  const probing = (async () => {
+    while (running || probes < 3) {
+      const marker = Math.random();
+      const got = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`witness probe ${probes} took over 1 s`)), 1000);
+        const on = (msg) => {
+          if (msg.signal?.probe === marker) {
+            clearTimeout(timer);
+            b.off("signal", on);
+            resolve();
+          }
+        };
+        b.on("signal", on);
+      });
+      a.emit("signal", { to: b.id, signal: { probe: marker } });
+      await got;
+      probes++;
+      // Pacing between probes, not synchronisation: each probe awaits its own arrival.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  probing.catch(() => {}); // observed below, after the attack; not an unhandled rejection
+  try {
+    const result = await attack();
+    running = false;
+    await probing;
+    return result;
+  } finally {
+    running = false;
+    await probing.catch(() => {});
+    a.close();
+    b.close();
+  }
+}
+
+/** `GET /metrics` from loopback, parsed into {"name{labels}": value}. */
+export async function metrics(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const values = {};
+  for (const line of text.split("\n")) {
+    const m = line.match(/^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/);
+    if (m) values[m[1]] = Number(m[2]);
+  }
+  return values;
+}
+
+/** The refusal counter for one reason. */
+export async function refused(url, reason) {
+  return (await metrics(url))[`free_meetings_refused_total{reason="${reason}"}`];
+}

@@ -189,6 +189,9 @@ async fn run(
                         let error = error.to_string();
                         if error.contains("too long") || error.contains("limit exceeded") {
                             hub.metrics().refused(Reason::size);
+                            let reason = format!("message over the {}-byte limit", settings.max_message_bytes);
+                            let frame = CloseFrame { code: close_code::SIZE, reason: reason.into() };
+                            let _ = tokio::time::timeout(settings.ping_timeout, socket.send(Message::Close(Some(frame)))).await;
                         }
                         break format!("read failed: {error}");
                     }
