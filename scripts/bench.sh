@@ -41,7 +41,7 @@ for rep in $(seq "$repeat"); do
       port=$((port + 1))
       if [ "$server" = rust ]; then
         RUST_LOG=warn target/release/free-meetings serve --bind 127.0.0.1 --port "$port" --no-mdns \
-          --max-connections 20000 --event-rate 100000 --event-burst 100000 >/dev/null 2>&1 &
+          --max-connections 20000 --max-connections-per-address 20000 --event-rate 100000 --event-burst 100000 >/dev/null 2>&1 &
       else
         (cd "$work/node-server" && PORT=$port HOST=127.0.0.1 exec node server.js >/dev/null 2>&1) &
       fi

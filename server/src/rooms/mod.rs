@@ -34,7 +34,9 @@ impl Default for Limits {
             max_signal_bytes: 64 * 1024,
             rate: RateLimit {
                 per_second: 200.0,
-                burst: 2000.0,
+                // Below the default peer queue (1,024): one sender's burst alone can never
+                // overflow a room mate's queue and get it dropped as stuck.
+                burst: 1000.0,
             },
         }
     }
