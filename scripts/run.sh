@@ -10,4 +10,5 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 fi
 echo "No display found: running the headless server (free-meetings serve); its dashboard is at /dashboard/ on this machine."
 ./scripts/setup.sh server
-exec cargo run --release --locked -p free-meetings -- serve "$@"
+# HTTPS on too: browsers at other desks need it for camera and microphone on the meeting page.
+exec cargo run --release --locked -p free-meetings -- serve --tls "$@"

@@ -80,7 +80,7 @@ function reportShown(summary) {
 function renderStatus(status) {
   const links = $("links");
   links.replaceChildren();
-  for (const url of [...status.localNames, ...status.urls]) {
+  for (const url of [...(status.httpsUrls || []), ...status.localNames, ...status.urls]) {
     const item = el("li");
     item.append(el("code", url), copyButton(url));
     links.append(item);
@@ -88,6 +88,9 @@ function renderStatus(status) {
   if (!links.children.length) links.append(el("li", "No LAN interface is up: only this computer can connect.", "muted"));
   $("qr").src = apiUrl(`/api/qr.svg?text=${encodeURIComponent(status.meetingLink)}`);
   $("qr").title = status.meetingLink;
+  // People compare this with what their browser shows for the self-signed certificate.
+  $("fingerprint").hidden = !status.fingerprint;
+  $("fingerprint").textContent = status.fingerprint ? `HTTPS certificate SHA-256 fingerprint: ${status.fingerprint}` : "";
   const m = status.mdns;
   $("announce").textContent = m.enabled
     ? `Announced on the LAN as “${m.instance}” (${m.hostnames.join(", ")}).`

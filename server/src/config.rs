@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use crate::meeting::IceServer;
 use crate::rooms::Limits;
+use crate::tls::TlsConfig;
 use crate::transport::origin::OriginPolicy;
 
 /// Everything [`crate::start`] needs.
@@ -36,6 +38,12 @@ pub struct ServerConfig {
     pub mdns_alias: Option<String>,
     /// When set, the dashboard answers anyone presenting this token (else loopback only).
     pub dashboard_token: Option<String>,
+    /// HTTPS and WSS beside plain HTTP, when set.
+    pub tls: Option<TlsConfig>,
+    /// STUN/TURN servers handed to the meeting page (none by default: a LAN needs none).
+    pub ice_servers: Vec<IceServer>,
+    /// Serve this front-end build at `/` instead of the built-in meeting page.
+    pub static_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +63,9 @@ impl Default for ServerConfig {
             instance_name: None,
             mdns_alias: None,
             dashboard_token: None,
+            tls: None,
+            ice_servers: Vec::new(),
+            static_dir: None,
         }
     }
 }

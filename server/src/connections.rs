@@ -2,7 +2,8 @@
 //! take to send its headers, so a slowloris (headers trickled a byte a second) or a silent
 //! socket would hold a descriptor forever; here hyper cuts them after `header_timeout`. The
 //! loop also outlives running out of descriptors (EMFILE): it logs once, retries, and says when
-//! it serves again.
+//! it serves again. The same loop serves HTTPS when given a TLS acceptor; the TLS handshake
+//! then runs under the same header timeout.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,16 +15,18 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How long to wait before accepting again after the process ran out of descriptors.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// Serves `app` on `listener` until `stop` turns true, then lets in-flight requests finish
-/// for up to `grace`.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` turns true, then
+/// lets in-flight requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsAcceptor>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
@@ -56,14 +59,29 @@ pub async fn serve(
         };
         // As Node's HTTP server does: small signaling frames go out at once.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            stream,
+        let connection = Connection {
             addr,
-            app.clone(),
+            app: app.clone(),
             header_timeout,
-            stop.clone(),
-            alive.clone(),
-        ));
+            stop: stop.clone(),
+            _alive: alive.clone(),
+        };
+        match &tls {
+            None => {
+                tokio::spawn(connection.serve(stream));
+            }
+            Some(tls) => {
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    // A client that never finishes its TLS handshake is a slowloris too.
+                    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(error)) => tracing::debug!(%addr, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(alive);
     if tokio::time::timeout(grace, all_done.recv()).await.is_err() {
@@ -71,14 +89,34 @@ pub async fn serve(
     }
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+/// One accepted connection and what serving it needs.
+struct Connection {
     addr: SocketAddr,
     app: Router,
     header_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    /// Dropped when the connection ends; see `all_done` in [`serve`].
     _alive: mpsc::Sender<()>,
-) {
+}
+
+impl Connection {
+    async fn serve<I>(mut self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        serve_http(io, self.addr, self.app, self.header_timeout, &mut self.stop).await;
+    }
+}
+
+async fn serve_http<I>(
+    io: I,
+    addr: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    stop: &mut watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(addr));
         let app = app.clone();
@@ -92,12 +130,12 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = stopped(&mut stop) => {
+        () = stopped(stop) => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub listen: std::net::SocketAddr,
     /// Becomes true when the server shuts down, so long-lived responses (SSE) end.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// What the meeting page is told (ICE servers, HTTPS port and fingerprint).
+    pub meeting: Arc<crate::meeting::MeetingConfig>,
 }
 
 /// Builds the whole application.
@@ -41,6 +43,7 @@ pub fn router(
     origins: Arc<OriginPolicy>,
     dashboard: Access,
     admission: Admission,
+    static_dir: Option<std::path::PathBuf>,
 ) -> Router {
     let guard_state = Guard {
         origins: origins.clone(),
@@ -51,6 +54,7 @@ pub fn router(
         .route("/health", get(health))
         .route("/ws", get(ws::handler))
         .merge(crate::dashboard::routes(dashboard))
+        .merge(crate::meeting::routes(static_dir))
         .with_state(state)
         .layer(socketio)
         .layer(middleware::from_fn_with_state(guard_state, guard))

@@ -8,6 +8,8 @@
 //! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
 //! - [`discovery`]: mDNS announcement and browsing on the LAN;
 //! - [`dashboard`]: the UI at `/dashboard` and its read-only API;
+//! - [`meeting`]: the built-in meeting page at `/`;
+//! - [`tls`]: HTTPS with a generated or given certificate;
 //! - [`server`]: the HTTP server that puts it all together;
 //! - [`settings`]: the desktop app's settings file.
 
@@ -17,12 +19,14 @@ pub mod dashboard;
 pub mod discovery;
 pub mod http;
 pub mod hub;
+pub mod meeting;
 pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 pub mod server;
 pub mod settings;
 pub mod startup;
+pub mod tls;
 pub mod transport;
 
 pub use config::ServerConfig;

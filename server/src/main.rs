@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use free_meetings::ServerConfig;
+use free_meetings::meeting::IceServer;
 use free_meetings::rooms::{Limits, RateLimit};
+use free_meetings::tls::{CertSource, DEFAULT_TLS_PORT, TlsConfig};
 use free_meetings::transport::origin::OriginPolicy;
 use free_meetings::{discovery, startup};
 
@@ -24,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the signaling server (Ctrl+C or SIGTERM stops it cleanly).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the Free Meetings servers on the LAN (found by mDNS); exits 1 when none answers.
     Discover(DiscoverArgs),
 }
@@ -128,6 +130,38 @@ struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     mdns_hostname: Option<String>,
 
+    /// Also serve HTTPS and WSS (on --tls-port), so people at other desks can use the meeting
+    /// page with camera and microphone. A self-signed certificate is generated on first start
+    /// (see --tls-dir) unless --tls-cert/--tls-key give one.
+    #[arg(long)]
+    tls: bool,
+
+    /// HTTPS port (turns TLS on) [default: 5443].
+    #[arg(long, value_name = "PORT")]
+    tls_port: Option<u16>,
+
+    /// Your own certificate chain, PEM (with --tls-key; turns TLS on).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+
+    /// Where the generated certificate is kept [default: ~/.config/free-meetings/tls].
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
+    tls_dir: Option<std::path::PathBuf>,
+
+    /// A STUN or TURN server for the meeting page (repeatable), e.g. stun:10.0.0.2:3478 or
+    /// turn:user:password@10.0.0.2:3478. None by default: on a LAN none is needed.
+    #[arg(long = "ice-server", value_name = "URL")]
+    ice_servers: Vec<String>,
+
+    /// Serve this folder (another front-end build) at / instead of the built-in meeting page;
+    /// unknown paths get its index.html.
+    #[arg(long, value_name = "DIR")]
+    static_dir: Option<std::path::PathBuf>,
+
     /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
     #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
@@ -167,7 +201,36 @@ impl ServeArgs {
             .map(discovery::host_label)
             .transpose()
             .map_err(|e| format!("invalid --mdns-hostname: {e}"))?;
+        let ice_servers = self
+            .ice_servers
+            .iter()
+            .map(|s| IceServer::parse(s).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(format!(
+                "--static-dir {}: no index.html in that folder",
+                dir.display()
+            ));
+        }
+        let tls_on = self.tls
+            || self.tls_port.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_dir.is_some();
+        let tls = tls_on.then(|| TlsConfig {
+            port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),
+            source: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => CertSource::Files { cert, key },
+                _ => CertSource::Generated {
+                    dir: self.tls_dir.unwrap_or_else(CertSource::default_dir),
+                },
+            },
+        });
         Ok(ServerConfig {
+            tls,
+            ice_servers,
+            static_dir: self.static_dir,
             bind: self.bind,
             port: self.port,
             origins,
@@ -207,7 +270,7 @@ fn main() -> ExitCode {
     startup::init_logging();
     startup::raise_open_file_limit();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Discover(args) => discover(args),
     }
 }
@@ -250,6 +313,9 @@ fn discover(args: DiscoverArgs) -> ExitCode {
                 server.version.as_deref().unwrap_or("?"),
                 server.protocol.as_deref().unwrap_or("?"),
             );
+            if let Some(fingerprint) = &server.fingerprint {
+                println!("    certificate SHA-256 {fingerprint}");
+            }
         }
     }
     if found.is_empty() {
@@ -292,6 +358,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         println!(
             "Free Meetings listening on http://{addr} (Socket.IO at /socket.io, WebSocket at /ws)"
         );
+        if let (Some(tls_addr), Some(fingerprint)) = (server.tls_addr(), server.fingerprint()) {
+            println!("HTTPS on https://{tls_addr} (certificate SHA-256 {fingerprint})");
+        }
         server.run_until(stop).await;
         ExitCode::SUCCESS
     })

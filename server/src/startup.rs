@@ -17,12 +17,28 @@ pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
             Err(ExitCode::SUCCESS)
         }
         Err(error) => {
-            let text = error.to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see --help)");
+            eprintln!("{} (see --help)", one_line(&error.to_string()));
             Err(ExitCode::from(EXIT_USAGE))
         }
     }
+}
+
+/// clap's message in one line: its first line, plus the indented lines that complete it when
+/// that first line ends with a colon (as "required arguments were not provided:" does).
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let mut line = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_owned();
+    if line.ends_with(':') {
+        let rest: Vec<&str> = lines
+            .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        line = format!("{} {}", line, rest.join(", "));
+    }
+    line
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info, quiet Socket.IO internals).

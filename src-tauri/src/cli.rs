@@ -32,6 +32,14 @@ pub struct Args {
     #[arg(long)]
     pub no_mdns: bool,
 
+    /// HTTPS port of the meeting page for other machines [default: 5443; 0 picks a free one].
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
+
+    /// Serve plain HTTP only (other machines' browsers then cannot use camera and microphone).
+    #[arg(long, conflicts_with = "tls_port")]
+    pub no_tls: bool,
+
     /// Settings file to use instead of the one in the OS config directory.
     #[arg(long, value_name = "PATH")]
     pub settings: Option<std::path::PathBuf>,

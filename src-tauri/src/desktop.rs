@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use free_meetings::server::StartError;
 use free_meetings::settings::{self, Loaded, Settings};
+use free_meetings::tls::{CertSource, DEFAULT_TLS_PORT, TlsConfig};
 use free_meetings::{RunningServer, ServerConfig};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -87,6 +88,13 @@ impl Desktop {
             config.bind = bind.clone();
         }
         config.mdns = !args.no_mdns;
+        // On by default: people at other desks need HTTPS for camera and microphone.
+        config.tls = (!args.no_tls).then(|| TlsConfig {
+            port: args.tls_port.unwrap_or(DEFAULT_TLS_PORT),
+            source: CertSource::Generated {
+                dir: CertSource::default_dir(),
+            },
+        });
         Ok(config)
     }
 

@@ -126,7 +126,7 @@ function menuShown() {
 
 async function launch(args, extraEnv) {
   const settings = path.join(home, `settings-${Math.random().toString(16).slice(2)}.json`);
-  return start(DESKTOP, ["--no-mdns", "--settings", settings, ...args], extraEnv);
+  return start(DESKTOP, ["--no-mdns", "--tls-port", "0", "--settings", settings, ...args], extraEnv);
 }
 
 async function quit(app, port) {
@@ -272,7 +272,7 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
   const corrupt = path.join(home, "corrupt.json");
   fs.writeFileSync(corrupt, "{ this is not json");
   const other = await freePort();
-  const broken = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", corrupt, "--port", String(other)]);
+  const broken = start(DESKTOP, ["--no-mdns", "--tls-port", "0", "--minimized", "--settings", corrupt, "--port", String(other)]);
   await up(broken, other);
   assert.match(broken.out.stderr, /could not be used.*using defaults/);
   await quit(broken, other);

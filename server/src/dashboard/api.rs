@@ -28,7 +28,12 @@ pub struct Status {
     urls: Vec<String>,
     /// URLs by `.local` name, when announced.
     local_names: Vec<String>,
-    /// The link to share: a `.local` name if any, else the first LAN URL, else loopback.
+    /// The meeting page over HTTPS, by `.local` name and by address, when TLS is on.
+    https_urls: Vec<String>,
+    /// The certificate's SHA-256 fingerprint, when TLS is on.
+    fingerprint: Option<String>,
+    /// The link to share: HTTPS when on (other machines need it for the camera), by `.local`
+    /// name if any, else the first LAN URL, else loopback.
     pub meeting_link: String,
     mdns: MdnsStatus,
     /// Other Free Meetings servers seen on the LAN.
@@ -36,13 +41,14 @@ pub struct Status {
 }
 
 fn status_of(state: &AppState) -> Status {
-    collect_status(state.listen, &state.mdns)
+    collect_status(state.listen, &state.mdns, &state.meeting)
 }
 
 /// How a server listening on `listen` can be reached right now.
 pub fn collect_status(
     listen: std::net::SocketAddr,
     mdns_state: &crate::discovery::MdnsState,
+    meeting: &crate::meeting::MeetingConfig,
 ) -> Status {
     let port = listen.port();
     let urls = lan_urls(listen);
@@ -55,16 +61,44 @@ pub fn collect_status(
     } else {
         Vec::new()
     };
-    let meeting_link = local_names
-        .last()
-        .or(urls.first())
-        .cloned()
+    let https_urls: Vec<String> = match meeting.https_port {
+        Some(tls_port) => {
+            let by_name = if mdns.enabled {
+                mdns.hostnames.clone()
+            } else {
+                Vec::new()
+            };
+            let by_address = urls.iter().filter_map(|u| {
+                let host = u.strip_prefix("http://")?.rsplit_once(':')?.0;
+                Some(host.to_owned())
+            });
+            by_name
+                .into_iter()
+                .chain(by_address)
+                .map(|host| format!("https://{host}:{tls_port}"))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let secure_link = match meeting.https_port {
+        Some(tls_port) if mdns.enabled => mdns
+            .hostnames
+            .last()
+            .map(|h| format!("https://{h}:{tls_port}")),
+        _ => None,
+    };
+    let meeting_link = secure_link
+        .or_else(|| https_urls.first().cloned())
+        .or_else(|| local_names.last().cloned())
+        .or_else(|| urls.first().cloned())
         .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
     Status {
         version: env!("CARGO_PKG_VERSION"),
         port,
         urls,
         local_names,
+        https_urls,
+        fingerprint: meeting.fingerprint.clone(),
         meeting_link,
         others: mdns_state.others(),
         mdns,

@@ -20,8 +20,10 @@ pub struct AdvertiseConfig {
     pub alias: Option<String>,
     /// The HTTP port.
     pub port: u16,
-    /// Whether TLS is on.
-    pub tls: bool,
+    /// The HTTPS port, when TLS is on.
+    pub tls_port: Option<u16>,
+    /// The certificate's SHA-256 fingerprint, when TLS is on.
+    pub fingerprint: Option<String>,
     /// When the server listens on one address only, announce on that interface only.
     pub only_ip: Option<std::net::IpAddr>,
 }
@@ -86,14 +88,19 @@ impl Advertiser {
         daemon.set_ip_check_interval(IP_CHECK_SECS)?;
         let events = daemon.monitor()?;
 
-        let tls = if config.tls { "1" } else { "0" };
-        let txt = [
+        let tls = if config.tls_port.is_some() { "1" } else { "0" };
+        let tls_port = config.tls_port.map(|p| p.to_string());
+        let mut txt = vec![
             ("proto", PROTOCOL_VERSION),
             ("version", env!("CARGO_PKG_VERSION")),
             ("sio", "/socket.io"),
             ("ws", "/ws"),
             ("tls", tls),
         ];
+        if let (Some(port), Some(fingerprint)) = (&tls_port, &config.fingerprint) {
+            txt.push(("tls_port", port.as_str()));
+            txt.push(("fp", fingerprint.as_str()));
+        }
         let host = format!("{}.local.", config.hostname);
         let mut services = vec![
             ServiceInfo::new(

@@ -26,6 +26,10 @@ pub struct FoundServer {
     pub protocol: Option<String>,
     /// Whether it serves TLS (TXT `tls`).
     pub tls: bool,
+    /// Its HTTPS port (TXT `tls_port`).
+    pub tls_port: Option<u16>,
+    /// Its certificate's SHA-256 fingerprint (TXT `fp`), to compare with the browser's.
+    pub fingerprint: Option<String>,
     /// A ready-to-use URL, by address.
     pub url: String,
 }
@@ -68,7 +72,12 @@ pub(super) fn to_found(service: &mdns_sd::ResolvedService) -> Option<FoundServer
             .map(str::to_owned)
     };
     let tls = txt("tls").as_deref() == Some("1");
-    let scheme = if tls { "https" } else { "http" };
+    let tls_port = txt("tls_port").and_then(|p| p.parse::<u16>().ok());
+    // The meeting page needs HTTPS on other machines, so that is the URL to hand out.
+    let (scheme, url_port) = match tls_port {
+        Some(port) if tls => ("https", port),
+        _ => ("http", service.port),
+    };
     let host = match first {
         IpAddr::V4(ip) => ip.to_string(),
         IpAddr::V6(ip) => format!("[{ip}]"),
@@ -86,6 +95,8 @@ pub(super) fn to_found(service: &mdns_sd::ResolvedService) -> Option<FoundServer
         version: txt("version"),
         protocol: txt("proto"),
         tls,
-        url: format!("{scheme}://{host}:{}", service.port),
+        tls_port,
+        fingerprint: txt("fp"),
+        url: format!("{scheme}://{host}:{url_port}"),
     })
 }

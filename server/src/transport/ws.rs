@@ -25,7 +25,7 @@ use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
 use crate::rooms::PeerId;
 
 /// Read buffer per `/ws` connection, as socketioxide uses for its websocket transport.
-const READ_BUFFER_BYTES: usize = 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 1024;
 
 /// Connection settings for `/ws` peers.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,152 @@
+//! The built-in meeting page at `/` (and `/r/<room>` links), its config at `/api/meeting`, or
+//! another front-end build from `--static-dir`. Every asset is embedded: no CDN, works offline.
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::http::AppState;
+
+const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
+const MEET_JS: &str = include_str!("../../ui/meet/meet.js");
+const MEET_CSS: &str = include_str!("../../ui/meet/meet.css");
+/// socket.io-client's browser bundle, vendored from npm (MIT; version in its header).
+const SOCKET_IO_JS: &str = include_str!("../../ui/meet/vendor/socket.io.min.js");
+
+/// A STUN or TURN server handed to the page, as `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp`...
+    pub urls: String,
+    /// TURN user name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// An `--ice-server` value that is not a STUN or TURN URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid ICE server '{0}': expected stun:HOST[:PORT], turn:HOST[:PORT] or turn:USER:PASSWORD@HOST[:PORT] (also stuns:, turns:)"
+)]
+pub struct BadIceServer(pub String);
+
+impl IceServer {
+    /// Parses `stun:host[:port]`, `turn[s]:[user:password@]host[:port][?transport=...]`.
+    pub fn parse(text: &str) -> Result<Self, BadIceServer> {
+        let bad = || BadIceServer(text.to_owned());
+        let (scheme, rest) = text.split_once(':').ok_or_else(bad)?;
+        if !matches!(scheme, "stun" | "stuns" | "turn" | "turns") || rest.is_empty() {
+            return Err(bad());
+        }
+        let (credentials, host) = match rest.rsplit_once('@') {
+            Some((credentials, host)) => (Some(credentials), host),
+            None => (None, rest),
+        };
+        if host.is_empty() || host.contains('/') || host.chars().any(char::is_whitespace) {
+            return Err(bad());
+        }
+        let (username, credential) = match credentials {
+            None => (None, None),
+            Some(_) if scheme.starts_with("stun") => return Err(bad()),
+            Some(credentials) => {
+                let (user, password) = credentials.split_once(':').ok_or_else(bad)?;
+                (Some(user.to_owned()), Some(password.to_owned()))
+            }
+        };
+        Ok(Self {
+            urls: format!("{scheme}:{host}"),
+            username,
+            credential,
+        })
+    }
+}
+
+/// What the page needs to know: ICE servers, and where HTTPS is for the "use HTTPS" hint.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingConfig {
+    /// Handed to every `RTCPeerConnection`; empty by default (host candidates work on a LAN).
+    pub ice_servers: Vec<IceServer>,
+    /// The HTTPS port, when TLS is on.
+    pub https_port: Option<u16>,
+    /// The certificate's SHA-256 fingerprint, when TLS is on.
+    pub fingerprint: Option<String>,
+}
+
+/// Routes for the meeting page; with `static_dir`, that build is served at `/` instead (any
+/// unknown path gets its `index.html`, as single-page apps expect).
+pub fn routes(static_dir: Option<PathBuf>) -> Router<AppState> {
+    let router = Router::new()
+        .route("/api/meeting", get(config))
+        .route(
+            "/meet/meet.js",
+            get(|| async { asset(MEET_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/meet/meet.css",
+            get(|| async { asset(MEET_CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/meet/socket.io.min.js",
+            get(|| async { asset(SOCKET_IO_JS, "text/javascript; charset=utf-8") }),
+        );
+    match static_dir {
+        Some(dir) => {
+            let index = ServeFile::new(dir.join("index.html"));
+            router.fallback_service(ServeDir::new(dir).fallback(index))
+        }
+        None => router.route("/", get(page)).route("/r/{*room}", get(page)),
+    }
+}
+
+async fn page() -> impl IntoResponse {
+    asset(INDEX_HTML, "text/html; charset=utf-8")
+}
+
+async fn config(State(state): State<AppState>) -> Json<MeetingConfig> {
+    Json(state.meeting.as_ref().clone())
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_servers_parse_with_and_without_credentials() {
+        assert_eq!(
+            IceServer::parse("stun:stun.lan:3478").unwrap(),
+            IceServer {
+                urls: "stun:stun.lan:3478".into(),
+                username: None,
+                credential: None
+            }
+        );
+        let turn = IceServer::parse("turn:ann:s3cret@10.0.0.9:3478?transport=udp").unwrap();
+        assert_eq!(turn.urls, "turn:10.0.0.9:3478?transport=udp");
+        assert_eq!(turn.username.as_deref(), Some("ann"));
+        assert_eq!(turn.credential.as_deref(), Some("s3cret"));
+        for bad in ["http://x", "stun:", "turn:user@host", "stun:u:p@host", "x"] {
+            assert!(IceServer::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! HTTPS beside plain HTTP: browsers grant camera and microphone only to secure contexts, so the
+//! meeting page must be served over TLS to people at other desks. The certificate is either the
+//! user's (`--tls-cert`/`--tls-key`) or self-signed, generated on first start for this machine's
+//! names and addresses, and kept so that its fingerprint (which people compare with what their
+//! browser shows) stays the same from one start to the next.
+
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSource {
+    /// Self-signed, generated into this folder on first start and reused after.
+    Generated {
+        /// The folder holding `cert.pem` and `key.pem`.
+        dir: PathBuf,
+    },
+    /// The user's own PEM files.
+    Files {
+        /// Certificate chain, leaf first.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+impl CertSource {
+    /// The default folder for generated certificates: `<config dir>/free-meetings/tls`.
+    pub fn default_dir() -> PathBuf {
+        dirs::config_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("free-meetings")
+            .join("tls")
+    }
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// TCP port for HTTPS and WSS (0 picks a free one).
+    pub port: u16,
+    /// The certificate.
+    pub source: CertSource,
+}
+
+/// Default HTTPS port.
+pub const DEFAULT_TLS_PORT: u16 = 5443;
+
+/// Why TLS could not be set up; each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A generated certificate or key file is damaged.
+    #[error(
+        "the TLS file {path} is corrupt ({reason}); delete it and a new certificate is generated at the next start"
+    )]
+    CorruptGenerated {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A user-supplied file is not usable.
+    #[error("{path} is not a usable PEM {what} ({reason})")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The generated certificate could not be written.
+    #[error(
+        "cannot write the TLS certificate into {path}: {source} (choose another folder with --tls-dir)"
+    )]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Generating failed.
+    #[error("cannot generate a TLS certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// The certificate and key do not make a TLS configuration (e.g. they do not match).
+    #[error("the TLS certificate and key cannot be used together: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A loaded certificate, ready to accept TLS connections.
+#[derive(Clone)]
+pub struct Tls {
+    /// The acceptor for the HTTPS listener.
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// SHA-256 of the leaf certificate, as browsers show it (`AB:CD:...`).
+    pub fingerprint: String,
+}
+
+/// The names a generated certificate is made for.
+#[derive(Debug, Clone, Default)]
+pub struct CertNames {
+    /// Host names (`office-pc`, `office-pc.local`, `meet.local`, `localhost`).
+    pub dns: Vec<String>,
+    /// Addresses.
+    pub ips: Vec<IpAddr>,
+}
+
+impl CertNames {
+    /// This machine's names: its host name (plain and `.local`), an mDNS alias, `localhost`,
+    /// the LAN addresses and loopback.
+    pub fn for_this_machine(hostname: &str, alias: Option<&str>, lan: &[IpAddr]) -> Self {
+        let mut dns = vec![hostname.to_owned(), format!("{hostname}.local")];
+        if let Some(alias) = alias {
+            dns.push(format!("{alias}.local"));
+        }
+        dns.push("localhost".to_owned());
+        let mut ips = lan.to_vec();
+        ips.extend([
+            IpAddr::from([127, 0, 0, 1]),
+            IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+        ]);
+        dns.dedup();
+        ips.dedup();
+        Self { dns, ips }
+    }
+}
+
+/// Loads the certificate, generating it first where that is the source and none exists yet.
+pub fn load(source: &CertSource, names: &CertNames) -> Result<Tls, TlsError> {
+    let (certs, key) = match source {
+        CertSource::Files { cert, key } => {
+            let certs = read_certs(cert).map_err(|reason| TlsError::BadFile {
+                path: cert.clone(),
+                what: "certificate",
+                reason,
+            })?;
+            let key = read_key(key).map_err(|reason| TlsError::BadFile {
+                path: key.clone(),
+                what: "private key",
+                reason,
+            })?;
+            (certs, key)
+        }
+        CertSource::Generated { dir } => {
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            if !cert.exists() && !key.exists() {
+                generate(dir, &cert, &key, names)?;
+            }
+            let corrupt = |path: &Path| {
+                let path = path.to_owned();
+                move |reason| TlsError::CorruptGenerated { path, reason }
+            };
+            (
+                read_certs(&cert).map_err(corrupt(&cert))?,
+                read_key(&key).map_err(corrupt(&key))?,
+            )
+        }
+    };
+    let fingerprint = fingerprint(&certs[0]);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        fingerprint,
+    })
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let text = fs::read(path).map_err(|e| e.to_string())?;
+    let certs = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("no CERTIFICATE block in it".into());
+    }
+    // Parse the leaf: PEM armour around garbage would otherwise only fail at the first handshake.
+    der_check(&certs[0])?;
+    Ok(certs)
+}
+
+/// A light structural check of a DER certificate (an ASN.1 SEQUENCE spanning the whole buffer).
+fn der_check(der: &CertificateDer<'_>) -> Result<(), String> {
+    let bytes = der.as_ref();
+    let bad = || Err("the certificate is not valid DER".to_owned());
+    if bytes.len() < 4 || bytes[0] != 0x30 {
+        return bad();
+    }
+    let (len, header) = match bytes[1] {
+        n if n < 0x80 => (n as usize, 2),
+        0x81 => (bytes[2] as usize, 3),
+        0x82 => ((bytes[2] as usize) << 8 | bytes[3] as usize, 4),
+        _ => return bad(),
+    };
+    if header + len != bytes.len() {
+        return bad();
+    }
+    Ok(())
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let text = fs::read(path).map_err(|e| e.to_string())?;
+    PrivateKeyDer::from_pem_slice(&text).map_err(|e| format!("no usable private key: {e}"))
+}
+
+fn generate(
+    dir: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+    names: &CertNames,
+) -> Result<(), TlsError> {
+    let write_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Write { path, source }
+    };
+    fs::create_dir_all(dir).map_err(write_error(dir))?;
+    let mut sans: Vec<String> = names.dns.clone();
+    sans.extend(names.ips.iter().map(ToString::to_string));
+    let mut params = rcgen::CertificateParams::new(sans)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let common_name = names
+        .dns
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "localhost".into());
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Free Meetings on {common_name}"),
+    );
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    write_private(key_path, key.serialize_pem().as_bytes()).map_err(write_error(key_path))?;
+    fs::write(cert_path, cert.pem()).map_err(write_error(cert_path))?;
+    tracing::info!(dir = %dir.display(), "generated a self-signed TLS certificate");
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
+/// SHA-256 of a DER certificate as uppercase hex pairs joined by colons.
+pub fn fingerprint(der: &CertificateDer<'_>) -> String {
+    Sha256::digest(der.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> CertNames {
+        CertNames::for_this_machine("office", Some("meet"), &["10.0.0.5".parse().unwrap()])
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fm-tls-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_generated_certificate_is_kept_and_reused() {
+        let dir = temp_dir("reuse");
+        let source = CertSource::Generated { dir: dir.clone() };
+        let first = load(&source, &names()).unwrap().fingerprint;
+        let second = load(&source, &names()).unwrap().fingerprint;
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 32 * 3 - 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_corrupt_generated_file_is_named_with_what_to_do() {
+        let dir = temp_dir("corrupt");
+        let source = CertSource::Generated { dir: dir.clone() };
+        load(&source, &names()).unwrap();
+        fs::write(
+            dir.join("cert.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let error = load(&source, &names()).err().unwrap().to_string();
+        assert!(error.contains("cert.pem is corrupt"), "{error}");
+        assert!(error.contains("delete it"), "{error}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
