@@ -61,5 +61,6 @@ done
 # The generated table replaces the top of docs/benchmarks.md; the written analysis below the
 # marker line is kept.
 analysis=$(sed -n '/^<!-- analysis -->$/,$p' docs/benchmarks.md 2>/dev/null || true)
+cp "$results" docs/benchmarks-results.jsonl
 { python3 scripts/bench_report.py "$results" "./scripts/bench.sh${SCALE:+ (SCALE=$SCALE)}"; echo; echo "$analysis"; } > docs/benchmarks.md
 cat docs/benchmarks.md

@@ -76,4 +76,4 @@ print(f"| RSS per idle `/ws` peer vs the reference's per-peer (bytes) | {fmt(ws)
 print("\nScenario parameters:\n")
 for label in ("idle-sio", "idle-ws", "relay", "flood", "churn"):
     print(f"- `{label}`: {json.dumps(params(label))}")
-print("\nRaw results: `target/bench/results.jsonl` (one JSON object per run).")
+print("\nRaw results: `docs/benchmarks-results.jsonl` (one JSON object per run, every rep).")
