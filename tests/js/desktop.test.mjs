@@ -182,6 +182,10 @@ test("from the tray menu the window opens and shows a joined peer; Copy and Quit
 async function firstTest(app, port) {
   await up(app, port);
   assert.deepEqual(windowTitles(), [], "the window starts closed with --minimized");
+  // HTTPS is on by default in the tray app: the meeting link and fingerprint say so.
+  const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
+  assert.match(status.fingerprint ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, JSON.stringify(status));
+  if (status.urls.length) assert.match(status.meetingLink, /^https:\/\//, "the link to share is the HTTPS one");
   await openFromTray();
   await titled(/^Free Meetings — 0 meetings, 0 people$/);
   const ann = await connected(`http://127.0.0.1:${port}`);

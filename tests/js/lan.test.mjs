@@ -4,6 +4,8 @@
 // name conflicts, and a network where multicast reaches nobody. Needs root for `ip netns`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BIN } from "./fixture.mjs";
@@ -59,6 +61,27 @@ test("discover finds the server from another machine, then a peer there signals 
     assert.deepEqual(mdns.hostnames, [entry.hostname]);
   } finally {
     assert.equal(await server.stop(), 0);
+  }
+});
+
+test("with TLS on, discover hands out the https URL and the certificate's fingerprint", { skip }, async () => {
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-lan-tls-"));
+  const server = await serveIn(lan.ns("a"), ["--port", "5000", "--tls-port", "5443", "--tls-dir", tlsDir]);
+  try {
+    const printed = (await lineMatching(server.out, /^HTTPS on https:\/\//)).match(/SHA-256 ([0-9A-F:]+)/)[1];
+    const found = await discoverFrom("b");
+    assert.equal(found.code, 0, found.stderr);
+    const [entry] = found.servers;
+    assert.equal(entry.tls, true);
+    assert.equal(entry.tls_port, 5443);
+    assert.equal(entry.url, "https://10.77.0.1:5443");
+    assert.equal(entry.fingerprint, printed);
+    const text = await runIn(lan.ns("b"), BIN, ["discover", "--timeout", "3"]);
+    assert.match(text.stdout, /https:\/\/10\.77\.0\.1:5443/);
+    assert.ok(text.stdout.includes(`certificate SHA-256 ${printed}`), text.stdout);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    fs.rmSync(tlsDir, { recursive: true, force: true });
   }
 });
 
