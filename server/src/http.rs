@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde_json::json;
@@ -93,4 +94,15 @@ fn cors(origins: &Arc<OriginPolicy>) -> CorsLayer {
                 .is_ok_and(|origin| origins.allows(origin, host))
         },
     ))
+}
+
+/// An embedded file as a response, never cached stale (the binary is what gets updated).
+pub(crate) fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
 }

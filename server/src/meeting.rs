@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::http::AppState;
+use crate::http::{AppState, asset};
 
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
 const MEET_JS: &str = include_str!("../../ui/meet/meet.js");
@@ -115,16 +115,6 @@ async fn page() -> impl IntoResponse {
 
 async fn config(State(state): State<AppState>) -> Json<MeetingConfig> {
     Json(state.meeting.as_ref().clone())
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
 }
 
 #[cfg(test)]

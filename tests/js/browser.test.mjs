@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer } from "./fixture.mjs";
+import { startServer, CHROMIUM, CHROMIUM_FLAGS } from "./fixture.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const files = {
@@ -30,19 +30,9 @@ before(async () => {
   const pageOrigin = `http://127.0.0.1:${pages.address().port}`;
   server = await startServer(["--allowed-origin", pageOrigin]);
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // Loopback is all a test may use: let WebRTC gather host candidates on it, unobfuscated.
-      "--allow-loopback-in-peer-connection",
-      "--disable-features=WebRtcHideLocalIpsWithMdns",
-    ],
+    executablePath: CHROMIUM,
+    // Loopback is all a test may use: let WebRTC gather host candidates on it.
+    args: [...CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
   });
 });
 

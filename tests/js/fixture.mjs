@@ -12,6 +12,20 @@ export const BIN =
   process.env.FM_BIN ||
   path.join(process.env.CARGO_TARGET_DIR || path.join(root, "target"), "debug", "free-meetings");
 
+/** Debian's Chromium, as the tests launch it: no network of its own beyond the test's. */
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+export const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  // Let WebRTC hand out host candidates unobfuscated (no mDNS .local names in a test network).
+  "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+
 /** Default time any single awaited event may take before a test fails. */
 export const TIMEOUT_MS = 5000;
 

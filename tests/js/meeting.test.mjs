@@ -11,26 +11,19 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer, connected, join, waitFor, closeAll, until } from "./fixture.mjs";
+import { startServer, connected, join, waitFor, closeAll, until, CHROMIUM_FLAGS } from "./fixture.mjs";
 import { isRoot, createLan, serveIn, lineMatching } from "./lan.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(here, "../../docs");
 const skip = isRoot ? false : "needs root to create network namespaces (CI runs as root)";
 const SERVER = "10.78.0.1";
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const FLAGS = [
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+  ...CHROMIUM_FLAGS,
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
   "--ignore-certificate-errors",
   "--autoplay-policy=no-user-gesture-required",
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
 
 let lan;
@@ -48,7 +41,7 @@ after(() => {
 async function browserIn(host) {
   const wrapper = path.join(tmp, `chromium-${host}.sh`);
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lan.ns(host)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  return chromium.launch({ executablePath: wrapper, args: ["--no-sandbox", ...FLAGS] });
+  return chromium.launch({ executablePath: wrapper, args: FLAGS });
 }
 
 /** Opens the meeting page and joins as `name`. */

@@ -13,7 +13,7 @@ use axum::routing::get;
 pub use access::Access;
 pub use api::{Status, collect_status};
 
-use crate::http::AppState;
+use crate::http::{AppState, asset};
 
 /// The UI files, embedded so the binary works offline.
 const INDEX_HTML: &str = include_str!("../../../ui/index.html");
@@ -60,14 +60,4 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 async fn to_slash(uri: axum::http::Uri) -> axum::response::Redirect {
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     axum::response::Redirect::permanent(&format!("/dashboard/{query}"))
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
 }
