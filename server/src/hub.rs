@@ -209,10 +209,6 @@ impl Hub {
         }
     }
 
-    /// Whether a new connection would be admitted now (checked at the HTTP handshake).
-    pub fn has_room_for_connection(&self) -> bool {
-        self.lock().rooms.has_room_for_connection()
-    }
 
     /// Registers a new peer and its outbox.
     pub fn connect(
