@@ -199,6 +199,9 @@ pub async fn relay(
             let mut local = Vec::new();
             let stop_sending = started + duration;
             let stop_reading = stop_sending + Duration::from_secs(2);
+            // Another peer may still emit just after `stop_sending` (its timer fired first): an
+            // early exit before this would close a connection a last signal is on its way to.
+            let settled = stop_sending + Duration::from_millis(500);
             let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
             // Spread first sends so peers do not fire in lockstep.
             let offset = Duration::from_secs_f64(rand::rng().random_range(0.0..period.as_secs_f64()));
@@ -219,7 +222,7 @@ pub async fn relay(
                         Some((name, data)) if name == "signal" => {
                             delivered.fetch_add(1, Ordering::Relaxed);
                             local.extend(latency(&data, epoch));
-                            if Instant::now() >= stop_sending && delivered.load(Ordering::Relaxed) >= sent.load(Ordering::Relaxed) {
+                            if Instant::now() >= settled && delivered.load(Ordering::Relaxed) >= sent.load(Ordering::Relaxed) {
                                 break;
                             }
                         }

@@ -209,7 +209,6 @@ impl Hub {
         }
     }
 
-
     /// Registers a new peer and its outbox.
     pub fn connect(
         &self,
