@@ -3,7 +3,8 @@
 // Chromium (fake camera and microphone, the generated certificate accepted). People see each
 // other's video playing, a third joins, a fourth finds the room full, one leaves and the
 // others' grids drop them; plain HTTP from another machine points to the HTTPS link. Needs root
-// for `ip netns`; the loopback HTTPS checks run everywhere.
+// for `ip netns`; the loopback checks (HTTPS transports, camera denied, server gone) run
+// everywhere.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer, connected, join, waitFor, closeAll, until, CHROMIUM_FLAGS } from "./fixture.mjs";
+import { startServer, connected, join, waitFor, closeAll, until, CHROMIUM, CHROMIUM_FLAGS } from "./fixture.mjs";
 import { isRoot, createLan, serveIn, lineMatching } from "./lan.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -147,5 +148,33 @@ test("HTTPS serves the page, the config and both transports, beside plain HTTP",
   } finally {
     closeAll();
     assert.equal(await server.stop(), 0);
+  }
+});
+
+test("on this machine the page says when the camera is denied and when the server is gone", async () => {
+  const server = await startServer(["--tls-port", "0", "--tls-dir", path.join(tmp, "tls-messages")]);
+  // No fake-UI flag: the permission request is refused, as when a person clicks Block.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS, "--use-fake-device-for-media-stream"] });
+  try {
+    const context = await browser.newContext();
+    const denied = await context.newPage();
+    await denied.goto(`${server.url}/r/messages`); // loopback is a secure context
+    await denied.fill("#name", "Denied");
+    await denied.click("#join-button");
+    await denied.waitForFunction(() => /denied/.test(document.querySelector("#notice").textContent), null, { timeout: 10000 });
+    assert.equal(await denied.isVisible("#call"), true, "joined without camera and microphone");
+    assert.equal(await denied.isDisabled("#mic"), true);
+
+    const watcher = await connected(server.url);
+    const init = await join(watcher, "messages", "Watcher");
+    assert.deepEqual(init.map((u) => u.userName), ["Denied"], "the page joined through the unchanged contract");
+
+    server.proc.kill("SIGTERM");
+    await denied.waitForFunction(() => /server/.test(document.querySelector("#notice").textContent), null, { timeout: 10000 });
+    assert.match(await denied.textContent("#notice"), /Reconnecting/);
+  } finally {
+    closeAll();
+    await browser.close();
+    await server.stop();
   }
 });
