@@ -9,6 +9,9 @@ import net from "node:net";
 import http from "node:http";
 import WebSocket from "ws";
 import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { isRoot, createLan, serveIn, spawnIn, runIn, lineMatching } from "./lan.mjs";
 import {
   startServer, connected, connect, join, waitFor, closeAll, record, until, withWitness, wsConnect, metrics, refused,
 } from "./fixture.mjs";
@@ -18,6 +21,7 @@ before(async () => (server = await startServer(["--header-timeout", "1s"])));
 after(async () => assert.equal(await server.stop(), 0));
 afterEach(closeAll);
 
+const WITNESS_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "../lan/witness.mjs");
 const wsUrl = () => server.url.replace(/^http/, "ws");
 
 /** A raw Engine.IO websocket, past the Engine.IO open packet. */
@@ -60,6 +64,7 @@ test("wrong JSON types in every field each get an error, nothing else", async ()
     const s = await connected(server.url);
     const errors = record(s, "error");
     const inits = record(s, "init-users");
+    const before = await refused(server.url, "validation");
     const values = [null, 1, -1.5, true, [], {}, [1], { a: 1 }, ""];
     let sent = 0;
     for (const v of values) {
@@ -75,6 +80,8 @@ test("wrong JSON types in every field each get an error, nothing else", async ()
     await until(() => errors.length >= sent, `${sent} errors`);
     assert.equal(inits.length, 0);
     assert.ok(errors.every((e) => typeof e === "string" && e.length > 0));
+    // Signals from a peer in no room are routing refusals; every other one is a validation one.
+    assert.ok((await refused(server.url, "validation")) - before >= sent - values.length, "validation refusals counted");
     await healthy();
   });
 });
@@ -253,6 +260,7 @@ test("handshakes past the per-address cap and the connection cap get 503; others
 test("slowloris: headers trickled a byte at a time are cut off after the header timeout", async () => {
   await withWitness(server.url, async () => {
     const sock = net.connect({ port: server.port, host: "127.0.0.1" });
+    sock.on("error", () => {}); // the cut may come as a reset while a byte is in flight
     await once(sock, "connect");
     const request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + "a".repeat(200) + "\r\n\r\n";
     let sent = 0;
@@ -268,6 +276,7 @@ test("slowloris: headers trickled a byte at a time are cut off after the header 
     assert.ok(took < 5000, `cut off after ${took} ms`);
     // A silent connection is cut off too.
     const silent = net.connect({ port: server.port, host: "127.0.0.1" });
+    silent.on("error", () => {});
     await once(silent, "close");
   });
 });
@@ -305,4 +314,29 @@ test("/metrics counts connections, rooms, joins and relays", async () => {
     http.get(`${server.url}/metrics`, { headers: { Host: "evil.example" } }, (res) => resolve(res.statusCode)).on("error", reject),
   );
   assert.equal(foreign, 403, "a rebinding host is refused as on the dashboard");
+});
+
+test("from another machine the dashboard, its API and /metrics answer 403 without a token", { skip: isRoot ? false : "needs root to create network namespaces (CI runs as root)" }, async () => {
+  const lan = createLan({ srv: "10.79.0.1", evil: "10.79.0.2" });
+  try {
+    const served = await serveIn(lan.ns("srv"), ["--bind", "0.0.0.0", "--port", "5000", "--no-mdns"]);
+    try {
+      // The witness runs inside the server's namespace (its own loopback).
+      const probe = spawnIn(lan.ns("srv"), "node", [WITNESS_PROBE, "http://127.0.0.1:5000"]);
+      await lineMatching(probe.out, /^probing/);
+      for (const route of ["/dashboard/", "/api/status", "/api/rooms", "/api/events", "/metrics"]) {
+        const res = await runIn(lan.ns("evil"), "node", ["-e", `fetch("http://10.79.0.1:5000${route}").then((r) => console.log(r.status))`]);
+        assert.equal(res.stdout.trim(), "403", `${route}: ${res.stdout}${res.stderr}`);
+        const spoofed = await runIn(lan.ns("evil"), "node", ["-e", `fetch("http://10.79.0.1:5000${route}", { headers: { "X-Forwarded-For": "127.0.0.1" } }).then((r) => console.log(r.status))`]);
+        assert.equal(spoofed.stdout.trim(), "403", `${route} with X-Forwarded-For: ${spoofed.stdout}`);
+      }
+      probe.proc.kill("SIGINT");
+      assert.equal(await probe.exited, 0, probe.out.stdout + probe.out.stderr);
+      assert.match(probe.out.stdout, /every probe within 1 s/);
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+  } finally {
+    lan.destroy();
+  }
 });

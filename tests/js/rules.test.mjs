@@ -3,12 +3,19 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startServer, connected, connect, join, waitFor, closeAll, record, until } from "./fixture.mjs";
+import fs from "node:fs";
+import { startServer, connected, connect, join, waitFor, closeAll, record, until, refused } from "./fixture.mjs";
 
 let server;
 before(async () => (server = await startServer(["--max-peers-per-room", "3", "--max-signal-size", "64KiB", "--max-message-size", "128KiB"])));
 after(async () => assert.equal(await server.stop(), 0));
 afterEach(closeAll);
+
+/** Resident memory of a process, in bytes. */
+function rss(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+  return Number(m[1]) * 1024;
+}
 
 /** A room of named, connected peers. */
 async function room(roomId, ...names) {
@@ -155,9 +162,11 @@ for (const transports of [["websocket"], ["polling"]]) {
 test("a full room refuses with an error", async () => {
   await room("full", "A", "B", "C");
   const d = await connected(server.url);
+  const before = await refused(server.url, "room_full");
   const error = waitFor(d, "error");
   d.emit("join-room", { roomId: "full", userName: "D" });
   assert.match(await error, /full \(3 peers\)/);
+  assert.equal(await refused(server.url, "room_full"), before + 1, "counted in /metrics");
 });
 
 test("health reports status, version and counts", async () => {
@@ -276,6 +285,7 @@ test("a Socket.IO peer that stops reading is dropped; its room is told and other
     await join(ann, "fine", "Ann");
     await join(bob, "fine", "Bob");
     const stuckId = stuck.id;
+    const rssBefore = rss(small.proc.pid);
     // Stop reading at the TCP level: the server's queue for `stuck` fills up.
     const stuckTcp = stuck.io.engine.transport.ws._socket;
     stuckTcp.pause();
@@ -288,6 +298,9 @@ test("a Socket.IO peer that stops reading is dropped; its room is told and other
       if (i % 50 === 49) await new Promise((r) => setImmediate(r)); // let `user-left` in
     }
     assert.equal(await left, stuckId);
+    // Up to 20,000 x 32 KB went its way; the queue (8 events) bounds what the server kept.
+    const grown = rss(small.proc.pid) - rssBefore;
+    assert.ok(grown < 64 * 1024 * 1024, `server RSS grew by ${grown} bytes`);
     const got = waitFor(bob, "signal");
     ann.emit("signal", { to: bob.id, signal: "unaffected" });
     assert.equal((await got).signal, "unaffected");

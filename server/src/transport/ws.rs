@@ -163,6 +163,8 @@ async fn run(
         settings.ping_interval,
     );
     let mut pong_deadline: Option<Instant> = None;
+    // Set when the server closed with a close frame while the client may still be sending.
+    let mut linger = false;
     let reason = loop {
         let deadline =
             pong_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
@@ -192,6 +194,7 @@ async fn run(
                             let reason = format!("message over the {}-byte limit", settings.max_message_bytes);
                             let frame = CloseFrame { code: close_code::SIZE, reason: reason.into() };
                             let _ = tokio::time::timeout(settings.ping_timeout, socket.send(Message::Close(Some(frame)))).await;
+                            linger = true;
                         }
                         break format!("read failed: {error}");
                     }
@@ -209,7 +212,17 @@ async fn run(
     };
     mailbox.close();
     hub.disconnect(peer, &reason);
+    if linger {
+        // Closing a socket with unread input (the rest of an oversized message) sends a TCP
+        // reset, which can make the client drop our close frame before reading it and see 1006
+        // instead of 1009. Holding the socket a moment lets the frame be read first.
+        tokio::time::sleep(CLOSE_LINGER).await;
+    }
+    drop(socket);
 }
+
+/// How long a connection closed for an oversized message is held before it is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// Writes every waiting frame, each within `timeout` (a peer that stops reading is dropped).
 async fn flush(socket: &mut WebSocket, mailbox: &Mailbox, timeout: Duration) -> Result<(), String> {
