@@ -159,8 +159,10 @@ before(async () => {
     NO_AT_BRIDGE: "1",
     RUST_LOG: "info",
   };
-  start("trayer", ["--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120", "--heighttype", "pixel", "--height", "32"]);
-  await poll(() => { try { return xdotool("search", "--class", "trayer"); } catch { return ""; } }, "the tray");
+  const tray = start("trayer", ["--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120", "--heighttype", "pixel", "--height", "32"]);
+  await poll(() => { try { return xdotool("search", "--class", "trayer"); } catch { return ""; } }, "the tray").catch((error) => {
+    throw new Error(`${error.message} (trayer ${tray.proc.exitCode ?? "running"}, display ${env.DISPLAY}): ${tray.out.stderr}`);
+  });
 });
 
 after(() => {

@@ -54,8 +54,32 @@ async function joinAs(browser, url, name) {
   return page;
 }
 
+/** What a page's peer connections are doing, for a failure message. */
+async function diagnose(page) {
+  return page.evaluate(() => ({
+    notice: document.querySelector("#notice").textContent,
+    socket: state.socket?.connected,
+    peers: [...state.peers].map(([id, p]) => ({
+      id,
+      connection: p.pc.connectionState,
+      ice: p.pc.iceConnectionState,
+      signaling: p.pc.signalingState,
+      pending: p.pending.length,
+      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(p.tile.querySelector("video")),
+    })),
+  }));
+}
+
 /** Waits until the page shows exactly `count` remote videos, each with frames and playing. */
 async function seesPlaying(page, count) {
+  try {
+    await playing(page, count);
+  } catch (error) {
+    throw new Error(`${error.message}\n${JSON.stringify(await diagnose(page).catch((e) => e.message), null, 1)}`);
+  }
+}
+
+async function playing(page, count) {
   await page.waitForFunction(
     (n) => {
       const videos = [...document.querySelectorAll("#grid video.remote")];
