@@ -46,9 +46,12 @@ pub fn lan_urls(listen: std::net::SocketAddr) -> Vec<String> {
     if !listen.ip().is_unspecified() {
         return vec![format!("http://{listen}")];
     }
+    // 0.0.0.0 is IPv4 only; [::] usually takes both families.
+    let v4_only = listen.is_ipv4();
     lan_addresses()
         .0
         .into_iter()
+        .filter(|ip| !(v4_only && ip.is_ipv6()))
         .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, listen.port())))
         .collect()
 }
