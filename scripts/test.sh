@@ -15,4 +15,10 @@ cargo test --locked --workspace
 echo "== end-to-end tests (node --test)"
 cargo build --locked --workspace
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
-FM_BIN="$target_dir/debug/free-meetings" FM_DESKTOP_BIN="$target_dir/debug/free-meetings-desktop" node --test --test-concurrency=2 tests/js/
+# A stuck test must fail, not hang the run: a time limit per test, and no waiting on a test file
+# whose event loop stays alive after its tests ended (where this Node has the options).
+flags=(--test-concurrency=2)
+for flag in --test-timeout=300000 --test-force-exit; do
+  node "$flag" --version >/dev/null 2>&1 && flags+=("$flag")
+done
+FM_BIN="$target_dir/debug/free-meetings" FM_DESKTOP_BIN="$target_dir/debug/free-meetings-desktop" node --test "${flags[@]}" tests/js/

@@ -114,10 +114,14 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
   }
 
   const started = Date.now();
-  await Promise.all(Array.from({ length: pairs }, (_, k) => sleep((k * 1000) / pairs).then(() => pair(k))));
-  const end = rss(pid);
-  clearInterval(sampler);
-  await server.stop();
+  let end;
+  try {
+    await Promise.all(Array.from({ length: pairs }, (_, k) => sleep((k * 1000) / pairs).then(() => pair(k))));
+    end = rss(pid);
+  } finally {
+    clearInterval(sampler);
+    await server.stop();
+  }
   const result = {
     clients: pairs * 2,
     seconds: Math.round((Date.now() - started) / 1000),
