@@ -48,7 +48,7 @@ pub fn router(
 ) -> Router {
     let guard_state = Guard {
         origins: origins.clone(),
-        hub: state.hub.clone(),
+        metrics: state.hub.metrics().clone(),
         admission,
     };
     Router::new()

@@ -14,7 +14,7 @@ use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus}
 use crate::http::{AppState, router};
 use crate::hub::Hub;
 use crate::meeting::MeetingConfig;
-use crate::tls::CertNames;
+use crate::tls::{CertNames, TlsConfig};
 use crate::transport::admission::Admission;
 use crate::transport::socketio;
 use crate::transport::ws::WsSettings;
@@ -86,25 +86,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         source,
     })?;
     let (tls, tls_listener) = match &config.tls {
-        Some(tls) => {
-            let listener = bind(&config.bind, tls.port).await.map_err(|e| match e {
-                StartError::PortInUse { bind, port } => StartError::TlsPortInUse { bind, port },
-                other => other,
-            })?;
-            let names = CertNames::for_this_machine(
-                &discovery::machine_hostname(),
-                config.mdns_alias.as_deref(),
-                &discovery::lan_addresses().0,
-            );
-            // Generating a key pair and touching files: keep it off the async workers.
-            let source = tls.source.clone();
-            let loaded = tokio::task::spawn_blocking(move || crate::tls::load(&source, &names))
-                .await
-                .map_err(|e| StartError::Listen {
-                    addr,
-                    source: io::Error::other(e),
-                })??;
-            (Some(loaded), Some(listener))
+        Some(tls_config) => {
+            let (tls, listener) = start_tls(&config, tls_config).await?;
+            (Some(tls), Some(listener))
         }
         None => (None, None),
     };
@@ -179,7 +163,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if let (Some(tls_addr), Some(tls)) = (tls_addr, &tls) {
         tracing::info!(%tls_addr, fingerprint = %tls.fingerprint, "HTTPS listening; people can check the certificate's SHA-256 fingerprint in their browser");
     }
-    log_reachable(addr, tls_addr);
+    log_reachable(addr, meeting.https_port);
     let advertiser = advertise(&config, addr, &meeting, &mdns);
     Ok(RunningServer {
         addr,
@@ -193,6 +177,31 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         tls_addr,
         meeting,
     })
+}
+
+/// Binds the HTTPS port and loads (or first generates) the certificate.
+async fn start_tls(
+    config: &ServerConfig,
+    tls: &TlsConfig,
+) -> Result<(crate::tls::Tls, TcpListener), StartError> {
+    let listener = bind(&config.bind, tls.port).await.map_err(|e| match e {
+        StartError::PortInUse { bind, port } => StartError::TlsPortInUse { bind, port },
+        other => other,
+    })?;
+    let names = CertNames::for_this_machine(
+        &discovery::machine_hostname(),
+        config.mdns_alias.as_deref(),
+        &discovery::lan_addresses().0,
+    );
+    // Generating a key pair and touching files: keep it off the async workers.
+    let source = tls.source.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::tls::load(&source, &names))
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: SocketAddr::from(([0, 0, 0, 0], tls.port)),
+            source: io::Error::other(e),
+        })??;
+    Ok((loaded, listener))
 }
 
 /// Descriptors kept for everything that is not a peer: the listener, mDNS sockets, files,
@@ -218,22 +227,25 @@ fn connection_cap(configured: usize) -> usize {
 }
 
 /// Logs the URLs other machines can use, which work even where multicast is blocked.
-fn log_reachable(addr: SocketAddr, tls_addr: Option<SocketAddr>) {
-    let urls = discovery::lan_urls(addr);
-    if urls.is_empty() {
+fn log_reachable(addr: SocketAddr, tls_port: Option<u16>) {
+    let addrs = discovery::lan_addrs(addr);
+    if addrs.is_empty() {
         tracing::warn!("no LAN interface is up: only this machine can connect for now");
-    } else {
-        tracing::info!(urls = urls.join(" "), "reachable by address at");
+        return;
     }
-    if let Some(tls_addr) = tls_addr {
-        let urls = discovery::lan_urls(tls_addr);
-        if !urls.is_empty() {
-            let urls: Vec<String> = urls
-                .iter()
-                .map(|u| u.replacen("http://", "https://", 1))
-                .collect();
-            tracing::info!(urls = urls.join(" "), "meeting page for other machines at");
-        }
+    let urls = |scheme: &str, port: u16| -> String {
+        let urls: Vec<String> = addrs
+            .iter()
+            .map(|&a| discovery::url(scheme, a, port))
+            .collect();
+        urls.join(" ")
+    };
+    tracing::info!(urls = urls("http", addr.port()), "reachable by address at");
+    if let Some(tls_port) = tls_port {
+        tracing::info!(
+            urls = urls("https", tls_port),
+            "meeting page for other machines at"
+        );
     }
 }
 

@@ -192,28 +192,11 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     if certs.is_empty() {
         return Err("no CERTIFICATE block in it".into());
     }
-    // Parse the leaf: PEM armour around garbage would otherwise only fail at the first handshake.
-    der_check(&certs[0])?;
+    // Parse the leaf (with rustls' own certificate parser): PEM armour around garbage would
+    // otherwise only fail at the first handshake.
+    webpki::EndEntityCert::try_from(&certs[0])
+        .map_err(|e| format!("not a valid certificate: {e}"))?;
     Ok(certs)
-}
-
-/// A light structural check of a DER certificate (an ASN.1 SEQUENCE spanning the whole buffer).
-fn der_check(der: &CertificateDer<'_>) -> Result<(), String> {
-    let bytes = der.as_ref();
-    let bad = || Err("the certificate is not valid DER".to_owned());
-    if bytes.len() < 4 || bytes[0] != 0x30 {
-        return bad();
-    }
-    let (len, header) = match bytes[1] {
-        n if n < 0x80 => (n as usize, 2),
-        0x81 => (bytes[2] as usize, 3),
-        0x82 => ((bytes[2] as usize) << 8 | bytes[3] as usize, 4),
-        _ => return bad(),
-    };
-    if header + len != bytes.len() {
-        return bad();
-    }
-    Ok(())
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {

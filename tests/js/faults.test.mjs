@@ -6,26 +6,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import { spawn } from "node:child_process";
-import { startServer, connected, join, waitFor, closeAll, record, until, wsConnect, BIN } from "./fixture.mjs";
+import { startServer, connected, join, waitFor, closeAll, record, until, wsConnect, BIN, barrier } from "./fixture.mjs";
 
 afterEach(closeAll);
-
-/** Sends a marker from `from` to `to` and awaits it: everything queued for `to` before it has
- * been delivered. */
-async function barrier(from, to) {
-  const marker = Math.random();
-  const got = new Promise((resolve) => {
-    const on = (msg) => {
-      if (msg.signal?.barrier === marker) {
-        to.off("signal", on);
-        resolve();
-      }
-    };
-    to.on("signal", on);
-  });
-  from.emit("signal", { to: to.id, signal: { barrier: marker } });
-  await got;
-}
 
 test("a peer reset mid-frame is announced exactly once, on both transports", async () => {
   const server = await startServer();

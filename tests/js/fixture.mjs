@@ -2,6 +2,7 @@
 // loopback port and connects real clients (npm socket.io-client, ws) to it.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
@@ -238,4 +239,27 @@ export async function metrics(url) {
 /** The refusal counter for one reason. */
 export async function refused(url, reason) {
   return (await metrics(url))[`free_meetings_refused_total{reason="${reason}"}`];
+}
+
+/** Sends a marker signal from `from` to `to` and resolves when it arrives: a barrier that proves
+ * everything the server queued for `to` before it has been delivered. */
+export async function barrier(from, to) {
+  const marker = { barrier: Math.random() };
+  const got = new Promise((resolve) => {
+    const on = (msg) => {
+      if (msg.signal && msg.signal.barrier === marker.barrier) {
+        to.off("signal", on);
+        resolve();
+      }
+    };
+    to.on("signal", on);
+  });
+  from.emit("signal", { to: to.id, signal: marker });
+  await got;
+}
+
+/** Resident memory of a process, in bytes (0 once it is gone). */
+export function rss(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) * 1024 : 0;
 }

@@ -3,19 +3,12 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import fs from "node:fs";
-import { startServer, connected, connect, join, waitFor, closeAll, record, until, refused } from "./fixture.mjs";
+import { startServer, connected, connect, join, waitFor, closeAll, record, until, refused, barrier, rss } from "./fixture.mjs";
 
 let server;
 before(async () => (server = await startServer(["--max-peers-per-room", "3", "--max-signal-size", "64KiB", "--max-message-size", "128KiB"])));
 after(async () => assert.equal(await server.stop(), 0));
 afterEach(closeAll);
-
-/** Resident memory of a process, in bytes. */
-function rss(pid) {
-  const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-  return Number(m[1]) * 1024;
-}
 
 /** A room of named, connected peers. */
 async function room(roomId, ...names) {
@@ -26,23 +19,6 @@ async function room(roomId, ...names) {
     peers.push(s);
   }
   return peers;
-}
-
-/** Sends a signal from `from` to `to` and resolves when it arrives: a barrier that proves
- * everything the server queued for `to` before it has been delivered. */
-async function barrier(from, to) {
-  const marker = { barrier: Math.random() };
-  const got = new Promise((resolve) => {
-    const on = (msg) => {
-      if (msg.signal && msg.signal.barrier === marker.barrier) {
-        to.off("signal", on);
-        resolve();
-      }
-    };
-    to.on("signal", on);
-  });
-  from.emit("signal", { to: to.id, signal: marker });
-  await got;
 }
 
 test("joining another room moves the connection: the old room is told first", async () => {

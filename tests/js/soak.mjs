@@ -5,16 +5,9 @@
 // (tests/js/soak.test.mjs).
 //
 //   node tests/js/soak.mjs [--clients 500] [--duration 600] [--rate 2] [--bin PATH]
-import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { startServer, connect, waitFor } from "./fixture.mjs";
-
-/** Resident memory of a process, in bytes. */
-function rss(pid) {
-  const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-  return m ? Number(m[1]) * 1024 : 0;
-}
+import { startServer, connect, waitFor, rss } from "./fixture.mjs";
 
 /** A well-formed peer id that nobody has. */
 const NOBODY = "AAAAAAAAAAAAAAAA";

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
-use crate::discovery::{FoundServer, MdnsStatus, lan_urls};
+use crate::discovery::{FoundServer, MdnsStatus, lan_addrs, url};
 use crate::http::AppState;
 use crate::hub::{Hub, Snapshot};
 
@@ -46,51 +47,39 @@ fn status_of(state: &AppState) -> Status {
 
 /// How a server listening on `listen` can be reached right now.
 pub fn collect_status(
-    listen: std::net::SocketAddr,
+    listen: SocketAddr,
     mdns_state: &crate::discovery::MdnsState,
     meeting: &crate::meeting::MeetingConfig,
 ) -> Status {
     let port = listen.port();
-    let urls = lan_urls(listen);
+    let addrs = lan_addrs(listen);
     let mdns = mdns_state.get();
-    let local_names: Vec<String> = if mdns.enabled {
-        mdns.hostnames
+    let names: &[String] = if mdns.enabled { &mdns.hostnames } else { &[] };
+    let by_name = |scheme: &str, port: u16| -> Vec<String> {
+        names
             .iter()
-            .map(|h| format!("http://{h}:{port}"))
+            .map(|h| format!("{scheme}://{h}:{port}"))
             .collect()
-    } else {
-        Vec::new()
     };
+    let by_address = |scheme: &str, port: u16| -> Vec<String> {
+        addrs.iter().map(|&a| url(scheme, a, port)).collect()
+    };
+    let urls = by_address("http", port);
+    let local_names = by_name("http", port);
     let https_urls: Vec<String> = match meeting.https_port {
-        Some(tls_port) => {
-            let by_name = if mdns.enabled {
-                mdns.hostnames.clone()
-            } else {
-                Vec::new()
-            };
-            let by_address = urls.iter().filter_map(|u| {
-                let host = u.strip_prefix("http://")?.rsplit_once(':')?.0;
-                Some(host.to_owned())
-            });
-            by_name
-                .into_iter()
-                .chain(by_address)
-                .map(|host| format!("https://{host}:{tls_port}"))
-                .collect()
-        }
+        Some(tls_port) => [by_name("https", tls_port), by_address("https", tls_port)].concat(),
         None => Vec::new(),
     };
-    let secure_link = match meeting.https_port {
-        Some(tls_port) if mdns.enabled => mdns
-            .hostnames
-            .last()
-            .map(|h| format!("https://{h}:{tls_port}")),
-        _ => None,
+    // One rule under either scheme: the `.local` name given last (the alias, if any), else the
+    // first address; HTTPS first when on, since other machines need it for the camera.
+    let link = |scheme: &str, port: u16| {
+        let by_name = names.last().map(|h| format!("{scheme}://{h}:{port}"));
+        by_name.or_else(|| addrs.first().map(|&a| url(scheme, a, port)))
     };
-    let meeting_link = secure_link
-        .or_else(|| https_urls.first().cloned())
-        .or_else(|| local_names.last().cloned())
-        .or_else(|| urls.first().cloned())
+    let meeting_link = meeting
+        .https_port
+        .and_then(|tls_port| link("https", tls_port))
+        .or_else(|| link("http", port))
         .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
     Status {
         version: env!("CARGO_PKG_VERSION"),

@@ -1,6 +1,6 @@
 //! Which network interfaces the server announces itself on, and the addresses people can use.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Name prefixes of virtual interfaces that other machines on the LAN cannot reach us through
 /// (containers, VMs, VPNs). Announcing on them is useless at best; some also upset mDNS stacks.
@@ -40,11 +40,11 @@ fn skip_reason(intf: &if_addrs::Interface) -> Option<&'static str> {
     }
 }
 
-/// The URLs other machines can use for a server listening on `listen` (every LAN address when
-/// it listens on all interfaces).
-pub fn lan_urls(listen: std::net::SocketAddr) -> Vec<String> {
+/// The addresses other machines can use for a server listening on `listen`: `listen` itself, or
+/// every LAN address with its port when it listens on all interfaces.
+pub fn lan_addrs(listen: SocketAddr) -> Vec<SocketAddr> {
     if !listen.ip().is_unspecified() {
-        return vec![format!("http://{listen}")];
+        return vec![listen];
     }
     // 0.0.0.0 is IPv4 only; [::] usually takes both families.
     let v4_only = listen.is_ipv4();
@@ -52,8 +52,14 @@ pub fn lan_urls(listen: std::net::SocketAddr) -> Vec<String> {
         .0
         .into_iter()
         .filter(|ip| !(v4_only && ip.is_ipv6()))
-        .map(|ip| format!("http://{}", std::net::SocketAddr::new(ip, listen.port())))
+        .map(|ip| SocketAddr::new(ip, listen.port()))
         .collect()
+}
+
+/// `scheme://addr` with the port replaced by `port` (IPv6 in brackets, its scope kept).
+pub fn url(scheme: &str, mut addr: SocketAddr, port: u16) -> String {
+    addr.set_port(port);
+    format!("{scheme}://{addr}")
 }
 
 /// The addresses other machines can use, and the interfaces skipped with why.

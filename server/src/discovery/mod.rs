@@ -9,7 +9,7 @@ mod names;
 
 pub use advertise::{AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
 pub use browse::{FoundServer, discover};
-pub use interfaces::{lan_addresses, lan_urls, usable};
+pub use interfaces::{lan_addresses, lan_addrs, url, usable};
 pub use names::{BadName, host_label, instance_name, machine_hostname};
 
 /// DNS-SD service type of Free Meetings servers.

@@ -13,16 +13,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::admission::{Admission, Refused, Ticket};
 use super::origin::OriginPolicy;
-use crate::hub::Hub;
-use crate::metrics::Reason;
+use crate::metrics::{Metrics, Reason};
 
 /// What the guard needs to decide.
 #[derive(Clone)]
 pub struct Guard {
     /// Allowed origins.
     pub origins: std::sync::Arc<OriginPolicy>,
-    /// For the refusal counters.
-    pub hub: Hub,
+    /// Where refusals are counted.
+    pub metrics: Arc<Metrics>,
     /// The connection caps.
     pub admission: Admission,
 }
@@ -49,7 +48,7 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
                 path,
                 "refused a connection from a web page of another origin; to allow it, start with --allowed-origin {origin}"
             );
-            guard.hub.metrics().refused(Reason::origin);
+            guard.metrics.refused(Reason::origin);
             let body = format!("origin {origin} is not allowed\n");
             return (StatusCode::FORBIDDEN, body).into_response();
         }
@@ -69,7 +68,7 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
                     Refused::ServerFull(_) => Reason::server_full,
                     Refused::AddressFull { .. } => Reason::address_full,
                 };
-                guard.hub.metrics().refused(reason);
+                guard.metrics.refused(reason);
                 let body = format!("{refused}: try again later\n");
                 return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
             }
