@@ -11,10 +11,5 @@ fi
 echo "No display found: running the headless server (free-meetings serve); its dashboard is at /dashboard/ on this machine."
 ./scripts/setup.sh server
 # HTTPS on too: browsers at other desks need it for camera and microphone on the meeting page
-# (`--no-tls` here turns it off, as it does for the tray app).
-tls=(--tls)
-args=()
-for arg in "$@"; do
-  if [ "$arg" = --no-tls ]; then tls=(); else args+=("$arg"); fi
-done
-exec cargo run --release --locked -p free-meetings -- serve "${tls[@]}" "${args[@]}"
+# (a `--no-tls` among the arguments comes later and turns it off, as it does for the tray app).
+exec cargo run --release --locked -p free-meetings -- serve --tls "$@"

@@ -8,6 +8,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== import cycles (and no transport crate in the core)"
+python3 scripts/check_imports.py server/src --pure wire rooms \
+  --banned socketioxide socketioxide_core engineioxide axum tungstenite tokio_tungstenite hyper hyper_util tower
+python3 scripts/check_imports.py src-tauri/src
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"

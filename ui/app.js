@@ -45,11 +45,9 @@ function copyButton(text) {
 function renderRooms(snapshot) {
   const rooms = $("rooms");
   rooms.replaceChildren();
-  const meetings = snapshot.rooms.length;
-  const people = snapshot.rooms.reduce((n, r) => n + r.peers.length, 0);
-  $("totals").textContent = `${meetings} meeting${meetings === 1 ? "" : "s"}, ${people} ${people === 1 ? "person" : "people"}` +
-    (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
-  $("empty").hidden = meetings > 0;
+  // The server words the summary, so the window and the tray menu say the same.
+  $("totals").textContent = snapshot.summary + (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
+  $("empty").hidden = snapshot.rooms.length > 0;
   reportShown($("totals").textContent);
   for (const room of snapshot.rooms) {
     const box = el("div", undefined, "room");

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use free_meetings::protocol::ClientEvent;
+use free_meetings::wire::socketio_packet;
 
 fn packet(pad: usize) -> String {
     let sdp = "a=candidate:1 1 udp 2122260223 192.0.2.10 54321 typ host\\r\\n".repeat(pad / 60 + 1);
@@ -30,10 +30,10 @@ fn main() {
     for pad in [100, 3_000] {
         let text = packet(pad);
         time("two-pass", &text, |t| {
-            matches!(ClientEvent::decode_packet_in_two_passes(t), Ok(Some(_)))
+            matches!(socketio_packet::decode_in_two_passes(t), Ok(Some(_)))
         });
         time("one-pass", &text, |t| {
-            matches!(ClientEvent::decode_packet(t), Ok(Some(_)))
+            matches!(socketio_packet::decode(t), Ok(Some(_)))
         });
     }
 }

@@ -1,11 +1,12 @@
-//! What a server is started with; the CLI and the desktop app both build one of these.
+//! What a server is started with, validated: `options` builds one from a command line (its
+//! `Default` is the command line with nothing given), tests build their own.
 
 use std::time::Duration;
 
 use crate::meeting::IceServer;
+use crate::origin::OriginPolicy;
 use crate::rooms::Limits;
 use crate::tls::TlsConfig;
-use crate::transport::origin::OriginPolicy;
 
 /// Everything [`crate::start`] needs.
 #[derive(Debug, Clone)]
@@ -16,8 +17,10 @@ pub struct ServerConfig {
     pub port: u16,
     /// Web origins allowed besides the server's own.
     pub origins: OriginPolicy,
-    /// Room, rate and size limits.
+    /// Room, rate and size limits, enforced by the core.
     pub limits: Limits,
+    /// Most transport connections at once, lowered at start to fit the open-file limit.
+    pub max_connections: usize,
     /// Most transport connections from one IP address (the TCP peer's, never a header's).
     pub max_connections_per_address: usize,
     /// How long a client may take to send a request's headers (slowloris, idle sockets).
@@ -38,34 +41,12 @@ pub struct ServerConfig {
     pub mdns_alias: Option<String>,
     /// When set, the dashboard answers anyone presenting this token (else loopback only).
     pub dashboard_token: Option<String>,
+    /// Web origins of the desktop app's own window, let into the dashboard API (none headless).
+    pub window_origins: Vec<String>,
     /// HTTPS and WSS beside plain HTTP, when set.
     pub tls: Option<TlsConfig>,
     /// STUN/TURN servers handed to the meeting page (none by default: a LAN needs none).
     pub ice_servers: Vec<IceServer>,
     /// Serve this front-end build at `/` instead of the built-in meeting page.
     pub static_dir: Option<std::path::PathBuf>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: "0.0.0.0".into(),
-            port: 5000,
-            origins: OriginPolicy::default(),
-            limits: Limits::default(),
-            max_connections_per_address: 500,
-            header_timeout: Duration::from_secs(10),
-            ping_interval: Duration::from_secs(25),
-            ping_timeout: Duration::from_secs(20),
-            max_message_bytes: 256 * 1024,
-            peer_queue: 1024,
-            mdns: true,
-            instance_name: None,
-            mdns_alias: None,
-            dashboard_token: None,
-            tls: None,
-            ice_servers: Vec::new(),
-            static_dir: None,
-        }
-    }
 }

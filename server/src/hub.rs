@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
-use crate::rooms::{Change, Delivery, Limits, Outcome, PeerId, Refusal, Rooms};
+use crate::rooms::{Change, Delivery, Limits, Outcome, Rooms};
+use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName};
 
 /// A peer's queue could not take an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +24,7 @@ pub enum OutboxError {
 }
 
 /// Where the hub puts a peer's events; each transport implements it over its own bounded queue.
+/// Both calls run under the hub's lock, so neither may wait.
 pub trait Outbox: Send + Sync {
     /// Queues one event without waiting.
     fn send(&self, event: &ServerEvent) -> Result<(), OutboxError>;
@@ -32,26 +32,7 @@ pub trait Outbox: Send + Sync {
     fn close(&self);
 }
 
-/// Which transport a peer came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// Socket.IO over websocket or polling.
-    SocketIo,
-    /// The plain `/ws` JSON protocol.
-    WebSocket,
-}
-
-impl Transport {
-    /// Short name for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::SocketIo => "socket.io",
-            Transport::WebSocket => "ws",
-        }
-    }
-}
-
-/// Counts for `/health`.
+/// Counts for `/health` and logs.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Stats {
     /// Connected peers.
@@ -60,21 +41,57 @@ pub struct Stats {
     pub rooms: usize,
 }
 
-/// A live connection: where its events go, and what the dashboard shows about it.
-struct Connection {
+/// Who is where right now, as observers (dashboard, tray) read it.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    /// Connected peers, in a room or not.
+    pub peers: usize,
+    /// Rooms with their members in join order, by room id.
+    pub rooms: Vec<(RoomId, Vec<Seat>)>,
+}
+
+/// One person in a room, and how they are connected.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// Their peer id.
+    pub peer: PeerId,
+    /// The name they joined under.
+    pub name: UserName,
+    /// The transport they came in on.
+    pub transport: Transport,
+    /// Their address as the server sees it (the TCP peer's).
+    pub addr: Option<SocketAddr>,
+    /// When they connected.
+    pub since: Instant,
+}
+
+/// A connected peer as the hub keeps it: where its events go, and what observers show.
+struct ConnectedPeer {
     outbox: Arc<dyn Outbox>,
     transport: Transport,
     addr: Option<SocketAddr>,
     since: Instant,
 }
 
+/// Everything the hub guards, behind one lock.
+///
+/// One `std::sync::Mutex` over the core and every outbox, held while the core decides and while
+/// each resulting event is encoded and queued. That is what keeps the invariants simple:
+/// - every recipient gets the events of one decision in the order the core produced them, and
+///   one sender's events reach a recipient in the order they were sent (per-sender order);
+/// - nobody can see a peer the core has removed, or miss one it has added: the rooms and the
+///   outboxes change together.
+///
+/// It stays cheap because nothing under it waits: outboxes only push onto bounded queues (a full
+/// one gets its peer dropped instead of blocking), no `.await` happens under it, and the work
+/// per event is one decision plus a few serialisations. A relay takes tens of microseconds, so
+/// one lock serves tens of thousands of events a second (docs/benchmarks.md). The lock is never
+/// held across an `.await`, so a `std` mutex fits better than an async one.
 struct State {
     rooms: Rooms,
-    connections: HashMap<PeerId, Connection>,
-    /// Signals relayed since start.
-    relayed: u64,
-    /// Bumped on every connect, disconnect, join and leave, for observers.
-    revision: watch::Sender<u64>,
+    peers: HashMap<PeerId, ConnectedPeer>,
+    /// Bumped whenever the roster changes (connect, disconnect, join, leave), for observers.
+    roster: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
@@ -82,63 +99,22 @@ struct State {
 #[derive(Clone)]
 pub struct Hub {
     state: Arc<Mutex<State>>,
-    changes: watch::Receiver<u64>,
+    roster: watch::Receiver<u64>,
     metrics: Arc<Metrics>,
 }
 
-/// What the dashboard shows: rooms with their people, and totals.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Snapshot {
-    /// Connected peers, in a room or not.
-    pub peers: usize,
-    /// Connected peers in no room.
-    pub lobby: usize,
-    /// Rooms, by name.
-    pub rooms: Vec<RoomView>,
-    /// Signals relayed since start.
-    pub relayed: u64,
-}
-
-/// One room on the dashboard.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RoomView {
-    /// The room id.
-    pub id: String,
-    /// Its members in join order.
-    pub peers: Vec<PeerView>,
-}
-
-/// One person on the dashboard.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PeerView {
-    /// Peer id.
-    pub id: PeerId,
-    /// Display name.
-    pub user_name: String,
-    /// `socket.io` or `ws`.
-    pub transport: &'static str,
-    /// Remote address as seen by the server.
-    pub address: Option<String>,
-    /// Seconds since the connection opened.
-    pub connected_secs: u64,
-}
-
 impl Hub {
-    /// A hub with no peers.
-    pub fn new(limits: Limits) -> Self {
-        let (revision, changes) = watch::channel(0);
-        let metrics = Arc::new(Metrics::new());
+    /// A hub with no peers, counting into `metrics`.
+    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        let (roster_tx, roster) = watch::channel(0);
         Self {
             state: Arc::new(Mutex::new(State {
                 rooms: Rooms::new(limits),
-                connections: HashMap::new(),
-                relayed: 0,
-                revision,
+                peers: HashMap::new(),
+                roster: roster_tx,
                 metrics: metrics.clone(),
             })),
-            changes,
+            roster,
             metrics,
         }
     }
@@ -148,47 +124,38 @@ impl Hub {
         &self.metrics
     }
 
-    /// Resolves whenever someone connects, disconnects, joins or leaves.
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.clone()
+    /// Changes whenever the roster does: someone connects, disconnects, joins or leaves.
+    pub fn roster_changes(&self) -> watch::Receiver<u64> {
+        self.roster.clone()
     }
 
-    /// Signals relayed since start.
-    pub fn relayed(&self) -> u64 {
-        self.lock().relayed
-    }
-
-    /// Rooms and people right now, for the dashboard and the tray.
-    pub fn snapshot(&self) -> Snapshot {
+    /// Who is where right now.
+    pub fn roster(&self) -> Roster {
         let state = self.lock();
-        let now = Instant::now();
-        let mut rooms: Vec<RoomView> = state
+        let mut rooms: Vec<(RoomId, Vec<Seat>)> = state
             .rooms
             .rooms()
-            .map(|(id, members)| RoomView {
-                id: id.to_string(),
-                peers: members
+            .map(|(room, members)| {
+                let seats = members
                     .iter()
                     .filter_map(|&peer| {
-                        let connection = state.connections.get(&peer)?;
-                        Some(PeerView {
-                            id: peer,
-                            user_name: state.rooms.name_of(peer)?.as_str().to_owned(),
-                            transport: connection.transport.as_str(),
-                            address: connection.addr.map(|a| a.to_string()),
-                            connected_secs: now.duration_since(connection.since).as_secs(),
+                        let connected = state.peers.get(&peer)?;
+                        Some(Seat {
+                            peer,
+                            name: state.rooms.name_of(peer)?.clone(),
+                            transport: connected.transport,
+                            addr: connected.addr,
+                            since: connected.since,
                         })
                     })
-                    .collect(),
+                    .collect();
+                (room.clone(), seats)
             })
             .collect();
-        rooms.sort_by(|a, b| a.id.cmp(&b.id));
-        let seated: usize = rooms.iter().map(|r| r.peers.len()).sum();
-        Snapshot {
-            peers: state.connections.len(),
-            lobby: state.connections.len().saturating_sub(seated),
+        rooms.sort_by(|a, b| a.0.cmp(&b.0));
+        Roster {
+            peers: state.peers.len(),
             rooms,
-            relayed: state.relayed,
         }
     }
 
@@ -209,33 +176,30 @@ impl Hub {
         }
     }
 
-    /// Registers a new peer and its outbox.
+    /// Registers a new peer and its outbox. The connection caps were applied at the handshake
+    /// (`transport::admission`), so a peer that reaches here is always taken.
     pub fn connect(
         &self,
         peer: PeerId,
         transport: Transport,
         addr: Option<SocketAddr>,
         outbox: Arc<dyn Outbox>,
-    ) -> Result<(), Refusal> {
+    ) {
         let mut state = self.lock();
         let since = Instant::now();
-        if let Err(refusal) = state.rooms.connect(peer, since) {
-            self.metrics.refused((&refusal).into());
-            return Err(refusal);
-        }
+        state.rooms.connect(peer, since);
         self.metrics.connection(transport, 1);
-        let connection = Connection {
+        let connected = ConnectedPeer {
             outbox,
             transport,
             addr,
             since,
         };
-        state.connections.insert(peer, connection);
-        state.revision.send_modify(|r| *r += 1);
+        state.peers.insert(peer, connected);
+        state.roster.send_modify(|v| *v += 1);
         drop(state);
         let addr = addr.map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(peer = %peer, transport = transport.as_str(), addr, "peer connected");
-        Ok(())
     }
 
     /// Handles one decoded (or undecodable) event from a peer.
@@ -258,13 +222,13 @@ impl Hub {
     /// Removes a peer whose connection ended; its room is told.
     pub fn disconnect(&self, peer: PeerId, reason: &str) {
         let mut state = self.lock();
-        let Some(connection) = state.connections.remove(&peer) else {
+        let Some(connected) = state.peers.remove(&peer) else {
             return;
         };
-        self.metrics.connection(connection.transport, -1);
+        self.metrics.connection(connected.transport, -1);
         let outcome = state.rooms.disconnect(peer);
         state.apply(outcome);
-        state.revision.send_modify(|r| *r += 1);
+        state.roster.send_modify(|v| *v += 1);
         drop(state);
         tracing::info!(peer = %peer, reason, "peer disconnected");
     }
@@ -273,7 +237,7 @@ impl Hub {
     pub fn close_all(&self) {
         let outboxes: Vec<_> = self
             .lock()
-            .connections
+            .peers
             .values()
             .map(|c| c.outbox.clone())
             .collect();
@@ -295,60 +259,51 @@ impl State {
         {
             self.observe(&changes);
             for Delivery { to, event } in deliveries {
-                let Some(connection) = self.connections.get(&to) else {
+                let Some(connected) = self.peers.get(&to) else {
                     continue;
                 };
-                match connection.outbox.send(&event) {
-                    Ok(()) => {}
-                    Err(error) => {
-                        // A closed connection is one whose disconnect is on its way: not news.
-                        if error == OutboxError::Full {
-                            tracing::warn!(peer = %to, "dropping peer: it is not reading and its queue is full");
-                        } else {
-                            tracing::debug!(peer = %to, %error, "peer gone before its disconnect was handled");
-                        }
-                        if let Some(connection) = self.connections.remove(&to) {
-                            self.metrics.connection(connection.transport, -1);
-                            connection.outbox.close();
-                        }
-                        work.push_back(self.rooms.disconnect(to));
-                    }
+                let Err(error) = connected.outbox.send(&event) else {
+                    continue;
+                };
+                // A closed connection is one whose disconnect is on its way: not news.
+                if error == OutboxError::Full {
+                    tracing::warn!(peer = %to, "dropping peer: it is not reading and its queue is full");
+                } else {
+                    tracing::debug!(peer = %to, %error, "peer gone before its disconnect was handled");
                 }
+                if let Some(connected) = self.peers.remove(&to) {
+                    self.metrics.connection(connected.transport, -1);
+                    connected.outbox.close();
+                }
+                work.push_back(self.rooms.disconnect(to));
             }
         }
         self.metrics.set_rooms(self.rooms.room_count());
     }
-}
 
-impl State {
-    /// Logs changes and tells observers about those that change who is where.
+    /// Logs changes, counts them, and tells observers when the roster changed.
     fn observe(&mut self, changes: &[Change]) {
-        let mut moved = false;
+        let mut roster_changed = false;
         for change in changes {
-            log_change(change);
             match change {
-                Change::Relayed => self.relayed += 1,
-                Change::Joined { .. } => {
+                Change::Relayed => {}
+                Change::Joined { peer, room } => {
+                    tracing::info!(peer = %peer, room = %room, "joined room");
                     self.metrics.joined();
-                    moved = true;
+                    roster_changed = true;
                 }
-                Change::Left { .. } => moved = true,
-                Change::Refused { reason, .. } => self.metrics.refused(reason.into()),
+                Change::Left { peer, room } => {
+                    tracing::info!(peer = %peer, room = %room, "left room");
+                    roster_changed = true;
+                }
+                Change::Refused { peer, refusal } => {
+                    tracing::debug!(peer = %peer, %refusal, "event refused");
+                    self.metrics.refused(refusal.into());
+                }
             }
         }
-        if moved {
-            self.revision.send_modify(|r| *r += 1);
-        }
-    }
-}
-
-fn log_change(change: &Change) {
-    match change {
-        Change::Joined { peer, room } => tracing::info!(peer = %peer, room = %room, "joined room"),
-        Change::Left { peer, room } => tracing::info!(peer = %peer, room = %room, "left room"),
-        Change::Relayed => {}
-        Change::Refused { peer, reason } => {
-            tracing::debug!(peer = %peer, %reason, "event refused")
+        if roster_changed {
+            self.roster.send_modify(|v| *v += 1);
         }
     }
 }

@@ -1,33 +1,37 @@
 //! Free Meetings: a LAN signaling server for browser video meetings, wire-compatible with the
-//! original Node/Socket.IO server.
+//! original Node/Socket.IO server. ARCHITECTURE.md at the repository's root explains how the
+//! pieces fit; from the bottom up:
 //!
+//! - [`wire`]: ids, names and events as they travel, with both framings' codecs;
 //! - [`rooms`]: the core, which holds rooms and peers and decides everything, with no I/O;
-//! - [`protocol`]: the events on the wire, decoded and validated;
+//! - [`metrics`]: the Prometheus counters that watch the core's outcomes;
 //! - [`hub`]: routes what the core decides to each peer's outbox;
-//! - [`metrics`]: the Prometheus counters the hub and the guard keep;
-//! - [`transport`]: Socket.IO and plain WebSocket adapters, plus the handshake guard;
-//! - [`discovery`]: mDNS announcement and browsing on the LAN;
-//! - [`dashboard`]: the UI at `/dashboard` and its read-only API;
-//! - [`meeting`]: the built-in meeting page at `/`;
-//! - [`tls`]: HTTPS with a generated or given certificate;
-//! - [`server`]: the HTTP server that puts it all together;
-//! - [`settings`]: the desktop app's settings file.
+//! - [`transport`]: the Socket.IO and `/ws` adapters, and the handshake check in front of them;
+//! - [`dashboard`], [`meeting`]: the other HTTP features (observers and the meeting page);
+//! - [`http`]: merges every feature's routes and runs the accept loop;
+//! - [`server`]: starts and stops it all from a [`ServerConfig`], which [`options`] builds
+//!   from a command line;
+//! - beside them, leaves with no dependency on the rest: [`origin`], [`discovery`] (mDNS),
+//!   [`tls`], [`embedded`]; [`startup`] for both binaries, [`desktop`] for the tray app only.
 
 pub mod config;
-pub mod connections;
 pub mod dashboard;
+pub mod desktop;
 pub mod discovery;
+pub mod embedded;
 pub mod http;
 pub mod hub;
 pub mod meeting;
 pub mod metrics;
-pub mod protocol;
+pub mod options;
+pub mod origin;
 pub mod rooms;
 pub mod server;
-pub mod settings;
 pub mod startup;
 pub mod tls;
 pub mod transport;
+pub mod wire;
 
 pub use config::ServerConfig;
+pub use options::ServerOptions;
 pub use server::{RunningServer, StartError, start};

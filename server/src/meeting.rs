@@ -2,17 +2,17 @@
 //! another front-end build from `--static-dir`. Every asset is embedded: no CDN, works offline.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::http::{AppState, asset};
+use crate::embedded::asset;
 
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
 const MEET_JS: &str = include_str!("../../ui/meet/meet.js");
@@ -85,9 +85,9 @@ pub struct MeetingConfig {
 
 /// Routes for the meeting page; with `static_dir`, that build is served at `/` instead (any
 /// unknown path gets its `index.html`, as single-page apps expect).
-pub fn routes(static_dir: Option<PathBuf>) -> Router<AppState> {
+pub fn routes(config: Arc<MeetingConfig>, static_dir: Option<PathBuf>) -> Router {
     let router = Router::new()
-        .route("/api/meeting", get(config))
+        .route("/api/meeting", get(meeting_config).with_state(config))
         .route(
             "/meet/meet.js",
             get(|| async { asset(MEET_JS, "text/javascript; charset=utf-8") }),
@@ -113,8 +113,8 @@ async fn page() -> impl IntoResponse {
     asset(INDEX_HTML, "text/html; charset=utf-8")
 }
 
-async fn config(State(state): State<AppState>) -> Json<MeetingConfig> {
-    Json(state.meeting.as_ref().clone())
+async fn meeting_config(State(config): State<Arc<MeetingConfig>>) -> Json<MeetingConfig> {
+    Json(config.as_ref().clone())
 }
 
 #[cfg(test)]

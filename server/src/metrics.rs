@@ -1,5 +1,6 @@
 //! Prometheus metrics at `GET /metrics`: what the hub and the handshake guard observe.
-//! Nothing here decides anything; the counters only watch the core's outcomes.
+//! Nothing here decides anything; the counters only watch the core's outcomes and the
+//! transports' refusals. The relayed counter is also the dashboard's traffic figure.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -8,13 +9,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::hub::Transport;
 use crate::rooms::Refusal;
+use crate::wire::Transport;
 
-/// Why an event or a connection was refused, as the `reason` label says it.
+/// What kind of refusal an event or a connection met, as the `reason` label says it.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
-pub enum Reason {
+pub enum RefusalKind {
     /// Over the per-connection event rate.
     rate,
     /// A signal or a message over its size limit.
@@ -33,22 +34,34 @@ pub enum Reason {
     address_full,
 }
 
-impl From<&Refusal> for Reason {
+impl RefusalKind {
+    const ALL: [RefusalKind; 8] = [
+        RefusalKind::rate,
+        RefusalKind::size,
+        RefusalKind::origin,
+        RefusalKind::room_full,
+        RefusalKind::validation,
+        RefusalKind::routing,
+        RefusalKind::server_full,
+        RefusalKind::address_full,
+    ];
+}
+
+impl From<&Refusal> for RefusalKind {
     fn from(refusal: &Refusal) -> Self {
         match refusal {
-            Refusal::Invalid(_) => Reason::validation,
-            Refusal::RateLimited { .. } => Reason::rate,
-            Refusal::SignalTooLarge { .. } => Reason::size,
-            Refusal::NotInRoom | Refusal::TargetNotInRoom(_) => Reason::routing,
-            Refusal::RoomFull { .. } => Reason::room_full,
-            Refusal::ServerFull(_) => Reason::server_full,
+            Refusal::Invalid(_) => RefusalKind::validation,
+            Refusal::RateLimited { .. } => RefusalKind::rate,
+            Refusal::SignalTooLarge { .. } => RefusalKind::size,
+            Refusal::NotInRoom | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
+            Refusal::RoomFull { .. } => RefusalKind::room_full,
         }
     }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
-    reason: Reason,
+    reason: RefusalKind,
 }
 
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -119,20 +132,11 @@ impl Metrics {
             "Time from a signal's arrival to its queueing for the target",
             relay_seconds.clone(),
         );
-        for reason in [
-            Reason::rate,
-            Reason::size,
-            Reason::origin,
-            Reason::room_full,
-            Reason::validation,
-            Reason::routing,
-            Reason::server_full,
-            Reason::address_full,
-        ] {
-            // Listed at zero from the start, so a scraper sees every series.
+        // Every series is listed at zero from the start, so a scraper sees them all.
+        for reason in RefusalKind::ALL {
             let _ = refused.get_or_create(&ReasonLabel { reason });
         }
-        for transport in [Transport::SocketIo, Transport::WebSocket] {
+        for transport in Transport::ALL {
             let _ = connections.get_or_create(&transport.into());
         }
         Self {
@@ -169,8 +173,13 @@ impl Metrics {
         self.relay_seconds.observe(seconds);
     }
 
+    /// Signals relayed since start.
+    pub fn relayed_total(&self) -> u64 {
+        self.relayed.get()
+    }
+
     /// Something was refused.
-    pub fn refused(&self, reason: Reason) {
+    pub fn refused(&self, reason: RefusalKind) {
         self.refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
@@ -190,10 +199,11 @@ mod tests {
     #[test]
     fn counters_show_in_the_text_format() {
         let metrics = Metrics::new();
-        metrics.refused(Reason::rate);
-        metrics.refused(Reason::rate);
+        metrics.refused(RefusalKind::rate);
+        metrics.refused(RefusalKind::rate);
         metrics.connection(Transport::WebSocket, 1);
         metrics.relayed(0.00002);
+        assert_eq!(metrics.relayed_total(), 1);
         let text = metrics.encode();
         assert!(
             text.contains("free_meetings_refused_total{reason=\"rate\"} 2"),

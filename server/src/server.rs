@@ -10,14 +10,17 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::ServerConfig;
+use crate::dashboard::{self, Access, DashboardState};
 use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
-use crate::http::{AppState, router};
+use crate::http::{self, Health};
 use crate::hub::Hub;
-use crate::meeting::MeetingConfig;
+use crate::meeting::{self, MeetingConfig};
+use crate::metrics::Metrics;
 use crate::tls::{CertNames, TlsConfig};
 use crate::transport::admission::Admission;
-use crate::transport::socketio;
-use crate::transport::ws::WsSettings;
+use crate::transport::handshake::Handshake;
+use crate::transport::ws::{self, WsSettings};
+use crate::transport::{READ_BUFFER_BYTES, socketio};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +101,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         https_port: tls_addr.map(|a| a.port()),
         fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
     });
-    let hub = Hub::new(config.limits.clone());
+    let metrics = Arc::new(Metrics::new());
+    let hub = Hub::new(config.limits.clone(), metrics.clone());
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
@@ -106,42 +110,49 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .max_payload(config.max_message_bytes as u64)
         .ws_max_message_size(config.max_message_bytes)
         .ws_max_frame_size(config.max_message_bytes)
-        // 4 KiB by default, allocated per idle peer; signals are small and a bigger frame just
-        // takes more reads (measured: 22.6 -> 19.6 KB per idle Socket.IO peer).
-        .ws_read_buffer_size(crate::transport::ws::READ_BUFFER_BYTES)
+        // 4 KiB by default, allocated per idle peer.
+        .ws_read_buffer_size(READ_BUFFER_BYTES)
         .build_layer();
-    socketio::attach(&io, hub.clone());
+    socketio::attach(&io, hub.clone(), config.ping_interval + config.ping_timeout);
     let mdns = MdnsState::default();
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let state = AppState {
-        closing: closing_rx,
-        mdns: mdns.clone(),
-        listen: addr,
-        hub: hub.clone(),
-        ws: WsSettings {
-            ping_interval: config.ping_interval,
-            ping_timeout: config.ping_timeout,
-            max_message_bytes: config.max_message_bytes,
-            queue: config.peer_queue,
-        },
-        meeting: meeting.clone(),
+    let ws_settings = WsSettings {
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        max_message_bytes: config.max_message_bytes,
+        queue: config.peer_queue,
     };
-    let dashboard = crate::dashboard::Access::new(config.dashboard_token.clone());
-    let admission = Admission::new(
-        connection_cap(config.limits.max_connections),
-        config.max_connections_per_address,
+    let dashboard_state = DashboardState {
+        hub: hub.clone(),
+        listen: addr,
+        mdns: mdns.clone(),
+        meeting: meeting.clone(),
+        closing: closing_rx,
+    };
+    let access = Access::new(
+        config.dashboard_token.clone(),
+        config.window_origins.clone(),
     );
-    let origins = Arc::new(config.origins.clone());
-    let app = router(
-        state,
-        layer,
-        origins,
-        dashboard,
-        admission,
-        config.static_dir.clone(),
-    );
+    let features = [
+        ws::routes(hub.clone(), ws_settings),
+        dashboard::routes(dashboard_state, access),
+        meeting::routes(meeting.clone(), config.static_dir.clone()),
+    ];
+    let handshake = Handshake {
+        origins: Arc::new(config.origins.clone()),
+        metrics,
+        admission: Admission::new(
+            connection_cap(config.max_connections),
+            config.max_connections_per_address,
+        ),
+    };
+    let health = Health {
+        hub: hub.clone(),
+        mdns: mdns.clone(),
+    };
+    let app = http::router(features, health, layer, handshake);
     let tls_task = match (tls_listener, &tls) {
-        (Some(listener), Some(tls)) => Some(tokio::spawn(crate::connections::serve(
+        (Some(listener), Some(tls)) => Some(tokio::spawn(crate::http::serve::serve(
             listener,
             app.clone(),
             Some(tls.acceptor.clone()),
@@ -151,7 +162,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         ))),
         _ => None,
     };
-    let task = tokio::spawn(crate::connections::serve(
+    let task = tokio::spawn(crate::http::serve::serve(
         listener,
         app,
         None,
@@ -338,8 +349,8 @@ impl RunningServer {
     }
 
     /// How to reach this server right now (URLs, `.local` names, the meeting link).
-    pub fn status(&self) -> crate::dashboard::Status {
-        crate::dashboard::collect_status(self.addr, &self.mdns, &self.meeting)
+    pub fn status(&self) -> dashboard::Status {
+        dashboard::collect_status(self.addr, &self.mdns, &self.meeting)
     }
 
     /// The HTTPS address, when TLS is on.

@@ -50,9 +50,6 @@ pub struct TlsConfig {
     pub source: CertSource,
 }
 
-/// Default HTTPS port.
-pub const DEFAULT_TLS_PORT: u16 = 5443;
-
 /// Why TLS could not be set up; each names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

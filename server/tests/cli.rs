@@ -136,7 +136,7 @@ fn bad_addresses_and_values_are_one_line_errors_with_exit_code_2() {
             vec!["--mdns-hostname", "meet room"],
             "not a usable .local name",
         ),
-        (vec!["--name", &long_name], "invalid --name"),
+        (vec!["--name", &long_name], "(--name)"),
     ] {
         let mut full = vec!["serve", "--no-mdns", "--port", "0"];
         full.extend(&args);

@@ -6,8 +6,7 @@
 //! 4,096 cases per property by default; `PROPTEST_CASES=200000 cargo test --test decode_fuzz`
 //! for a longer run. Inputs that once mattered are replayed from `tests/corpus/`.
 
-use free_meetings::protocol::{ClientEvent, ProtocolError};
-use free_meetings::transport::ws;
+use free_meetings::wire::{ClientEvent, ProtocolError, socketio_packet, ws_frame};
 use proptest::prelude::*;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -89,10 +88,10 @@ fn same(
 
 /// Every answer is an event or one of the documented errors, never a panic.
 fn check_packet(text: &str) {
-    let fast = ClientEvent::decode_packet(text);
-    let plain = ClientEvent::decode_packet_in_two_passes(text);
+    let fast = socketio_packet::decode(text);
+    let plain = socketio_packet::decode_in_two_passes(text);
     assert!(same(&fast, &plain), "{text:?}: {fast:?} != {plain:?}");
-    let _ = ws::decode(text);
+    let _ = ws_frame::decode(text);
 }
 
 proptest! {
@@ -120,7 +119,7 @@ proptest! {
     #[test]
     fn ws_frames_with_any_event_and_data(name in json(), data in json()) {
         let frame = serde_json::json!({"event": name, "data": data}).to_string();
-        let decoded = ws::decode(&frame);
+        let decoded = ws_frame::decode(&frame);
         if !name.is_string() {
             prop_assert_eq!(decoded.unwrap_err(), ProtocolError::BadFrame);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{WsClient, server};
 use free_meetings::ServerConfig;
-use free_meetings::rooms::{Limits, RateLimit};
+use free_meetings::rooms::RateLimit;
 use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -108,17 +108,14 @@ async fn a_peer_that_stops_answering_pings_is_dropped() {
 
 #[tokio::test]
 async fn a_stuck_reader_is_dropped_and_others_are_not_delayed() {
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         peer_queue: 8,
         ping_interval: Duration::from_secs(60),
-        limits: Limits {
-            rate: RateLimit {
-                per_second: 1e6,
-                burst: 1e6,
-            },
-            ..Limits::default()
-        },
         ..ServerConfig::default()
+    };
+    config.limits.rate = RateLimit {
+        per_second: 1e6,
+        burst: 1e6,
     };
     let server = server(config).await;
     let mut sender = WsClient::connect(&server).await;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use free_meetings::settings::Settings;
+use free_meetings::desktop::Settings;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;

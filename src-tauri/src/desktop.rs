@@ -4,14 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use free_meetings::desktop::settings::{self, Loaded, Settings};
 use free_meetings::server::StartError;
-use free_meetings::settings::{self, Loaded, Settings};
-use free_meetings::tls::{CertSource, DEFAULT_TLS_PORT, TlsConfig};
-use free_meetings::{RunningServer, ServerConfig};
+use free_meetings::{RunningServer, ServerConfig, ServerOptions};
 use serde::Serialize;
 use tokio::sync::watch;
-
-use crate::cli::Args;
 
 /// Something the user must see: the window's banner and the tray's status line.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -25,11 +22,14 @@ pub struct AppStatus {
     pub port: Option<u16>,
 }
 
+/// Origins of the app's own window (Linux/macOS, and Windows), let into the dashboard API.
+const WINDOW_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
+
 /// Shared app state, managed by Tauri.
 pub struct Desktop {
-    args: Args,
-    /// `--port`, until the user picks a port in the window (their choice then wins).
-    port_override: Mutex<Option<u16>>,
+    /// This run's command line; its `--port` is forgotten once the user picks a port in the
+    /// window (their choice then wins).
+    options: Mutex<ServerOptions>,
     settings_path: PathBuf,
     loaded: Mutex<Loaded>,
     server: tokio::sync::Mutex<Option<RunningServer>>,
@@ -38,15 +38,18 @@ pub struct Desktop {
 
 impl Desktop {
     /// Loads the settings; the server is started separately.
-    pub fn new(args: Args, default_settings_path: PathBuf) -> Self {
-        let settings_path = args.settings.clone().unwrap_or(default_settings_path);
+    pub fn new(
+        options: ServerOptions,
+        settings_path: Option<PathBuf>,
+        default_settings_path: PathBuf,
+    ) -> Self {
+        let settings_path = settings_path.unwrap_or(default_settings_path);
         let loaded = settings::load(&settings_path);
         if let Some(warning) = &loaded.warning {
             tracing::warn!("{warning}");
         }
         Self {
-            port_override: Mutex::new(args.port),
-            args,
+            options: Mutex::new(options),
             settings_path,
             loaded: Mutex::new(loaded),
             server: tokio::sync::Mutex::new(None),
@@ -67,34 +70,18 @@ impl Desktop {
         self.status.subscribe()
     }
 
-    /// The server configuration: settings, then this run's command-line overrides.
+    /// The server configuration: this run's command line over the saved settings.
     fn config(&self, settings: &Settings) -> Result<ServerConfig, String> {
-        let args = &self.args;
-        let mut effective = settings.clone();
-        if let Some(port) = self.port_override.lock().ok().and_then(|p| *p) {
-            effective.port = port;
-        }
-        if let Some(name) = &args.name {
-            effective.instance_name = Some(name.clone());
-        }
-        if let Some(name) = &args.mdns_hostname {
-            effective.mdns_hostname = Some(name.clone());
-        }
-        if !args.allowed_origins.is_empty() {
-            effective.allowed_origins = args.allowed_origins.clone();
-        }
-        let mut config = effective.apply_to(ServerConfig::default())?;
-        if let Some(bind) = &args.bind {
-            config.bind = bind.clone();
-        }
-        config.mdns = !args.no_mdns;
-        // On by default: people at other desks need HTTPS for camera and microphone.
-        config.tls = (!args.no_tls).then(|| TlsConfig {
-            port: args.tls_port.unwrap_or(DEFAULT_TLS_PORT),
-            source: CertSource::Generated {
-                dir: CertSource::default_dir(),
-            },
-        });
+        let options = self
+            .options
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        let mut config = settings
+            .under(options)
+            .into_config(true)
+            .map_err(|e| e.to_string())?;
+        config.window_origins = WINDOW_ORIGINS.map(String::from).to_vec();
         Ok(config)
     }
 
@@ -151,8 +138,8 @@ impl Desktop {
         settings.validate()?;
         settings::save(&self.settings_path, &settings)
             .map_err(|e| format!("cannot save settings: {e}"))?;
-        if let Ok(mut port) = self.port_override.lock() {
-            *port = None;
+        if let Ok(mut options) = self.options.lock() {
+            options.port = None;
         }
         if let Ok(mut loaded) = self.loaded.lock() {
             *loaded = Loaded {

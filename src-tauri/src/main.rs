@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         .setup(move |app| {
             let settings_path = app.path().app_config_dir()?.join("settings.json");
             let minimized = args.minimized;
-            let desktop = Arc::new(Desktop::new(args, settings_path));
+            let desktop = Arc::new(Desktop::new(args.server, args.settings, settings_path));
             app.manage(desktop.clone());
             // Before the server starts: a SIGTERM as soon as it answers must already quit cleanly.
             let handle = app.handle().clone();

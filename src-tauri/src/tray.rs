@@ -10,6 +10,8 @@ use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
+use free_meetings::dashboard::Snapshot;
+
 use crate::commands::set_start_at_login;
 use crate::desktop::Desktop;
 use crate::window;
@@ -81,13 +83,13 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             let hub = server.map(|(hub, _)| hub);
             let text = match (&app_status.borrow_and_update().problem, &hub) {
                 (Some(problem), _) => problem.clone(),
-                (None, Some(hub)) => people(&hub.snapshot()),
+                (None, Some(hub)) => Snapshot::of(hub).summary,
                 (None, None) => "Starting…".to_owned(),
             };
             let _ = status_item.set_text(&text);
             let _ = tray.set_tooltip(Some(format!("Free Meetings: {text}")));
             let _ = tray.set_title(Some(&text));
-            let mut changes = hub.as_ref().map(|h| h.changes());
+            let mut changes = hub.as_ref().map(|h| h.roster_changes());
             tokio::select! {
                 changed = app_status.changed() => if changed.is_err() { break },
                 Some(Ok(())) = async { match changes.as_mut() { Some(c) => Some(c.changed().await), None => None } } => {}
@@ -95,20 +97,6 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         }
     });
     Ok(())
-}
-
-/// "3 meetings, 7 people".
-fn people(snapshot: &free_meetings::hub::Snapshot) -> String {
-    let meetings = snapshot.rooms.len();
-    let people: usize = snapshot.rooms.iter().map(|r| r.peers.len()).sum();
-    match meetings {
-        0 => "No meetings right now".to_owned(),
-        1 => format!(
-            "1 meeting, {people} {}",
-            if people == 1 { "person" } else { "people" }
-        ),
-        n => format!("{n} meetings, {people} people"),
-    }
 }
 
 fn on_menu(app: &AppHandle, event: MenuEvent) {

@@ -189,7 +189,7 @@ async function firstTest(app, port) {
   assert.match(status.fingerprint ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, JSON.stringify(status));
   if (status.urls.length) assert.match(status.meetingLink, /^https:\/\//, "the link to share is the HTTPS one");
   await openFromTray();
-  await titled(/^Free Meetings — 0 meetings, 0 people$/);
+  await titled(/^Free Meetings — No meetings right now$/);
   const ann = await connected(`http://127.0.0.1:${port}`);
   await join(ann, "weekly", "Ann");
   await titled(/^Free Meetings — 1 meeting, 1 person$/);
@@ -257,7 +257,7 @@ test("with the port already taken the window says so and offers a free port", as
       const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
       xdotool("mousemove", "--window", window, "417", "92", "click", "1");
       await poll(() => health(suggested), `the server on port ${suggested}`);
-      await titled(/^Free Meetings — 0 meetings, 0 people$/);
+      await titled(/^Free Meetings — No meetings right now$/);
       await quit(app, suggested);
     } finally {
       app.proc.kill("SIGKILL");

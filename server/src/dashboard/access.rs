@@ -1,6 +1,7 @@
 //! Who may see the dashboard: without a token only this machine (by the TCP peer address, never
 //! by X-Forwarded-For), with `--dashboard-token` anyone presenting it. Web pages of other
-//! origins are refused either way; the desktop window's origin is let in for the API.
+//! origins are refused either way, except the desktop window's own (given by the app: a
+//! headless server lets in no such origin).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,26 +11,26 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Origins of the desktop app's own window (Linux/macOS, and Windows).
-const APP_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
-
 /// The dashboard's access policy.
 #[derive(Clone, Default)]
 pub struct Access {
     token: Option<Arc<str>>,
+    window_origins: Arc<[String]>,
 }
 
 impl Access {
-    /// Loopback only, or anyone with `token` when one is given.
-    pub fn new(token: Option<String>) -> Self {
+    /// Loopback only, or anyone with `token` when one is given; pages of `window_origins` (the
+    /// desktop app's window) are let in beside same-origin ones.
+    pub fn new(token: Option<String>, window_origins: Vec<String>) -> Self {
         Self {
             token: token.filter(|t| !t.is_empty()).map(Into::into),
+            window_origins: window_origins.into(),
         }
     }
 }
 
 /// axum middleware applying [`Access`].
-pub async fn guard(
+pub async fn require_access(
     State(access): State<Access>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
@@ -40,12 +41,12 @@ pub async fn guard(
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
         .map(str::to_owned);
-    let app_origin = origin
+    let window_origin = origin
         .as_deref()
-        .filter(|o| APP_ORIGINS.contains(o))
+        .filter(|&o| access.window_origins.iter().any(|w| w == o))
         .map(str::to_owned);
     if let Some(origin) = &origin
-        && app_origin.is_none()
+        && window_origin.is_none()
         && !same_origin(origin, headers)
     {
         return refuse(format!("the dashboard does not answer pages from {origin}"));
@@ -71,7 +72,7 @@ pub async fn guard(
         }
     }
     let mut response = next.run(request).await;
-    if let Some(origin) = app_origin
+    if let Some(origin) = window_origin
         && let Ok(value) = HeaderValue::from_str(&origin)
     {
         response
@@ -87,7 +88,7 @@ fn refuse(message: String) -> Response {
 
 fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    crate::transport::origin::OriginPolicy::SameOriginOnly.allows(origin, host)
+    crate::origin::OriginPolicy::SameOriginOnly.allows(origin, host)
 }
 
 fn host_is_loopback(headers: &HeaderMap) -> bool {
@@ -159,7 +160,55 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
     use super::*;
+
+    /// The status of `GET /api/rooms` from loopback with this `Origin`, under `access`.
+    async fn status_from(access: Access, origin: &str) -> (StatusCode, Option<String>) {
+        let app = Router::new()
+            .route("/api/rooms", get(|| async { "{}" }))
+            .layer(axum::middleware::from_fn_with_state(access, require_access));
+        let mut request = axum::http::Request::get("/api/rooms")
+            .header(header::HOST, "127.0.0.1:5000")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .unwrap();
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = app.oneshot(request).await.unwrap();
+        let allowed = response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status(), allowed)
+    }
+
+    #[tokio::test]
+    async fn the_window_origin_is_let_in_only_where_the_app_gives_it() {
+        let headless = Access::new(None, Vec::new());
+        assert_eq!(
+            status_from(headless, "tauri://localhost").await,
+            (StatusCode::FORBIDDEN, None)
+        );
+        let app = Access::new(None, vec!["tauri://localhost".into()]);
+        assert_eq!(
+            status_from(app.clone(), "tauri://localhost").await,
+            (StatusCode::OK, Some("tauri://localhost".into()))
+        );
+        assert_eq!(
+            status_from(app.clone(), "http://127.0.0.1:5000").await,
+            (StatusCode::OK, None),
+            "same origin"
+        );
+        assert_eq!(
+            status_from(app, "http://evil.example").await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
 
     #[test]
     fn query_parameters_are_decoded() {

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior, interval};
 
-use crate::discovery::{FoundServer, MdnsStatus, lan_addrs, url};
-use crate::http::AppState;
-use crate::hub::{Hub, Snapshot};
+use super::DashboardState;
+use super::view::Snapshot;
+use crate::discovery::{FoundServer, MdnsState, MdnsStatus, lan_addrs, url};
+use crate::hub::Hub;
+use crate::meeting::MeetingConfig;
 
 /// `/api/status`: how to reach this server and whether it is announced.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -41,15 +43,15 @@ pub struct Status {
     others: Vec<FoundServer>,
 }
 
-fn status_of(state: &AppState) -> Status {
+fn status_of(state: &DashboardState) -> Status {
     collect_status(state.listen, &state.mdns, &state.meeting)
 }
 
 /// How a server listening on `listen` can be reached right now.
 pub fn collect_status(
     listen: SocketAddr,
-    mdns_state: &crate::discovery::MdnsState,
-    meeting: &crate::meeting::MeetingConfig,
+    mdns_state: &MdnsState,
+    meeting: &MeetingConfig,
 ) -> Status {
     let port = listen.port();
     let addrs = lan_addrs(listen);
@@ -95,26 +97,26 @@ pub fn collect_status(
 }
 
 /// `GET /api/status`.
-pub async fn status(State(state): State<AppState>) -> Json<Status> {
+pub async fn status(State(state): State<DashboardState>) -> Json<Status> {
     Json(status_of(&state))
 }
 
 /// `GET /api/rooms`.
-pub async fn rooms(State(state): State<AppState>) -> Json<Snapshot> {
-    Json(state.hub.snapshot())
+pub async fn rooms(State(state): State<DashboardState>) -> Json<Snapshot> {
+    Json(Snapshot::of(&state.hub))
 }
 
 /// `GET /api/events`: `snapshot` on every change of who is where, `rate` every second
 /// (signals relayed per second), `status` whenever the reachability status changes.
 pub async fn events(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut ticks = interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let feed = Feed {
         closing: state.closing.clone(),
-        changes: state.hub.changes(),
-        relayed: state.hub.relayed(),
+        roster: state.hub.roster_changes(),
+        relayed: state.hub.metrics().relayed_total(),
         last_status: None,
         pending: VecDeque::from([snapshot_event(&state.hub)]),
         ticks,
@@ -128,9 +130,9 @@ pub async fn events(
 }
 
 struct Feed {
-    state: AppState,
+    state: DashboardState,
     closing: watch::Receiver<bool>,
-    changes: watch::Receiver<u64>,
+    roster: watch::Receiver<u64>,
     relayed: u64,
     last_status: Option<Status>,
     pending: VecDeque<Event>,
@@ -148,12 +150,12 @@ impl Feed {
             }
             tokio::select! {
                 _ = self.closing.changed() => return None,
-                changed = self.changes.changed() => {
+                changed = self.roster.changed() => {
                     changed.ok()?;
                     self.pending.push_back(snapshot_event(&self.state.hub));
                 }
                 _ = self.ticks.tick() => {
-                    let relayed = self.state.hub.relayed();
+                    let relayed = self.state.hub.metrics().relayed_total();
                     let rate = Rate { per_second: relayed.saturating_sub(self.relayed), relayed };
                     self.relayed = relayed;
                     self.pending.push_back(json_event("rate", &rate));
@@ -176,7 +178,7 @@ struct Rate {
 }
 
 fn snapshot_event(hub: &Hub) -> Event {
-    json_event("snapshot", &hub.snapshot())
+    json_event("snapshot", &Snapshot::of(hub))
 }
 
 fn json_event(name: &str, data: &impl Serialize) -> Event {

@@ -1,27 +1,53 @@
 //! The dashboard: the window's UI served at `/dashboard`, and a read-only JSON API with a live
-//! event stream. Room and peer names are private, so [`access`] guards every route here.
+//! event stream. Room and peer names are private, so [`access`] guards every route here. It is
+//! an observer: it reads the hub's roster and counters and changes nothing.
 
 mod access;
 mod api;
+mod view;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::header;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tokio::sync::watch;
 
 pub use access::Access;
 pub use api::{Status, collect_status};
+pub use view::{PeerView, RoomView, Snapshot, summary};
 
-use crate::http::{AppState, asset};
+use crate::discovery::MdnsState;
+use crate::embedded::asset;
+use crate::hub::Hub;
+use crate::meeting::MeetingConfig;
+
+/// What the dashboard reads.
+#[derive(Clone)]
+pub struct DashboardState {
+    /// Rooms, people and counters.
+    pub hub: Hub,
+    /// The address the server listens on, for its URLs.
+    pub listen: SocketAddr,
+    /// LAN announcement status and the other servers seen.
+    pub mdns: MdnsState,
+    /// The HTTPS port and fingerprint, for the meeting link.
+    pub meeting: Arc<MeetingConfig>,
+    /// Becomes true when the server shuts down, so the event streams end.
+    pub closing: watch::Receiver<bool>,
+}
 
 /// The UI files, embedded so the binary works offline.
 const INDEX_HTML: &str = include_str!("../../../ui/index.html");
 const APP_JS: &str = include_str!("../../../ui/app.js");
 const STYLE_CSS: &str = include_str!("../../../ui/style.css");
 
-/// Routes for `/dashboard` and `/api/*`, behind the access guard.
-pub fn routes(access: Access) -> Router<AppState> {
+/// Routes for `/dashboard`, `/api/*` and `/metrics`, behind the access rule.
+pub fn routes(state: DashboardState, access: Access) -> Router {
     Router::new()
         .route("/dashboard", get(to_slash))
         .route(
@@ -41,12 +67,16 @@ pub fn routes(access: Access) -> Router<AppState> {
         .route("/api/events", get(api::events))
         .route("/api/qr.svg", get(api::qr))
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(access, access::guard))
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            access,
+            access::require_access,
+        ))
 }
 
 /// `GET /metrics`: Prometheus text format. Under the dashboard's access rule, since counts of
 /// people and refusals are about this office's meetings too.
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<DashboardState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

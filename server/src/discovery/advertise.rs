@@ -43,17 +43,20 @@ pub struct MdnsStatus {
 
 /// Shared [`MdnsStatus`], plus the other servers seen on the LAN.
 #[derive(Debug, Clone, Default)]
-pub struct MdnsState(Arc<RwLock<MdnsStatus>>, Arc<RwLock<Vec<FoundServer>>>);
+pub struct MdnsState {
+    status: Arc<RwLock<MdnsStatus>>,
+    others: Arc<RwLock<Vec<FoundServer>>>,
+}
 
 impl MdnsState {
     /// The current status.
     pub fn get(&self) -> MdnsStatus {
-        self.0.read().map(|s| s.clone()).unwrap_or_default()
+        self.status.read().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Other Free Meetings servers currently announced on the LAN.
     pub fn others(&self) -> Vec<FoundServer> {
-        self.1.read().map(|o| o.clone()).unwrap_or_default()
+        self.others.read().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// Replaces the status.
@@ -62,7 +65,7 @@ impl MdnsState {
     }
 
     fn update(&self, change: impl FnOnce(&mut MdnsStatus)) {
-        if let Ok(mut status) = self.0.write() {
+        if let Ok(mut status) = self.status.write() {
             change(&mut status);
         }
     }
@@ -265,7 +268,7 @@ async fn follow_others(events: mdns_sd::Receiver<mdns_sd::ServiceEvent>, state: 
             .filter(|s| Some(&s.instance) != own.as_ref())
             .cloned()
             .collect();
-        if let Ok(mut list) = state.1.write() {
+        if let Ok(mut list) = state.others.write() {
             *list = others;
         }
     }

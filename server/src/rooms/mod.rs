@@ -1,45 +1,28 @@
 //! The core: rooms, peers and the rules of who hears what. No I/O and no clock here; every call
 //! returns the events to deliver and the changes observers (logs, dashboard) may care about.
+//! It builds on the wire layer's validated types only.
 
-mod ids;
 mod rate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use ids::{PeerId, ROOM_ID_MAX_CHARS, RoomId, USER_NAME_MAX_CHARS, UserName};
 pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
 
-use crate::protocol::{ClientEvent, Member, ProtocolError, ServerEvent};
+use crate::wire::{ClientEvent, Member, PeerId, ProtocolError, RoomId, ServerEvent, UserName};
 
-/// The limits the core enforces.
+/// The limits the core enforces (their defaults are the command line's, in `options`). The
+/// connection caps are not among them: admission applies those at the handshake, before a
+/// peer ever reaches the core.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Most peers in one room.
     pub max_peers_per_room: usize,
-    /// Most peers connected at once, both transports together.
-    pub max_connections: usize,
     /// Largest `signal` payload relayed, in bytes of JSON text.
     pub max_signal_bytes: usize,
     /// Events a connection may send.
     pub rate: RateLimit,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_peers_per_room: 50,
-            max_connections: 10_000,
-            max_signal_bytes: 64 * 1024,
-            rate: RateLimit {
-                per_second: 200.0,
-                // Below the default peer queue (1,024): one sender's burst alone can never
-                // overflow a room mate's queue and get it dropped as stuck.
-                burst: 1000.0,
-            },
-        }
-    }
 }
 
 /// Why the core refused something; the text is what the client is told.
@@ -50,18 +33,10 @@ pub enum Refusal {
     Invalid(#[from] ProtocolError),
     /// The connection sent events faster than its rate limit.
     #[error("too many events: slow down (the limit is {per_second} per second)")]
-    RateLimited {
-        /// The sustained limit, for the message.
-        per_second: u32,
-    },
+    RateLimited { per_second: u32 },
     /// A signal payload over the size limit.
     #[error("signal payload is {size} bytes, over the {limit}-byte limit: not relayed")]
-    SignalTooLarge {
-        /// The payload's size.
-        size: usize,
-        /// The limit.
-        limit: usize,
-    },
+    SignalTooLarge { size: usize, limit: usize },
     /// A signal from a peer that is in no room.
     #[error("join a room before sending signals")]
     NotInRoom,
@@ -70,23 +45,13 @@ pub enum Refusal {
     TargetNotInRoom(String),
     /// The room is at its member limit.
     #[error("room '{room}' is full ({limit} peers)")]
-    RoomFull {
-        /// The room.
-        room: RoomId,
-        /// The limit.
-        limit: usize,
-    },
-    /// The server is at its connection limit.
-    #[error("server is full ({0} connections)")]
-    ServerFull(usize),
+    RoomFull { room: RoomId, limit: usize },
 }
 
 /// A server event addressed to one peer.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The receiving peer.
     pub to: PeerId,
-    /// What it receives.
     pub event: ServerEvent,
 }
 
@@ -94,28 +59,13 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// A peer entered a room.
-    Joined {
-        /// Who.
-        peer: PeerId,
-        /// Where.
-        room: RoomId,
-    },
+    Joined { peer: PeerId, room: RoomId },
     /// A peer left a room (by leaving, moving or disconnecting).
-    Left {
-        /// Who.
-        peer: PeerId,
-        /// Where from.
-        room: RoomId,
-    },
+    Left { peer: PeerId, room: RoomId },
     /// A signal was relayed.
     Relayed,
-    /// An event was refused.
-    Refused {
-        /// Who sent it.
-        peer: PeerId,
-        /// Why it was refused.
-        reason: Refusal,
-    },
+    /// An event from `peer` was refused.
+    Refused { peer: PeerId, refusal: Refusal },
 }
 
 /// What one call into the core produced.
@@ -132,11 +82,11 @@ impl Outcome {
         self.deliveries.push(Delivery { to, event });
     }
 
-    fn refuse(&mut self, peer: PeerId, reason: Refusal, notify: bool) {
+    fn refuse(&mut self, peer: PeerId, refusal: Refusal, notify: bool) {
         if notify {
-            self.send(peer, ServerEvent::Error(reason.to_string()));
+            self.send(peer, ServerEvent::Error(refusal.to_string()));
         }
-        self.changes.push(Change::Refused { peer, reason });
+        self.changes.push(Change::Refused { peer, refusal });
     }
 }
 
@@ -178,11 +128,6 @@ impl Rooms {
         self.rooms.len()
     }
 
-    /// Whether one more connection fits under the cap.
-    pub fn has_room_for_connection(&self) -> bool {
-        self.peers.len() < self.limits.max_connections
-    }
-
     /// The room a peer is in, if any.
     pub fn room_of(&self, peer: PeerId) -> Option<&RoomId> {
         self.peers.get(&peer)?.seat.as_ref().map(|(room, _)| room)
@@ -205,11 +150,8 @@ impl Rooms {
         self.rooms.get(room).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// Admits a new connection, or refuses it when the server is full.
-    pub fn connect(&mut self, peer: PeerId, now: Instant) -> Result<(), Refusal> {
-        if !self.has_room_for_connection() {
-            return Err(Refusal::ServerFull(self.limits.max_connections));
-        }
+    /// Registers a new connection, in no room yet.
+    pub fn connect(&mut self, peer: PeerId, now: Instant) {
         self.peers.insert(
             peer,
             Peer {
@@ -218,7 +160,6 @@ impl Rooms {
                 rate_notice: NoticeThrottle::default(),
             },
         );
-        Ok(())
     }
 
     /// Handles one event from a connected peer: the decoded event, a decoding error, or

@@ -1,6 +1,7 @@
 //! Admission at the HTTP handshake: a slot per transport connection, held by a [`Ticket`] for
 //! the session's whole life, under a total cap and a per-address cap, so one host on the LAN
-//! cannot starve the rest. The address is the TCP peer's: forwarding headers such as
+//! cannot starve the rest. This is the only place the connection caps are enforced: a peer
+//! that reaches the hub has its slot. The address is the TCP peer's: forwarding headers such as
 //! `X-Forwarded-For` are never read, so a client cannot claim to be somebody else.
 
 use std::collections::{HashMap, HashSet};
@@ -9,18 +10,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a handshake was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub enum AdmissionError {
     /// Every connection slot is taken.
     #[error("the server is full ({0} connections)")]
     ServerFull(usize),
     /// This address already holds its share.
     #[error("too many connections from {addr} (at most {limit} per address)")]
-    AddressFull {
-        /// The peer's address.
-        addr: IpAddr,
-        /// The per-address limit.
-        limit: usize,
-    },
+    AddressFull { addr: IpAddr, limit: usize },
 }
 
 /// Counts live transport connections, in total and per address.
@@ -80,7 +76,7 @@ impl Admission {
     }
 
     /// Takes a slot for a connection from `addr`, or says why not.
-    pub fn admit(&self, addr: IpAddr) -> Result<Ticket, Refused> {
+    pub fn admit(&self, addr: IpAddr) -> Result<Ticket, AdmissionError> {
         let addr = addr.to_canonical();
         let inner = &self.inner;
         let mut counts = inner.lock();
@@ -92,7 +88,7 @@ impl Admission {
                     "the server is full: new connections get HTTP 503 until some leave (see --max-connections and the open-file limit)"
                 );
             }
-            return Err(Refused::ServerFull(inner.max_total));
+            return Err(AdmissionError::ServerFull(inner.max_total));
         }
         let mine = counts.per_address.get(&addr).copied().unwrap_or(0);
         if mine >= inner.max_per_address {
@@ -103,7 +99,7 @@ impl Admission {
                     "too many connections from one address: it gets HTTP 503 until some of its connections end (see --max-connections-per-address)"
                 );
             }
-            return Err(Refused::AddressFull {
+            return Err(AdmissionError::AddressFull {
                 addr,
                 limit: inner.max_per_address,
             });
@@ -160,13 +156,16 @@ mod tests {
         let _a2 = admission.admit(ip(1)).unwrap();
         assert_eq!(
             admission.admit(ip(1)).unwrap_err(),
-            Refused::AddressFull {
+            AdmissionError::AddressFull {
                 addr: ip(1),
                 limit: 2
             }
         );
         let _b1 = admission.admit(ip(2)).unwrap();
-        assert_eq!(admission.admit(ip(3)).unwrap_err(), Refused::ServerFull(3));
+        assert_eq!(
+            admission.admit(ip(3)).unwrap_err(),
+            AdmissionError::ServerFull(3)
+        );
         drop(a1);
         assert_eq!(admission.live(), 2);
         assert!(admission.admit(ip(3)).is_ok());

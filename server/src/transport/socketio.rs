@@ -19,17 +19,25 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::{SendError, SocketError, SocketIo};
 use socketioxide_core::Value;
 
-use crate::hub::{Hub, Outbox, OutboxError, Transport};
-use crate::protocol::{ClientEvent, ProtocolError, ServerEvent};
-use crate::rooms::PeerId;
+use crate::hub::{Hub, Outbox, OutboxError};
+use crate::wire::{
+    BadPeerId, ClientEvent, PeerId, ProtocolError, ServerEvent, Transport, socketio_packet,
+};
 
-/// Wires the default namespace to the hub.
-pub fn attach(io: &SocketIo, hub: Hub) {
+/// Wires the default namespace to the hub. `heartbeat` is how long socketioxide takes to end a
+/// peer that stops answering (ping interval + ping timeout).
+pub fn attach(io: &SocketIo, hub: Hub, heartbeat: Duration) {
     let register = move |socket: SocketRef| {
         let hub = hub.clone();
-        async move { register(socket, hub) }
+        async move { register(socket, hub, heartbeat) }
     };
     io.ns("/", connected.with(register));
+}
+
+/// A Socket.IO peer keeps its socket id as its peer id: that is the `socket.id` its client
+/// library shows, and what other peers address signals to.
+fn peer_of(socket: &Socket<LocalAdapter>) -> Result<PeerId, BadPeerId> {
+    socket.id.as_str().parse()
 }
 
 /// Runs once socketioxide has marked the socket connected: from now on events can be emitted.
@@ -39,8 +47,9 @@ async fn connected(socket: SocketRef) {
     }
 }
 
-fn register(socket: SocketRef, hub: Hub) -> Result<(), crate::rooms::Refusal> {
-    let peer = PeerId::from(socket.id);
+/// Registers a new socket with the hub; an error refuses the Socket.IO connection.
+fn register(socket: SocketRef, hub: Hub, heartbeat: Duration) -> Result<(), BadPeerId> {
+    let peer = peer_of(&socket)?;
     let addr = socket
         .req_parts()
         .extensions
@@ -51,11 +60,12 @@ fn register(socket: SocketRef, hub: Hub) -> Result<(), crate::rooms::Refusal> {
     let outbox = Arc::new(SocketIoOutbox {
         socket: socket.clone(),
         gate,
+        heartbeat,
     });
-    hub.connect(peer, Transport::SocketIo, addr, outbox)?;
+    hub.connect(peer, Transport::SocketIo, addr, outbox);
     socket.on_fallback(Events { hub: hub.clone() });
-    socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
-        hub.disconnect(PeerId::from(socket.id), &reason.to_string());
+    socket.on_disconnect(async move |_: SocketRef, reason: DisconnectReason| {
+        hub.disconnect(peer, &reason.to_string());
     });
     Ok(())
 }
@@ -71,8 +81,10 @@ struct Events {
 
 impl MessageHandler<LocalAdapter, OnReadTask> for Events {
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, value: Value, _ack: Option<i64>) {
-        let peer = PeerId::from(socket.id);
-        self.hub.receive(peer, decode(&value));
+        // Registration refused any socket whose id is not a peer id.
+        if let Ok(peer) = peer_of(&socket) {
+            self.hub.receive(peer, decode(&value));
+        }
     }
 }
 
@@ -84,14 +96,18 @@ fn decode(value: &Value) -> Result<Option<ClientEvent>, ProtocolError> {
     if binaries.as_ref().is_some_and(|b| !b.is_empty()) {
         return Err(ProtocolError::Binary);
     }
-    ClientEvent::decode_packet(text)
+    socketio_packet::decode(text)
 }
 
 /// A Socket.IO peer's outbox: socketioxide's own bounded per-socket queue.
 struct SocketIoOutbox {
     socket: SocketRef,
     gate: Arc<Gate>,
+    heartbeat: Duration,
 }
+
+/// How often a disconnect that found the socket's queue full is tried again.
+const CLOSE_RETRY: Duration = Duration::from_millis(200);
 
 /// Holds a new socket's events until socketioxide marks it connected. The peer is registered
 /// in the connect middleware (so its first events are handled), but socketioxide sends the
@@ -156,11 +172,16 @@ impl Outbox for SocketIoOutbox {
     fn close(&self) {
         let socket = self.socket.clone();
         if let Err(SocketError::InternalChannelFull) = socket.clone().disconnect() {
-            // The disconnect packet itself needs a free slot: retry until the socket drains
-            // or the ping timeout ends it.
+            // The hub closes a peer mostly because its queue is full, and the disconnect packet
+            // needs a slot in that same queue. Until it goes out, the socket stays open while
+            // the hub, which has already removed the peer, ignores its events. So retry: a peer
+            // that reads again drains its queue within one retry and is disconnected; one that
+            // does not read also stops answering pings, and the heartbeat ends it. After one
+            // heartbeat the second has happened, so the retries stop there.
+            let attempts = self.heartbeat.as_millis() / CLOSE_RETRY.as_millis() + 1;
             tokio::spawn(async move {
-                for _ in 0..300 {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                for _ in 0..attempts {
+                    tokio::time::sleep(CLOSE_RETRY).await;
                     if !matches!(
                         socket.clone().disconnect(),
                         Err(SocketError::InternalChannelFull)
@@ -176,6 +197,7 @@ impl Outbox for SocketIoOutbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ws_frame;
 
     fn left(n: u8) -> ServerEvent {
         let id = format!("AAAAAAAAAAAAAAA{}", (b'A' + n) as char);
@@ -189,10 +211,13 @@ mod tests {
         assert_eq!(gate.hold(&left(1)), Some(Ok(())));
         let mut sent = Vec::new();
         gate.open(|event| {
-            sent.push(event.to_ws_frame());
+            sent.push(ws_frame::encode(event));
             Ok(())
         });
-        assert_eq!(sent, [left(0).to_ws_frame(), left(1).to_ws_frame()]);
+        assert_eq!(
+            sent,
+            [ws_frame::encode(&left(0)), ws_frame::encode(&left(1))]
+        );
         assert_eq!(
             gate.hold(&left(2)),
             None,

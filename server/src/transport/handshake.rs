@@ -1,4 +1,4 @@
-//! The handshake guard: runs in front of both transports and refuses a connection before any
+//! The handshake check: runs in front of both transports and refuses a connection before any
 //! protocol work when its `Origin` is not allowed (403), or the server or this address is at
 //! its connection cap (503). An admitted handshake carries its admission [`Ticket`] in the
 //! request's extensions; the transport keeps it for as long as the connection lives.
@@ -11,15 +11,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::admission::{Admission, Refused, Ticket};
-use super::origin::OriginPolicy;
-use crate::metrics::{Metrics, Reason};
+use super::admission::{Admission, AdmissionError, Ticket};
+use crate::metrics::{Metrics, RefusalKind};
+use crate::origin::OriginPolicy;
 
-/// What the guard needs to decide.
+/// What the handshake check needs to decide.
 #[derive(Clone)]
-pub struct Guard {
+pub struct Handshake {
     /// Allowed origins.
-    pub origins: std::sync::Arc<OriginPolicy>,
+    pub origins: Arc<OriginPolicy>,
     /// Where refusals are counted.
     pub metrics: Arc<Metrics>,
     /// The connection caps.
@@ -34,7 +34,11 @@ pub struct Admitted(pub Arc<Ticket>);
 const GUARDED: [&str; 2] = ["/socket.io", "/ws"];
 
 /// axum middleware: checks origin and capacity on transport requests only.
-pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+pub async fn check_handshake(
+    State(handshake): State<Handshake>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     if !GUARDED.iter().any(|prefix| path.starts_with(prefix)) {
         return next.run(request).await;
@@ -42,13 +46,13 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     let socketio = path.starts_with("/socket.io");
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("(not text)");
-        if !guard.origins.allows(origin, host(request.headers())) {
+        if !handshake.origins.allows(origin, host(request.headers())) {
             tracing::warn!(
                 origin,
                 path,
                 "refused a connection from a web page of another origin; to allow it, start with --allowed-origin {origin}"
             );
-            guard.metrics.refused(Reason::origin);
+            handshake.metrics.refused(RefusalKind::origin);
             let body = format!("origin {origin} is not allowed\n");
             return (StatusCode::FORBIDDEN, body).into_response();
         }
@@ -59,17 +63,17 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        match guard.admission.admit(addr) {
+        match handshake.admission.admit(addr) {
             Ok(ticket) => {
                 request.extensions_mut().insert(Admitted(Arc::new(ticket)));
             }
-            Err(refused) => {
-                let reason = match refused {
-                    Refused::ServerFull(_) => Reason::server_full,
-                    Refused::AddressFull { .. } => Reason::address_full,
+            Err(error) => {
+                let kind = match error {
+                    AdmissionError::ServerFull(_) => RefusalKind::server_full,
+                    AdmissionError::AddressFull { .. } => RefusalKind::address_full,
                 };
-                guard.metrics.refused(reason);
-                let body = format!("{refused}: try again later\n");
+                handshake.metrics.refused(kind);
+                let body = format!("{error}: try again later\n");
                 return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
             }
         }

@@ -3,49 +3,69 @@
 use std::fmt;
 use std::str::FromStr;
 
-use socketioxide::socket::Sid;
+use rand::RngExt;
 
-use crate::protocol::ProtocolError;
+use super::ProtocolError;
 
-/// A connected peer: the Socket.IO socket id, or an id of the same format for `/ws` peers.
+/// Characters of a peer id.
+const PEER_ID_LEN: usize = 16;
+/// URL-safe base64's alphabet: a peer id is 16 of these, 96 random bits.
+const PEER_ID_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// A connected peer. Socket.IO peers keep the socket id their client library shows as
+/// `socket.id` (the front-ends address signals with it); `/ws` peers get a random id of the same
+/// format, so an id never tells which transport a peer uses.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerId(Sid);
+pub struct PeerId([u8; PEER_ID_LEN]);
+
+/// A text that is not 16 URL-safe base64 characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a peer id is 16 characters of A-Z, a-z, 0-9, - and _")]
+pub struct BadPeerId;
 
 impl PeerId {
-    /// A fresh random id, for peers that do not come with a Socket.IO socket id.
+    /// A fresh random id.
     pub fn random() -> Self {
-        Self(Sid::new())
+        let mut bytes = [0u8; PEER_ID_LEN];
+        rand::rng().fill(&mut bytes);
+        Self(bytes.map(|b| PEER_ID_ALPHABET[usize::from(b & 63)]))
     }
-}
 
-impl From<Sid> for PeerId {
-    fn from(sid: Sid) -> Self {
-        Self(sid)
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only alphabet bytes (ASCII) ever get in: `random` and `from_str` check.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl FromStr for PeerId {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Sid::from_str(s).map(Self).map_err(|_| ())
+    type Err = BadPeerId;
+    fn from_str(s: &str) -> Result<Self, BadPeerId> {
+        let bytes: [u8; PEER_ID_LEN] = s.as_bytes().try_into().map_err(|_| BadPeerId)?;
+        if bytes.iter().all(|b| PEER_ID_ALPHABET.contains(b)) {
+            Ok(Self(bytes))
+        } else {
+            Err(BadPeerId)
+        }
     }
 }
 
 impl fmt::Display for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        f.write_str(self.as_str())
     }
 }
 
 impl serde::Serialize for PeerId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.as_str())
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -132,7 +152,17 @@ mod tests {
     #[test]
     fn peer_ids_round_trip_and_reject_garbage() {
         let id = PeerId::random();
+        assert_eq!(id.as_str().len(), 16);
         assert_eq!(id.to_string().parse::<PeerId>(), Ok(id));
-        assert!("not an id".parse::<PeerId>().is_err());
+        assert_ne!(PeerId::random(), id);
+        for bad in [
+            "not an id",
+            "AAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAA+",
+            "AAAAAAAAAAAAAAé",
+        ] {
+            assert_eq!(bad.parse::<PeerId>(), Err(BadPeerId), "{bad}");
+        }
     }
 }

@@ -59,7 +59,7 @@ pub async fn serve(
         };
         // As Node's HTTP server does: small signaling frames go out at once.
         let _ = stream.set_nodelay(true);
-        let connection = Connection {
+        let connection = HttpConnection {
             addr,
             app: app.clone(),
             header_timeout,
@@ -90,7 +90,7 @@ pub async fn serve(
 }
 
 /// One accepted connection and what serving it needs.
-struct Connection {
+struct HttpConnection {
     addr: SocketAddr,
     app: Router,
     header_timeout: Duration,
@@ -99,13 +99,13 @@ struct Connection {
     _alive: mpsc::Sender<()>,
 }
 
-impl Connection {
+impl HttpConnection {
     /// Serves HTTP/1.1 on `io` (plain TCP or TLS) until the client leaves or the server stops.
     async fn serve<I>(self, io: I)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let Connection {
+        let HttpConnection {
             addr,
             app,
             header_timeout,

@@ -6,9 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ServerConfig;
-use crate::discovery::{host_label, instance_name};
-use crate::transport::origin::OriginPolicy;
+use crate::options::{DEFAULT_PORT, ServerOptions};
 
 /// User settings, as stored (JSON) and as edited in the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +27,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            port: 5000,
+            port: DEFAULT_PORT,
             instance_name: None,
             mdns_hostname: None,
             allowed_origins: Vec::new(),
@@ -93,32 +91,28 @@ pub fn save(path: &Path, settings: &Settings) -> io::Result<()> {
 }
 
 impl Settings {
-    /// Checks every field, with a message for the user.
-    pub fn validate(&self) -> Result<(), String> {
-        self.apply_to(ServerConfig::default()).map(|_| ())
+    /// Fills in what the command line did not give: the command line wins for this run, the
+    /// saved settings are the rest.
+    pub fn under(&self, mut options: ServerOptions) -> ServerOptions {
+        options.port = options.port.or(Some(self.port));
+        options.name = options.name.or_else(|| self.instance_name.clone());
+        options.mdns_hostname = options.mdns_hostname.or_else(|| self.mdns_hostname.clone());
+        if options.allowed_origins.is_empty() {
+            options.allowed_origins = self.allowed_origins.clone();
+        }
+        options
     }
 
-    /// Applies these settings over a base server configuration (checking every field).
-    pub fn apply_to(&self, mut config: ServerConfig) -> Result<ServerConfig, String> {
+    /// Checks every field, with a message for the user, through the same builder the command
+    /// line goes through.
+    pub fn validate(&self) -> Result<(), String> {
         if self.port == 0 {
             return Err("port must be 1-65535".into());
         }
-        config.port = self.port;
-        config.instance_name = self
-            .instance_name
-            .as_deref()
-            .map(instance_name)
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        config.mdns_alias = self
-            .mdns_hostname
-            .as_deref()
-            .map(host_label)
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        config.origins =
-            OriginPolicy::from_args(&self.allowed_origins).map_err(|e| e.to_string())?;
-        Ok(config)
+        self.under(ServerOptions::defaults())
+            .into_config(true)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -194,10 +188,37 @@ mod tests {
                 ..Settings::default()
             }
         );
-        let config = settings.apply_to(ServerConfig::default()).unwrap();
+        let config = settings
+            .under(ServerOptions::defaults())
+            .into_config(true)
+            .unwrap();
         assert_eq!(
             (config.port, config.mdns_alias.as_deref()),
             (6000, Some("meet"))
+        );
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_settings_for_this_run() {
+        let settings = Settings {
+            port: 6000,
+            instance_name: Some("Reception".into()),
+            mdns_hostname: Some("meet".into()),
+            allowed_origins: vec!["http://localhost:3000".into()],
+            start_at_login: false,
+        };
+        let mut given = ServerOptions::defaults();
+        given.port = Some(7000);
+        given.allowed_origins = vec!["http://localhost:4000".into()];
+        let merged = settings.under(given);
+        assert_eq!(merged.port, Some(7000));
+        assert_eq!(merged.allowed_origins, ["http://localhost:4000"]);
+        assert_eq!(merged.name.as_deref(), Some("Reception"));
+        assert_eq!(merged.mdns_hostname.as_deref(), Some("meet"));
+        let config = merged.into_config(true).unwrap();
+        assert!(
+            config.tls.is_some(),
+            "the desktop app serves HTTPS unless told not to"
         );
     }
 }

@@ -1,0 +1,144 @@
+//! What the dashboard, the window and the tray show about the rooms: the hub's roster turned
+//! into the JSON the page reads, and the one-line summary both the window and the tray print.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::hub::{Hub, Roster};
+use crate::wire::PeerId;
+
+/// Rooms with their people, and totals.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Connected peers, in a room or not.
+    pub peers: usize,
+    /// Connected peers in no room.
+    pub lobby: usize,
+    /// Rooms, by name.
+    pub rooms: Vec<RoomView>,
+    /// Signals relayed since start.
+    pub relayed: u64,
+    /// "2 meetings, 5 people", as [`summary`] says it.
+    pub summary: String,
+}
+
+/// One room.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RoomView {
+    pub id: String,
+    /// Its members in join order.
+    pub peers: Vec<PeerView>,
+}
+
+/// One person.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerView {
+    pub id: PeerId,
+    pub user_name: String,
+    /// `socket.io` or `ws`.
+    pub transport: &'static str,
+    /// Remote address as seen by the server.
+    pub address: Option<String>,
+    /// Seconds since the connection opened.
+    pub connected_secs: u64,
+}
+
+impl Snapshot {
+    /// The hub's rooms and people right now.
+    pub fn of(hub: &Hub) -> Self {
+        Self::from_roster(hub.roster(), hub.metrics().relayed_total(), Instant::now())
+    }
+
+    fn from_roster(roster: Roster, relayed: u64, now: Instant) -> Self {
+        let rooms: Vec<RoomView> = roster
+            .rooms
+            .into_iter()
+            .map(|(id, seats)| RoomView {
+                id: id.to_string(),
+                peers: seats
+                    .into_iter()
+                    .map(|seat| PeerView {
+                        id: seat.peer,
+                        user_name: seat.name.as_str().to_owned(),
+                        transport: seat.transport.as_str(),
+                        address: seat.addr.map(|a| a.to_string()),
+                        connected_secs: now.saturating_duration_since(seat.since).as_secs(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let seated: usize = rooms.iter().map(|r| r.peers.len()).sum();
+        Self {
+            peers: roster.peers,
+            lobby: roster.peers.saturating_sub(seated),
+            summary: summary(rooms.len(), seated),
+            rooms,
+            relayed,
+        }
+    }
+}
+
+/// "No meetings right now", "1 meeting, 1 person", "3 meetings, 7 people".
+pub fn summary(meetings: usize, people: usize) -> String {
+    let people = match people {
+        1 => "1 person".to_owned(),
+        n => format!("{n} people"),
+    };
+    match meetings {
+        0 => "No meetings right now".to_owned(),
+        1 => format!("1 meeting, {people}"),
+        n => format!("{n} meetings, {people}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hub::Seat;
+    use crate::wire::{RoomId, Transport, UserName};
+
+    #[test]
+    fn the_summary_counts_meetings_and_people() {
+        assert_eq!(summary(0, 0), "No meetings right now");
+        assert_eq!(summary(1, 1), "1 meeting, 1 person");
+        assert_eq!(summary(1, 2), "1 meeting, 2 people");
+        assert_eq!(summary(3, 7), "3 meetings, 7 people");
+    }
+
+    #[test]
+    fn a_roster_becomes_rooms_with_people_and_a_lobby() {
+        let t0 = Instant::now();
+        let seat = |name: &str| Seat {
+            peer: PeerId::random(),
+            name: UserName::parse(name).unwrap(),
+            transport: Transport::WebSocket,
+            addr: Some("10.0.0.2:4000".parse().unwrap()),
+            since: t0,
+        };
+        let roster = Roster {
+            peers: 3,
+            rooms: vec![(
+                RoomId::parse("standup").unwrap(),
+                vec![seat("Ann"), seat("Bob")],
+            )],
+        };
+        let snapshot = Snapshot::from_roster(roster, 7, t0 + Duration::from_secs(90));
+        assert_eq!(snapshot.lobby, 1);
+        assert_eq!(snapshot.summary, "1 meeting, 2 people");
+        let ann = &snapshot.rooms[0].peers[0];
+        assert_eq!(
+            (
+                ann.user_name.as_str(),
+                ann.transport,
+                ann.address.as_deref(),
+                ann.connected_secs
+            ),
+            ("Ann", "ws", Some("10.0.0.2:4000"), 90)
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The HTTP surface, put together: each feature brings its own routes with its own state
+//! (`/ws`, the dashboard and `/metrics`, the meeting page), this module adds `/health` and
+//! merges them, then wraps everything in Socket.IO at `/socket.io`, the handshake check and
+//! CORS. [`serve`] is the accept loop that runs the result over HTTP and HTTPS.
+
+pub mod serve;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde_json::json;
+use socketioxide::layer::SocketIoLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::discovery::MdnsState;
+use crate::hub::Hub;
+use crate::origin::OriginPolicy;
+use crate::transport::handshake::{Handshake, check_handshake};
+
+/// The whole application: `features` merged with `/health`, behind Socket.IO, the handshake
+/// check and CORS (both from the same origin allow-list).
+pub fn router(
+    features: impl IntoIterator<Item = Router>,
+    health: Health,
+    socketio: SocketIoLayer,
+    handshake: Handshake,
+) -> Router {
+    let cors = cors(&handshake.origins);
+    let app = Router::new()
+        .route("/health", get(health_check))
+        .with_state(health);
+    features
+        .into_iter()
+        .fold(app, Router::merge)
+        .layer(socketio)
+        .layer(middleware::from_fn_with_state(handshake, check_handshake))
+        .layer(cors)
+}
+
+/// What `/health` reports on.
+#[derive(Clone)]
+pub struct Health {
+    pub hub: Hub,
+    pub mdns: MdnsState,
+}
+
+async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
+    let stats = health.hub.stats();
+    Json(json!({
+        "status": "ok",
+        "ok": true,
+        "version": env!("CARGO_PKG_VERSION"),
+        "peers": stats.peers,
+        "rooms": stats.rooms,
+        "mdns": health.mdns.get(),
+    }))
+}
+
+/// CORS headers for the same allow-list the handshake check enforces.
+fn cors(origins: &Arc<OriginPolicy>) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(Any);
+    if **origins == OriginPolicy::Any {
+        return layer.allow_origin(Any);
+    }
+    let origins = origins.clone();
+    layer.allow_origin(AllowOrigin::predicate(
+        move |origin: &HeaderValue, request| {
+            let host = request
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            origin
+                .to_str()
+                .is_ok_and(|origin| origins.allows(origin, host))
+        },
+    ))
+}

@@ -1,0 +1,342 @@
+//! The server's options, declared once for both command lines (`free-meetings serve` and the
+//! desktop app flatten [`ServerOptions`] into theirs), and the one builder that validates them
+//! into a [`ServerConfig`]. Every default lives in the `#[arg]` attributes below: even
+//! `ServerConfig::default()` is these options with nothing given.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches};
+
+use crate::config::ServerConfig;
+use crate::discovery::{BadName, host_label, instance_name};
+use crate::meeting::{BadIceServer, IceServer};
+use crate::origin::{BadOrigin, OriginPolicy};
+use crate::rooms::{Limits, RateLimit};
+use crate::tls::{CertSource, TlsConfig};
+
+/// The HTTP port when none is given.
+pub const DEFAULT_PORT: u16 = 5000;
+/// The HTTPS port when TLS is on and none is given.
+pub const DEFAULT_TLS_PORT: u16 = 5443;
+
+/// Options of the signaling server, on both command lines.
+#[derive(Args, Debug, Clone)]
+pub struct ServerOptions {
+    /// TCP port to listen on (0 picks a free one) [default: 5000].
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+
+    /// Address or host name to listen on; 0.0.0.0 means every IPv4 interface.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", value_name = "ADDR")]
+    pub bind: String,
+
+    /// A web origin whose pages may connect (repeatable, or comma-separated in CLIENT_ORIGIN),
+    /// e.g. http://localhost:3000. Pages served from this server itself are always allowed,
+    /// and so are native clients (no Origin header). `*` allows any origin.
+    #[arg(
+        long = "allowed-origin",
+        env = "CLIENT_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Most people in one room; a join past it gets an `error` event.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_peers_per_room: u32,
+
+    /// Most connections at once (both transports); past it handshakes get HTTP 503.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Most connections from one IP address, so one host on the LAN cannot starve the rest;
+    /// past it that address's handshakes get HTTP 503. The address is the TCP peer's:
+    /// headers such as X-Forwarded-For are never trusted.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+
+    /// How long a client may take to send a request's headers before it is cut off
+    /// (slow or silent connections), e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub header_timeout: Duration,
+
+    /// How often the server pings each peer, e.g. 25s or 500ms.
+    #[arg(long, default_value = "25s", value_parser = duration)]
+    pub ping_interval: Duration,
+
+    /// How long a ping may go unanswered before the peer is dropped, e.g. 20s.
+    #[arg(long, default_value = "20s", value_parser = duration)]
+    pub ping_timeout: Duration,
+
+    /// Largest `signal` payload relayed (e.g. 64KiB); bigger ones get an `error` and are dropped.
+    #[arg(long, default_value = "64KiB", value_parser = size)]
+    pub max_signal_size: usize,
+
+    /// Largest incoming message on any transport (e.g. 256KiB); a bigger one closes that connection.
+    #[arg(long, default_value = "256KiB", value_parser = size)]
+    pub max_message_size: usize,
+
+    /// Events per second one connection may send, sustained; the excess is dropped with an `error`.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_rate: u32,
+
+    /// Events one connection may send in a burst before the rate applies. Keep it below
+    /// --peer-queue, so that one sender's burst cannot overflow a room mate's queue.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_burst: u32,
+
+    /// Events queued for one peer; a peer that falls this far behind is disconnected.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub peer_queue: u32,
+
+    /// Do not announce the server on the LAN with mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
+
+    /// Name shown to people browsing the LAN [default: "Free Meetings on <hostname>"].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Also answer for NAME.local, so people can open http://NAME.local:<port> (e.g. meet).
+    #[arg(long, value_name = "NAME")]
+    pub mdns_hostname: Option<String>,
+
+    /// Serve HTTPS and WSS too (on --tls-port), so people at other desks can use the meeting
+    /// page with camera and microphone. A self-signed certificate is generated on first start
+    /// (see --tls-dir) unless --tls-cert/--tls-key give one. On by default in the desktop app.
+    #[arg(long, overrides_with = "no_tls")]
+    pub tls: bool,
+
+    /// Serve plain HTTP only (other machines' browsers then cannot use camera and microphone).
+    /// The headless server's default.
+    #[arg(long, overrides_with = "tls")]
+    pub no_tls: bool,
+
+    /// HTTPS port (turns TLS on; 0 picks a free one) [default: 5443].
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
+
+    /// Your own certificate chain, PEM (with --tls-key; turns TLS on).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Where the generated certificate is kept [default: ~/.config/free-meetings/tls].
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
+    pub tls_dir: Option<PathBuf>,
+
+    /// A STUN or TURN server for the meeting page (repeatable), e.g. stun:10.0.0.2:3478 or
+    /// turn:user:password@10.0.0.2:3478. None by default: on a LAN none is needed.
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+
+    /// Serve this folder (another front-end build) at / instead of the built-in meeting page;
+    /// unknown paths get its index.html.
+    #[arg(long, value_name = "DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
+    /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
+    #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
+    pub dashboard_token: Option<String>,
+}
+
+/// Why options could not make a configuration; each message names the option to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Origin(#[from] BadOrigin),
+    #[error("invalid name on the LAN (--name): {0}")]
+    Name(BadName),
+    #[error("invalid .local name (--mdns-hostname): {0}")]
+    MdnsHostname(BadName),
+    #[error(transparent)]
+    IceServer(#[from] BadIceServer),
+    #[error("--static-dir {0}: no index.html in that folder")]
+    StaticDir(PathBuf),
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let value =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 25s or 500ms)"))?;
+    if value.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(value)
+}
+
+fn size(text: &str) -> Result<usize, String> {
+    let value =
+        parse_size::parse_size(text).map_err(|e| format!("{e} (use e.g. 65536 or 64KiB)"))?;
+    match usize::try_from(value) {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err("must be more than zero".into()),
+    }
+}
+
+/// A command holding only the server's options, for [`ServerOptions::defaults`].
+#[derive(clap::Parser)]
+struct OptionsOnly {
+    #[command(flatten)]
+    options: ServerOptions,
+}
+
+impl ServerOptions {
+    /// The options with nothing given, and nothing read from the environment.
+    pub fn defaults() -> Self {
+        let command = OptionsOnly::command().mut_args(|arg| arg.env(None::<&str>));
+        // The declared defaults all parse: the unit tests check it, so this cannot fail.
+        let matches = command
+            .try_get_matches_from(["defaults"])
+            .expect("the declared defaults parse");
+        OptionsOnly::from_arg_matches(&matches)
+            .expect("the declared defaults parse")
+            .options
+    }
+
+    /// Checks every option and builds the configuration. `https_by_default` is what a binary
+    /// does when neither --tls nor --no-tls is given (the desktop app serves HTTPS, the
+    /// headless server does not).
+    pub fn into_config(self, https_by_default: bool) -> Result<ServerConfig, ConfigError> {
+        let origins = OriginPolicy::from_args(&self.allowed_origins)?;
+        let instance_name = self
+            .name
+            .as_deref()
+            .map(instance_name)
+            .transpose()
+            .map_err(ConfigError::Name)?;
+        let mdns_alias = self
+            .mdns_hostname
+            .as_deref()
+            .map(host_label)
+            .transpose()
+            .map_err(ConfigError::MdnsHostname)?;
+        let ice_servers = self
+            .ice_servers
+            .iter()
+            .map(|s| IceServer::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(ConfigError::StaticDir(dir.clone()));
+        }
+        let asks_for_tls = self.tls
+            || self.tls_port.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_dir.is_some();
+        let tls_on = !self.no_tls && (asks_for_tls || https_by_default);
+        let tls = tls_on.then(|| TlsConfig {
+            port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),
+            source: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => CertSource::Files { cert, key },
+                _ => CertSource::Generated {
+                    dir: self.tls_dir.unwrap_or_else(CertSource::default_dir),
+                },
+            },
+        });
+        Ok(ServerConfig {
+            tls,
+            ice_servers,
+            static_dir: self.static_dir,
+            bind: self.bind,
+            port: self.port.unwrap_or(DEFAULT_PORT),
+            origins,
+            limits: Limits {
+                max_peers_per_room: self.max_peers_per_room as usize,
+                max_signal_bytes: self.max_signal_size,
+                rate: RateLimit {
+                    per_second: self.event_rate.into(),
+                    burst: self.event_burst.into(),
+                },
+            },
+            max_connections: self.max_connections as usize,
+            max_connections_per_address: self.max_connections_per_address as usize,
+            header_timeout: self.header_timeout,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_message_bytes: self.max_message_size,
+            peer_queue: self.peer_queue as usize,
+            mdns: !self.no_mdns,
+            instance_name,
+            mdns_alias,
+            dashboard_token: self.dashboard_token,
+            window_origins: Vec::new(),
+        })
+    }
+}
+
+impl Default for ServerConfig {
+    /// What `free-meetings serve` runs with when given no option.
+    fn default() -> Self {
+        ServerOptions::defaults()
+            .into_config(false)
+            .expect("the declared defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServerOptions {
+        let command = OptionsOnly::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(std::iter::once("test").chain(args.iter().copied()))
+            .unwrap();
+        OptionsOnly::from_arg_matches(&matches).unwrap().options
+    }
+
+    #[test]
+    fn the_defaults_make_a_valid_configuration() {
+        let config = ServerConfig::default();
+        assert_eq!(
+            (config.bind.as_str(), config.port),
+            ("0.0.0.0", DEFAULT_PORT)
+        );
+        assert_eq!(config.limits.max_peers_per_room, 50);
+        assert_eq!(config.limits.max_signal_bytes, 64 * 1024);
+        assert_eq!(config.max_connections, 10_000);
+        assert_eq!(config.peer_queue, 1024);
+        // One sender's burst alone can never overflow a room mate's queue.
+        assert!((config.limits.rate.burst as usize) < config.peer_queue);
+        assert!(config.tls.is_none());
+        assert!(config.mdns);
+    }
+
+    #[test]
+    fn https_follows_the_binary_default_unless_told() {
+        let tls_of = |args: &[&str], by_default| {
+            parse(args)
+                .into_config(by_default)
+                .unwrap()
+                .tls
+                .map(|t| t.port)
+        };
+        assert_eq!(tls_of(&[], false), None);
+        assert_eq!(tls_of(&[], true), Some(DEFAULT_TLS_PORT));
+        assert_eq!(tls_of(&["--tls"], false), Some(DEFAULT_TLS_PORT));
+        assert_eq!(tls_of(&["--tls-port", "0"], false), Some(0));
+        assert_eq!(tls_of(&["--no-tls"], true), None);
+        // The later of the two wins, so a wrapper's --tls can be turned off by the user's --no-tls.
+        assert_eq!(tls_of(&["--tls", "--no-tls"], false), None);
+        assert_eq!(
+            tls_of(&["--no-tls", "--tls"], false),
+            Some(DEFAULT_TLS_PORT)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let error = |args: &[&str]| parse(args).into_config(false).unwrap_err().to_string();
+        assert!(error(&["--name", &"x".repeat(64)]).contains("(--name)"));
+        assert!(error(&["--mdns-hostname", "meet room"]).contains("(--mdns-hostname)"));
+        assert!(error(&["--allowed-origin", "localhost:3000"]).contains("invalid origin"));
+        assert!(error(&["--ice-server", "http://x"]).contains("invalid ICE server"));
+        assert!(error(&["--static-dir", "/nonexistent"]).contains("no index.html"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Events a client may send, decoded from an event name and its JSON payload, whichever framing
+//! carried them.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{PeerId, ProtocolError, RoomId, UserName};
+
+/// An event a client may send, decoded and validated.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// Enter a room (moving out of any other) under a display name.
+    JoinRoom {
+        /// The room to enter.
+        room: RoomId,
+        /// The name others will see.
+        name: UserName,
+    },
+    /// Leave the current room and stay connected.
+    LeaveRoom,
+    /// Relay an opaque WebRTC signal to a peer of the same room.
+    Signal {
+        /// The target, `None` when the id was not even well-formed (it can match nobody).
+        to: Option<PeerId>,
+        /// The SDP or ICE payload, kept as the exact JSON text received.
+        signal: Box<RawValue>,
+    },
+}
+
+/// Client event names this server knows.
+pub mod names {
+    /// Client: enter a room.
+    pub const JOIN_ROOM: &str = "join-room";
+    /// Client: leave the current room.
+    pub const LEAVE_ROOM: &str = "leave-room";
+    /// Both ways: a WebRTC signal.
+    pub const SIGNAL: &str = "signal";
+}
+
+/// `join-room`'s payload, fields still raw so a wrong type is told apart from a bad value.
+#[derive(Deserialize)]
+pub(super) struct JoinPayload<'a> {
+    #[serde(rename = "roomId", borrow)]
+    room_id: &'a RawValue,
+    #[serde(rename = "userName", borrow)]
+    user_name: &'a RawValue,
+}
+
+/// `signal`'s payload; the signal itself is never parsed, only relayed.
+#[derive(Deserialize)]
+pub(super) struct SignalPayload<'a> {
+    #[serde(borrow)]
+    to: &'a RawValue,
+    signal: Box<RawValue>,
+}
+
+/// Reads a JSON string value, `None` for any other JSON type.
+fn json_string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+impl ClientEvent {
+    /// Decodes one event; `Ok(None)` for an event name this server does not handle
+    /// (ignored, as the original server did, so front-ends with extra events keep working).
+    pub fn decode(name: &str, data: Option<&RawValue>) -> Result<Option<Self>, ProtocolError> {
+        let event = match name {
+            names::JOIN_ROOM => {
+                let payload = data
+                    .and_then(|d| serde_json::from_str::<JoinPayload>(d.get()).ok())
+                    .ok_or(ProtocolError::BadJoin)?;
+                Self::join(payload)?
+            }
+            names::LEAVE_ROOM => ClientEvent::LeaveRoom,
+            names::SIGNAL => {
+                let payload = data
+                    .and_then(|d| serde_json::from_str::<SignalPayload>(d.get()).ok())
+                    .ok_or(ProtocolError::BadSignal)?;
+                Self::signal(payload)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(event))
+    }
+
+    pub(super) fn join(payload: JoinPayload) -> Result<Self, ProtocolError> {
+        let room = json_string(payload.room_id).ok_or(ProtocolError::BadJoin)?;
+        let name = json_string(payload.user_name).ok_or(ProtocolError::BadJoin)?;
+        Ok(ClientEvent::JoinRoom {
+            room: RoomId::parse(&room)?,
+            name: UserName::parse(&name)?,
+        })
+    }
+
+    pub(super) fn signal(payload: SignalPayload) -> Result<Self, ProtocolError> {
+        let to = json_string(payload.to).ok_or(ProtocolError::BadSignal)?;
+        if payload.signal.get() == "null" {
+            return Err(ProtocolError::BadSignal);
+        }
+        Ok(ClientEvent::Signal {
+            to: to.parse().ok(),
+            signal: payload.signal,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn join_is_validated() {
+        let ok = ClientEvent::decode(
+            "join-room",
+            Some(&raw(r#"{"roomId":" a ","userName":"Ann"}"#)),
+        );
+        assert!(
+            matches!(ok, Ok(Some(ClientEvent::JoinRoom { ref room, .. })) if room.as_str() == "a")
+        );
+        for bad in [
+            r#"{"roomId":"a"}"#,
+            r#"{"roomId":1,"userName":"Ann"}"#,
+            r#"{"roomId":"a","userName":null}"#,
+            r#""a""#,
+            "[]",
+        ] {
+            assert_eq!(
+                ClientEvent::decode("join-room", Some(&raw(bad))).unwrap_err(),
+                ProtocolError::BadJoin,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            ClientEvent::decode("join-room", None).unwrap_err(),
+            ProtocolError::BadJoin
+        );
+    }
+
+    #[test]
+    fn signal_payload_is_kept_byte_for_byte() {
+        let text = r#"{"type":"offer", "sdp":"v=0\r\n"}"#;
+        let event = ClientEvent::decode(
+            "signal",
+            Some(&raw(&format!(
+                r#"{{"to":"AAAAAAAAAAAAAAAA","signal":{text}}}"#
+            ))),
+        );
+        match event {
+            Ok(Some(ClientEvent::Signal { to, signal })) => {
+                assert!(to.is_some());
+                assert_eq!(signal.get(), text);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_events_are_ignored() {
+        assert!(matches!(ClientEvent::decode("chat", None), Ok(None)));
+    }
+}

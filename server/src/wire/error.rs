@@ -1,0 +1,24 @@
+//! Why a client's input was refused before it reached the core.
+
+/// Why a client event was refused; its `Display` text is what the client receives in `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// `join-room` payload was not an object with `roomId` and `userName` strings.
+    #[error("join-room needs {{roomId, userName}}: roomId and userName are required strings")]
+    BadJoin,
+    /// The room id was empty or too long.
+    #[error("roomId must be a string of 1-128 characters")]
+    BadRoomId,
+    /// The user name was empty, too long or contained control characters.
+    #[error("userName must be a string of 1-64 characters without control characters")]
+    BadUserName,
+    /// `signal` payload was not an object with `to` and `signal`.
+    #[error("signal needs {{to, signal}}: to is a peer id string, signal any JSON value")]
+    BadSignal,
+    /// Binary attachments are not part of this protocol.
+    #[error("binary payloads are not supported")]
+    Binary,
+    /// A `/ws` frame that is not `{"event": NAME, "data": PAYLOAD}` JSON text.
+    #[error("frames must be JSON text {{\"event\": NAME, \"data\": PAYLOAD}}")]
+    BadFrame,
+}

@@ -1,0 +1,126 @@
+//! Events the server sends, serialised exactly as the original server's JSON; a relayed
+//! `signal` payload stays the raw JSON text it came in as.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde_json::value::RawValue;
+
+use super::{PeerId, UserName, names};
+
+/// One member of a room as other members see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// The member's peer id.
+    pub id: PeerId,
+    /// The member's display name.
+    #[serde(rename = "userName")]
+    pub user_name: UserName,
+}
+
+/// An event the server sends to one client.
+#[derive(Debug, Clone)]
+pub enum ServerEvent {
+    /// To a `/ws` client once, right after its connection opens: its own peer id.
+    Welcome(PeerId),
+    /// To a joiner: the others already in the room, in join order.
+    InitUsers(Vec<Member>),
+    /// To the members of a room: someone joined.
+    UserJoined(Member),
+    /// To the members of a room: someone left (bare id string on the wire).
+    UserLeft(PeerId),
+    /// To a signal's target.
+    Signal {
+        /// The sender's peer id.
+        from: PeerId,
+        /// The sender's display name.
+        user_name: UserName,
+        /// The payload exactly as the sender wrote it, shared by every copy of the event.
+        signal: Arc<RawValue>,
+    },
+    /// To a client whose event was refused: a human-readable message string.
+    Error(String),
+}
+
+impl ServerEvent {
+    /// The event name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerEvent::Welcome(_) => "connect",
+            ServerEvent::InitUsers(_) => "init-users",
+            ServerEvent::UserJoined(_) => "user-joined",
+            ServerEvent::UserLeft(_) => "user-left",
+            ServerEvent::Signal { .. } => names::SIGNAL,
+            ServerEvent::Error(_) => "error",
+        }
+    }
+
+    /// The event's payload, to be serialised by the framing.
+    pub fn data(&self) -> EventData<'_> {
+        EventData(self)
+    }
+}
+
+/// The payload half of a [`ServerEvent`], serialised as the original server's JSON.
+pub struct EventData<'a>(&'a ServerEvent);
+
+impl Serialize for EventData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ServerEvent::Welcome(id) => {
+                let mut st = s.serialize_struct("Welcome", 1)?;
+                st.serialize_field("id", id)?;
+                st.end()
+            }
+            ServerEvent::InitUsers(members) => members.serialize(s),
+            ServerEvent::UserJoined(member) => member.serialize(s),
+            ServerEvent::UserLeft(id) => id.serialize(s),
+            ServerEvent::Signal {
+                from,
+                user_name,
+                signal,
+            } => {
+                let mut st = s.serialize_struct("Signal", 3)?;
+                st.serialize_field("from", from)?;
+                st.serialize_field("signal", &**signal)?;
+                st.serialize_field("userName", user_name)?;
+                st.end()
+            }
+            ServerEvent::Error(message) => message.serialize(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_events_serialise_like_the_original() {
+        let id: PeerId = "AAAAAAAAAAAAAAAA".parse().unwrap();
+        assert_eq!(
+            serde_json::to_string(&ServerEvent::UserLeft(id).data()).unwrap(),
+            r#""AAAAAAAAAAAAAAAA""#
+        );
+        let signal = ServerEvent::Signal {
+            from: id,
+            user_name: UserName::parse("Ann").unwrap(),
+            signal: RawValue::from_string(r#"{"candidate":"x"}"#.into())
+                .unwrap()
+                .into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&signal.data()).unwrap(),
+            r#"{"from":"AAAAAAAAAAAAAAAA","signal":{"candidate":"x"},"userName":"Ann"}"#
+        );
+        let member = Member {
+            id,
+            user_name: UserName::parse("Bob").unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&ServerEvent::InitUsers(vec![member]).data()).unwrap(),
+            r#"[{"id":"AAAAAAAAAAAAAAAA","userName":"Bob"}]"#
+        );
+    }
+}
