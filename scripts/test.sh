@@ -8,6 +8,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== JS format and lint (biome, over ui/ and tests/)"
+npx biome ci --error-on-warnings
 echo "== import cycles (and no transport crate in the core)"
 python3 scripts/check_imports.py server/src --pure wire rooms \
   --banned socketioxide socketioxide_core engineioxide axum tungstenite tokio_tungstenite hyper hyper_util tower

@@ -1,12 +1,11 @@
 // Free Meetings dashboard: live rooms, people and reachability, pushed by the server over
 // server-sent events. The same page runs at /dashboard and in the desktop window, where the
 // window passes ?api=http://127.0.0.1:PORT (and the Tauri bridge adds settings).
-"use strict";
 
 const params = new URLSearchParams(location.search);
 const API = params.get("api") || (location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:5000");
 const TOKEN = params.get("token");
-const tauri = window.__TAURI__ && window.__TAURI__.core;
+const tauri = window.__TAURI__?.core;
 const $ = (id) => document.getElementById(id);
 
 function apiUrl(path) {
@@ -60,7 +59,12 @@ function renderRooms(snapshot) {
     for (const peer of room.peers) {
       const row = el("tr");
       row.dataset.peer = peer.id;
-      row.append(el("td", peer.userName), el("td", peer.transport), el("td", peer.address || "?"), el("td", duration(peer.connectedSecs)));
+      row.append(
+        el("td", peer.userName),
+        el("td", peer.transport),
+        el("td", peer.address || "?"),
+        el("td", duration(peer.connectedSecs)),
+      );
       table.append(row);
     }
     box.append(table);
@@ -83,12 +87,15 @@ function renderStatus(status) {
     item.append(el("code", url), copyButton(url));
     links.append(item);
   }
-  if (!links.children.length) links.append(el("li", "No LAN interface is up: only this computer can connect.", "muted"));
+  if (!links.children.length)
+    links.append(el("li", "No LAN interface is up: only this computer can connect.", "muted"));
   $("qr").src = apiUrl(`/api/qr.svg?text=${encodeURIComponent(status.meetingLink)}`);
   $("qr").title = status.meetingLink;
   // People compare this with what their browser shows for the self-signed certificate.
   $("fingerprint").hidden = !status.fingerprint;
-  $("fingerprint").textContent = status.fingerprint ? `HTTPS certificate SHA-256 fingerprint: ${status.fingerprint}` : "";
+  $("fingerprint").textContent = status.fingerprint
+    ? `HTTPS certificate SHA-256 fingerprint: ${status.fingerprint}`
+    : "";
   const m = status.mdns;
   $("announce").textContent = m.enabled
     ? `Announced on the LAN as “${m.instance}” (${m.hostnames.join(", ")}).`
@@ -169,13 +176,17 @@ async function setupSettings() {
       port: Number(form.port.value),
       instanceName: form.instanceName.value.trim() || null,
       mdnsHostname: form.mdnsHostname.value.trim() || null,
-      allowedOrigins: form.allowedOrigins.value.split(",").map((s) => s.trim()).filter(Boolean),
+      allowedOrigins: form.allowedOrigins.value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
       startAtLogin: form.startAtLogin.checked,
     };
     try {
       const port = await tauri.invoke("save_settings", { settings: next });
       $("settings-result").textContent = "Saved and applied.";
-      if (`http://127.0.0.1:${port}` !== API) location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+      if (`http://127.0.0.1:${port}` !== API)
+        location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
     } catch (error) {
       $("settings-result").textContent = String(error);
     }

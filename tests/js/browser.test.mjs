@@ -13,7 +13,10 @@ import { startServer, CHROMIUM, CHROMIUM_FLAGS } from "./fixture.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const files = {
   "/peer.html": [path.join(here, "pages/peer.html"), "text/html"],
-  "/socket.io.min.js": [path.join(here, "../../node_modules/socket.io-client/dist/socket.io.min.js"), "text/javascript"],
+  "/socket.io.min.js": [
+    path.join(here, "../../node_modules/socket.io-client/dist/socket.io.min.js"),
+    "text/javascript",
+  ],
 };
 
 let pages; // the static page server, on its own origin
@@ -53,7 +56,8 @@ test("two Chromium pages open an RTCDataChannel through the server", async () =>
   const ann = await open("Ann");
   await ann.waitForFunction(() => window.log.includes("init-users 0"));
   const bob = await open("Bob");
-  const received = (page) => page.waitForFunction(() => window.received, null, { timeout: 20000 }).then((h) => h.jsonValue());
+  const received = (page) =>
+    page.waitForFunction(() => window.received, null, { timeout: 20000 }).then((h) => h.jsonValue());
   try {
     assert.equal(await received(ann), "hello from Bob");
     assert.equal(await received(bob), "hello from Ann");
@@ -62,5 +66,8 @@ test("two Chromium pages open an RTCDataChannel through the server", async () =>
     throw new Error(`${error.message}\n${JSON.stringify(logs, null, 1)}\n${server.logs()}`);
   }
   const annLog = await ann.evaluate(() => window.log);
-  assert.ok(annLog.some((l) => l.startsWith("candidate")), "ICE candidates were relayed");
+  assert.ok(
+    annLog.some((l) => l.startsWith("candidate")),
+    "ICE candidates were relayed",
+  );
 });

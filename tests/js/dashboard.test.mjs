@@ -1,25 +1,22 @@
 // Protects the dashboard: a real Chromium shows rooms and people as they join and leave (within
-// 1 s, pushed, no reload), and the API refuses other origins and DNS-rebinding hosts.
-import { test, before, after, afterEach } from "node:test";
+// 1 s, pushed, no reload); the API answers this machine only (no other origin, no DNS-rebinding
+// host, nobody on another machine) unless a token is set, and then only with the token.
 import assert from "node:assert/strict";
-import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import { after, afterEach, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer, connected, join, closeAll, waitFor } from "./fixture.mjs";
+import { CHROMIUM, CHROMIUM_FLAGS, client, closeAll, get, join, lineMatching, SHOTS, startServer } from "./fixture.mjs";
+import { createLan, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./lan.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.join(here, "../../docs");
+const WITNESS_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "../lan/witness.mjs");
 let server;
 let browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
 });
 after(async () => {
   await browser?.close();
@@ -33,43 +30,37 @@ test("the dashboard shows people as they join and drops them as they leave, with
   assert.ok(page.url().endsWith("/dashboard/"));
   await page.waitForSelector("#connection.live");
   await page.waitForSelector("#empty:not([hidden])");
-  const ann = await connected(server.url);
-  const bob = await connected(server.url);
+  const ann = await client(server.url);
+  const bob = await client(server.url, "ws");
   await join(ann, "standup", "Ann");
   await join(bob, "standup", "Bob");
   await page.waitForSelector(`[data-peer="${ann.id}"]`, { timeout: 1000 });
   await page.waitForSelector(`[data-peer="${bob.id}"]`, { timeout: 1000 });
   const row = await page.textContent(`[data-peer="${bob.id}"]`);
-  assert.match(row, /Bob.*socket\.io.*127\.0\.0\.1/);
+  assert.match(row, /Bob.*ws.*127\.0\.0\.1/);
+  assert.match(await page.textContent(`[data-peer="${ann.id}"]`), /Ann.*socket\.io.*127\.0\.0\.1/);
   assert.match(await page.textContent("#totals"), /1 meeting, 2 people/);
   assert.ok(await page.isHidden("#empty"));
   // Relayed signals show in the traffic line.
-  const got = waitFor(bob, "signal");
+  const got = bob.next("signal");
   ann.emit("signal", { to: bob.id, signal: { type: "offer" } });
   await got;
-  await page.waitForFunction(() => /[1-9]\d* relayed since start/.test(document.querySelector("#rate").textContent), null, { timeout: 2500 });
+  await page.waitForFunction(
+    () => /[1-9]\d* relayed since start/.test(document.querySelector("#rate").textContent),
+    null,
+    { timeout: 2500 },
+  );
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, "dashboard.png") });
 
   const bobId = bob.id;
-  bob.disconnect();
+  bob.close();
   await page.waitForSelector(`[data-peer="${bobId}"]`, { state: "detached", timeout: 1000 });
   ann.emit("leave-room");
   await page.waitForSelector(`[data-room="standup"]`, { state: "detached", timeout: 1000 });
   await page.waitForSelector("#empty:not([hidden])", { timeout: 1000 });
   await page.close();
 });
-
-/** GET with headers: {status, body, headers}. */
-function get(url, headers = {}) {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode, body, headers: res.headers }));
-    }).on("error", reject);
-  });
-}
 
 test("the API answers this machine, and refuses other origins and rebinding hosts", async () => {
   const rooms = await get(`${server.url}/api/rooms`);
@@ -98,5 +89,45 @@ test("with --dashboard-token the token is required, also on loopback", async () 
     assert.equal((await get(`${guarded.url}/dashboard/`)).status, 403);
   } finally {
     assert.equal(await guarded.stop(), 0);
+  }
+});
+
+test("from another machine the dashboard, its API and /metrics answer 403 without the token, 200 with it", {
+  skip: NEEDS_ROOT,
+}, async () => {
+  const lan = createLan({ srv: "10.79.0.1", other: "10.79.0.2" });
+  const status = (route, headers = {}) =>
+    runIn(lan.ns("other"), "node", [
+      "-e",
+      `fetch("http://10.79.0.1:5000${route}", { headers: ${JSON.stringify(headers)} }).then((r) => console.log(r.status))`,
+    ]).then((r) => r.stdout.trim() || r.stderr);
+  try {
+    const open = await serveIn(lan.ns("srv"), ["--bind", "0.0.0.0", "--port", "5000", "--no-mdns"]);
+    try {
+      // A witness pair signals inside the server's namespace (its own loopback) throughout.
+      const probe = spawnIn(lan.ns("srv"), "node", [WITNESS_PROBE, "http://127.0.0.1:5000"]);
+      await lineMatching(probe, /^probing/);
+      for (const route of ["/dashboard/", "/api/status", "/api/rooms", "/api/events", "/metrics"]) {
+        assert.equal(await status(route), "403", route);
+        assert.equal(await status(route, { "X-Forwarded-For": "127.0.0.1" }), "403", `${route} with X-Forwarded-For`);
+      }
+      assert.equal(await status("/health"), "200", "health is public");
+      probe.proc.kill("SIGINT");
+      assert.equal(await probe.exited, 0, probe.out.stdout + probe.out.stderr);
+      assert.match(probe.out.stdout, /every probe within 1 s/);
+    } finally {
+      assert.equal(await open.stop(), 0);
+    }
+    const tokened = await serveIn(lan.ns("srv"), ["--port", "5000", "--no-mdns", "--dashboard-token", "lan-secret"]);
+    try {
+      assert.equal(await status("/api/rooms"), "403");
+      assert.equal(await status("/api/rooms?token=lan-secret"), "200");
+      assert.equal(await status("/dashboard/?token=lan-secret"), "200");
+      assert.equal(await status("/metrics", { Authorization: "Bearer lan-secret" }), "200");
+    } finally {
+      assert.equal(await tokened.stop(), 0);
+    }
+  } finally {
+    lan.destroy();
   }
 });

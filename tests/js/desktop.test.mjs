@@ -2,46 +2,28 @@
 // (trayer) and a D-Bus session: the tray menu opens the window, the window shows a joined peer,
 // a second launch focuses the first, SIGTERM exits 0 and frees the port, a busy port is shown in
 // the window, and the settings file (valid or corrupt) is honoured.
-import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { connected, join, closeAll } from "./fixture.mjs";
+import { after, before, test } from "node:test";
+import { client, closeAll, DESKTOP_BIN, join, ROOT, SHOTS, spawnCollecting, until } from "./fixture.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const DESKTOP =
-  process.env.FM_DESKTOP_BIN ||
-  path.join(process.env.CARGO_TARGET_DIR || path.join(root, "target"), "debug", "free-meetings-desktop");
-const SHOTS = path.join(root, "docs");
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-desktop-"));
 const children = [];
 let env;
 
 function start(command, args, extraEnv = {}) {
-  const proc = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-  const out = { stdout: "", stderr: "" };
-  proc.stdout.on("data", (d) => (out.stdout += d));
-  proc.stderr.on("data", (d) => (out.stderr += d));
-  const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve(code ?? signal)));
-  children.push(proc);
-  return { proc, out, exited };
+  const started = spawnCollecting(command, args, { env: { ...env, ...extraEnv } });
+  children.push(started.proc);
+  return started;
 }
 
-/** Polls `check` (an external state: a window title, an HTTP answer) until it returns a value. */
-async function poll(check, what, ms = 20000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits for an external state (a window title, an HTTP answer, a file), checked every 100 ms. */
+const poll = (check, what, ms = 20000) => until(check, what, { ms, every: 100 });
 
 const xdotool = (...args) => execFileSync("xdotool", args, { env, encoding: "utf8" }).trim();
 function windowTitles() {
@@ -89,27 +71,41 @@ async function freePort() {
 async function screenshot(name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, name);
-  await poll(() => {
-    const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
-    execFileSync("import", ["-window", window, file], { env });
-    const colours = Number(execFileSync("identify", ["-format", "%k", file], { encoding: "utf8" }));
-    return colours > 200;
-  }, `a painted window for ${name}`, 10000);
+  await poll(
+    () => {
+      const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
+      execFileSync("import", ["-window", window, file], { env });
+      const colours = Number(execFileSync("identify", ["-format", "%k", file], { encoding: "utf8" }));
+      return colours > 200;
+    },
+    `a painted window for ${name}`,
+    10000,
+  );
 }
 
 /** Opens the tray menu by clicking the icon (retrying until the icon is embedded and the menu
  * pops up), then picks an item with the keyboard: `keys` from the top of the menu, whose
  * enabled items are Open, Copy meeting link, Announce, Start at login, Quit. */
 async function fromTray(...keys) {
-  const panels = xdotool("search", "--class", "trayer").split("\n").map((id) => {
-    const g = Object.fromEntries(xdotool("getwindowgeometry", "--shell", id).split("\n").map((l) => l.split("=")));
-    return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
-  });
+  const panels = xdotool("search", "--class", "trayer")
+    .split("\n")
+    .map((id) => {
+      const g = Object.fromEntries(
+        xdotool("getwindowgeometry", "--shell", id)
+          .split("\n")
+          .map((l) => l.split("=")),
+      );
+      return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
+    });
   const panel = panels.sort((a, b) => b.w * b.h - a.w * a.h)[0];
-  await poll(() => {
-    xdotool("mousemove", String(panel.x + panel.w - 16), String(panel.y + panel.h / 2), "click", "1");
-    return poll(() => menuShown(), "the tray menu", 1000).catch(() => false);
-  }, "the tray menu to open", 20000);
+  await poll(
+    () => {
+      xdotool("mousemove", String(panel.x + panel.w - 16), String(panel.y + panel.h / 2), "click", "1");
+      return poll(() => menuShown(), "the tray menu", 1000).catch(() => false);
+    },
+    "the tray menu to open",
+    20000,
+  );
   xdotool("key", ...keys, "Return");
 }
 
@@ -126,7 +122,7 @@ function menuShown() {
 
 async function launch(args, extraEnv) {
   const settings = path.join(home, `settings-${Math.random().toString(16).slice(2)}.json`);
-  return start(DESKTOP, ["--no-mdns", "--tls-port", "0", "--settings", settings, ...args], extraEnv);
+  return start(DESKTOP_BIN, ["--no-mdns", "--tls-port", "0", "--settings", settings, ...args], extraEnv);
 }
 
 async function quit(app, port) {
@@ -143,10 +139,14 @@ async function quit(app, port) {
 }
 
 before(async () => {
-  const xvfb = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"], { stdio: ["ignore", "pipe", "ignore"] });
+  const xvfb = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   children.push(xvfb);
   const [display] = await once(xvfb.stdout, "data");
-  const bus = spawn("dbus-daemon", ["--session", "--nofork", "--print-address=1", `--address=unix:path=${home}/bus`], { stdio: ["ignore", "pipe", "ignore"] });
+  const bus = spawn("dbus-daemon", ["--session", "--nofork", "--print-address=1", `--address=unix:path=${home}/bus`], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   children.push(bus);
   const [address] = await once(bus.stdout, "data");
   env = {
@@ -159,9 +159,30 @@ before(async () => {
     NO_AT_BRIDGE: "1",
     RUST_LOG: "info",
   };
-  const tray = start("trayer", ["--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120", "--heighttype", "pixel", "--height", "32"]);
-  await poll(() => { try { return xdotool("search", "--class", "trayer"); } catch { return ""; } }, "the tray").catch((error) => {
-    throw new Error(`${error.message} (trayer ${tray.proc.exitCode ?? "running"}, display ${env.DISPLAY}): ${tray.out.stderr}`);
+  const tray = start("trayer", [
+    "--edge",
+    "top",
+    "--align",
+    "right",
+    "--widthtype",
+    "pixel",
+    "--width",
+    "120",
+    "--heighttype",
+    "pixel",
+    "--height",
+    "32",
+  ]);
+  await poll(() => {
+    try {
+      return xdotool("search", "--class", "trayer");
+    } catch {
+      return "";
+    }
+  }, "the tray").catch((error) => {
+    throw new Error(
+      `${error.message} (trayer ${tray.proc.exitCode ?? "running"}, display ${env.DISPLAY}): ${tray.out.stderr}`,
+    );
   });
 });
 
@@ -190,7 +211,7 @@ async function firstTest(app, port) {
   if (status.urls.length) assert.match(status.meetingLink, /^https:\/\//, "the link to share is the HTTPS one");
   await openFromTray();
   await titled(/^Free Meetings — No meetings right now$/);
-  const ann = await connected(`http://127.0.0.1:${port}`);
+  const ann = await client(`http://127.0.0.1:${port}`);
   await join(ann, "weekly", "Ann");
   await titled(/^Free Meetings — 1 meeting, 1 person$/);
   await screenshot("desktop-window.png");
@@ -202,7 +223,7 @@ async function firstTest(app, port) {
 
   // Closing the window (as a window manager's close button does) keeps the app in the tray.
   const win = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
-  execFileSync("/usr/bin/python3", [path.join(root, "tests/x11/close_window.py"), win], { env });
+  execFileSync("/usr/bin/python3", [path.join(ROOT, "tests/x11/close_window.py"), win], { env });
   await poll(() => windowTitles().length === 0, "the window to close");
   assert.equal(await health(port), true, "the server keeps running");
   assert.equal(app.proc.exitCode, null, "the app keeps running");
@@ -224,7 +245,7 @@ async function firstTest(app, port) {
   await poll(() => clipboard() === meetingLink, `the meeting link ${meetingLink} on the clipboard`, 5000);
 
   // Quit from the menu: peers are disconnected and the app exits 0, freeing the port.
-  const disconnected = new Promise((resolve) => ann.on("disconnect", resolve));
+  const disconnected = ann.closed(20000);
   await fromTray("Up");
   await disconnected;
   assert.equal(await app.exited, 0, app.out.stderr);
@@ -271,14 +292,23 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
   const port = await freePort();
   const valid = path.join(home, "valid.json");
   fs.writeFileSync(valid, JSON.stringify({ port, instanceName: "Desk test" }));
-  const app = start(DESKTOP, ["--no-mdns", "--minimized", "--settings", valid]);
+  const app = start(DESKTOP_BIN, ["--no-mdns", "--minimized", "--settings", valid]);
   await up(app, port);
   await quit(app, port);
 
   const corrupt = path.join(home, "corrupt.json");
   fs.writeFileSync(corrupt, "{ this is not json");
   const other = await freePort();
-  const broken = start(DESKTOP, ["--no-mdns", "--tls-port", "0", "--minimized", "--settings", corrupt, "--port", String(other)]);
+  const broken = start(DESKTOP_BIN, [
+    "--no-mdns",
+    "--tls-port",
+    "0",
+    "--minimized",
+    "--settings",
+    corrupt,
+    "--port",
+    String(other),
+  ]);
   await up(broken, other);
   assert.match(broken.out.stderr, /could not be used.*using defaults/);
   await quit(broken, other);

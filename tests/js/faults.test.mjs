@@ -1,40 +1,36 @@
 // Protects the meetings against faults: a peer killed mid-frame (TCP reset), a half-open peer
 // (no FIN, no pongs), SIGTERM under traffic, and the process running out of file descriptors.
 // In each, the remaining peers are told exactly once and the server keeps serving.
-import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { once } from "node:events";
-import { spawn } from "node:child_process";
-import { startServer, connected, join, waitFor, closeAll, record, until, wsConnect, BIN, barrier } from "./fixture.mjs";
+import net from "node:net";
+import { afterEach, test } from "node:test";
+import { barrier, client, closeAll, join, room, startServer, until } from "./fixture.mjs";
 
 afterEach(closeAll);
 
 test("a peer reset mid-frame is announced exactly once, on both transports", async () => {
   const server = await startServer();
   try {
-    const ann = await connected(server.url);
-    const bob = await connected(server.url);
-    await join(ann, "reset", "Ann");
-    await join(bob, "reset", "Bob");
-    const left = record(ann, "user-left");
+    const [ann, bob] = await room(server.url, "reset", ["Ann", "Bob"]);
+    const left = ann.record("user-left");
 
     // Socket.IO: half a websocket frame header, then RST.
-    const victim = await connected(server.url);
+    const victim = await client(server.url);
     await join(victim, "reset", "Victim");
     const victimId = victim.id;
-    const tcp = victim.io.engine.transport.ws._socket;
+    const tcp = victim.raw.io.engine.transport.ws._socket;
     tcp.write(Buffer.from([0x81, 0xfe, 0x40]));
     tcp.resetAndDestroy();
     await until(() => left.length >= 1, "user-left for the reset Socket.IO peer");
 
     // /ws: the same.
-    const w = await wsConnect(server.url);
-    const joined = waitFor(ann, "user-joined");
-    w.send("join-room", { roomId: "reset", userName: "WsVictim" });
+    const w = await client(server.url, "ws");
+    const joined = ann.next("user-joined");
+    w.emit("join-room", { roomId: "reset", userName: "WsVictim" });
     await joined;
-    w.ws._socket.write(Buffer.from([0x81, 0xfe]));
-    w.ws._socket.resetAndDestroy();
+    w.raw._socket.write(Buffer.from([0x81, 0xfe]));
+    w.raw._socket.resetAndDestroy();
     await until(() => left.length >= 2, "user-left for the reset /ws peer");
 
     await barrier(bob, ann);
@@ -67,7 +63,9 @@ async function freezableProxy(port) {
   await once(proxy, "listening");
   return {
     url: `http://127.0.0.1:${proxy.address().port}`,
-    freeze: () => pairs.forEach((p) => (p.frozen = true)),
+    freeze() {
+      for (const p of pairs) p.frozen = true;
+    },
     /** Whether the server has closed its side of a frozen connection. */
     serverClosed: () => pairs.every((p) => p.upstream.destroyed || p.upstream.readableEnded),
     close() {
@@ -84,22 +82,19 @@ test("a half-open peer is dropped after the ping timeout and its room is told, o
   const server = await startServer(["--ping-interval", "300ms", "--ping-timeout", "300ms"]);
   const proxy = await freezableProxy(server.port);
   try {
-    const ann = await connected(server.url);
-    await join(ann, "half", "Ann");
-    const sio = await connected(proxy.url);
+    const [ann] = await room(server.url, "half", ["Ann"]);
+    const sio = await client(proxy.url);
     await join(sio, "half", "Ghost");
-    const w = await wsConnect(proxy.url);
-    const joined = waitFor(ann, "user-joined");
-    w.send("join-room", { roomId: "half", userName: "WsGhost" });
-    await joined;
-    const left = record(ann, "user-left");
+    const w = await client(proxy.url, "ws");
+    await join(w, "half", "WsGhost");
+    const left = ann.record("user-left");
     const ids = [sio.id, w.id];
     const started = Date.now();
     proxy.freeze();
-    await until(() => left.length >= 2, "both ghosts dropped", 3000);
+    await until(() => left.length >= 2, "both ghosts dropped", { ms: 3000 });
     assert.ok(Date.now() - started < 3000);
     assert.deepEqual([...left].sort(), [...ids].sort());
-    await until(() => proxy.serverClosed(), "the server to close its side", 3000);
+    await until(() => proxy.serverClosed(), "the server to close its side", { ms: 3000 });
   } finally {
     proxy.close();
     closeAll();
@@ -112,19 +107,19 @@ test("SIGTERM under traffic: every peer sees a disconnect and the server exits 0
   const peers = [];
   for (let r = 0; r < 5; r++) {
     for (let i = 0; i < 5; i++) {
-      const s = await connected(server.url);
+      const s = await client(server.url);
       await join(s, `term-${r}`, `P${i}`);
       peers.push({ s, room: r });
     }
   }
-  const disconnects = peers.map(({ s }) => waitFor(s, "disconnect", 5000));
+  const disconnects = peers.map(({ s }) => s.closed(5000));
   // Traffic: each peer keeps signalling a room mate until it is disconnected.
   let relayed = 0;
   for (const { s } of peers) s.on("signal", () => relayed++);
   const pumps = peers.map(({ s, room }, i) => {
     const mate = peers[room * 5 + ((i + 1) % 5)].s;
     return (async () => {
-      while (s.connected) {
+      while (s.raw.connected) {
         s.emit("signal", { to: mate.id, signal: { n: 1 } });
         await new Promise((r) => setImmediate(r));
       }
@@ -143,40 +138,30 @@ test("SIGTERM under traffic: every peer sees a disconnect and the server exits 0
 
 test("out of file descriptors: the accept loop logs once, survives, and serves again", async () => {
   const limit = 300;
-  const proc = spawn("prlimit", [`--nofile=${limit}:${limit}`, BIN, "serve", "--bind", "127.0.0.1", "--port", "0", "--no-mdns", "--header-timeout", "60s"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let logs = "";
-  proc.stderr.on("data", (d) => (logs += d));
-  let out = "";
-  proc.stdout.on("data", (d) => (out += d));
-  await until(() => /listening on/.test(out) || proc.exitCode !== null, "the server to start", 15000);
-  assert.match(out, /listening on http:\/\/127\.0\.0\.1:(\d+)/, logs);
-  const port = Number(out.match(/:(\d+)/)[1]);
-  assert.match(logs, /at most 44 connections: the open-file limit is 300/);
+  const server = await startServer(["--header-timeout", "60s"], { prlimit: limit });
+  const logs = server.logs;
+  await until(() => /at most 44 connections: the open-file limit is 300/.test(logs()), "the lowered cap to be logged");
   const sockets = [];
   try {
     // Idle TCP connections, each a descriptor in the server, until accept fails.
     for (let i = 0; i < limit + 20; i++) {
-      const s = net.connect({ port, host: "127.0.0.1" });
+      const s = net.connect({ port: server.port, host: "127.0.0.1" });
       s.on("error", () => {});
       sockets.push(s);
       await once(s, "connect");
     }
-    await until(() => /cannot accept connections/.test(logs), "the accept failure to be logged", 10000);
+    await until(() => /cannot accept connections/.test(logs()), "the accept failure to be logged", { ms: 10000 });
     for (const s of sockets) s.destroy();
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
-      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(status, 200, "serves again once descriptors are free");
-    await until(() => /accepting connections again/.test(logs), "the recovery to be logged");
-    assert.equal(logs.match(/cannot accept connections/g).length, 1, "logged once");
+    const health = () =>
+      fetch(`${server.url}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+    await until(health, "/health to answer 200 once descriptors are free", { every: 50 });
+    await until(() => /accepting connections again/.test(logs()), "the recovery to be logged");
+    assert.equal(logs().match(/cannot accept connections/g).length, 1, "logged once");
   } finally {
     for (const s of sockets) s.destroy();
-    proc.kill("SIGTERM");
-    const [code] = await once(proc, "exit");
-    assert.equal(code, 0, logs);
+    assert.equal(await server.stop(), 0);
   }
 });

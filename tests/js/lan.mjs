@@ -1,9 +1,11 @@
-// A simulated LAN for the discovery tests: network namespaces joined by a bridge, with test
-// addresses in 10.77.0.0/24. Traffic stays inside these namespaces.
-import { spawn, execFileSync } from "node:child_process";
-import { BIN } from "./fixture.mjs";
+// A simulated LAN for the tests that cross machines: network namespaces joined by a bridge, with
+// test addresses the tests choose. Traffic stays inside these namespaces.
+import { execFileSync } from "node:child_process";
+import { BIN, lineMatching, spawnCollecting } from "./fixture.mjs";
 
 export const isRoot = process.getuid?.() === 0;
+/** What a test that needs namespaces says when it cannot have them. */
+export const NEEDS_ROOT = isRoot ? false : "needs root to create network namespaces (CI runs as root)";
 const prefix = `fm${process.pid}`;
 
 function ip(...args) {
@@ -53,20 +55,17 @@ export function createLan(hosts) {
       for (const name of created.reverse()) {
         try {
           ip("netns", "del", name);
-        } catch {}
+        } catch {
+          // already gone
+        }
       }
     },
   };
 }
 
-/** Spawns a command inside a namespace; collects its output. */
+/** Spawns a command inside a namespace; collects its output (see `spawnCollecting`). */
 export function spawnIn(namespace, command, args, options = {}) {
-  const proc = spawn("ip", ["netns", "exec", namespace, command, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
-  const out = { stdout: "", stderr: "" };
-  proc.stdout.on("data", (d) => (out.stdout += d));
-  proc.stderr.on("data", (d) => (out.stderr += d));
-  const exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
-  return { proc, out, exited };
+  return spawnCollecting("ip", ["netns", "exec", namespace, command, ...args], options);
 }
 
 /** Runs a command in a namespace to completion: {code, stdout, stderr, ms}. */
@@ -77,24 +76,10 @@ export async function runIn(namespace, command, args) {
   return { code, ...out, ms: Date.now() - started };
 }
 
-/** Waits until `out.stdout` has a line matching `pattern` (a JSON object for peers). */
-export function lineMatching(out, pattern, ms = 15000) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const check = () => {
-      const line = out.stdout.split("\n").find((l) => pattern.test(l));
-      if (line) return resolve(line);
-      if (Date.now() > deadline) return reject(new Error(`no line matching ${pattern} in:\n${out.stdout}\n${out.stderr}`));
-      setTimeout(check, 20);
-    };
-    check();
-  });
-}
-
 /** Starts `free-meetings serve` in a namespace; resolves once it listens. */
 export async function serveIn(namespace, args) {
   const server = spawnIn(namespace, BIN, ["serve", ...args], { env: { ...process.env, RUST_LOG: "info" } });
-  await lineMatching(server.out, /listening on http/);
+  await lineMatching(server, /listening on http/);
   return {
     ...server,
     async stop() {

@@ -10,14 +10,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer, connected, join, waitFor, closeAll, until, CHROMIUM, CHROMIUM_FLAGS } from "./fixture.mjs";
-import { isRoot, createLan, serveIn, lineMatching } from "./lan.mjs";
+import { CHROMIUM, CHROMIUM_FLAGS, client, closeAll, join, lineMatching, SHOTS, startServer } from "./fixture.mjs";
+import { createLan, NEEDS_ROOT, serveIn } from "./lan.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.join(here, "../../docs");
-const skip = isRoot ? false : "needs root to create network namespaces (CI runs as root)";
+const skip = NEEDS_ROOT;
 const SERVER = "10.78.0.1";
 const FLAGS = [
   ...CHROMIUM_FLAGS,
@@ -65,7 +62,9 @@ async function diagnose(page) {
       ice: p.pc.iceConnectionState,
       signaling: p.pc.signalingState,
       pending: p.pending.length,
-      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(p.tile.querySelector("video")),
+      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(
+        p.tile.querySelector("video"),
+      ),
     })),
   }));
 }
@@ -88,7 +87,9 @@ async function playing(page, count) {
     count,
     { timeout: 20000 },
   );
-  const before = await page.evaluate(() => [...document.querySelectorAll("#grid video.remote")].map((v) => v.currentTime));
+  const before = await page.evaluate(() =>
+    [...document.querySelectorAll("#grid video.remote")].map((v) => v.currentTime),
+  );
   await page.waitForFunction(
     (t0) => [...document.querySelectorAll("#grid video.remote")].every((v, i) => v.currentTime > t0[i] + 0.3),
     before,
@@ -96,13 +97,27 @@ async function playing(page, count) {
   );
 }
 
-const remoteNames = (page) => page.$$eval("#grid figure:not(.self) figcaption", (els) => els.map((e) => e.textContent).sort());
+const remoteNames = (page) =>
+  page.$$eval("#grid figure:not(.self) figcaption", (els) => els.map((e) => e.textContent).sort());
 
-test("two machines meet over HTTPS, a third joins, a fourth finds the room full, one leaves", { skip, timeout: 120000 }, async () => {
+test("two machines meet over HTTPS, a third joins, a fourth finds the room full, one leaves", {
+  skip,
+  timeout: 120000,
+}, async () => {
   const server = await serveIn(lan.ns("a"), [
-    "--bind", "0.0.0.0", "--port", "5000", "--tls-port", "5443", "--tls-dir", path.join(tmp, "tls"), "--no-mdns", "--max-peers-per-room", "3",
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--tls-dir",
+    path.join(tmp, "tls"),
+    "--no-mdns",
+    "--max-peers-per-room",
+    "3",
   ]);
-  const https = await lineMatching(server.out, /^HTTPS on https:\/\//);
+  const https = await lineMatching(server, /^HTTPS on https:\/\//);
   const fingerprint = https.match(/SHA-256 ([0-9A-F:]+)/)[1];
   const a = await browserIn("a");
   const b = await browserIn("b");
@@ -121,7 +136,9 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
     await ann.screenshot({ path: path.join(SHOTS, "meeting.png") });
 
     const dan = await joinAs(a, url, "Dan");
-    await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, { timeout: 10000 });
+    await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, {
+      timeout: 10000,
+    });
     assert.equal(await dan.isVisible("#join"), true, "back at the join form");
     assert.equal(await dan.isHidden("#call"), true);
 
@@ -145,12 +162,18 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
 
 test("HTTPS serves the page, the config and both transports, beside plain HTTP", async () => {
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0"; // the generated certificate, in this process only
-  const server = await startServer(["--tls-port", "0", "--tls-dir", path.join(tmp, "tls-loopback"), "--ice-server", "stun:10.0.0.2:3478"]);
+  const server = await startServer([
+    "--tls-port",
+    "0",
+    "--tls-dir",
+    path.join(tmp, "tls-loopback"),
+    "--ice-server",
+    "stun:10.0.0.2:3478",
+  ]);
   try {
-    await until(() => /HTTPS listening.*tls_addr=/.test(server.logs()), "the HTTPS log line");
-    const line = server.logs().match(/HTTPS listening.*tls_addr=([\d.:]+)/) || [];
+    const line = (await lineMatching(server, /^HTTPS on https:\/\//)).match(/https:\/\/([\d.:]+)/) || [];
     const https = `https://${line[1]}`;
-    assert.ok(line[1], server.logs());
+    assert.ok(line[1], server.out.stdout);
     const page = await fetch(`${https}/r/standup`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>Free Meetings<\/title>/);
@@ -161,12 +184,12 @@ test("HTTPS serves the page, the config and both transports, beside plain HTTP",
     const bundle = await fetch(`${server.url}/meet/socket.io.min.js`);
     assert.match(await bundle.text(), /Socket\.IO v4\.8/);
     // A Socket.IO peer over WSS and one over plain WS meet in one room.
-    const secure = await connected(https, { rejectUnauthorized: false });
-    const plain = await connected(server.url);
+    const secure = await client(https, "socket.io", { rejectUnauthorized: false });
+    const plain = await client(server.url);
     await join(secure, "tls", "Secure");
     const init = await join(plain, "tls", "Plain");
     assert.deepEqual(init, [{ id: secure.id, userName: "Secure" }]);
-    const got = waitFor(plain, "signal");
+    const got = plain.next("signal");
     secure.emit("signal", { to: plain.id, signal: { type: "offer", sdp: "v=0" } });
     assert.equal((await got).from, secure.id);
   } finally {
@@ -178,23 +201,30 @@ test("HTTPS serves the page, the config and both transports, beside plain HTTP",
 test("on this machine the page says when the camera is denied and when the server is gone", async () => {
   const server = await startServer(["--tls-port", "0", "--tls-dir", path.join(tmp, "tls-messages")]);
   // No fake-UI flag: the permission request is refused, as when a person clicks Block.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS, "--use-fake-device-for-media-stream"] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_FLAGS, "--use-fake-device-for-media-stream"],
+  });
   try {
-    const watcher = await connected(server.url);
+    const watcher = await client(server.url);
     await join(watcher, "messages", "Watcher");
-    const joined = waitFor(watcher, "user-joined", 10000);
+    const joined = watcher.next("user-joined", 10000);
     const context = await browser.newContext();
     const denied = await context.newPage();
     await denied.goto(`${server.url}/r/messages`); // loopback is a secure context
     await denied.fill("#name", "Denied");
     await denied.click("#join-button");
-    await denied.waitForFunction(() => /denied/.test(document.querySelector("#notice").textContent), null, { timeout: 10000 });
+    await denied.waitForFunction(() => /denied/.test(document.querySelector("#notice").textContent), null, {
+      timeout: 10000,
+    });
     assert.equal(await denied.isVisible("#call"), true, "joined without camera and microphone");
     assert.equal(await denied.isDisabled("#mic"), true);
     assert.equal((await joined).userName, "Denied", "the page joined through the unchanged contract");
 
     server.proc.kill("SIGTERM");
-    await denied.waitForFunction(() => /server/.test(document.querySelector("#notice").textContent), null, { timeout: 10000 });
+    await denied.waitForFunction(() => /server/.test(document.querySelector("#notice").textContent), null, {
+      timeout: 10000,
+    });
     assert.match(await denied.textContent("#notice"), /Reconnecting/);
   } finally {
     closeAll();

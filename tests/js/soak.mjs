@@ -7,12 +7,10 @@
 //   node tests/js/soak.mjs [--clients 500] [--duration 600] [--rate 2] [--bin PATH]
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { startServer, connect, waitFor, rss } from "./fixture.mjs";
+import { client, rss, sleep, startServer } from "./fixture.mjs";
 
 /** A well-formed peer id that nobody has. */
 const NOBODY = "AAAAAAAAAAAAAAAA";
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the soak; resolves with its figures (see `passed`). */
 export async function soak({ clients = 500, durationS = 600, rate = 2, log = () => {} } = {}) {
@@ -21,7 +19,17 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
   const pairs = Math.max(1, Math.floor(clients / 2));
   const deadline = Date.now() + durationS * 1000;
   const warmAt = Date.now() + Math.min(60_000, (durationS * 1000) / 3);
-  const stats = { sent: 0, echoed: 0, lost: 0, unexpectedErrors: [], provoked: 0, provokedSeen: 0, cycles: 0, reconnects: 0, rejoins: 0 };
+  const stats = {
+    sent: 0,
+    echoed: 0,
+    lost: 0,
+    unexpectedErrors: [],
+    provoked: 0,
+    provokedSeen: 0,
+    cycles: 0,
+    reconnects: 0,
+    rejoins: 0,
+  };
   let baseline = 0;
   let peak = 0;
   const sampler = setInterval(() => {
@@ -43,8 +51,11 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
       if (!a || cycle % 2 === 1) {
         a?.close();
         b?.close();
-        [a, b] = [connect(server.url), connect(server.url)];
-        await Promise.all([waitFor(a, "connect", 10_000), waitFor(b, "connect", 10_000)]);
+        const options = { connectWithin: 10_000 };
+        [a, b] = await Promise.all([
+          client(server.url, "socket.io", options),
+          client(server.url, "socket.io", options),
+        ]);
         for (const s of [a, b]) {
           s.on("error", (e) => {
             if (String(e).includes(NOBODY)) {
@@ -60,11 +71,11 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
         b.emit("leave-room");
         stats.rejoins++;
       }
-      const joined = waitFor(a, "user-joined", 10_000);
-      const aInit = waitFor(a, "init-users", 10_000);
+      const joined = a.next("user-joined", 10_000);
+      const aInit = a.next("init-users", 10_000);
       a.emit("join-room", { roomId: room, userName: "A" });
       await aInit;
-      const bInit = waitFor(b, "init-users", 10_000);
+      const bInit = b.next("init-users", 10_000);
       b.emit("join-room", { roomId: room, userName: "B" });
       await Promise.all([bInit, joined]);
       // A provoked error: a signal to nobody must get exactly one error, naming that id.
@@ -85,14 +96,13 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
         const seq = `${k}-${cycle}-${i}`;
         const back = new Promise((resolve) => {
           const timer = setTimeout(() => resolve(false), 10_000);
-          const on = ({ signal }) => {
+          const off = a.on("signal", ({ signal }) => {
             if (signal?.seq === seq) {
               clearTimeout(timer);
-              a.off("signal", on);
+              off();
               resolve(true);
             }
-          };
-          a.on("signal", on);
+          });
         });
         a.emit("signal", { to: b.id, signal: { seq, sdp: "v=0".padEnd(300, "x") } });
         stats.sent++;

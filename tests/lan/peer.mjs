@@ -5,7 +5,7 @@
 import { io } from "socket.io-client";
 
 const [url, roomId, userName, mode, payload] = process.argv.slice(2);
-const say = (line) => process.stdout.write(JSON.stringify(line) + "\n");
+const say = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 setTimeout(() => {
   say({ event: "timeout" });
   process.exit(1);

@@ -2,7 +2,6 @@
 // Socket.IO contract (join-room, init-users, user-joined, signal, user-left, error), as any
 // front-end written for the original server would use it. The joiner sends offers to the people
 // already in the room; they answer.
-"use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -24,7 +23,10 @@ function notice(html, kind = "problem") {
 }
 
 function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  return String(text).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
+  );
 }
 
 function roomFromPath() {
@@ -122,11 +124,18 @@ async function openMedia() {
     return await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   } catch (error) {
     if (error.name === "NotAllowedError" || error.name === "SecurityError") {
-      notice("Camera and microphone access was denied. You joined without them: others cannot see or hear you. Allow access in the browser's site settings (the icon left of the address), then leave and join again.");
+      notice(
+        "Camera and microphone access was denied. You joined without them: others cannot see or hear you. Allow access in the browser's site settings (the icon left of the address), then leave and join again.",
+      );
     } else if (error.name === "NotFoundError" || error.name === "OverconstrainedError") {
-      notice("No camera or microphone was found. You joined without them: you can still see and hear the others.", "info");
+      notice(
+        "No camera or microphone was found. You joined without them: you can still see and hear the others.",
+        "info",
+      );
     } else {
-      notice(`The camera or microphone could not start (${escapeHtml(error.message || error.name)}). You joined without them.`);
+      notice(
+        `The camera or microphone could not start (${escapeHtml(error.message || error.name)}). You joined without them.`,
+      );
     }
     return null;
   }
@@ -190,7 +199,8 @@ async function join(event) {
   state.room = room;
   state.leaving = false;
   notice("");
-  if (location.pathname !== `/r/${encodeURIComponent(room)}`) history.replaceState(null, "", `/r/${encodeURIComponent(room)}`);
+  if (location.pathname !== `/r/${encodeURIComponent(room)}`)
+    history.replaceState(null, "", `/r/${encodeURIComponent(room)}`);
   $("join").hidden = true;
   $("call").hidden = false;
   $("room-title").textContent = room;
@@ -250,7 +260,10 @@ async function main() {
   });
   if (!window.isSecureContext) {
     const link = httpsLink();
-    if (link) notice(`This page is not secure (plain HTTP), so the browser will not allow the camera or microphone. Use <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>; certificate SHA-256 fingerprint <code>${escapeHtml(state.config.fingerprint)}</code>.`);
+    if (link)
+      notice(
+        `This page is not secure (plain HTTP), so the browser will not allow the camera or microphone. Use <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>; certificate SHA-256 fingerprint <code>${escapeHtml(state.config.fingerprint)}</code>.`,
+      );
   }
 }
 

@@ -1,0 +1,130 @@
+// Protects the HTTP surface in front of the transports: web pages of other origins get 403 on
+// every transport (counted and logged) while allow-listed ones get in with CORS headers and `*`
+// lets anyone in; a client that trickles or withholds its headers is cut off after the header
+// timeout; /health reports counts; /metrics counts what happens and refuses rebinding hosts.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { after, afterEach, before, test } from "node:test";
+import WebSocket from "ws";
+import {
+  client,
+  closeAll,
+  get,
+  join,
+  metrics,
+  refused,
+  room,
+  startServer,
+  UPGRADE_HEADERS,
+  withWitness,
+} from "./fixture.mjs";
+
+let server;
+before(async () => (server = await startServer(["--header-timeout", "1s"])));
+after(async () => assert.equal(await server.stop(), 0));
+afterEach(closeAll);
+
+const polling = (url) => `${url}/socket.io/?EIO=4&transport=polling`;
+
+test("handshakes from other origins get 403 on every transport, counted and logged; same origin and native clients get in", async () => {
+  await withWitness(server.url, async () => {
+    const before = await refused(server.url, "origin");
+    const evil = { Origin: "http://evil.example" };
+    assert.equal((await get(polling(server.url), evil)).status, 403);
+    const ws = new WebSocket(`${server.url.replace(/^http/, "ws")}/ws`, { headers: evil });
+    const [, res] = await once(ws, "unexpected-response");
+    assert.equal(res.statusCode, 403);
+    const sio = await client(server.url, "socket.io", { wait: false, extraHeaders: evil });
+    assert.ok((await sio.next("connect_error")) instanceof Error);
+    assert.equal((await get(`${server.url}/ws`, { ...evil, ...UPGRADE_HEADERS })).status, 403);
+    assert.equal(await refused(server.url, "origin"), before + 4);
+    assert.match(server.logs(), /origin.*http:\/\/evil\.example/);
+    const host = new URL(server.url).host;
+    assert.equal((await get(polling(server.url), { Origin: `http://${host}` })).status, 200, "same origin");
+    assert.equal((await get(polling(server.url))).status, 200, "no Origin: a native client");
+  });
+});
+
+test("allow-listed origins get in, with CORS headers; * allows any", async () => {
+  const listed = await startServer(["--allowed-origin", "http://localhost:3000,https://app.example"]);
+  try {
+    const ok = await get(polling(listed.url), { Origin: "http://localhost:3000" });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers["access-control-allow-origin"], "http://localhost:3000");
+    assert.equal((await get(polling(listed.url), { Origin: "https://app.example" })).status, 200);
+    const foreign = await get(polling(listed.url), { Origin: "http://localhost:3001" });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.headers["access-control-allow-origin"], undefined);
+    const c = await client(listed.url, "socket.io", { extraHeaders: { Origin: "http://localhost:3000" } });
+    assert.deepEqual(await join(c, "cors", "Ann"), []);
+  } finally {
+    closeAll();
+    assert.equal(await listed.stop(), 0);
+  }
+  const any = await startServer([], { env: { CLIENT_ORIGIN: "*" } });
+  try {
+    const res = await get(polling(any.url), { Origin: "http://anything.example" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["access-control-allow-origin"], "*");
+  } finally {
+    assert.equal(await any.stop(), 0);
+  }
+});
+
+test("slowloris: headers trickled a byte at a time are cut off after the header timeout, and so is a silent socket", async () => {
+  await withWitness(server.url, async () => {
+    const sock = net.connect({ port: server.port, host: "127.0.0.1" });
+    sock.on("error", () => {}); // the cut may come as a reset while a byte is in flight
+    await once(sock, "connect");
+    const request = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${"a".repeat(200)}\r\n\r\n`;
+    let sent = 0;
+    // Not events.once: it would reject on the reset's 'error', which is a fine way to be cut off.
+    const closed = new Promise((resolve) => sock.on("close", resolve));
+    const started = Date.now();
+    const trickle = setInterval(() => {
+      if (sent < request.length && !sock.destroyed) sock.write(request[sent++]);
+    }, 100);
+    trickle.unref(); // never what keeps the test process alive
+    try {
+      await closed;
+    } finally {
+      clearInterval(trickle);
+      sock.destroy();
+    }
+    const took = Date.now() - started;
+    assert.ok(sent < request.length, `cut off before the headers were complete (${sent} bytes sent)`);
+    assert.ok(took < 5000, `cut off after ${took} ms`);
+    const silent = net.connect({ port: server.port, host: "127.0.0.1" });
+    silent.on("error", () => {});
+    await new Promise((resolve) => silent.on("close", resolve));
+  });
+});
+
+test("/health reports status, version and counts", async () => {
+  await room(server.url, "health", ["A", "B"]);
+  const res = await fetch(`${server.url}/health`);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.status, "ok");
+  assert.match(body.version, /^\d+\.\d+\.\d+/);
+  assert.ok(body.peers >= 2 && body.rooms >= 1, JSON.stringify(body));
+});
+
+test("/metrics counts connections, rooms, joins and relays, and refuses a rebinding host", async () => {
+  const [a, b] = [await client(server.url), await client(server.url, "ws")];
+  const before = await metrics(server.url);
+  await join(a, "metrics", "A");
+  await join(b, "metrics", "B");
+  const got = b.next("signal");
+  a.emit("signal", { to: b.id, signal: "m" });
+  await got;
+  const now = await metrics(server.url);
+  assert.ok(now['free_meetings_connections{transport="socketio"}'] >= 1);
+  assert.ok(now['free_meetings_connections{transport="ws"}'] >= 1);
+  assert.ok(now.free_meetings_rooms >= 1);
+  assert.equal(now.free_meetings_joins_total, before.free_meetings_joins_total + 2);
+  assert.equal(now.free_meetings_signals_relayed_total, before.free_meetings_signals_relayed_total + 1);
+  assert.equal(now.free_meetings_relay_latency_seconds_count, before.free_meetings_relay_latency_seconds_count + 1);
+  assert.equal((await get(`${server.url}/metrics`, { Host: "evil.example" })).status, 403, "as on the dashboard");
+});
