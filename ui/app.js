@@ -27,18 +27,51 @@ function duration(secs) {
   return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
 }
 
-function copyButton(text) {
-  const button = el("button", "Copy");
+/** Copies `text`: through the app in the desktop window (the web view's clipboard access varies),
+ * else through the browser. */
+async function copy(text) {
+  if (tauri) return tauri.invoke("copy_text", { text });
+  return navigator.clipboard.writeText(text);
+}
+
+/** Opens a meeting link in the default browser (from the desktop window) or a new tab. */
+function openLink(url) {
+  if (tauri) return tauri.invoke("open_meeting", { url });
+  window.open(url, "_blank", "noopener");
+}
+
+function copyButton(text, label = "Copy", description = `Copy ${text}`) {
+  const button = el("button", label);
+  button.type = "button";
+  button.setAttribute("aria-label", description);
   button.addEventListener("click", async () => {
     try {
-      await navigator.clipboard.writeText(text);
+      await copy(text);
       button.textContent = "Copied";
     } catch {
       button.textContent = "Copy failed";
     }
-    setTimeout(() => (button.textContent = "Copy"), 1500);
+    setTimeout(() => (button.textContent = label), 1500);
   });
   return button;
+}
+
+async function newMeeting() {
+  const result = $("new-meeting-result");
+  try {
+    const response = await fetch(apiUrl("/api/new-meeting"));
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    const { room, link } = await response.json();
+    result.hidden = false;
+    result.textContent = `Meeting “${room}” started: ${link}`;
+    await openLink(link);
+    await copy(link)
+      .then(() => (result.textContent += " (link copied)"))
+      .catch(() => {});
+  } catch (error) {
+    result.hidden = false;
+    result.textContent = `Could not start a meeting: ${error.message || error}`;
+  }
 }
 
 function renderRooms(snapshot) {
@@ -51,7 +84,18 @@ function renderRooms(snapshot) {
   for (const room of snapshot.rooms) {
     const box = el("div", undefined, "room");
     box.dataset.room = room.id;
-    box.append(el("h3", `${room.id} · ${room.peers.length}`));
+    const title = el("div", undefined, "row");
+    const join = el("button", "Join");
+    join.type = "button";
+    join.setAttribute("aria-label", `Join ${room.id} in your browser`);
+    join.addEventListener("click", () => openLink(room.link));
+    title.append(
+      el("h3", `${room.id} · ${room.peers.length}`),
+      el("span", undefined, "spacer"),
+      join,
+      copyButton(room.link, "Copy link", `Copy the link to ${room.id}`),
+    );
+    box.append(title);
     const table = el("table");
     const head = el("tr");
     for (const h of ["Name", "Transport", "Address", "Connected for"]) head.append(el("th", h));
@@ -193,6 +237,7 @@ async function setupSettings() {
   });
 }
 
+$("new-meeting").addEventListener("click", newMeeting);
 connect();
 checkProblem();
 setupSettings();

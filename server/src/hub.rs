@@ -4,12 +4,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::rooms::{Change, Delivery, Limits, Outcome, Rooms};
+use crate::rooms::{Change, Delivery, Limits, Moment, Outcome, Rooms};
 use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName};
 
 /// A peer's queue could not take an event.
@@ -205,8 +205,17 @@ impl Hub {
     /// Handles one decoded (or undecodable) event from a peer.
     pub fn receive(&self, peer: PeerId, event: Result<Option<ClientEvent>, ProtocolError>) {
         let started = Instant::now();
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let at = Moment {
+            instant: started,
+            unix_ms,
+        };
         let mut state = self.lock();
-        let outcome = state.rooms.handle(peer, event, started);
+        let outcome = state.rooms.handle(peer, event, at);
         let relays = outcome
             .changes
             .iter()
@@ -287,6 +296,7 @@ impl State {
         for change in changes {
             match change {
                 Change::Relayed => {}
+                Change::Chatted => self.metrics.chatted(),
                 Change::Joined { peer, room } => {
                     tracing::info!(peer = %peer, room = %room, "joined room");
                     self.metrics.joined();

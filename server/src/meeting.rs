@@ -71,6 +71,41 @@ impl IceServer {
     }
 }
 
+/// Characters a room id keeps in a link; everything else is percent-encoded.
+const ROOM_IN_LINK: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The meeting page's link for `room` on a server reached at `base` (`https://meet.local:5443`).
+pub fn room_link(base: &str, room: &str) -> String {
+    let room = percent_encoding::utf8_percent_encode(room, ROOM_IN_LINK);
+    format!("{}/r/{room}", base.trim_end_matches('/'))
+}
+
+/// A fresh room name people can read out loud: `calm-otter-42`. About 100,000 of them, so two
+/// new meetings on one server practically never meet by chance.
+pub fn new_room_name() -> String {
+    use rand::RngExt;
+    const ADJECTIVES: [&str; 32] = [
+        "amber", "brave", "bright", "calm", "clever", "cosy", "crisp", "eager", "fair", "gentle",
+        "golden", "happy", "jolly", "kind", "lively", "lucky", "merry", "mild", "neat", "noble",
+        "plain", "proud", "quick", "quiet", "rapid", "sunny", "swift", "tidy", "warm", "wise",
+        "witty", "young",
+    ];
+    const NOUNS: [&str; 32] = [
+        "badger", "beaver", "cedar", "comet", "crane", "delta", "falcon", "fern", "finch", "fox",
+        "harbor", "heron", "island", "lark", "maple", "meadow", "otter", "owl", "panda", "pine",
+        "pond", "raven", "river", "robin", "sparrow", "spruce", "stone", "swan", "tiger", "valley",
+        "willow", "wren",
+    ];
+    let mut rng = rand::rng();
+    let adjective = ADJECTIVES[rng.random_range(0..ADJECTIVES.len())];
+    let noun = NOUNS[rng.random_range(0..NOUNS.len())];
+    format!("{adjective}-{noun}-{}", rng.random_range(10..100))
+}
+
 /// What the page needs to know: ICE servers, and where HTTPS is for the "use HTTPS" hint.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +155,26 @@ async fn meeting_config(State(config): State<Arc<MeetingConfig>>) -> Json<Meetin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_links_encode_the_room_and_new_names_are_readable() {
+        assert_eq!(
+            room_link("https://meet.local:5443", "standup"),
+            "https://meet.local:5443/r/standup"
+        );
+        assert_eq!(
+            room_link("https://10.0.0.5:5443/", "Café 2/3"),
+            "https://10.0.0.5:5443/r/Caf%C3%A9%202%2F3"
+        );
+        let name = new_room_name();
+        let parts: Vec<&str> = name.split('-').collect();
+        assert_eq!(parts.len(), 3, "{name}");
+        assert!(
+            parts[2].parse::<u8>().is_ok_and(|n| (10..100).contains(&n)),
+            "{name}"
+        );
+        assert!(crate::wire::RoomId::parse(&name).is_ok());
+    }
 
     #[test]
     fn ice_servers_parse_with_and_without_credentials() {

@@ -53,7 +53,7 @@ impl From<&Refusal> for RefusalKind {
             Refusal::Invalid(_) => RefusalKind::validation,
             Refusal::RateLimited { .. } => RefusalKind::rate,
             Refusal::SignalTooLarge { .. } => RefusalKind::size,
-            Refusal::NotInRoom | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
+            Refusal::NotInRoom(_) | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
             Refusal::RoomFull { .. } => RefusalKind::room_full,
         }
     }
@@ -93,6 +93,7 @@ pub struct Metrics {
     rooms: Gauge,
     joins: Counter,
     relayed: Counter,
+    chats: Counter,
     refused: Family<ReasonLabel, Counter>,
     relay_seconds: Histogram,
 }
@@ -119,6 +120,12 @@ impl Metrics {
         registry.register("joins", "Room joins", joins.clone());
         let relayed = Counter::default();
         registry.register("signals_relayed", "Signals relayed", relayed.clone());
+        let chats = Counter::default();
+        registry.register(
+            "chat_messages",
+            "Chat messages sent to a room",
+            chats.clone(),
+        );
         let refused = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "refused",
@@ -145,6 +152,7 @@ impl Metrics {
             rooms,
             joins,
             relayed,
+            chats,
             refused,
             relay_seconds,
         }
@@ -171,6 +179,11 @@ impl Metrics {
     pub fn relayed(&self, seconds: f64) {
         self.relayed.inc();
         self.relay_seconds.observe(seconds);
+    }
+
+    /// A chat message went to a room.
+    pub fn chatted(&self) {
+        self.chats.inc();
     }
 
     /// Signals relayed since start.

@@ -34,6 +34,8 @@ fn json() -> impl Strategy<Value = Value> {
             Just("join-room".to_owned()),
             Just("signal".to_owned()),
             Just("leave-room".to_owned()),
+            Just("chat".to_owned()),
+            Just("state".to_owned()),
             Just("AAAAAAAAAAAAAAAA".to_owned()),
             Just(" ".repeat(200)),
             "\\PC{0,80}",
@@ -51,6 +53,10 @@ fn json() -> impl Strategy<Value = Value> {
                         Just("userName".to_owned()),
                         Just("to".to_owned()),
                         Just("signal".to_owned()),
+                        Just("text".to_owned()),
+                        Just("muted".to_owned()),
+                        Just("camera".to_owned()),
+                        Just("screen".to_owned()),
                         Just("event".to_owned()),
                         Just("data".to_owned()),
                         ".{0,6}",
@@ -70,6 +76,8 @@ fn packet() -> impl Strategy<Value = String> {
         Just(Value::from("join-room")),
         Just(Value::from("signal")),
         Just(Value::from("leave-room")),
+        Just(Value::from("chat")),
+        Just(Value::from("state")),
         json(),
     ];
     (name, prop::collection::vec(json(), 0..3)).prop_map(|(name, rest)| {
@@ -128,7 +136,7 @@ proptest! {
     #[test]
     fn every_payload_of_every_event(data in json()) {
         let raw = RawValue::from_string(data.to_string()).expect("valid JSON");
-        for name in ["join-room", "leave-room", "signal", "chat"] {
+        for name in ["join-room", "leave-room", "signal", "chat", "state", "chat-message"] {
             let decoded = ClientEvent::decode(name, Some(&raw));
             match (name, decoded) {
                 ("join-room", Ok(Some(ClientEvent::JoinRoom { room, name }))) => {
@@ -145,7 +153,17 @@ proptest! {
                 }
                 ("signal", Err(e)) => prop_assert_eq!(e, ProtocolError::BadSignal),
                 ("leave-room", Ok(Some(ClientEvent::LeaveRoom))) => {}
-                ("chat", Ok(None)) => {}
+                ("chat", Ok(Some(ClientEvent::Chat { text }))) => {
+                    prop_assert!((1..=2000).contains(&text.as_str().chars().count()));
+                }
+                ("chat", Err(e)) => prop_assert_eq!(e, ProtocolError::BadChat),
+                ("state", Ok(Some(ClientEvent::State(state)))) => {
+                    if let Some(screen) = &state.screen {
+                        prop_assert!((1..=64).contains(&screen.as_str().chars().count()));
+                    }
+                }
+                ("state", Err(e)) => prop_assert_eq!(e, ProtocolError::BadState),
+                ("chat-message", Ok(None)) => {}
                 (name, other) => prop_assert!(false, "{name}: unexpected {other:?}"),
             }
         }

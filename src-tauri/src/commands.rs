@@ -6,6 +6,8 @@ use free_meetings::desktop::Settings;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
+use tauri_plugin_clipboard_manager::ClipboardExt;
+use tauri_plugin_opener::OpenerExt;
 
 use crate::desktop::{AppStatus, Desktop};
 
@@ -63,6 +65,25 @@ pub fn window_shows(window: tauri::WebviewWindow, summary: String) {
         .take(120)
         .collect();
     let _ = window.set_title(&format!("Free Meetings — {summary}"));
+}
+
+/// Opens a meeting link in the default browser (the window's Join and New meeting).
+#[tauri::command]
+pub fn open_meeting(app: AppHandle, url: String) -> Result<(), String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!("not a web link: {url}"));
+    }
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| format!("could not open the browser: {e}"))
+}
+
+/// Puts text on the clipboard (the web view's own clipboard access differs between systems).
+#[tauri::command]
+pub fn copy_text(app: AppHandle, text: String) -> Result<(), String> {
+    app.clipboard()
+        .write_text(text)
+        .map_err(|e| format!("could not copy: {e}"))
 }
 
 /// Registers or removes the OS login item.

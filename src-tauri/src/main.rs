@@ -33,12 +33,15 @@ fn main() -> ExitCode {
             Some(vec!["--minimized"]),
         ))
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::get_settings,
             commands::save_settings,
             commands::use_port,
             commands::window_shows,
+            commands::open_meeting,
+            commands::copy_text,
         ])
         .setup(move |app| {
             let settings_path = app.path().app_config_dir()?.join("settings.json");

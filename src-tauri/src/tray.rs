@@ -10,7 +10,7 @@ use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
-use free_meetings::dashboard::Snapshot;
+use free_meetings::dashboard::{NewMeeting, summary_of};
 
 use crate::commands::set_start_at_login;
 use crate::desktop::Desktop;
@@ -83,7 +83,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             let hub = server.map(|(hub, _)| hub);
             let text = match (&app_status.borrow_and_update().problem, &hub) {
                 (Some(problem), _) => problem.clone(),
-                (None, Some(hub)) => Snapshot::of(hub).summary,
+                (None, Some(hub)) => summary_of(hub),
                 (None, None) => "Starting…".to_owned(),
             };
             let _ = status_item.set_text(&text);
@@ -106,7 +106,11 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
         "copy" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                if let Some(link) = desktop.with_server(async |s| s.status().meeting_link).await
+                // A fresh room's link: what people paste into an invitation.
+                let link = desktop
+                    .with_server(async |s| NewMeeting::at(&s.status().meeting_link).link)
+                    .await;
+                if let Some(link) = link
                     && let Err(error) = app.clipboard().write_text(link)
                 {
                     tracing::warn!(%error, "could not copy the meeting link");

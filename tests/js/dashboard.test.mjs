@@ -53,6 +53,12 @@ test("the dashboard shows people as they join and drops them as they leave, with
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, "dashboard.png") });
 
+  // Each live room offers Join (the meeting page, in a new tab here) and its link.
+  assert.equal(await page.isVisible('[data-room="standup"] button[aria-label="Copy the link to standup"]'), true);
+  const [joinTab] = await Promise.all([page.waitForEvent("popup"), page.click('[data-room="standup"] >> text=Join')]);
+  assert.match(joinTab.url(), /\/r\/standup$/);
+  await joinTab.close();
+
   const bobId = bob.id;
   bob.close();
   await page.waitForSelector(`[data-peer="${bobId}"]`, { state: "detached", timeout: 1000 });
@@ -60,6 +66,24 @@ test("the dashboard shows people as they join and drops them as they leave, with
   await page.waitForSelector(`[data-room="standup"]`, { state: "detached", timeout: 1000 });
   await page.waitForSelector("#empty:not([hidden])", { timeout: 1000 });
   await page.close();
+});
+
+test("New meeting opens a fresh, readable room and copies its link", async () => {
+  const context = await browser.newContext();
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/dashboard/`);
+  await page.waitForSelector("#connection.live");
+  const [meeting] = await Promise.all([page.waitForEvent("popup"), page.click("#new-meeting")]);
+  const url = meeting.url();
+  assert.match(url, /\/r\/[a-z]+-[a-z]+-\d{2}$/, url);
+  await page.waitForFunction(() => /link copied/.test(document.querySelector("#new-meeting-result").textContent));
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+  await meeting.waitForSelector("#join-button");
+  assert.equal(await meeting.inputValue("#room"), url.split("/r/")[1], "the page opens on that room");
+  const again = await (await get(`${server.url}/api/new-meeting`)).body;
+  assert.notEqual(JSON.parse(again).room, url.split("/r/")[1], "each new meeting gets its own room");
+  await context.close();
 });
 
 test("the API answers this machine, and refuses other origins and rebinding hosts", async () => {

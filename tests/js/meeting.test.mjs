@@ -2,27 +2,46 @@
 // (the server, 10.78.0.1) and B (10.78.0.2) on one simulated LAN, each with its own headless
 // Chromium (fake camera and microphone, the generated certificate accepted). People see each
 // other's video playing, a third joins, a fourth finds the room full, one leaves and the
-// others' grids drop them; plain HTTP from another machine points to the HTTPS link. Needs root
-// for `ip netns`; the loopback checks (HTTPS transports, camera denied, server gone) run
-// everywhere.
+// others' grids drop them; plain HTTP from another machine points to the HTTPS link. Then what
+// people do in a meeting: share a screen (its own tile, shown large, gone everywhere when it
+// stops), chat (once, in order, named, links clickable, never HTML; nothing to another room),
+// switch cameras mid-call, take part with no device at all, and see who speaks and who is
+// muted; on a phone-sized screen too. Needs root for `ip netns`; the loopback checks (HTTPS
+// transports, camera denied, server gone) run everywhere.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_FLAGS, client, closeAll, join, lineMatching, SHOTS, startServer } from "./fixture.mjs";
+import {
+  CHROMIUM,
+  CHROMIUM_FLAGS,
+  client,
+  closeAll,
+  join,
+  lineMatching,
+  SHOTS,
+  sleep,
+  startServer,
+} from "./fixture.mjs";
 import { createLan, NEEDS_ROOT, serveIn } from "./lan.mjs";
 
 const skip = NEEDS_ROOT;
 const SERVER = "10.78.0.1";
 const FLAGS = [
   ...CHROMIUM_FLAGS,
-  "--use-fake-device-for-media-stream",
+  // Three fake cameras and a fake microphone that beeps; with the fake UI, getDisplayMedia also
+  // answers, headless, with a fake 1280x720 "screen" (no capture-source flag is needed). The
+  // second fake camera sends Y16 (depth) frames, which WebRTC does not encode; the first and
+  // third send ordinary video.
+  "--use-fake-device-for-media-stream=device-count=3",
   "--use-fake-ui-for-media-stream",
   "--ignore-certificate-errors",
   "--autoplay-policy=no-user-gesture-required",
 ];
+/** A machine with no camera and no microphone at all. */
+const NO_DEVICE_FLAGS = FLAGS.filter((f) => !f.startsWith("--use-fake-device-for-media-stream"));
 
 let lan;
 let tmp;
@@ -36,19 +55,48 @@ after(() => {
 });
 
 /** A Chromium whose network is namespace `host`'s: a wrapper as playwright's executable. */
-async function browserIn(host) {
+async function browserIn(host, args = FLAGS) {
   const wrapper = path.join(tmp, `chromium-${host}.sh`);
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lan.ns(host)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  return chromium.launch({ executablePath: wrapper, args: FLAGS });
+  return chromium.launch({ executablePath: wrapper, args });
 }
 
-/** Opens the meeting page and joins as `name`. */
-async function joinAs(browser, url, name) {
-  const page = await (await browser.newContext({ viewport: { width: 960, height: 640 } })).newPage();
+/** Opens the meeting page and joins as `name` (in a desktop-sized window unless told); waits for
+ * the call view unless `inCall` is false (a full room sends the page back at once). */
+async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }, inCall = true) {
+  const context = await browser.newContext({
+    viewport,
+    isMobile: viewport.width < 500,
+    hasTouch: viewport.width < 500,
+  });
+  const page = await context.newPage();
   await page.goto(url);
   await page.fill("#name", name);
   await page.click("#join-button");
+  if (inCall) await page.waitForSelector("#call:not([hidden])");
   return page;
+}
+
+/** The meeting server in namespace A, over HTTPS, for one test. */
+async function withServer(run, extra = []) {
+  const server = await serveIn(lan.ns("a"), [
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--tls-dir",
+    path.join(tmp, "tls"),
+    "--no-mdns",
+    ...extra,
+  ]);
+  await lineMatching(server, /^HTTPS on https:\/\//);
+  try {
+    await run(server);
+  } finally {
+    assert.equal(await server.stop(), 0, server.out.stderr);
+  }
 }
 
 /** What a page's peer connections are doing, for a failure message. */
@@ -58,6 +106,13 @@ async function diagnose(page) {
     socket: state.socket?.connected,
     peers: [...state.peers].map(([id, p]) => ({
       id,
+      name: p.name,
+      streams: [...p.streams.values()].map(
+        (st) => `${st.id}: ${st.getTracks().map((t) => `${t.kind}/${t.readyState}/${t.muted ? "muted" : "live"}`)}`,
+      ),
+      transceivers: p.pc
+        ?.getTransceivers()
+        .map((t) => `${t.mid} ${t.receiver.track.kind} ${t.direction}/${t.currentDirection}`),
       connection: p.pc.connectionState,
       ice: p.pc.iceConnectionState,
       signaling: p.pc.signalingState,
@@ -81,24 +136,56 @@ async function seesPlaying(page, count) {
 async function playing(page, count) {
   await page.waitForFunction(
     (n) => {
-      const videos = [...document.querySelectorAll("#grid video.remote")];
+      const videos = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")];
       return videos.length === n && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
     },
     count,
     { timeout: 20000 },
   );
-  const before = await page.evaluate(() =>
-    [...document.querySelectorAll("#grid video.remote")].map((v) => v.currentTime),
-  );
+  // New frames keep arriving (a stalled track can keep currentTime moving, not the frame count).
+  const frames = () =>
+    [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
+      (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+    );
+  const before = await page.evaluate(frames);
   await page.waitForFunction(
-    (t0) => [...document.querySelectorAll("#grid video.remote")].every((v, i) => v.currentTime > t0[i] + 0.3),
-    before,
+    ([f0, count]) => {
+      const now = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
+        (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+      );
+      return now.length === count && now.every((n, i) => n > f0[i] + 5);
+    },
+    [before, count],
     { timeout: 10000 },
   );
 }
 
 const remoteNames = (page) =>
-  page.$$eval("#grid figure:not(.self) figcaption", (els) => els.map((e) => e.textContent).sort());
+  page.$$eval("#stage .tile:not(.self):not(.screen) .name", (els) => els.map((e) => e.textContent).sort());
+
+/** Waits until `selector`'s video on the page has frames and its time advances. */
+async function videoPlays(page, selector) {
+  await page.waitForFunction(
+    (sel) => {
+      const v = document.querySelector(sel);
+      return v && v.videoWidth > 0 && v.readyState >= 2;
+    },
+    selector,
+    { timeout: 20000 },
+  );
+  const f0 = await page.$eval(selector, (v) => v.getVideoPlaybackQuality().totalVideoFrames);
+  await page.waitForFunction(
+    ([sel, f]) => document.querySelector(sel)?.getVideoPlaybackQuality().totalVideoFrames > f + 5,
+    [selector, f0],
+    { timeout: 10000 },
+  );
+}
+
+/** The chat messages a page shows: [name, text] pairs. */
+const chatShown = (page) =>
+  page.$$eval("#messages li", (items) =>
+    items.map((li) => [li.querySelector("strong").textContent, li.querySelector("p").textContent]),
+  );
 
 test("two machines meet over HTTPS, a third joins, a fourth finds the room full, one leaves", {
   skip,
@@ -135,7 +222,7 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
     assert.equal(await ann.isHidden("#join"), true, "the join form is gone during the call");
     await ann.screenshot({ path: path.join(SHOTS, "meeting.png") });
 
-    const dan = await joinAs(a, url, "Dan");
+    const dan = await joinAs(a, url, "Dan", undefined, false);
     await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, {
       timeout: 10000,
     });
@@ -231,4 +318,220 @@ test("on this machine the page says when the camera is denied and when the serve
     await browser.close();
     await server.stop();
   }
+});
+
+const URL_A = `https://${SERVER}:5443/r`;
+
+test("a shared screen reaches the other machine as its own tile, shown large; stopping removes it everywhere", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  await withServer(async () => {
+    const [a, b] = [await browserIn("a"), await browserIn("b")];
+    try {
+      const ann = await joinAs(a, `${URL_A}/share`, "Ann");
+      const bob = await joinAs(b, `${URL_A}/share`, "Bob");
+      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+
+      await ann.click("#share");
+      await ann.waitForSelector('#share[aria-pressed="true"]');
+      const screenTile = "#spotlight .tile.screen:not(.self)";
+      await bob.waitForSelector(screenTile, { timeout: 20000 });
+      await videoPlays(bob, `${screenTile} video`);
+      assert.equal(await bob.textContent(`${screenTile} .name`), "Ann's screen");
+      await seesPlaying(bob, 1); // the camera keeps playing beside it
+      assert.equal(await bob.locator("#grid .tile").count(), 2, "the cameras beside the screen");
+      assert.equal(await ann.isVisible("#stage .tile.screen.self"), true, "the sharer sees what it shares");
+      await bob.screenshot({ path: path.join(SHOTS, "meeting-screen-share.png") });
+
+      // Our button stops it: gone on both sides.
+      await ann.click("#share");
+      await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
+      await ann.waitForSelector(".tile.screen", { state: "detached" });
+      assert.equal(await bob.isHidden("#spotlight"), true, "back to the grid");
+
+      // The browser's own "Stop sharing" ends the track: gone on both sides too.
+      await ann.click("#share");
+      await bob.waitForSelector(screenTile, { timeout: 20000 });
+      await ann.evaluate(() => {
+        const track = state.screen.getVideoTracks()[0];
+        track.stop();
+        track.dispatchEvent(new Event("ended")); // what the browser's bar does; stop() alone does not fire it
+      });
+      await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
+      assert.equal(await ann.getAttribute("#share", "aria-pressed"), "false");
+      await seesPlaying(bob, 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+test("chat in the page: three people in a room see each message once, in order, named; another room sees none", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  await withServer(async () => {
+    const [a, b] = [await browserIn("a"), await browserIn("b")];
+    try {
+      const ann = await joinAs(a, `${URL_A}/chat`, "Ann");
+      const bob = await joinAs(b, `${URL_A}/chat`, "Bob");
+      // Cat is on a phone: the same page, fitted to a small screen.
+      const cat = await joinAs(b, `${URL_A}/chat`, "Cat", { width: 390, height: 844 });
+      const dan = await joinAs(a, `${URL_A}/elsewhere`, "Dan");
+      await Promise.all([seesPlaying(ann, 2), seesPlaying(cat, 2)]);
+
+      await ann.keyboard.press("c"); // opens the chat panel
+      await ann.waitForSelector("#chat:not([hidden])");
+      const lines = [
+        "Hello all",
+        "<img src=x onerror=\"document.title='pwned'\"> is just text",
+        "Agenda: https://example.org/agenda?x=1",
+      ];
+      for (const line of lines) {
+        await ann.fill("#chat-input", line);
+        await ann.keyboard.press("Enter");
+      }
+      await bob.click("#chat-toggle");
+      await bob.fill("#chat-input", "Thanks, Ann");
+      await bob.click('#chat-form button[type="submit"]');
+
+      const expected = [...lines.map((l) => ["Ann", l]), ["Bob", "Thanks, Ann"]];
+      for (const page of [ann, bob]) {
+        await page.waitForFunction((n) => document.querySelectorAll("#messages li").length >= n, expected.length);
+        assert.deepEqual(await chatShown(page), expected);
+      }
+      // Cat kept the panel closed: the unread count says so, and opening it shows them all.
+      await cat.waitForFunction(() => document.querySelector("#unread").textContent === "4");
+      assert.equal(await cat.isVisible("#unread"), true);
+      await cat.screenshot({ path: path.join(SHOTS, "meeting-phone.png") });
+      await cat.click("#chat-toggle");
+      assert.deepEqual(await chatShown(cat), expected);
+      assert.equal(await cat.isHidden("#unread"), true);
+      await cat.screenshot({ path: path.join(SHOTS, "meeting-phone-chat.png") });
+      // Text is never HTML; links are links.
+      assert.equal(await ann.locator("#messages img").count(), 0);
+      assert.notEqual(await ann.title(), "pwned");
+      assert.equal(await bob.getAttribute('#messages a[href="https://example.org/agenda?x=1"]', "target"), "_blank");
+      await bob.screenshot({ path: path.join(SHOTS, "meeting-chat.png") });
+      assert.deepEqual(await chatShown(dan), [], "nothing reaches another room");
+      assert.equal(await dan.isHidden("#unread"), true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+test("switching to a second camera mid-call keeps the others' video playing; someone with no device joins, watches and chats", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  await withServer(async () => {
+    const [a, b] = [await browserIn("a"), await browserIn("b")];
+    const bare = await browserIn("b", NO_DEVICE_FLAGS);
+    try {
+      // Before joining: the camera preview, the microphone meter and the three device choices.
+      const lobby = await (await a.newContext({ viewport: { width: 960, height: 640 } })).newPage();
+      await lobby.goto(`${URL_A}/devices`);
+      await videoPlays(lobby, "#preview");
+      await lobby.waitForFunction(() => document.querySelector("#meter").value > 0, null, { timeout: 10000 });
+      assert.equal(await lobby.locator("#camera-select option").count(), 3);
+      await lobby.fill("#name", "Ann");
+      await lobby.screenshot({ path: path.join(SHOTS, "meeting-before-joining.png") });
+      await lobby.close();
+      const ann = await joinAs(a, `${URL_A}/devices`, "Ann");
+      const bob = await joinAs(b, `${URL_A}/devices`, "Bob");
+      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+      const cameras = await ann.$$eval("#call-camera-select option", (os) => os.map((o) => [o.value, o.textContent]));
+      assert.equal(cameras.length, 3, `three fake cameras: ${JSON.stringify(cameras)}`);
+      assert.equal(await ann.evaluate(() => state.local.getVideoTracks()[0].label), "fake_device_0");
+      const other = cameras.find(([, label]) => label === "fake_device_2");
+      await ann.click("#devices-toggle");
+      await ann.selectOption("#call-camera-select", other[0]);
+      await ann.waitForFunction((label) => state.local.getVideoTracks()[0]?.label === label, other[1]);
+      await ann.click('#devices button[value="close"]');
+      await seesPlaying(bob, 1); // still playing, now from the second camera
+      // The choice is remembered for the next visit.
+      const saved = await ann.evaluate(() => JSON.parse(localStorage.getItem("fm-devices")).camera);
+      assert.equal(saved, other[0]);
+
+      const eve = await joinAs(bare, `${URL_A}/devices`, "Eve");
+      await eve.waitForFunction(() => /No camera or microphone/.test(document.querySelector("#notice").textContent));
+      await seesPlaying(eve, 2); // watches both
+      await ann.waitForFunction(() =>
+        [...document.querySelectorAll(".tile .name")].some((n) => n.textContent === "Eve"),
+      );
+      await eve.click("#chat-toggle");
+      await eve.fill("#chat-input", "I can see you both");
+      await eve.keyboard.press("Enter");
+      await ann.waitForFunction(() => document.querySelector("#unread").textContent === "1");
+      await ann.click("#chat-toggle");
+      assert.deepEqual(await chatShown(ann), [["Eve", "I can see you both"]]);
+      assert.equal(await eve.isDisabled("#mic"), true);
+      // Eve's tile says she is muted: she has no microphone.
+      await ann.waitForSelector('[data-key$=":camera"].muted .muted-mark:not([hidden])');
+    } finally {
+      await Promise.all([a.close(), b.close(), bare.close()]);
+    }
+  });
+});
+
+test("the speaker's tile shows the ring on the other side; muting (key m) clears it and shows the muted marker", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  await withServer(async () => {
+    const [a, b] = [await browserIn("a"), await browserIn("b")];
+    try {
+      const ann = await joinAs(a, `${URL_A}/speaking`, "Ann");
+      const bob = await joinAs(b, `${URL_A}/speaking`, "Bob");
+      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+      const annTile = (page) =>
+        page.evaluate(() => {
+          const tile = [...document.querySelectorAll(".tile:not(.self)")].find(
+            (t) => t.querySelector(".name").textContent === "Ann",
+          );
+          return (
+            tile && { speaking: tile.classList.contains("speaking"), marker: !tile.querySelector(".muted-mark").hidden }
+          );
+        });
+      // Chromium's fake microphone beeps: Ann's tile lights up on Bob's screen.
+      const ringed = () =>
+        bob.waitForFunction(
+          () =>
+            [...document.querySelectorAll(".tile.speaking:not(.self)")].some(
+              (t) => t.querySelector(".name").textContent === "Ann" && t.querySelector(".muted-mark").hidden,
+            ),
+          null,
+          { timeout: 20000, polling: 10 },
+        );
+      await ringed();
+      await bob.screenshot({ path: path.join(SHOTS, "meeting-speaking.png") });
+      await ann.keyboard.press("m");
+      assert.equal(await ann.getAttribute("#mic", "aria-pressed"), "true");
+      await bob.waitForFunction(() => {
+        const tile = [...document.querySelectorAll(".tile:not(.self)")].find(
+          (t) => t.querySelector(".name").textContent === "Ann",
+        );
+        return tile && !tile.querySelector(".muted-mark").hidden && !tile.classList.contains("speaking");
+      });
+      // It stays clear while muted, beeps or not (two seconds span two beeps).
+      const samples = [];
+      for (let i = 0; i < 10; i++) {
+        samples.push(await annTile(bob));
+        await sleep(200); // sampling the page over time, not waiting for it
+      }
+      assert.ok(
+        samples.every((s) => s.marker && !s.speaking),
+        JSON.stringify(samples),
+      );
+      await ann.keyboard.press("m");
+      await ringed(); // unmuted: the marker goes, the ring comes back
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });

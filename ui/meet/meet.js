@@ -1,25 +1,48 @@
-// The built-in meeting page: a mesh of RTCPeerConnections over the server's unchanged
-// Socket.IO contract (join-room, init-users, user-joined, signal, user-left, error), as any
-// front-end written for the original server would use it. The joiner sends offers to the people
-// already in the room; they answer.
+// The built-in meeting page: a mesh of RTCPeerConnections over the server's Socket.IO contract
+// (join-room, init-users, user-joined, signal, user-left, error, as any front-end written for
+// the original server uses it), plus the two events this server adds: `chat` (room messages)
+// and `state` (each participant's muted / camera / shared-screen state, which the server also
+// hands to late joiners).
+//
+// Connections follow the "perfect negotiation" pattern: either side may (re)negotiate when its
+// tracks change (a screen share starts or stops, a camera appears), and offer collisions are
+// settled by which id sorts first. The joiner makes the first offers, as the original page did.
 
 const $ = (id) => document.getElementById(id);
+const SPEAKING_LEVEL = 0.02; // RMS of the signal, 0-1: above it, a tile shows the speaking ring
+const DEVICES_KEY = "fm-devices";
+
 const state = {
   config: { iceServers: [], httpsPort: null, fingerprint: null },
   socket: null,
   room: null,
   name: null,
-  local: null, // MediaStream, or null when joined without camera/microphone
-  peers: new Map(), // id -> { pc, tile, pending: [] }
+  local: null, // camera and microphone, or null when joined without them
+  screen: null, // the shared screen, while sharing
+  muted: false,
+  cameraOff: false,
+  devices: JSON.parse(localStorage.getItem(DEVICES_KEY) || "{}"), // {camera, mic, speaker} ids
+  peers: new Map(), // id -> Peer (see ensurePeer)
+  pinned: null, // the tile key shown large by choice
+  chatOpen: false,
+  unread: 0,
   leaving: false,
+  ready: Promise.resolve(), // the pre-join preview being opened: a join waits for it
+  audio: null, // AudioContext for the level meters
+  meters: new Map(), // tile key -> {analyser, data}
 };
 
-function notice(html, kind = "problem") {
+// ---------------------------------------------------------------- small helpers
+
+/** Shows (or with "" clears) the notice; `topic` says what it is about ("media" outlives a
+ * join: it explains why the others cannot see or hear you). */
+function notice(html, kind = "problem", topic = "") {
   const el = $("notice");
   el.className = kind === "info" ? "notice info" : "notice";
   el.innerHTML = html;
   el.hidden = !html;
   el.dataset.kind = html ? kind : "";
+  el.dataset.topic = html ? topic : "";
 }
 
 function escapeHtml(text) {
@@ -39,21 +62,120 @@ function httpsLink() {
   return `https://${location.hostname}:${state.config.httpsPort}${location.pathname}`;
 }
 
-/** A video tile in the grid. */
-function tile(id, name, self = false) {
-  const figure = document.createElement("figure");
-  figure.className = self ? "tile self" : "tile";
-  figure.dataset.peer = id;
+function saveDevices() {
+  localStorage.setItem(DEVICES_KEY, JSON.stringify(state.devices));
+}
+
+const canShareScreen = () => Boolean(navigator.mediaDevices?.getDisplayMedia) && window.isSecureContext;
+const canPickSpeaker = () => "setSinkId" in HTMLMediaElement.prototype;
+
+// ---------------------------------------------------------------- tiles and layout
+
+/** A tile: `key` is "<peer id or self>:<camera|screen>". */
+function tile(key, label, { self = false, screen = false } = {}) {
+  let figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (figure) return figure;
+  figure = document.createElement("figure");
+  figure.className = `tile${self ? " self" : ""}${screen ? " screen" : ""}`;
+  figure.dataset.key = key;
+  figure.dataset.peer = key.split(":")[0];
   const video = document.createElement("video");
   video.autoplay = true;
   video.playsInline = true;
   video.muted = self;
   video.className = self ? "local" : "remote";
+  if (!self && state.devices.speaker && canPickSpeaker()) video.setSinkId(state.devices.speaker).catch(() => {});
   const caption = document.createElement("figcaption");
-  caption.textContent = self ? `${name} (you)` : name;
-  figure.append(video, caption);
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = label;
+  const mutedMark = document.createElement("span");
+  mutedMark.className = "muted-mark";
+  mutedMark.textContent = "muted";
+  mutedMark.setAttribute("aria-label", "microphone muted");
+  mutedMark.hidden = true;
+  caption.append(name, mutedMark);
+  const pin = document.createElement("button");
+  pin.type = "button";
+  pin.className = "pin";
+  pin.textContent = "Pin";
+  pin.setAttribute("aria-label", `Show ${label} large`);
+  pin.addEventListener("click", () => {
+    state.pinned = state.pinned === key ? null : key;
+    layout();
+  });
+  figure.append(video, caption, pin);
+  figure.addEventListener("dblclick", () => {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else figure.requestFullscreen?.().catch(() => {});
+  });
   $("grid").append(figure);
+  layout();
   return figure;
+}
+
+function removeTile(key) {
+  const figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (!figure) return;
+  figure.remove();
+  state.meters.get(key)?.source.disconnect();
+  state.meters.delete(key);
+  if (state.pinned === key) state.pinned = null;
+  layout();
+}
+
+function setLabel(figure, label) {
+  figure.querySelector(".name").textContent = label;
+  figure.querySelector(".pin").setAttribute("aria-label", `Show ${label} large`);
+}
+
+/** Which tile is shown large: the pinned one, else the newest screen share, else none. */
+function spotlightKey() {
+  if (state.pinned && document.querySelector(`[data-key="${CSS.escape(state.pinned)}"]`)) return state.pinned;
+  const screens = [...document.querySelectorAll("#stage .tile.screen:not(.self)")];
+  const own = document.querySelector("#stage .tile.screen.self");
+  const chosen = screens.at(-1) || own;
+  return chosen ? chosen.dataset.key : null;
+}
+
+/** Places the tiles: one large with the rest in a strip, or a grid that fits them all. */
+function layout() {
+  const spotlight = $("spotlight");
+  const grid = $("grid");
+  const key = spotlightKey();
+  for (const figure of [...spotlight.children]) if (figure.dataset.key !== key) grid.append(figure);
+  if (key) {
+    const figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (figure.parentElement !== spotlight) spotlight.append(figure);
+  }
+  spotlight.hidden = !key;
+  $("stage").classList.toggle("with-spotlight", Boolean(key));
+  for (const figure of document.querySelectorAll("#stage .tile")) {
+    const pinned = figure.dataset.key === state.pinned;
+    figure.classList.toggle("pinned", pinned);
+    figure.querySelector(".pin").textContent = pinned ? "Unpin" : "Pin";
+  }
+  fitGrid();
+}
+
+/** Columns that make the grid's tiles as large as the space allows (16:9 tiles, 1-16 of them). */
+function fitGrid() {
+  const grid = $("grid");
+  const n = grid.children.length;
+  if (!n) return;
+  if ($("stage").classList.contains("with-spotlight")) {
+    grid.style.gridTemplateColumns = "";
+    return;
+  }
+  const { width, height } = grid.getBoundingClientRect();
+  const gap = 10;
+  let best = { columns: 1, size: 0 };
+  for (let columns = 1; columns <= n; columns++) {
+    const rows = Math.ceil(n / columns);
+    const w = Math.min((width - gap * (columns - 1)) / columns, ((height - gap * (rows - 1)) / rows) * (16 / 9));
+    if (w > best.size) best = { columns, size: w };
+  }
+  grid.style.gridTemplateColumns = `repeat(${best.columns}, ${Math.max(120, Math.floor(best.size))}px)`;
 }
 
 function updateCount() {
@@ -61,103 +183,522 @@ function updateCount() {
   $("count").textContent = n === 1 ? "only you so far" : `${n} people`;
 }
 
+// ---------------------------------------------------------------- who is speaking
+
+function audioContext() {
+  if (!state.audio) state.audio = new AudioContext();
+  if (state.audio.state === "suspended") state.audio.resume().catch(() => {});
+  return state.audio;
+}
+
+/** Starts measuring the audio of `stream` for the tile `key` (or the pre-join meter). */
+function meter(key, stream) {
+  if (!stream?.getAudioTracks().length) {
+    state.meters.get(key)?.source.disconnect();
+    state.meters.delete(key);
+    return;
+  }
+  state.meters.get(key)?.source.disconnect();
+  const context = audioContext();
+  const analyser = context.createAnalyser();
+  // About 43 ms of sound at 48 kHz, read every 40 ms (`watchLevels`): nothing slips between reads.
+  analyser.fftSize = 2048;
+  const source = context.createMediaStreamSource(stream);
+  source.connect(analyser);
+  state.meters.set(key, { source, analyser, data: new Float32Array(analyser.fftSize), quietSince: 0 });
+}
+
+function level({ analyser, data }) {
+  analyser.getFloatTimeDomainData(data);
+  let sum = 0;
+  for (const v of data) sum += v * v;
+  return Math.sqrt(sum / data.length);
+}
+
+/** Every 40 ms: the speaking rings, and the pre-join level meter. */
+function watchLevels() {
+  const now = Date.now();
+  for (const [key, m] of state.meters) {
+    const rms = level(m);
+    if (key === "preview") {
+      $("meter").value = Math.min(100, Math.round(rms * 400));
+      continue;
+    }
+    const figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (!figure) continue;
+    const peerId = key.split(":")[0];
+    const muted = peerId === "self" ? state.muted : state.peers.get(peerId)?.state?.muted;
+    if (rms > SPEAKING_LEVEL && !muted) m.quietSince = 0;
+    else if (!m.quietSince) m.quietSince = now;
+    // A short hold, so the ring does not flicker between words.
+    figure.classList.toggle("speaking", !m.quietSince || now - m.quietSince < 300);
+  }
+}
+
+// ---------------------------------------------------------------- devices
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const fill = (ids, kind, chosen, label) => {
+    for (const id of ids) {
+      const select = $(id);
+      select.replaceChildren();
+      const matching = devices.filter((d) => d.kind === kind);
+      for (const [i, d] of matching.entries()) {
+        const option = document.createElement("option");
+        option.value = d.deviceId;
+        option.textContent = d.label || `${label} ${i + 1}`;
+        option.selected = d.deviceId === chosen;
+        select.append(option);
+      }
+      if (!matching.length) {
+        const option = document.createElement("option");
+        option.value = "";
+        option.textContent = `No ${label.toLowerCase()} found`;
+        select.append(option);
+      }
+      select.disabled = !matching.length;
+    }
+  };
+  fill(["camera-select", "call-camera-select"], "videoinput", state.devices.camera, "Camera");
+  fill(["mic-select", "call-mic-select"], "audioinput", state.devices.mic, "Microphone");
+  fill(["speaker-select", "call-speaker-select"], "audiooutput", state.devices.speaker, "Speaker");
+  $("speaker-field").hidden = $("call-speaker-field").hidden = !canPickSpeaker();
+}
+
+function constraints(kind) {
+  const id = kind === "video" ? state.devices.camera : state.devices.mic;
+  return id ? { deviceId: { exact: id } } : true;
+}
+
+/** Camera and microphone as chosen; whichever is missing or refused is left out. */
+async function openMedia() {
+  try {
+    return await navigator.mediaDevices.getUserMedia({ video: constraints("video"), audio: constraints("audio") });
+  } catch (first) {
+    // A remembered device that is gone: fall back to the defaults once.
+    if (first.name === "OverconstrainedError" || first.name === "NotFoundError") {
+      for (const kinds of [{ video: true, audio: true }, { audio: true }, { video: true }]) {
+        try {
+          return await navigator.mediaDevices.getUserMedia(kinds);
+        } catch {
+          // try the next combination
+        }
+      }
+    }
+    mediaProblem(first);
+    return null;
+  }
+}
+
+function mediaProblem(error) {
+  if (error.name === "NotAllowedError" || error.name === "SecurityError") {
+    notice(
+      "Camera and microphone access was denied, so you take part without them: others cannot see or hear you. Allow access in the browser's site settings (the icon left of the address), then leave and join again.",
+      "problem",
+      "media",
+    );
+  } else if (error.name === "NotFoundError" || error.name === "OverconstrainedError") {
+    notice(
+      "No camera or microphone was found. You can still see and hear the others, chat and share your screen.",
+      "info",
+      "media",
+    );
+  } else {
+    notice(
+      `The camera or microphone could not start (${escapeHtml(error.message || error.name)}), so you take part without them.`,
+      "problem",
+      "media",
+    );
+  }
+}
+
+/** The pre-join preview: camera, and the microphone's level. */
+async function startPreview() {
+  stopTracks(state.local);
+  state.local = window.isSecureContext && navigator.mediaDevices ? await openMedia() : null;
+  const note = $("preview-note");
+  $("preview").srcObject = state.local;
+  note.hidden = Boolean(state.local?.getVideoTracks().length);
+  note.textContent = state.local ? "No camera: others will hear you only." : "No camera or microphone.";
+  meter("preview", state.local);
+  if (navigator.mediaDevices) await listDevices().catch(() => {});
+}
+
+/** A device chosen before or during the call: the preview, or every connection, switches. */
+async function chooseDevice(kind, id) {
+  state.devices[kind] = id;
+  saveDevices();
+  if (kind === "speaker") {
+    for (const video of document.querySelectorAll("video.remote")) video.setSinkId?.(id).catch(() => {});
+    return;
+  }
+  if ($("call").hidden) {
+    state.ready = startPreview();
+    await state.ready;
+    return;
+  }
+  const mediaKind = kind === "camera" ? "video" : "audio";
+  let track;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ [mediaKind]: { deviceId: { exact: id } } });
+    track = stream.getTracks()[0];
+  } catch (error) {
+    mediaProblem(error);
+    return;
+  }
+  track.enabled = mediaKind === "video" ? !state.cameraOff : !state.muted;
+  if (!state.local) state.local = new MediaStream();
+  const old = state.local.getTracks().find((t) => t.kind === mediaKind);
+  if (old) {
+    state.local.removeTrack(old);
+    old.stop();
+  }
+  state.local.addTrack(track);
+  for (const p of state.peers.values()) {
+    if (!p.pc) continue;
+    const sender = p.senders[mediaKind];
+    // Swapping a track needs no renegotiation; a first camera or microphone does.
+    if (sender) await sender.replaceTrack(track);
+    else p.senders[mediaKind] = p.pc.addTrack(track, state.local);
+  }
+  const self = document.querySelector('[data-key="self:camera"] video');
+  self.srcObject = null;
+  self.srcObject = state.local;
+  if (mediaKind === "audio") meter("self:camera", state.local);
+  $("mic").disabled = !state.local.getAudioTracks().length;
+  $("cam").disabled = !state.local.getVideoTracks().length;
+  sendState();
+}
+
+// ---------------------------------------------------------------- peers (perfect negotiation)
+
 function send(to, signal) {
   state.socket.emit("signal", { to, signal });
 }
 
-function peer(id, name) {
+/** A remote participant: its tile exists from the moment we know them; its connection from the
+ * first offer (ours or theirs). */
+function ensurePeer(id, name) {
   let p = state.peers.get(id);
-  if (p) return p;
-  const pc = new RTCPeerConnection({ iceServers: state.config.iceServers });
-  p = { pc, tile: tile(id, name || "…"), pending: [] };
-  state.peers.set(id, p);
-  if (state.local) for (const track of state.local.getTracks()) pc.addTrack(track, state.local);
-  else {
-    // Receive-only: still ask for the others' audio and video.
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    pc.addTransceiver("video", { direction: "recvonly" });
+  if (p) {
+    if (name && name !== p.name) {
+      p.name = name;
+      for (const figure of document.querySelectorAll(`[data-peer="${CSS.escape(id)}"]`))
+        setLabel(figure, figure.classList.contains("screen") ? `${name}'s screen` : name);
+    }
+    return p;
   }
-  pc.onicecandidate = (e) => e.candidate && send(id, { candidate: e.candidate.toJSON() });
-  pc.ontrack = (e) => {
-    const video = p.tile.querySelector("video");
-    if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+  p = {
+    id,
+    name: name || "…",
+    pc: null,
+    polite: state.socket.id < id, // the one whose id sorts first gives way on a collision
+    makingOffer: false,
+    ignoreOffer: false,
+    pending: [],
+    state: null, // their last `state` event
+    streams: new Map(), // stream id -> MediaStream
+    cameraStream: null, // id of their first stream that is not the screen
+    senders: {}, // kind -> RTCRtpSender we added
+    screenSenders: [],
+    tile: null,
   };
+  p.tile = tile(`${id}:camera`, p.name);
+  state.peers.set(id, p);
   updateCount();
   return p;
+}
+
+function connection(p) {
+  if (p.pc) return p.pc;
+  const pc = new RTCPeerConnection({ iceServers: state.config.iceServers });
+  p.pc = pc;
+  pc.onicecandidate = (e) => e.candidate && send(p.id, { candidate: e.candidate.toJSON() });
+  pc.onnegotiationneeded = async () => {
+    try {
+      p.makingOffer = true;
+      await pc.setLocalDescription();
+      send(p.id, pc.localDescription.toJSON());
+    } catch (error) {
+      console.warn("negotiation failed", error);
+    } finally {
+      p.makingOffer = false;
+    }
+  };
+  pc.ontrack = (e) => {
+    const stream = e.streams[0];
+    if (!stream) return;
+    if (!p.streams.has(stream.id)) {
+      p.streams.set(stream.id, stream);
+      stream.addEventListener("removetrack", () => {
+        if (!stream.getTracks().length) {
+          p.streams.delete(stream.id);
+          showStreams(p);
+        }
+      });
+    }
+    showStreams(p);
+  };
+  return pc;
+}
+
+/** Our media on a connection: camera and microphone (or receive-only slots), and the screen. */
+function addOurTracks(p) {
+  const pc = connection(p);
+  if (state.local?.getTracks().length) {
+    for (const track of state.local.getTracks()) p.senders[track.kind] = pc.addTrack(track, state.local);
+  }
+  // Still receive what we do not send (no camera, no microphone).
+  for (const kind of ["audio", "video"]) {
+    if (!p.senders[kind] && !pc.getTransceivers().some((t) => t.receiver.track.kind === kind))
+      pc.addTransceiver(kind, { direction: "recvonly" });
+  }
+  if (state.screen) addScreen(p);
+}
+
+function addScreen(p) {
+  p.screenSenders = state.screen.getTracks().map((track) => connection(p).addTrack(track, state.screen));
+}
+
+/** Puts a peer's streams in their tiles: the screen (as `state` names it) and the camera. */
+function showStreams(p) {
+  const screenId = p.state?.screen ?? null;
+  if (!p.cameraStream || !p.streams.has(p.cameraStream) || p.cameraStream === screenId) {
+    p.cameraStream = [...p.streams.keys()].find((id) => id !== screenId) ?? null;
+  }
+  const camera = p.cameraStream ? p.streams.get(p.cameraStream) : null;
+  const video = p.tile.querySelector("video");
+  if (video.srcObject !== camera) {
+    video.srcObject = camera;
+    meter(`${p.id}:camera`, camera);
+  }
+  const screen = screenId ? p.streams.get(screenId) : null;
+  const key = `${p.id}:screen`;
+  if (screen) {
+    const figure = tile(key, `${p.name}'s screen`, { screen: true });
+    const screenVideo = figure.querySelector("video");
+    if (screenVideo.srcObject !== screen) screenVideo.srcObject = screen;
+  } else {
+    removeTile(key);
+  }
 }
 
 function dropPeer(id) {
   const p = state.peers.get(id);
   if (!p) return;
-  p.pc.close();
-  p.tile.remove();
+  p.pc?.close();
+  removeTile(`${id}:camera`);
+  removeTile(`${id}:screen`);
   state.peers.delete(id);
   updateCount();
 }
 
-async function offerTo(id, name) {
-  const p = peer(id, name);
-  await p.pc.setLocalDescription(await p.pc.createOffer());
-  send(id, p.pc.localDescription.toJSON());
-}
-
 async function onSignal({ from, signal, userName }) {
   if (!signal || typeof signal !== "object") return;
-  const p = peer(from, userName);
-  p.tile.querySelector("figcaption").textContent = userName;
-  if (signal.type === "offer") {
-    await p.pc.setRemoteDescription(signal);
-    await p.pc.setLocalDescription(await p.pc.createAnswer());
-    send(from, p.pc.localDescription.toJSON());
-    for (const c of p.pending.splice(0)) await p.pc.addIceCandidate(c);
-  } else if (signal.type === "answer") {
-    await p.pc.setRemoteDescription(signal);
-    for (const c of p.pending.splice(0)) await p.pc.addIceCandidate(c);
+  const p = ensurePeer(from, userName);
+  if (signal.type === "offer" || signal.type === "answer") {
+    const fresh = !p.pc;
+    const pc = connection(p);
+    const collision = signal.type === "offer" && (p.makingOffer || pc.signalingState !== "stable");
+    p.ignoreOffer = !p.polite && collision;
+    if (p.ignoreOffer) return;
+    await pc.setRemoteDescription(signal);
+    // Answering a first offer: our tracks join the slots it offered (no second round).
+    if (fresh) addOurTracks(p);
+    if (signal.type === "offer") {
+      await pc.setLocalDescription();
+      send(from, pc.localDescription.toJSON());
+    }
+    for (const c of p.pending.splice(0)) await pc.addIceCandidate(c).catch(() => {});
   } else if (signal.candidate) {
-    if (p.pc.remoteDescription) await p.pc.addIceCandidate(signal.candidate);
-    else p.pending.push(signal.candidate);
+    if (p.pc?.remoteDescription) {
+      try {
+        await p.pc.addIceCandidate(signal.candidate);
+      } catch (error) {
+        if (!p.ignoreOffer) throw error;
+      }
+    } else p.pending.push(signal.candidate);
   }
 }
 
-async function openMedia() {
-  try {
-    return await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
-  } catch (error) {
-    if (error.name === "NotAllowedError" || error.name === "SecurityError") {
-      notice(
-        "Camera and microphone access was denied. You joined without them: others cannot see or hear you. Allow access in the browser's site settings (the icon left of the address), then leave and join again.",
-      );
-    } else if (error.name === "NotFoundError" || error.name === "OverconstrainedError") {
-      notice(
-        "No camera or microphone was found. You joined without them: you can still see and hear the others.",
-        "info",
-      );
-    } else {
-      notice(
-        `The camera or microphone could not start (${escapeHtml(error.message || error.name)}). You joined without them.`,
-      );
-    }
-    return null;
+// ---------------------------------------------------------------- state, screen, toggles
+
+function sendState() {
+  if (!state.socket?.connected) return;
+  const hasAudio = Boolean(state.local?.getAudioTracks().length);
+  const hasVideo = Boolean(state.local?.getVideoTracks().length);
+  state.socket.emit("state", {
+    muted: state.muted || !hasAudio,
+    camera: hasVideo && !state.cameraOff,
+    screen: state.screen?.id ?? null,
+  });
+  const self = document.querySelector('[data-key="self:camera"]');
+  if (self) {
+    self.classList.toggle("muted", state.muted || !hasAudio);
+    self.querySelector(".muted-mark").hidden = !(state.muted || !hasAudio);
   }
 }
+
+function onState({ from, muted, camera, screen }) {
+  const p = state.peers.get(from);
+  if (!p) return;
+  p.state = { muted, camera, screen };
+  p.tile.classList.toggle("muted", muted);
+  p.tile.classList.toggle("camera-off", !camera);
+  p.tile.querySelector(".muted-mark").hidden = !muted;
+  showStreams(p);
+}
+
+function setMuted(muted) {
+  state.muted = muted;
+  for (const track of state.local?.getAudioTracks() || []) track.enabled = !muted;
+  const button = $("mic");
+  button.setAttribute("aria-pressed", String(muted));
+  button.textContent = muted ? "Unmute" : "Mute";
+  button.setAttribute("aria-label", muted ? "Unmute microphone (m)" : "Mute microphone (m)");
+  sendState();
+}
+
+function setCameraOff(off) {
+  state.cameraOff = off;
+  for (const track of state.local?.getVideoTracks() || []) track.enabled = !off;
+  const button = $("cam");
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = off ? "Camera on" : "Camera off";
+  button.setAttribute("aria-label", off ? "Turn camera on (v)" : "Turn camera off (v)");
+  sendState();
+}
+
+async function startSharing() {
+  let screen;
+  try {
+    screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  } catch (error) {
+    if (error.name !== "NotAllowedError") notice(`Screen sharing could not start (${escapeHtml(error.message)}).`);
+    return;
+  }
+  state.screen = screen;
+  // The browser's own "Stop sharing" ends the track.
+  screen.getVideoTracks()[0].addEventListener("ended", () => stopSharing());
+  const figure = tile("self:screen", "Your screen", { self: true, screen: true });
+  figure.querySelector("video").srcObject = screen;
+  sendState(); // before the tracks, so the others know which stream is the screen
+  for (const p of state.peers.values()) if (p.pc) addScreen(p);
+  shareButton(true);
+  layout();
+}
+
+function stopSharing() {
+  if (!state.screen) return;
+  stopTracks(state.screen);
+  for (const p of state.peers.values()) {
+    for (const sender of p.screenSenders) p.pc?.removeTrack(sender);
+    p.screenSenders = [];
+  }
+  state.screen = null;
+  removeTile("self:screen");
+  sendState();
+  shareButton(false);
+}
+
+function shareButton(sharing) {
+  const button = $("share");
+  button.setAttribute("aria-pressed", String(sharing));
+  button.textContent = sharing ? "Stop sharing" : "Share screen";
+  button.setAttribute("aria-label", sharing ? "Stop sharing the screen (s)" : "Share screen (s)");
+}
+
+function stopTracks(stream) {
+  for (const track of stream?.getTracks() || []) track.stop();
+}
+
+// ---------------------------------------------------------------- chat
+
+/** A message's text as text nodes and links: never parsed as HTML. */
+function messageBody(text) {
+  const body = document.createElement("p");
+  let last = 0;
+  for (const match of text.matchAll(/https?:\/\/[^\s<>"']+/g)) {
+    body.append(text.slice(last, match.index));
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.textContent = match[0];
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    body.append(link);
+    last = match.index + match[0].length;
+  }
+  body.append(text.slice(last));
+  return body;
+}
+
+function onChat({ from, userName, text, at }) {
+  const item = document.createElement("li");
+  item.className = from === state.socket?.id ? "mine" : "";
+  item.dataset.from = from;
+  const head = document.createElement("div");
+  head.className = "head";
+  const who = document.createElement("strong");
+  who.textContent = userName;
+  const when = document.createElement("time");
+  when.dateTime = new Date(at).toISOString();
+  when.textContent = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  head.append(who, " ", when);
+  item.append(head, messageBody(text));
+  const list = $("messages");
+  list.append(item);
+  list.scrollTop = list.scrollHeight;
+  if (!state.chatOpen) {
+    state.unread++;
+    $("unread").textContent = String(state.unread);
+    $("unread").hidden = false;
+    $("chat-toggle").setAttribute("aria-label", `Chat (c), ${state.unread} unread`);
+  }
+}
+
+function toggleChat(open = !state.chatOpen) {
+  state.chatOpen = open;
+  $("chat").hidden = !open;
+  $("chat-toggle").setAttribute("aria-pressed", String(open));
+  if (open) {
+    state.unread = 0;
+    $("unread").hidden = true;
+    $("chat-toggle").setAttribute("aria-label", "Chat (c)");
+    $("chat-input").focus();
+  }
+  fitGrid();
+}
+
+function sendChat(event) {
+  event.preventDefault();
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text || !state.socket?.connected) return;
+  state.socket.emit("chat", { text });
+  input.value = "";
+}
+
+// ---------------------------------------------------------------- joining and leaving
 
 function connectSocket() {
   const socket = io({ path: "/socket.io", transports: ["websocket"] });
   socket.on("connect", () => {
-    if ($("notice").dataset.kind === "server") notice("");
+    if ($("notice").dataset.topic === "server") notice("");
     // A reconnect gives new ids: start the mesh again from the room's current list.
     for (const id of [...state.peers.keys()]) dropPeer(id);
+    sendState(); // first, so the room learns it with our join
     socket.emit("join-room", { roomId: state.room, userName: state.name });
   });
   socket.on("init-users", (users) => {
-    for (const { id, userName } of users) offerTo(id, userName).catch((e) => console.warn("offer failed", e));
+    for (const { id, userName } of users) addOurTracks(ensurePeer(id, userName));
     updateCount();
   });
-  socket.on("user-joined", ({ id, userName }) => {
-    peer(id, userName);
-  });
+  socket.on("user-joined", ({ id, userName }) => ensurePeer(id, userName));
   socket.on("signal", (msg) => onSignal(msg).catch((e) => console.warn("signal failed", e)));
   socket.on("user-left", (id) => dropPeer(id));
+  socket.on("chat", onChat);
+  socket.on("state", onState);
   socket.on("error", (message) => {
     if (/is full/.test(message)) {
       notice(`The room “${escapeHtml(state.room)}” is full. Try again later, or choose another room.`);
@@ -168,14 +709,16 @@ function connectSocket() {
   });
   socket.on("disconnect", (reason) => {
     if (state.leaving) return;
-    notice("The connection to the Free Meetings server was lost. Reconnecting…");
-    $("notice").dataset.kind = "server";
+    notice("The connection to the Free Meetings server was lost. Reconnecting…", "problem", "server");
     for (const id of [...state.peers.keys()]) dropPeer(id);
     if (reason === "io server disconnect") socket.connect();
   });
   socket.io.on("reconnect_attempt", (n) => {
-    notice(`The Free Meetings server is not answering (is it still running?). Reconnecting, attempt ${n}…`);
-    $("notice").dataset.kind = "server";
+    notice(
+      `The Free Meetings server is not answering (is it still running?). Reconnecting, attempt ${n}…`,
+      "problem",
+      "server",
+    );
   });
   return socket;
 }
@@ -194,20 +737,26 @@ async function join(event) {
     );
     return;
   }
+  await state.ready;
   localStorage.setItem("fm-name", name);
   state.name = name;
   state.room = room;
   state.leaving = false;
-  notice("");
+  if ($("notice").dataset.topic !== "media") notice("");
   if (location.pathname !== `/r/${encodeURIComponent(room)}`)
     history.replaceState(null, "", `/r/${encodeURIComponent(room)}`);
   $("join").hidden = true;
   $("call").hidden = false;
   $("room-title").textContent = room;
-  state.local = await openMedia();
-  const self = tile("self", name, true);
-  if (state.local) self.querySelector("video").srcObject = state.local;
-  $("mic").disabled = $("cam").disabled = !state.local;
+  meter("preview", null);
+  $("preview").srcObject = null;
+  const self = tile("self:camera", `${name} (you)`, { self: true });
+  self.querySelector("video").srcObject = state.local;
+  meter("self:camera", state.local);
+  $("mic").disabled = !state.local?.getAudioTracks().length;
+  $("cam").disabled = !state.local?.getVideoTracks().length;
+  setMuted(state.muted);
+  setCameraOff(state.cameraOff);
   updateCount();
   state.socket = connectSocket();
 }
@@ -219,19 +768,35 @@ function leave(emit = true) {
     state.socket.disconnect();
     state.socket = null;
   }
+  stopSharing();
   for (const id of [...state.peers.keys()]) dropPeer(id);
-  for (const track of state.local?.getTracks() || []) track.stop();
-  state.local = null;
+  for (const key of [...state.meters.keys()]) meter(key, null);
   $("grid").replaceChildren();
+  $("spotlight").replaceChildren();
+  $("messages").replaceChildren();
+  toggleChat(false);
+  state.pinned = null;
   $("call").hidden = true;
   $("join").hidden = false;
+  state.ready = startPreview();
 }
 
-function toggle(button, kind, offLabel, onLabel) {
-  const on = button.getAttribute("aria-pressed") !== "true";
-  button.setAttribute("aria-pressed", String(on));
-  button.textContent = on ? onLabel : offLabel;
-  for (const track of state.local?.getTracks() || []) if (track.kind === kind) track.enabled = !on;
+// ---------------------------------------------------------------- page set-up
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || $("call").hidden) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  const actions = {
+    m: () => !$("mic").disabled && setMuted(!state.muted),
+    v: () => !$("cam").disabled && setCameraOff(!state.cameraOff),
+    s: () => $("share").click(),
+    c: () => toggleChat(),
+  };
+  const action = actions[event.key.toLowerCase()];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
 }
 
 async function main() {
@@ -246,8 +811,29 @@ async function main() {
   ($("room").value ? $("name") : $("room")).focus();
   $("join").addEventListener("submit", join);
   $("leave").addEventListener("click", () => leave());
-  $("mic").addEventListener("click", (e) => toggle(e.currentTarget, "audio", "Mute", "Unmute"));
-  $("cam").addEventListener("click", (e) => toggle(e.currentTarget, "video", "Camera off", "Camera on"));
+  $("mic").addEventListener("click", () => setMuted(!state.muted));
+  $("cam").addEventListener("click", () => setCameraOff(!state.cameraOff));
+  $("share").addEventListener("click", () => (state.screen ? stopSharing() : startSharing()));
+  if (!canShareScreen()) {
+    $("share").disabled = true;
+    $("share").title = "This browser cannot share a screen (phones and tablets cannot).";
+  }
+  $("chat-toggle").addEventListener("click", () => toggleChat());
+  $("chat-form").addEventListener("submit", sendChat);
+  $("chat-input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) sendChat(e);
+  });
+  $("devices-toggle").addEventListener("click", () => $("devices").showModal());
+  for (const [select, kind] of [
+    ["camera-select", "camera"],
+    ["mic-select", "mic"],
+    ["speaker-select", "speaker"],
+    ["call-camera-select", "camera"],
+    ["call-mic-select", "mic"],
+    ["call-speaker-select", "speaker"],
+  ]) {
+    $(select).addEventListener("change", (e) => chooseDevice(kind, e.target.value));
+  }
   $("copy").addEventListener("click", async () => {
     const link = `${location.origin}/r/${encodeURIComponent(state.room)}`;
     try {
@@ -258,13 +844,18 @@ async function main() {
     }
     setTimeout(() => ($("copy").textContent = "Copy link"), 1500);
   });
+  document.addEventListener("keydown", onKey);
+  new ResizeObserver(() => fitGrid()).observe($("stage"));
+  setInterval(watchLevels, 40);
   if (!window.isSecureContext) {
     const link = httpsLink();
     if (link)
       notice(
         `This page is not secure (plain HTTP), so the browser will not allow the camera or microphone. Use <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>; certificate SHA-256 fingerprint <code>${escapeHtml(state.config.fingerprint)}</code>.`,
       );
+    return;
   }
+  state.ready = startPreview();
 }
 
 main();

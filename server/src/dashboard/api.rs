@@ -19,7 +19,7 @@ use super::DashboardState;
 use super::view::Snapshot;
 use crate::discovery::{FoundServer, MdnsState, MdnsStatus, lan_addrs, url};
 use crate::hub::Hub;
-use crate::meeting::MeetingConfig;
+use crate::meeting::{MeetingConfig, new_room_name, room_link};
 
 /// `/api/status`: how to reach this server and whether it is announced.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -103,7 +103,28 @@ pub async fn status(State(state): State<DashboardState>) -> Json<Status> {
 
 /// `GET /api/rooms`.
 pub async fn rooms(State(state): State<DashboardState>) -> Json<Snapshot> {
-    Json(Snapshot::of(&state.hub))
+    Json(Snapshot::of(&state.hub, &status_of(&state).meeting_link))
+}
+
+/// A room nobody uses yet, and its link.
+#[derive(Debug, Serialize)]
+pub struct NewMeeting {
+    pub room: String,
+    pub link: String,
+}
+
+impl NewMeeting {
+    /// A fresh readable room on the server reached at `link_base`.
+    pub fn at(link_base: &str) -> Self {
+        let room = new_room_name();
+        let link = room_link(link_base, &room);
+        Self { room, link }
+    }
+}
+
+/// `GET /api/new-meeting`: a fresh room name and its link, for the window's New meeting.
+pub async fn new_meeting(State(state): State<DashboardState>) -> Json<NewMeeting> {
+    Json(NewMeeting::at(&status_of(&state).meeting_link))
 }
 
 /// `GET /api/events`: `snapshot` on every change of who is where, `rate` every second
@@ -113,12 +134,14 @@ pub async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut ticks = interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let link_base = status_of(&state).meeting_link;
     let feed = Feed {
         closing: state.closing.clone(),
         roster: state.hub.roster_changes(),
         relayed: state.hub.metrics().relayed_total(),
         last_status: None,
-        pending: VecDeque::from([snapshot_event(&state.hub)]),
+        pending: VecDeque::from([snapshot_event(&state.hub, &link_base)]),
+        link_base,
         ticks,
         state,
     };
@@ -135,6 +158,8 @@ struct Feed {
     roster: watch::Receiver<u64>,
     relayed: u64,
     last_status: Option<Status>,
+    /// The meeting link rooms' links start with, as of the last status.
+    link_base: String,
     pending: VecDeque<Event>,
     ticks: Interval,
 }
@@ -152,7 +177,7 @@ impl Feed {
                 _ = self.closing.changed() => return None,
                 changed = self.roster.changed() => {
                     changed.ok()?;
-                    self.pending.push_back(snapshot_event(&self.state.hub));
+                    self.pending.push_back(snapshot_event(&self.state.hub, &self.link_base));
                 }
                 _ = self.ticks.tick() => {
                     let relayed = self.state.hub.metrics().relayed_total();
@@ -161,6 +186,7 @@ impl Feed {
                     self.pending.push_back(json_event("rate", &rate));
                     let status = status_of(&self.state);
                     if self.last_status.as_ref() != Some(&status) {
+                        self.link_base.clone_from(&status.meeting_link);
                         self.pending.push_back(json_event("status", &status));
                         self.last_status = Some(status);
                     }
@@ -177,8 +203,8 @@ struct Rate {
     relayed: u64,
 }
 
-fn snapshot_event(hub: &Hub) -> Event {
-    json_event("snapshot", &Snapshot::of(hub))
+fn snapshot_event(hub: &Hub, link_base: &str) -> Event {
+    json_event("snapshot", &Snapshot::of(hub, link_base))
 }
 
 fn json_event(name: &str, data: &impl Serialize) -> Event {

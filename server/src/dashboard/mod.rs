@@ -18,8 +18,8 @@ use axum::routing::get;
 use tokio::sync::watch;
 
 pub use access::Access;
-pub use api::{Status, collect_status};
-pub use view::{PeerView, RoomView, Snapshot, summary};
+pub use api::{NewMeeting, Status, collect_status};
+pub use view::{PeerView, RoomView, Snapshot, summary, summary_of};
 
 use crate::discovery::MdnsState;
 use crate::embedded::asset;
@@ -64,6 +64,7 @@ pub fn routes(state: DashboardState, access: Access) -> Router {
         )
         .route("/api/status", get(api::status))
         .route("/api/rooms", get(api::rooms))
+        .route("/api/new-meeting", get(api::new_meeting))
         .route("/api/events", get(api::events))
         .route("/api/qr.svg", get(api::qr))
         .route("/metrics", get(metrics))

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::hub::{Hub, Roster};
+use crate::meeting::room_link;
 use crate::wire::PeerId;
 
 /// Rooms with their people, and totals.
@@ -28,6 +29,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RoomView {
     pub id: String,
+    /// The meeting page's link for this room, on the address people on the LAN can open.
+    pub link: String,
     /// Its members in join order.
     pub peers: Vec<PeerView>,
 }
@@ -47,16 +50,19 @@ pub struct PeerView {
 }
 
 impl Snapshot {
-    /// The hub's rooms and people right now.
-    pub fn of(hub: &Hub) -> Self {
-        Self::from_roster(hub.roster(), hub.metrics().relayed_total(), Instant::now())
+    /// The hub's rooms and people right now; room links start with `link_base`, the server's
+    /// meeting link (`Status::meeting_link`).
+    pub fn of(hub: &Hub, link_base: &str) -> Self {
+        let relayed = hub.metrics().relayed_total();
+        Self::from_roster(hub.roster(), relayed, link_base, Instant::now())
     }
 
-    fn from_roster(roster: Roster, relayed: u64, now: Instant) -> Self {
+    fn from_roster(roster: Roster, relayed: u64, link_base: &str, now: Instant) -> Self {
         let rooms: Vec<RoomView> = roster
             .rooms
             .into_iter()
             .map(|(id, seats)| RoomView {
+                link: room_link(link_base, id.as_str()),
                 id: id.to_string(),
                 peers: seats
                     .into_iter()
@@ -79,6 +85,13 @@ impl Snapshot {
             relayed,
         }
     }
+}
+
+/// The hub's rooms and people in one line, as the tray's status says it.
+pub fn summary_of(hub: &Hub) -> String {
+    let roster = hub.roster();
+    let people = roster.rooms.iter().map(|(_, seats)| seats.len()).sum();
+    summary(roster.rooms.len(), people)
 }
 
 /// "No meetings right now", "1 meeting, 1 person", "3 meetings, 7 people".
@@ -127,8 +140,14 @@ mod tests {
                 vec![seat("Ann"), seat("Bob")],
             )],
         };
-        let snapshot = Snapshot::from_roster(roster, 7, t0 + Duration::from_secs(90));
+        let snapshot = Snapshot::from_roster(
+            roster,
+            7,
+            "https://meet.local:5443",
+            t0 + Duration::from_secs(90),
+        );
         assert_eq!(snapshot.lobby, 1);
+        assert_eq!(snapshot.rooms[0].link, "https://meet.local:5443/r/standup");
         assert_eq!(snapshot.summary, "1 meeting, 2 people");
         let ann = &snapshot.rooms[0].peers[0];
         assert_eq!(

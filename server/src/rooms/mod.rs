@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
 
-use crate::wire::{ClientEvent, Member, PeerId, ProtocolError, RoomId, ServerEvent, UserName};
+use crate::wire::{
+    ChatText, ClientEvent, Member, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, UserName,
+};
 
 /// The limits the core enforces (their defaults are the command line's, in `options`). The
 /// connection caps are not among them: admission applies those at the handshake, before a
@@ -37,9 +39,9 @@ pub enum Refusal {
     /// A signal payload over the size limit.
     #[error("signal payload is {size} bytes, over the {limit}-byte limit: not relayed")]
     SignalTooLarge { size: usize, limit: usize },
-    /// A signal from a peer that is in no room.
-    #[error("join a room before sending signals")]
-    NotInRoom,
+    /// A signal or chat message from a peer that is in no room; the text names which.
+    #[error("join a room before sending {0}")]
+    NotInRoom(&'static str),
     /// A signal to a peer that is not in the sender's room (or does not exist).
     #[error("peer {0} is not in your room: signal not delivered")]
     TargetNotInRoom(String),
@@ -64,6 +66,8 @@ pub enum Change {
     Left { peer: PeerId, room: RoomId },
     /// A signal was relayed.
     Relayed,
+    /// A chat message went to a room (its text is not here: nothing logs it).
+    Chatted,
     /// An event from `peer` was refused.
     Refused { peer: PeerId, refusal: Refusal },
 }
@@ -93,9 +97,31 @@ impl Outcome {
 /// How often a rate-limited client is told so.
 const RATE_NOTICE_PERIOD: Duration = Duration::from_secs(1);
 
+/// When an event is handled: the monotonic instant for rates, and the wall clock for the
+/// timestamps people read (a chat message's `at`). Both come from outside, so the core stays
+/// free of clocks and its tests choose the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment {
+    pub instant: Instant,
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+}
+
+impl std::ops::Add<Duration> for Moment {
+    type Output = Moment;
+    fn add(self, later: Duration) -> Moment {
+        Moment {
+            instant: self.instant + later,
+            unix_ms: self.unix_ms + u64::try_from(later.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 struct Peer {
     /// The room and the name used in it; both set together by a join.
     seat: Option<(RoomId, UserName)>,
+    /// The media state the peer last announced; kept across rooms, since it is the page's.
+    state: Option<PeerState>,
     bucket: TokenBucket,
     rate_notice: NoticeThrottle,
 }
@@ -156,6 +182,7 @@ impl Rooms {
             peer,
             Peer {
                 seat: None,
+                state: None,
                 bucket: TokenBucket::new(self.limits.rate, now),
                 rate_notice: NoticeThrottle::default(),
             },
@@ -168,8 +195,9 @@ impl Rooms {
         &mut self,
         from: PeerId,
         event: Result<Option<ClientEvent>, ProtocolError>,
-        now: Instant,
+        at: Moment,
     ) -> Outcome {
+        let now = at.instant;
         let mut out = Outcome::default();
         let limit = self.limits.rate;
         let Some(peer) = self.peers.get_mut(&from) else {
@@ -187,6 +215,8 @@ impl Rooms {
             Ok(Some(ClientEvent::JoinRoom { room, name })) => self.join(from, room, name, &mut out),
             Ok(Some(ClientEvent::LeaveRoom)) => self.leave(from, &mut out),
             Ok(Some(ClientEvent::Signal { to, signal })) => self.signal(from, to, signal, &mut out),
+            Ok(Some(ClientEvent::Chat { text })) => self.chat(from, text, at.unix_ms, &mut out),
+            Ok(Some(ClientEvent::State(state))) => self.set_state(from, state, &mut out),
         }
         out
     }
@@ -213,9 +243,14 @@ impl Rooms {
                 id: peer,
                 user_name: name.clone(),
             };
+            let joiner_state = self.peers.get(&peer).and_then(|p| p.state.clone());
             let members = self.rooms.entry(room.clone()).or_default();
             for &other in members.iter() {
                 out.send(other, ServerEvent::UserJoined(member.clone()));
+                if let Some(state) = &joiner_state {
+                    let state = state.clone();
+                    out.send(other, ServerEvent::State { from: peer, state });
+                }
             }
             members.push(peer);
             if let Some(p) = self.peers.get_mut(&peer) {
@@ -239,6 +274,19 @@ impl Rooms {
             })
             .collect();
         out.send(peer, ServerEvent::InitUsers(others));
+        // Then what the others last said about their media, so the joiner's tiles start right.
+        let states: Vec<ServerEvent> = self
+            .members(&room)
+            .iter()
+            .filter(|&&id| id != peer)
+            .filter_map(|&id| {
+                let state = self.peers.get(&id)?.state.clone()?;
+                Some(ServerEvent::State { from: id, state })
+            })
+            .collect();
+        for event in states {
+            out.send(peer, event);
+        }
     }
 
     fn leave(&mut self, peer: PeerId, out: &mut Outcome) {
@@ -257,6 +305,39 @@ impl Rooms {
         out.changes.push(Change::Left { peer, room });
     }
 
+    fn chat(&mut self, from: PeerId, text: ChatText, unix_ms: u64, out: &mut Outcome) {
+        let Some((room, user_name)) = self.peers.get(&from).and_then(|p| p.seat.as_ref()) else {
+            out.refuse(from, Refusal::NotInRoom("chat messages"), true);
+            return;
+        };
+        let event = ServerEvent::Chat {
+            from,
+            user_name: user_name.clone(),
+            text,
+            at: unix_ms,
+        };
+        for &member in self.members(room) {
+            out.send(member, event.clone());
+        }
+        out.changes.push(Change::Chatted);
+    }
+
+    fn set_state(&mut self, from: PeerId, state: PeerState, out: &mut Outcome) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        peer.state = Some(state.clone());
+        let Some((room, _)) = peer.seat.clone() else {
+            return;
+        };
+        for &member in self.members(&room) {
+            if member != from {
+                let state = state.clone();
+                out.send(member, ServerEvent::State { from, state });
+            }
+        }
+    }
+
     fn signal(
         &mut self,
         from: PeerId,
@@ -271,7 +352,7 @@ impl Rooms {
             return;
         }
         let Some((room, user_name)) = self.peers.get(&from).and_then(|p| p.seat.as_ref()) else {
-            out.refuse(from, Refusal::NotInRoom, true);
+            out.refuse(from, Refusal::NotInRoom("signals"), true);
             return;
         };
         let target = to.filter(|to| self.room_of(*to) == Some(room));

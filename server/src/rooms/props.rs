@@ -1,7 +1,9 @@
-//! Protects the core's invariants under any sequence of joins, leaves, signals, connects and
-//! disconnects from several peers (proptest): each peer in at most one room; member lists and
-//! peers' seats agree; a signal is delivered if and only if sender and target share a room;
-//! every departure is announced exactly once to each remaining member; empty rooms are removed.
+//! Protects the core's invariants under any sequence of joins, leaves, signals, chat messages,
+//! media states, connects and disconnects from several peers (proptest): each peer in at most
+//! one room; member lists and peers' seats agree; a signal is delivered if and only if sender
+//! and target share a room; a chat message or a state reaches exactly the sender's room (chat:
+//! the sender included; state: the others), nobody outside it; every departure is announced
+//! exactly once to each remaining member; empty rooms are removed.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +21,8 @@ enum Op {
     Join(usize, usize),
     Leave(usize),
     Signal(usize, usize),
+    Chat(usize),
+    State(usize),
     Disconnect(usize),
 }
 
@@ -29,6 +33,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (p.clone(), 0..ROOMS).prop_map(|(p, r)| Op::Join(p, r)),
         1 => p.clone().prop_map(Op::Leave),
         4 => (p.clone(), 0..PEERS).prop_map(|(a, b)| Op::Signal(a, b)),
+        2 => p.clone().prop_map(Op::Chat),
+        1 => p.clone().prop_map(Op::State),
         1 => p.prop_map(Op::Disconnect),
     ]
 }
@@ -93,7 +99,10 @@ proptest! {
         let ids: Vec<PeerId> = (0..PEERS).map(|_| PeerId::random()).collect();
         let mut rooms = Rooms::new(limits());
         let mut connected = HashSet::new();
-        let now = Instant::now();
+        let now = Moment {
+            instant: Instant::now(),
+            unix_ms: 0,
+        };
         for op in ops {
             let before: HashMap<PeerId, Option<RoomId>> =
                 connected.iter().map(|p| (*p, rooms.room_of(*p).cloned())).collect();
@@ -102,7 +111,7 @@ proptest! {
             let out = match op {
                 Op::Connect(p) => {
                     if connected.insert(ids[p]) {
-                        rooms.connect(ids[p], now);
+                        rooms.connect(ids[p], now.instant);
                     }
                     Outcome::default()
                 }
@@ -150,6 +159,32 @@ proptest! {
                     if connected.contains(&from) && !shared {
                         prop_assert!(out.deliveries.iter().all(|d| d.to == from), "a refused signal leaked");
                     }
+                    out
+                }
+                Op::Chat(p) | Op::State(p) => {
+                    let from = ids[p];
+                    let event = match op {
+                        Op::Chat(_) => ClientEvent::Chat { text: ChatText::parse("hi").expect("valid") },
+                        _ => ClientEvent::State(PeerState { muted: true, camera: false, screen: None }),
+                    };
+                    let out = rooms.handle(from, Ok(Some(event)), now);
+                    let seat = before.get(&from).cloned().flatten();
+                    let mut reached: Vec<PeerId> = out
+                        .deliveries
+                        .iter()
+                        .filter(|d| matches!(d.event, ServerEvent::Chat { .. } | ServerEvent::State { .. }))
+                        .map(|d| d.to)
+                        .collect();
+                    reached.sort();
+                    let mut room_members: Vec<PeerId> = match &seat {
+                        Some(r) if connected.contains(&from) => rooms.members(r).to_vec(),
+                        _ => Vec::new(),
+                    };
+                    if matches!(op, Op::State(_)) {
+                        room_members.retain(|m| *m != from);
+                    }
+                    room_members.sort();
+                    prop_assert_eq!(reached, room_members, "{:?} from {} reaches exactly its room", op, from);
                     out
                 }
             };

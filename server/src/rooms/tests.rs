@@ -17,8 +17,11 @@ fn limits() -> Limits {
     }
 }
 
-fn t0() -> Instant {
-    Instant::now()
+fn t0() -> Moment {
+    Moment {
+        instant: Instant::now(),
+        unix_ms: 1_764_000_000_000,
+    }
 }
 
 fn join(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError> {
@@ -39,7 +42,7 @@ fn connected(rooms: &mut Rooms, n: usize) -> Vec<PeerId> {
     (0..n)
         .map(|_| {
             let id = PeerId::random();
-            rooms.connect(id, t0());
+            rooms.connect(id, t0().instant);
             id
         })
         .collect()
@@ -66,6 +69,20 @@ fn summary(out: &Outcome, names: &[(PeerId, &str)]) -> Vec<String> {
                 ServerEvent::Signal { from, signal, .. } => {
                     format!("{}:{}", name(*from), signal.get())
                 }
+                ServerEvent::Chat { from, text, at, .. } => {
+                    format!("{}:{}@{at}", name(*from), text.as_str())
+                }
+                ServerEvent::State { from, state } => format!(
+                    "{}:{}{}{}",
+                    name(*from),
+                    if state.muted { "muted" } else { "unmuted" },
+                    if state.camera { "+camera" } else { "" },
+                    if state.screen.is_some() {
+                        "+screen"
+                    } else {
+                        ""
+                    }
+                ),
                 ServerEvent::Error(_) => String::new(),
                 ServerEvent::Welcome(_) => String::new(),
             };
@@ -157,7 +174,7 @@ fn signals_reach_only_peers_of_the_same_room() {
     assert!(matches!(
         before.changes[0],
         Change::Refused {
-            refusal: Refusal::NotInRoom,
+            refusal: Refusal::NotInRoom("signals"),
             ..
         }
     ));
@@ -248,4 +265,76 @@ fn validation_errors_change_nothing() {
     let out = rooms.handle(p[0], Err(ProtocolError::BadJoin), t0());
     assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.contains("roomId")));
     assert_eq!(rooms.room_count(), 0);
+}
+
+fn chat(text: &str) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::Chat {
+        text: ChatText::parse(text).unwrap(),
+    }))
+}
+
+fn state(muted: bool, screen: bool) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::State(PeerState {
+        muted,
+        camera: true,
+        screen: screen.then(|| crate::wire::StreamId::parse("{screen}").unwrap()),
+    })))
+}
+
+#[test]
+fn chat_reaches_the_whole_room_sender_included_with_the_server_time() {
+    let mut rooms = Rooms::new(limits());
+    let p = connected(&mut rooms, 4);
+    let names = [(p[0], "A"), (p[1], "B"), (p[2], "C"), (p[3], "D")];
+    rooms.handle(p[0], join("r", "A"), t0());
+    rooms.handle(p[1], join("r", "B"), t0());
+    rooms.handle(p[2], join("elsewhere", "C"), t0());
+    let out = rooms.handle(p[1], chat("hi"), t0());
+    assert_eq!(
+        summary(&out, &names),
+        ["A:chat(B:hi@1764000000000)", "B:chat(B:hi@1764000000000)"]
+    );
+    assert_eq!(out.changes, [Change::Chatted]);
+    let lonely = rooms.handle(p[3], chat("anyone?"), t0());
+    assert!(
+        matches!(&lonely.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m == "join a room before sending chat messages")
+    );
+}
+
+#[test]
+fn media_state_goes_to_the_others_and_to_later_joiners() {
+    let mut rooms = Rooms::new(limits());
+    let p = connected(&mut rooms, 3);
+    let names = [(p[0], "A"), (p[1], "B"), (p[2], "C")];
+    // Announced before joining: kept, and told to the room on the join.
+    assert!(
+        rooms
+            .handle(p[0], state(true, false), t0())
+            .deliveries
+            .is_empty()
+    );
+    rooms.handle(p[1], join("r", "B"), t0());
+    let out = rooms.handle(p[0], join("r", "A"), t0());
+    assert_eq!(
+        summary(&out, &names),
+        [
+            "B:user-joined(A)",
+            "B:state(A:muted+camera)",
+            "A:init-users(B)"
+        ]
+    );
+    let out = rooms.handle(p[1], state(false, true), t0());
+    assert_eq!(summary(&out, &names), ["A:state(B:unmuted+camera+screen)"]);
+    // A late joiner gets init-users first, then each member's last state.
+    let out = rooms.handle(p[2], join("r", "C"), t0());
+    assert_eq!(
+        summary(&out, &names),
+        [
+            "B:user-joined(C)",
+            "A:user-joined(C)",
+            "C:init-users(B,A)",
+            "C:state(B:unmuted+camera+screen)",
+            "C:state(A:muted+camera)"
+        ]
+    );
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{PeerId, ProtocolError, RoomId, UserName};
+use super::{ChatText, PeerId, PeerState, ProtocolError, RoomId, StreamId, UserName};
 
 /// An event a client may send, decoded and validated.
 #[derive(Debug)]
@@ -25,6 +25,10 @@ pub enum ClientEvent {
         /// The SDP or ICE payload, kept as the exact JSON text received.
         signal: Box<RawValue>,
     },
+    /// Say something to everyone in the room.
+    Chat { text: ChatText },
+    /// Tell the room about one's own media (muted, camera, shared screen).
+    State(PeerState),
 }
 
 /// Client event names this server knows.
@@ -35,6 +39,10 @@ pub mod names {
     pub const LEAVE_ROOM: &str = "leave-room";
     /// Both ways: a WebRTC signal.
     pub const SIGNAL: &str = "signal";
+    /// Both ways: a chat message.
+    pub const CHAT: &str = "chat";
+    /// Both ways: a participant's media state.
+    pub const STATE: &str = "state";
 }
 
 /// `join-room`'s payload, fields still raw so a wrong type is told apart from a bad value.
@@ -52,6 +60,22 @@ pub(super) struct SignalPayload<'a> {
     #[serde(borrow)]
     to: &'a RawValue,
     signal: Box<RawValue>,
+}
+
+/// `chat`'s payload.
+#[derive(Deserialize)]
+struct ChatPayload<'a> {
+    #[serde(borrow)]
+    text: &'a RawValue,
+}
+
+/// `state`'s payload; other fields are ignored, so pages can grow it.
+#[derive(Deserialize)]
+struct StatePayload {
+    muted: bool,
+    camera: bool,
+    #[serde(default)]
+    screen: Option<String>,
 }
 
 /// Reads a JSON string value, `None` for any other JSON type.
@@ -76,6 +100,25 @@ impl ClientEvent {
                     .and_then(|d| serde_json::from_str::<SignalPayload>(d.get()).ok())
                     .ok_or(ProtocolError::BadSignal)?;
                 Self::signal(payload)?
+            }
+            names::CHAT => {
+                let text = data
+                    .and_then(|d| serde_json::from_str::<ChatPayload>(d.get()).ok())
+                    .and_then(|payload| json_string(payload.text))
+                    .ok_or(ProtocolError::BadChat)?;
+                ClientEvent::Chat {
+                    text: ChatText::parse(&text)?,
+                }
+            }
+            names::STATE => {
+                let payload = data
+                    .and_then(|d| serde_json::from_str::<StatePayload>(d.get()).ok())
+                    .ok_or(ProtocolError::BadState)?;
+                ClientEvent::State(PeerState {
+                    muted: payload.muted,
+                    camera: payload.camera,
+                    screen: payload.screen.as_deref().map(StreamId::parse).transpose()?,
+                })
             }
             _ => return Ok(None),
         };
@@ -159,6 +202,61 @@ mod tests {
 
     #[test]
     fn unknown_events_are_ignored() {
-        assert!(matches!(ClientEvent::decode("chat", None), Ok(None)));
+        assert!(matches!(
+            ClientEvent::decode("chat-message", None),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn chat_and_state_are_validated() {
+        let chat = ClientEvent::decode("chat", Some(&raw(r#"{"text":" hi "}"#)));
+        assert!(matches!(chat, Ok(Some(ClientEvent::Chat { ref text })) if text.as_str() == "hi"));
+        for bad in [r#"{"text":""}"#, r#"{"text":5}"#, "{}", r#""hi""#, "null"] {
+            assert_eq!(
+                ClientEvent::decode("chat", Some(&raw(bad))).unwrap_err(),
+                ProtocolError::BadChat,
+                "{bad}"
+            );
+        }
+        let long = format!(r#"{{"text":"{}"}}"#, "x".repeat(2001));
+        assert_eq!(
+            ClientEvent::decode("chat", Some(&raw(&long))).unwrap_err(),
+            ProtocolError::BadChat
+        );
+        let state = ClientEvent::decode(
+            "state",
+            Some(&raw(
+                r#"{"muted":true,"camera":false,"screen":"{abc}","extra":1}"#,
+            )),
+        );
+        match state {
+            Ok(Some(ClientEvent::State(state))) => {
+                assert!(state.muted && !state.camera);
+                assert_eq!(state.screen.as_ref().map(StreamId::as_str), Some("{abc}"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        for bad in [
+            r#"{"muted":1,"camera":false}"#,
+            r#"{"camera":false}"#,
+            r#"{"muted":true,"camera":false,"screen":""}"#,
+            r#"{"muted":true,"camera":false,"screen":7}"#,
+            "[]",
+        ] {
+            assert_eq!(
+                ClientEvent::decode("state", Some(&raw(bad))).unwrap_err(),
+                ProtocolError::BadState,
+                "{bad}"
+            );
+        }
+        let too_long = format!(
+            r#"{{"muted":true,"camera":true,"screen":"{}"}}"#,
+            "s".repeat(65)
+        );
+        assert_eq!(
+            ClientEvent::decode("state", Some(&raw(&too_long))).unwrap_err(),
+            ProtocolError::BadState
+        );
     }
 }

@@ -15,6 +15,14 @@ pub enum ProtocolError {
     /// `signal` payload was not an object with `to` and `signal`.
     #[error("signal needs {{to, signal}}: to is a peer id string, signal any JSON value")]
     BadSignal,
+    /// `chat` payload was not `{text}` with 1-2,000 characters of text.
+    #[error("chat needs {{text}}: text is a string of 1-2000 characters")]
+    BadChat,
+    /// `state` payload was not `{muted, camera, screen}`.
+    #[error(
+        "state needs {{muted, camera, screen}}: muted and camera are booleans, screen a stream id of 1-64 characters or null"
+    )]
+    BadState,
     /// Binary attachments are not part of this protocol.
     #[error("binary payloads are not supported")]
     Binary,

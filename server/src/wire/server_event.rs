@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-use super::{PeerId, UserName, names};
+use super::{ChatText, PeerId, PeerState, UserName, names};
 
 /// One member of a room as other members see it.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +39,17 @@ pub enum ServerEvent {
         /// The payload exactly as the sender wrote it, shared by every copy of the event.
         signal: Arc<RawValue>,
     },
+    /// To every member of a room, the sender included: a chat message.
+    Chat {
+        from: PeerId,
+        user_name: UserName,
+        text: ChatText,
+        /// The server's time when it relayed the message, in milliseconds since the Unix epoch.
+        at: u64,
+    },
+    /// To the other members of a room: a participant's media state (also to a joiner, once
+    /// for each member that has one).
+    State { from: PeerId, state: PeerState },
     /// To a client whose event was refused: a human-readable message string.
     Error(String),
 }
@@ -52,6 +63,8 @@ impl ServerEvent {
             ServerEvent::UserJoined(_) => "user-joined",
             ServerEvent::UserLeft(_) => "user-left",
             ServerEvent::Signal { .. } => names::SIGNAL,
+            ServerEvent::Chat { .. } => names::CHAT,
+            ServerEvent::State { .. } => names::STATE,
             ServerEvent::Error(_) => "error",
         }
     }
@@ -85,6 +98,27 @@ impl Serialize for EventData<'_> {
                 st.serialize_field("from", from)?;
                 st.serialize_field("signal", &**signal)?;
                 st.serialize_field("userName", user_name)?;
+                st.end()
+            }
+            ServerEvent::Chat {
+                from,
+                user_name,
+                text,
+                at,
+            } => {
+                let mut st = s.serialize_struct("Chat", 4)?;
+                st.serialize_field("from", from)?;
+                st.serialize_field("userName", user_name)?;
+                st.serialize_field("text", text)?;
+                st.serialize_field("at", at)?;
+                st.end()
+            }
+            ServerEvent::State { from, state } => {
+                let mut st = s.serialize_struct("State", 4)?;
+                st.serialize_field("from", from)?;
+                st.serialize_field("muted", &state.muted)?;
+                st.serialize_field("camera", &state.camera)?;
+                st.serialize_field("screen", &state.screen)?;
                 st.end()
             }
             ServerEvent::Error(message) => message.serialize(s),

@@ -20,7 +20,7 @@ pub fn decode(text: &str) -> Result<Option<ClientEvent>, ProtocolError> {
         Ok(Packet::Leave) => Ok(Some(ClientEvent::LeaveRoom)),
         Ok(Packet::Signal(payload)) => ClientEvent::signal(payload).map(Some),
         Ok(Packet::Unknown) => Ok(None),
-        Err(_) => decode_in_two_passes(text),
+        Ok(Packet::Rare) | Err(_) => decode_in_two_passes(text),
     }
 }
 
@@ -43,6 +43,8 @@ enum Packet<'a> {
     Join(JoinPayload<'a>),
     Leave,
     Signal(SignalPayload<'a>),
+    /// A known event that is not on the hot path (chat, state): read in two passes.
+    Rare,
     Unknown,
 }
 
@@ -69,6 +71,7 @@ impl<'de> serde::de::Visitor<'de> for PacketVisitor {
             names::JOIN_ROOM => Packet::Join(seq.next_element()?.ok_or_else(missing)?),
             names::SIGNAL => Packet::Signal(seq.next_element()?.ok_or_else(missing)?),
             names::LEAVE_ROOM => Packet::Leave,
+            names::CHAT | names::STATE => Packet::Rare,
             _ => Packet::Unknown,
         };
         // The rest (acks, extra arguments) is not used, but must still be valid JSON.
@@ -108,6 +111,13 @@ mod tests {
         );
         assert_eq!(decode("[").unwrap_err(), ProtocolError::BadFrame);
         assert_eq!(decode("[7]").unwrap_err(), ProtocolError::BadFrame);
-        assert!(matches!(decode(r#"["chat",{"text":"hi"}]"#), Ok(None)));
+        assert!(matches!(
+            decode(r#"["chat-message",{"text":"hi"}]"#),
+            Ok(None)
+        ));
+        assert!(matches!(
+            decode(r#"["chat",{"text":"hi"}]"#),
+            Ok(Some(ClientEvent::Chat { .. }))
+        ));
     }
 }

@@ -49,7 +49,10 @@ mod tests {
             decode(r#"{"event":"leave-room"}"#),
             Ok(Some(ClientEvent::LeaveRoom))
         ));
-        assert!(matches!(decode(r#"{"event":"chat","data":1}"#), Ok(None)));
+        assert!(matches!(
+            decode(r#"{"event":"chat-message","data":1}"#),
+            Ok(None)
+        ));
         for bad in ["not json", r#"{"data":1}"#, "[1,2]", r#"{"event":7}"#] {
             assert_eq!(decode(bad).unwrap_err(), ProtocolError::BadFrame, "{bad}");
         }
