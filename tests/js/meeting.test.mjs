@@ -77,6 +77,20 @@ async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }
   return page;
 }
 
+/** The meeting server in namespace A over HTTPS, and a Chromium on each machine (plus, with
+ * `bare`, one with no camera or microphone on B), for one test. */
+async function withMachines(run, { bare = false } = {}) {
+  await withServer(async () => {
+    const browsers = [await browserIn("a"), await browserIn("b")];
+    if (bare) browsers.push(await browserIn("b", NO_DEVICE_FLAGS));
+    try {
+      await run(...browsers);
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  });
+}
+
 /** The meeting server in namespace A, over HTTPS, for one test. */
 async function withServer(run, extra = []) {
   const server = await serveIn(lan.ns("a"), [
@@ -191,60 +205,50 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
   skip,
   timeout: 120000,
 }, async () => {
-  const server = await serveIn(lan.ns("a"), [
-    "--bind",
-    "0.0.0.0",
-    "--port",
-    "5000",
-    "--tls-port",
-    "5443",
-    "--tls-dir",
-    path.join(tmp, "tls"),
-    "--no-mdns",
-    "--max-peers-per-room",
-    "3",
-  ]);
-  const https = await lineMatching(server, /^HTTPS on https:\/\//);
-  const fingerprint = https.match(/SHA-256 ([0-9A-F:]+)/)[1];
-  const a = await browserIn("a");
-  const b = await browserIn("b");
-  try {
-    const url = `https://${SERVER}:5443/r/test`;
-    const ann = await joinAs(a, url, "Ann");
-    const bob = await joinAs(b, url, "Bob");
-    await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
-    assert.deepEqual(await remoteNames(ann), ["Bob"]);
-    assert.deepEqual(await remoteNames(bob), ["Ann"]);
+  await withServer(
+    async (server) => {
+      const https = await lineMatching(server, /^HTTPS on https:\/\//);
+      const fingerprint = https.match(/SHA-256 ([0-9A-F:]+)/)[1];
+      const [a, b] = [await browserIn("a"), await browserIn("b")];
+      try {
+        const url = `https://${SERVER}:5443/r/test`;
+        const ann = await joinAs(a, url, "Ann");
+        const bob = await joinAs(b, url, "Bob");
+        await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+        assert.deepEqual(await remoteNames(ann), ["Bob"]);
+        assert.deepEqual(await remoteNames(bob), ["Ann"]);
 
-    const cat = await joinAs(b, url, "Cat");
-    await Promise.all([seesPlaying(ann, 2), seesPlaying(bob, 2), seesPlaying(cat, 2)]);
-    assert.deepEqual(await remoteNames(ann), ["Bob", "Cat"]);
-    assert.equal(await ann.isHidden("#join"), true, "the join form is gone during the call");
-    await ann.screenshot({ path: path.join(SHOTS, "meeting.png") });
+        const cat = await joinAs(b, url, "Cat");
+        await Promise.all([seesPlaying(ann, 2), seesPlaying(bob, 2), seesPlaying(cat, 2)]);
+        assert.deepEqual(await remoteNames(ann), ["Bob", "Cat"]);
+        assert.equal(await ann.isHidden("#join"), true, "the join form is gone during the call");
+        await ann.screenshot({ path: path.join(SHOTS, "meeting.png") });
 
-    const dan = await joinAs(a, url, "Dan", undefined, false);
-    await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, {
-      timeout: 10000,
-    });
-    assert.equal(await dan.isVisible("#join"), true, "back at the join form");
-    assert.equal(await dan.isHidden("#call"), true);
+        const dan = await joinAs(a, url, "Dan", undefined, false);
+        await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, {
+          timeout: 10000,
+        });
+        assert.equal(await dan.isVisible("#join"), true, "back at the join form");
+        assert.equal(await dan.isHidden("#call"), true);
 
-    await cat.click("#leave");
-    await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
-    assert.deepEqual(await remoteNames(ann), ["Bob"]);
+        await cat.click("#leave");
+        await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+        assert.deepEqual(await remoteNames(ann), ["Bob"]);
 
-    // Plain HTTP from the other machine: the page says to use HTTPS, with link and fingerprint.
-    const plain = await (await b.newContext()).newPage();
-    await plain.goto(`http://${SERVER}:5000/r/test`);
-    await plain.waitForFunction(() => !document.querySelector("#notice").hidden);
-    const text = await plain.textContent("#notice");
-    assert.match(text, new RegExp(`https://${SERVER.replace(/\./g, "\\.")}:5443/r/test`));
-    assert.ok(text.includes(fingerprint), text);
-  } finally {
-    await a.close();
-    await b.close();
-    assert.equal(await server.stop(), 0, server.out.stderr);
-  }
+        // Plain HTTP from the other machine: the page says to use HTTPS, with link and fingerprint.
+        const plain = await (await b.newContext()).newPage();
+        await plain.goto(`http://${SERVER}:5000/r/test`);
+        await plain.waitForFunction(() => !document.querySelector("#notice").hidden);
+        const text = await plain.textContent("#notice");
+        assert.match(text, new RegExp(`https://${SERVER.replace(/\./g, "\\.")}:5443/r/test`));
+        assert.ok(text.includes(fingerprint), text);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    },
+    ["--max-peers-per-room", "3"],
+  );
 });
 
 test("HTTPS serves the page, the config and both transports, beside plain HTTP", async () => {
@@ -326,45 +330,39 @@ test("a shared screen reaches the other machine as its own tile, shown large; st
   skip,
   timeout: 120000,
 }, async () => {
-  await withServer(async () => {
-    const [a, b] = [await browserIn("a"), await browserIn("b")];
-    try {
-      const ann = await joinAs(a, `${URL_A}/share`, "Ann");
-      const bob = await joinAs(b, `${URL_A}/share`, "Bob");
-      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+  await withMachines(async (a, b) => {
+    const ann = await joinAs(a, `${URL_A}/share`, "Ann");
+    const bob = await joinAs(b, `${URL_A}/share`, "Bob");
+    await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
 
-      await ann.click("#share");
-      await ann.waitForSelector('#share[aria-pressed="true"]');
-      const screenTile = "#spotlight .tile.screen:not(.self)";
-      await bob.waitForSelector(screenTile, { timeout: 20000 });
-      await videoPlays(bob, `${screenTile} video`);
-      assert.equal(await bob.textContent(`${screenTile} .name`), "Ann's screen");
-      await seesPlaying(bob, 1); // the camera keeps playing beside it
-      assert.equal(await bob.locator("#grid .tile").count(), 2, "the cameras beside the screen");
-      assert.equal(await ann.isVisible("#stage .tile.screen.self"), true, "the sharer sees what it shares");
-      await bob.screenshot({ path: path.join(SHOTS, "meeting-screen-share.png") });
+    await ann.click("#share");
+    await ann.waitForSelector('#share[aria-pressed="true"]');
+    const screenTile = "#spotlight .tile.screen:not(.self)";
+    await bob.waitForSelector(screenTile, { timeout: 20000 });
+    await videoPlays(bob, `${screenTile} video`);
+    assert.equal(await bob.textContent(`${screenTile} .name`), "Ann's screen");
+    await seesPlaying(bob, 1); // the camera keeps playing beside it
+    assert.equal(await bob.locator("#grid .tile").count(), 2, "the cameras beside the screen");
+    assert.equal(await ann.isVisible("#stage .tile.screen.self"), true, "the sharer sees what it shares");
+    await bob.screenshot({ path: path.join(SHOTS, "meeting-screen-share.png") });
 
-      // Our button stops it: gone on both sides.
-      await ann.click("#share");
-      await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
-      await ann.waitForSelector(".tile.screen", { state: "detached" });
-      assert.equal(await bob.isHidden("#spotlight"), true, "back to the grid");
+    // Our button stops it: gone on both sides.
+    await ann.click("#share");
+    await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
+    await ann.waitForSelector(".tile.screen", { state: "detached" });
+    assert.equal(await bob.isHidden("#spotlight"), true, "back to the grid");
 
-      // The browser's own "Stop sharing" ends the track: gone on both sides too.
-      await ann.click("#share");
-      await bob.waitForSelector(screenTile, { timeout: 20000 });
-      await ann.evaluate(() => {
-        const track = state.screen.getVideoTracks()[0];
-        track.stop();
-        track.dispatchEvent(new Event("ended")); // what the browser's bar does; stop() alone does not fire it
-      });
-      await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
-      assert.equal(await ann.getAttribute("#share", "aria-pressed"), "false");
-      await seesPlaying(bob, 1);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    // The browser's own "Stop sharing" ends the track: gone on both sides too.
+    await ann.click("#share");
+    await bob.waitForSelector(screenTile, { timeout: 20000 });
+    await ann.evaluate(() => {
+      const track = state.screen.getVideoTracks()[0];
+      track.stop();
+      track.dispatchEvent(new Event("ended")); // what the browser's bar does; stop() alone does not fire it
+    });
+    await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
+    assert.equal(await ann.getAttribute("#share", "aria-pressed"), "false");
+    await seesPlaying(bob, 1);
   });
 });
 
@@ -372,55 +370,49 @@ test("chat in the page: three people in a room see each message once, in order, 
   skip,
   timeout: 120000,
 }, async () => {
-  await withServer(async () => {
-    const [a, b] = [await browserIn("a"), await browserIn("b")];
-    try {
-      const ann = await joinAs(a, `${URL_A}/chat`, "Ann");
-      const bob = await joinAs(b, `${URL_A}/chat`, "Bob");
-      // Cat is on a phone: the same page, fitted to a small screen.
-      const cat = await joinAs(b, `${URL_A}/chat`, "Cat", { width: 390, height: 844 });
-      const dan = await joinAs(a, `${URL_A}/elsewhere`, "Dan");
-      await Promise.all([seesPlaying(ann, 2), seesPlaying(cat, 2)]);
+  await withMachines(async (a, b) => {
+    const ann = await joinAs(a, `${URL_A}/chat`, "Ann");
+    const bob = await joinAs(b, `${URL_A}/chat`, "Bob");
+    // Cat is on a phone: the same page, fitted to a small screen.
+    const cat = await joinAs(b, `${URL_A}/chat`, "Cat", { width: 390, height: 844 });
+    const dan = await joinAs(a, `${URL_A}/elsewhere`, "Dan");
+    await Promise.all([seesPlaying(ann, 2), seesPlaying(cat, 2)]);
 
-      await ann.keyboard.press("c"); // opens the chat panel
-      await ann.waitForSelector("#chat:not([hidden])");
-      const lines = [
-        "Hello all",
-        "<img src=x onerror=\"document.title='pwned'\"> is just text",
-        "Agenda: https://example.org/agenda?x=1",
-      ];
-      for (const line of lines) {
-        await ann.fill("#chat-input", line);
-        await ann.keyboard.press("Enter");
-      }
-      await bob.click("#chat-toggle");
-      await bob.fill("#chat-input", "Thanks, Ann");
-      await bob.click('#chat-form button[type="submit"]');
-
-      const expected = [...lines.map((l) => ["Ann", l]), ["Bob", "Thanks, Ann"]];
-      for (const page of [ann, bob]) {
-        await page.waitForFunction((n) => document.querySelectorAll("#messages li").length >= n, expected.length);
-        assert.deepEqual(await chatShown(page), expected);
-      }
-      // Cat kept the panel closed: the unread count says so, and opening it shows them all.
-      await cat.waitForFunction(() => document.querySelector("#unread").textContent === "4");
-      assert.equal(await cat.isVisible("#unread"), true);
-      await cat.screenshot({ path: path.join(SHOTS, "meeting-phone.png") });
-      await cat.click("#chat-toggle");
-      assert.deepEqual(await chatShown(cat), expected);
-      assert.equal(await cat.isHidden("#unread"), true);
-      await cat.screenshot({ path: path.join(SHOTS, "meeting-phone-chat.png") });
-      // Text is never HTML; links are links.
-      assert.equal(await ann.locator("#messages img").count(), 0);
-      assert.notEqual(await ann.title(), "pwned");
-      assert.equal(await bob.getAttribute('#messages a[href="https://example.org/agenda?x=1"]', "target"), "_blank");
-      await bob.screenshot({ path: path.join(SHOTS, "meeting-chat.png") });
-      assert.deepEqual(await chatShown(dan), [], "nothing reaches another room");
-      assert.equal(await dan.isHidden("#unread"), true);
-    } finally {
-      await a.close();
-      await b.close();
+    await ann.keyboard.press("c"); // opens the chat panel
+    await ann.waitForSelector("#chat:not([hidden])");
+    const lines = [
+      "Hello all",
+      "<img src=x onerror=\"document.title='pwned'\"> is just text",
+      "Agenda: https://example.org/agenda?x=1",
+    ];
+    for (const line of lines) {
+      await ann.fill("#chat-input", line);
+      await ann.keyboard.press("Enter");
     }
+    await bob.click("#chat-toggle");
+    await bob.fill("#chat-input", "Thanks, Ann");
+    await bob.click('#chat-form button[type="submit"]');
+
+    const expected = [...lines.map((l) => ["Ann", l]), ["Bob", "Thanks, Ann"]];
+    for (const page of [ann, bob]) {
+      await page.waitForFunction((n) => document.querySelectorAll("#messages li").length >= n, expected.length);
+      assert.deepEqual(await chatShown(page), expected);
+    }
+    // Cat kept the panel closed: the unread count says so, and opening it shows them all.
+    await cat.waitForFunction(() => document.querySelector("#unread").textContent === "4");
+    assert.equal(await cat.isVisible("#unread"), true);
+    await cat.screenshot({ path: path.join(SHOTS, "meeting-phone.png") });
+    await cat.click("#chat-toggle");
+    assert.deepEqual(await chatShown(cat), expected);
+    assert.equal(await cat.isHidden("#unread"), true);
+    await cat.screenshot({ path: path.join(SHOTS, "meeting-phone-chat.png") });
+    // Text is never HTML; links are links.
+    assert.equal(await ann.locator("#messages img").count(), 0);
+    assert.notEqual(await ann.title(), "pwned");
+    assert.equal(await bob.getAttribute('#messages a[href="https://example.org/agenda?x=1"]', "target"), "_blank");
+    await bob.screenshot({ path: path.join(SHOTS, "meeting-chat.png") });
+    assert.deepEqual(await chatShown(dan), [], "nothing reaches another room");
+    assert.equal(await dan.isHidden("#unread"), true);
   });
 });
 
@@ -428,10 +420,8 @@ test("switching to a second camera mid-call keeps the others' video playing; som
   skip,
   timeout: 120000,
 }, async () => {
-  await withServer(async () => {
-    const [a, b] = [await browserIn("a"), await browserIn("b")];
-    const bare = await browserIn("b", NO_DEVICE_FLAGS);
-    try {
+  await withMachines(
+    async (a, b, bare) => {
       // Before joining: the camera preview, the microphone meter and the three device choices.
       const lobby = await (await a.newContext({ viewport: { width: 960, height: 640 } })).newPage();
       await lobby.goto(`${URL_A}/devices`);
@@ -472,66 +462,59 @@ test("switching to a second camera mid-call keeps the others' video playing; som
       assert.equal(await eve.isDisabled("#mic"), true);
       // Eve's tile says she is muted: she has no microphone.
       await ann.waitForSelector('[data-key$=":camera"].muted .muted-mark:not([hidden])');
-    } finally {
-      await Promise.all([a.close(), b.close(), bare.close()]);
-    }
-  });
+    },
+    { bare: true },
+  );
 });
 
 test("the speaker's tile shows the ring on the other side; muting (key m) clears it and shows the muted marker", {
   skip,
   timeout: 120000,
 }, async () => {
-  await withServer(async () => {
-    const [a, b] = [await browserIn("a"), await browserIn("b")];
-    try {
-      const ann = await joinAs(a, `${URL_A}/speaking`, "Ann");
-      const bob = await joinAs(b, `${URL_A}/speaking`, "Bob");
-      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
-      const annTile = (page) =>
-        page.evaluate(() => {
-          const tile = [...document.querySelectorAll(".tile:not(.self)")].find(
-            (t) => t.querySelector(".name").textContent === "Ann",
-          );
-          return (
-            tile && { speaking: tile.classList.contains("speaking"), marker: !tile.querySelector(".muted-mark").hidden }
-          );
-        });
-      // Chromium's fake microphone beeps: Ann's tile lights up on Bob's screen.
-      const ringed = () =>
-        bob.waitForFunction(
-          () =>
-            [...document.querySelectorAll(".tile.speaking:not(.self)")].some(
-              (t) => t.querySelector(".name").textContent === "Ann" && t.querySelector(".muted-mark").hidden,
-            ),
-          null,
-          { timeout: 20000, polling: 10 },
-        );
-      await ringed();
-      await bob.screenshot({ path: path.join(SHOTS, "meeting-speaking.png") });
-      await ann.keyboard.press("m");
-      assert.equal(await ann.getAttribute("#mic", "aria-pressed"), "true");
-      await bob.waitForFunction(() => {
+  await withMachines(async (a, b) => {
+    const ann = await joinAs(a, `${URL_A}/speaking`, "Ann");
+    const bob = await joinAs(b, `${URL_A}/speaking`, "Bob");
+    await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+    const annTile = (page) =>
+      page.evaluate(() => {
         const tile = [...document.querySelectorAll(".tile:not(.self)")].find(
           (t) => t.querySelector(".name").textContent === "Ann",
         );
-        return tile && !tile.querySelector(".muted-mark").hidden && !tile.classList.contains("speaking");
+        return (
+          tile && { speaking: tile.classList.contains("speaking"), marker: !tile.querySelector(".muted-mark").hidden }
+        );
       });
-      // It stays clear while muted, beeps or not (two seconds span two beeps).
-      const samples = [];
-      for (let i = 0; i < 10; i++) {
-        samples.push(await annTile(bob));
-        await sleep(200); // sampling the page over time, not waiting for it
-      }
-      assert.ok(
-        samples.every((s) => s.marker && !s.speaking),
-        JSON.stringify(samples),
+    // Chromium's fake microphone beeps: Ann's tile lights up on Bob's screen.
+    const ringed = () =>
+      bob.waitForFunction(
+        () =>
+          [...document.querySelectorAll(".tile.speaking:not(.self)")].some(
+            (t) => t.querySelector(".name").textContent === "Ann" && t.querySelector(".muted-mark").hidden,
+          ),
+        null,
+        { timeout: 20000, polling: 10 },
       );
-      await ann.keyboard.press("m");
-      await ringed(); // unmuted: the marker goes, the ring comes back
-    } finally {
-      await a.close();
-      await b.close();
+    await ringed();
+    await bob.screenshot({ path: path.join(SHOTS, "meeting-speaking.png") });
+    await ann.keyboard.press("m");
+    assert.equal(await ann.getAttribute("#mic", "aria-pressed"), "true");
+    await bob.waitForFunction(() => {
+      const tile = [...document.querySelectorAll(".tile:not(.self)")].find(
+        (t) => t.querySelector(".name").textContent === "Ann",
+      );
+      return tile && !tile.querySelector(".muted-mark").hidden && !tile.classList.contains("speaking");
+    });
+    // It stays clear while muted, beeps or not (two seconds span two beeps).
+    const samples = [];
+    for (let i = 0; i < 10; i++) {
+      samples.push(await annTile(bob));
+      await sleep(200); // sampling the page over time, not waiting for it
     }
+    assert.ok(
+      samples.every((s) => s.marker && !s.speaking),
+      JSON.stringify(samples),
+    );
+    await ann.keyboard.press("m");
+    await ringed(); // unmuted: the marker goes, the ring comes back
   });
 });

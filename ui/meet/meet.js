@@ -550,23 +550,24 @@ function onState({ from, muted, camera, screen }) {
   showStreams(p);
 }
 
+/** Shows a toggle's state: pressed or not, with the text and label of what a click does next. */
+function pressed(button, on, [offText, offLabel], [onText, onLabel]) {
+  button.setAttribute("aria-pressed", String(on));
+  button.textContent = on ? onText : offText;
+  button.setAttribute("aria-label", on ? onLabel : offLabel);
+}
+
 function setMuted(muted) {
   state.muted = muted;
   for (const track of state.local?.getAudioTracks() || []) track.enabled = !muted;
-  const button = $("mic");
-  button.setAttribute("aria-pressed", String(muted));
-  button.textContent = muted ? "Unmute" : "Mute";
-  button.setAttribute("aria-label", muted ? "Unmute microphone (m)" : "Mute microphone (m)");
+  pressed($("mic"), muted, ["Mute", "Mute microphone (m)"], ["Unmute", "Unmute microphone (m)"]);
   sendState();
 }
 
 function setCameraOff(off) {
   state.cameraOff = off;
   for (const track of state.local?.getVideoTracks() || []) track.enabled = !off;
-  const button = $("cam");
-  button.setAttribute("aria-pressed", String(off));
-  button.textContent = off ? "Camera on" : "Camera off";
-  button.setAttribute("aria-label", off ? "Turn camera on (v)" : "Turn camera off (v)");
+  pressed($("cam"), off, ["Camera off", "Turn camera off (v)"], ["Camera on", "Turn camera on (v)"]);
   sendState();
 }
 
@@ -603,10 +604,7 @@ function stopSharing() {
 }
 
 function shareButton(sharing) {
-  const button = $("share");
-  button.setAttribute("aria-pressed", String(sharing));
-  button.textContent = sharing ? "Stop sharing" : "Share screen";
-  button.setAttribute("aria-label", sharing ? "Stop sharing the screen (s)" : "Share screen (s)");
+  pressed($("share"), sharing, ["Share screen", "Share screen (s)"], ["Stop sharing", "Stop sharing the screen (s)"]);
 }
 
 function stopTracks(stream) {

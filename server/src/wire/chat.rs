@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::ProtocolError;
+use super::ids::trimmed_within;
 
 /// Longest chat message accepted, in characters.
 pub const CHAT_MAX_CHARS: usize = 2000;
@@ -17,11 +18,7 @@ pub struct ChatText(Arc<str>);
 impl ChatText {
     /// Trims and checks a client-supplied message.
     pub fn parse(raw: &str) -> Result<Self, ProtocolError> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > CHAT_MAX_CHARS {
-            return Err(ProtocolError::BadChat);
-        }
+        let trimmed = trimmed_within(raw, CHAT_MAX_CHARS).ok_or(ProtocolError::BadChat)?;
         Ok(Self(trimmed.into()))
     }
 

@@ -69,6 +69,13 @@ impl serde::Serialize for PeerId {
     }
 }
 
+/// `raw` trimmed, if it has 1 to `max_chars` characters then: the rule every client text shares.
+pub(super) fn trimmed_within(raw: &str, max_chars: usize) -> Option<&str> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    (chars > 0 && chars <= max_chars).then_some(trimmed)
+}
+
 /// Longest room id accepted, in characters.
 pub const ROOM_ID_MAX_CHARS: usize = 128;
 /// Longest user name accepted, in characters.
@@ -81,11 +88,7 @@ pub struct RoomId(Box<str>);
 impl RoomId {
     /// Trims and checks a client-supplied room id.
     pub fn parse(raw: &str) -> Result<Self, ProtocolError> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > ROOM_ID_MAX_CHARS {
-            return Err(ProtocolError::BadRoomId);
-        }
+        let trimmed = trimmed_within(raw, ROOM_ID_MAX_CHARS).ok_or(ProtocolError::BadRoomId)?;
         Ok(Self(trimmed.into()))
     }
 
@@ -108,11 +111,9 @@ pub struct UserName(Box<str>);
 impl UserName {
     /// Trims and checks a client-supplied user name.
     pub fn parse(raw: &str) -> Result<Self, ProtocolError> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 || chars > USER_NAME_MAX_CHARS || trimmed.chars().any(char::is_control) {
-            return Err(ProtocolError::BadUserName);
-        }
+        let trimmed = trimmed_within(raw, USER_NAME_MAX_CHARS)
+            .filter(|name| !name.chars().any(char::is_control))
+            .ok_or(ProtocolError::BadUserName)?;
         Ok(Self(trimmed.into()))
     }
 
