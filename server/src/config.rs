@@ -49,4 +49,15 @@ pub struct ServerConfig {
     pub ice_servers: Vec<IceServer>,
     /// Serve this front-end build at `/` instead of the built-in meeting page.
     pub static_dir: Option<std::path::PathBuf>,
+    /// The media forwarder (SFU), unless media always goes browser to browser.
+    pub media: Option<MediaConfig>,
+}
+
+/// The media forwarder's socket and budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// UDP port for every participant's media (0 picks a free one).
+    pub port: u16,
+    /// Most bits per second forwarded in total.
+    pub max_bitrate: u64,
 }

@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
-use crate::rooms::{Change, Delivery, Limits, Moment, Outcome, Rooms};
-use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName};
+use crate::rooms::{Change, Delivery, Limits, MediaChange, Moment, Outcome, Rooms};
+use crate::wire::{
+    ClientEvent, MediaMode, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName,
+};
 
 /// A peer's queue could not take an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -46,8 +48,18 @@ pub struct Stats {
 pub struct Roster {
     /// Connected peers, in a room or not.
     pub peers: usize,
-    /// Rooms with their members in join order, by room id.
-    pub rooms: Vec<(RoomId, Vec<Seat>)>,
+    /// Rooms by room id.
+    pub rooms: Vec<RoomRoster>,
+}
+
+/// One room of the roster.
+#[derive(Debug, Clone)]
+pub struct RoomRoster {
+    pub id: RoomId,
+    /// Where its media goes.
+    pub media: MediaMode,
+    /// Its members in join order.
+    pub seats: Vec<Seat>,
 }
 
 /// One person in a room, and how they are connected.
@@ -93,6 +105,8 @@ struct State {
     /// Bumped whenever the roster changes (connect, disconnect, join, leave), for observers.
     roster: watch::Sender<u64>,
     metrics: Arc<Metrics>,
+    /// Where the core's work for the media forwarder goes (none when media forwarding is off).
+    media: Option<mpsc::UnboundedSender<MediaChange>>,
 }
 
 /// Shared handle to the core and every peer's outbox.
@@ -104,8 +118,13 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with no peers, counting into `metrics`.
-    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+    /// A hub with no peers, counting into `metrics`, handing media work to `media` (the media
+    /// forwarder's queue, when it runs).
+    pub fn new(
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        media: Option<mpsc::UnboundedSender<MediaChange>>,
+    ) -> Self {
         let (roster_tx, roster) = watch::channel(0);
         Self {
             state: Arc::new(Mutex::new(State {
@@ -113,6 +132,7 @@ impl Hub {
                 peers: HashMap::new(),
                 roster: roster_tx,
                 metrics: metrics.clone(),
+                media,
             })),
             roster,
             metrics,
@@ -132,10 +152,10 @@ impl Hub {
     /// Who is where right now.
     pub fn roster(&self) -> Roster {
         let state = self.lock();
-        let mut rooms: Vec<(RoomId, Vec<Seat>)> = state
+        let mut rooms: Vec<RoomRoster> = state
             .rooms
             .rooms()
-            .map(|(room, members)| {
+            .map(|(room, members, media)| {
                 let seats = members
                     .iter()
                     .filter_map(|&peer| {
@@ -149,10 +169,14 @@ impl Hub {
                         })
                     })
                     .collect();
-                (room.clone(), seats)
+                RoomRoster {
+                    id: room.clone(),
+                    media,
+                    seats,
+                }
             })
             .collect();
-        rooms.sort_by(|a, b| a.0.cmp(&b.0));
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
         Roster {
             peers: state.peers.len(),
             rooms,
@@ -242,6 +266,17 @@ impl Hub {
         tracing::info!(peer = %peer, reason, "peer disconnected");
     }
 
+    /// Sends one event to one peer from outside the core (the media forwarder's answers). A
+    /// peer that is gone is skipped; one whose queue is full is dropped, as in any delivery.
+    pub fn deliver(&self, peer: PeerId, event: ServerEvent) {
+        let mut state = self.lock();
+        let outcome = Outcome {
+            deliveries: vec![Delivery { to: peer, event }],
+            changes: Vec::new(),
+        };
+        state.apply(outcome);
+    }
+
     /// Closes every connection, for shutdown.
     pub fn close_all(&self) {
         let outboxes: Vec<_> = self
@@ -287,7 +322,8 @@ impl State {
                 work.push_back(self.rooms.disconnect(to));
             }
         }
-        self.metrics.set_rooms(self.rooms.room_count());
+        self.metrics
+            .set_rooms(self.rooms.room_count(), self.rooms.sfu_room_count());
     }
 
     /// Logs changes, counts them, and tells observers when the roster changed.
@@ -309,6 +345,16 @@ impl State {
                 Change::Refused { peer, refusal } => {
                     tracing::debug!(peer = %peer, %refusal, "event refused");
                     self.metrics.refused(refusal.into());
+                }
+                Change::MediaMode { room, mode } => {
+                    tracing::info!(room = %room, mode = mode.as_str(), "room media moved");
+                    roster_changed = true;
+                }
+                Change::Media(change) => {
+                    if let Some(media) = &self.media {
+                        // The forwarder outlives every connection; if it is gone, so is the server.
+                        let _ = media.send(change.clone());
+                    }
                 }
             }
         }

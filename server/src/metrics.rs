@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::rooms::Refusal;
-use crate::wire::Transport;
+use crate::wire::{PeerId, Transport};
 
 /// What kind of refusal an event or a connection met, as the `reason` label says it.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -32,10 +32,13 @@ pub enum RefusalKind {
     server_full,
     /// A handshake past the per-address cap.
     address_full,
+    /// A media request that does not fit the room's mode (a page that cannot use the SFU in an
+    /// SFU room, SFU signaling in a mesh room).
+    media,
 }
 
 impl RefusalKind {
-    const ALL: [RefusalKind; 8] = [
+    const ALL: [RefusalKind; 9] = [
         RefusalKind::rate,
         RefusalKind::size,
         RefusalKind::origin,
@@ -44,6 +47,7 @@ impl RefusalKind {
         RefusalKind::routing,
         RefusalKind::server_full,
         RefusalKind::address_full,
+        RefusalKind::media,
     ];
 }
 
@@ -55,8 +59,36 @@ impl From<&Refusal> for RefusalKind {
             Refusal::SignalTooLarge { .. } => RefusalKind::size,
             Refusal::NotInRoom(_) | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
             Refusal::RoomFull { .. } => RefusalKind::room_full,
+            Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom => RefusalKind::media,
         }
     }
+}
+
+/// Why the media forwarder dropped a datagram.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum MediaDrop {
+    /// Not STUN, DTLS, RTP or RTCP at all.
+    garbage,
+    /// Well-formed, but for no participant (unknown ICE username, unknown source).
+    unknown,
+    /// For a participant, but refused by its connection (malformed or unauthenticated).
+    malformed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabel {
+    reason: MediaDrop,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabel {
+    peer: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MediaLabel {
+    media: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,6 +128,13 @@ pub struct Metrics {
     chats: Counter,
     refused: Family<ReasonLabel, Counter>,
     relay_seconds: Histogram,
+    rooms_by_media: Family<MediaLabel, Gauge>,
+    media_participants: Gauge,
+    media_forwarded: Counter,
+    media_forwarded_bytes: Counter,
+    media_dropped: Family<DropLabel, Counter>,
+    media_bitrate_in: Family<PeerLabel, Gauge>,
+    media_bitrate_out: Family<PeerLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -146,6 +185,54 @@ impl Metrics {
         for transport in Transport::ALL {
             let _ = connections.get_or_create(&transport.into());
         }
+        let rooms_by_media = Family::<MediaLabel, Gauge>::default();
+        registry.register(
+            "rooms_by_media",
+            "Rooms by where their media goes (mesh: browser to browser; sfu: through this server)",
+            rooms_by_media.clone(),
+        );
+        for media in ["mesh", "sfu"] {
+            let _ = rooms_by_media.get_or_create(&MediaLabel { media });
+        }
+        let media_participants = Gauge::default();
+        registry.register(
+            "media_participants",
+            "Pages sending their media through the forwarder",
+            media_participants.clone(),
+        );
+        let media_forwarded = Counter::default();
+        registry.register(
+            "media_forwarded",
+            "Video frames and audio packets forwarded (one per receiver)",
+            media_forwarded.clone(),
+        );
+        let media_forwarded_bytes = Counter::default();
+        registry.register(
+            "media_forwarded_bytes",
+            "Media payload bytes forwarded (one copy per receiver)",
+            media_forwarded_bytes.clone(),
+        );
+        let media_dropped = Family::<DropLabel, Counter>::default();
+        registry.register(
+            "media_dropped_datagrams",
+            "Datagrams on the media port dropped, by reason",
+            media_dropped.clone(),
+        );
+        for reason in [MediaDrop::garbage, MediaDrop::unknown, MediaDrop::malformed] {
+            let _ = media_dropped.get_or_create(&DropLabel { reason });
+        }
+        let media_bitrate_in = Family::<PeerLabel, Gauge>::default();
+        registry.register(
+            "media_bitrate_in_bits",
+            "Bits per second a page sends the forwarder, by peer",
+            media_bitrate_in.clone(),
+        );
+        let media_bitrate_out = Family::<PeerLabel, Gauge>::default();
+        registry.register(
+            "media_bitrate_out_bits",
+            "Bits per second the forwarder sends a page, by peer",
+            media_bitrate_out.clone(),
+        );
         Self {
             registry,
             connections,
@@ -155,6 +242,13 @@ impl Metrics {
             chats,
             refused,
             relay_seconds,
+            rooms_by_media,
+            media_participants,
+            media_forwarded,
+            media_forwarded_bytes,
+            media_dropped,
+            media_bitrate_in,
+            media_bitrate_out,
         }
     }
 
@@ -165,9 +259,59 @@ impl Metrics {
             .inc_by(delta);
     }
 
-    /// The number of rooms now.
-    pub fn set_rooms(&self, rooms: usize) {
-        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+    /// The number of rooms now, and of those whose media goes through the server.
+    pub fn set_rooms(&self, rooms: usize, sfu: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.rooms.set(gauge(rooms));
+        let label = |media| MediaLabel { media };
+        self.rooms_by_media
+            .get_or_create(&label("sfu"))
+            .set(gauge(sfu));
+        self.rooms_by_media
+            .get_or_create(&label("mesh"))
+            .set(gauge(rooms.saturating_sub(sfu)));
+    }
+
+    /// Pages with a media connection now.
+    pub fn media_participants(&self, count: usize) {
+        self.media_participants
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// `count` frames or packets of `bytes` in all were forwarded.
+    pub fn media_forwarded(&self, count: u64, bytes: u64) {
+        self.media_forwarded.inc_by(count);
+        self.media_forwarded_bytes.inc_by(bytes);
+    }
+
+    /// A datagram on the media port was dropped.
+    pub fn media_dropped(&self, reason: MediaDrop) {
+        self.media_dropped
+            .get_or_create(&DropLabel { reason })
+            .inc();
+    }
+
+    /// A participant's bitrates, as last measured.
+    pub fn media_participant(&self, peer: PeerId, bits_in: u64, bits_out: u64) {
+        let label = PeerLabel {
+            peer: peer.to_string(),
+        };
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.media_bitrate_in
+            .get_or_create(&label)
+            .set(gauge(bits_in));
+        self.media_bitrate_out
+            .get_or_create(&label)
+            .set(gauge(bits_out));
+    }
+
+    /// A participant's media connection ended: its series go.
+    pub fn media_participant_gone(&self, peer: PeerId) {
+        let label = PeerLabel {
+            peer: peer.to_string(),
+        };
+        self.media_bitrate_in.remove(&label);
+        self.media_bitrate_out.remove(&label);
     }
 
     /// A peer joined a room.

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches};
 
-use crate::config::ServerConfig;
+use crate::config::{MediaConfig, ServerConfig};
 use crate::discovery::{BadName, host_label, instance_name};
 use crate::meeting::{BadIceServer, IceServer};
 use crate::origin::{BadOrigin, OriginPolicy};
-use crate::rooms::{Limits, RateLimit};
+use crate::rooms::{Limits, MediaPolicy, RateLimit};
 use crate::tls::{CertSource, TlsConfig};
 
 /// The HTTP port when none is given.
@@ -139,10 +139,41 @@ pub struct ServerOptions {
     #[arg(long, value_name = "DIR")]
     pub static_dir: Option<PathBuf>,
 
+    /// Where meetings send their media: `auto` (browser to browser, through this server's media
+    /// forwarder once a room passes --mesh-max people), `mesh` (always browser to browser: no
+    /// media port is opened) or `sfu` (through the server from the first person on; what Wi-Fi
+    /// that isolates clients needs). Rooms with a page that cannot use the forwarder (the
+    /// original front-ends) stay browser to browser.
+    #[arg(long, value_enum, default_value_t = MediaArg::Auto, value_name = "MODE")]
+    pub media: MediaArg,
+
+    /// With --media auto, the most people in a browser-to-browser room; one more moves it to the
+    /// server's media forwarder (browsers struggle beyond 4-6 in a mesh).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mesh_max: u32,
+
+    /// UDP port of the media forwarder, for every participant [default: the HTTPS port's
+    /// number]. Open it in the firewall beside the HTTPS port.
+    #[arg(long, value_name = "PORT")]
+    pub media_port: Option<u16>,
+
+    /// Most bitrate the media forwarder sends out in total, e.g. 400Mbit or 50000kbit; past it
+    /// receivers get lower simulcast layers.
+    #[arg(long, default_value = "400Mbit", value_parser = bitrate, value_name = "RATE")]
+    pub media_max_bitrate: u64,
+
     /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
     #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
     pub dashboard_token: Option<String>,
+}
+
+/// `--media`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaArg {
+    Auto,
+    Mesh,
+    Sfu,
 }
 
 /// Why options could not make a configuration; each message names the option to fix.
@@ -167,6 +198,31 @@ fn duration(text: &str) -> Result<Duration, String> {
         return Err("must be more than zero".into());
     }
     Ok(value)
+}
+
+/// Bits per second from `400Mbit`, `50000kbit`, `2Gbit` or a plain number of bits.
+fn bitrate(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower.trim_end_matches("/s").trim_end_matches("ps");
+    let (number, unit) = match lower.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => lower.split_at(i),
+        None => (lower, ""),
+    };
+    let scale = match unit {
+        "" | "bit" | "b" => 1.0,
+        "k" | "kbit" | "kb" => 1e3,
+        "m" | "mbit" | "mb" => 1e6,
+        "g" | "gbit" | "gb" => 1e9,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}' (use e.g. 400Mbit or 50000kbit)"
+            ));
+        }
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * scale) < u64::MAX as f64 => Ok((n * scale) as u64),
+        _ => Err("expected a positive bitrate, e.g. 400Mbit or 50000kbit".into()),
+    }
 }
 
 fn size(text: &str) -> Result<usize, String> {
@@ -230,6 +286,19 @@ impl ServerOptions {
             || self.tls_cert.is_some()
             || self.tls_dir.is_some();
         let tls_on = !self.no_tls && (asks_for_tls || https_by_default);
+        let media_policy = match self.media {
+            MediaArg::Auto => MediaPolicy::Auto {
+                mesh_max: self.mesh_max as usize,
+            },
+            MediaArg::Mesh => MediaPolicy::Mesh,
+            MediaArg::Sfu => MediaPolicy::Sfu,
+        };
+        let media = (self.media != MediaArg::Mesh).then(|| MediaConfig {
+            port: self
+                .media_port
+                .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),
+            max_bitrate: self.media_max_bitrate,
+        });
         let tls = tls_on.then(|| TlsConfig {
             port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),
             source: match (self.tls_cert, self.tls_key) {
@@ -253,7 +322,9 @@ impl ServerOptions {
                     per_second: self.event_rate.into(),
                     burst: self.event_burst.into(),
                 },
+                media: media_policy,
             },
+            media,
             max_connections: self.max_connections as usize,
             max_connections_per_address: self.max_connections_per_address as usize,
             header_timeout: self.header_timeout,
@@ -328,6 +399,38 @@ mod tests {
             tls_of(&["--no-tls", "--tls"], false),
             Some(DEFAULT_TLS_PORT)
         );
+    }
+
+    #[test]
+    fn media_defaults_to_auto_on_the_https_port_and_mesh_opens_no_port() {
+        let config = ServerConfig::default();
+        assert_eq!(config.limits.media, MediaPolicy::Auto { mesh_max: 4 });
+        let media = config.media.expect("the forwarder runs by default");
+        assert_eq!(
+            (media.port, media.max_bitrate),
+            (DEFAULT_TLS_PORT, 400_000_000)
+        );
+        let config = parse(&["--media", "mesh"]).into_config(false).unwrap();
+        assert!(config.media.is_none());
+        let config = parse(&[
+            "--media",
+            "sfu",
+            "--tls-port",
+            "6443",
+            "--media-max-bitrate",
+            "50000kbit",
+        ])
+        .into_config(false)
+        .unwrap();
+        assert_eq!(config.limits.media, MediaPolicy::Sfu);
+        assert_eq!(
+            config.media.map(|m| (m.port, m.max_bitrate)),
+            Some((6443, 50_000_000))
+        );
+        assert_eq!(bitrate("2Gbit"), Ok(2_000_000_000));
+        assert_eq!(bitrate("1500000"), Ok(1_500_000));
+        assert!(bitrate("fast").is_err());
+        assert!(bitrate("0Mbit").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::dashboard::{self, Access, DashboardState};
 use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
 use crate::http::{self, Health};
 use crate::hub::Hub;
+use crate::media::MediaServer;
 use crate::meeting::{self, MeetingConfig};
 use crate::metrics::Metrics;
 use crate::tls::{CertNames, TlsConfig};
@@ -54,6 +55,9 @@ pub enum StartError {
     /// The certificate could not be generated or loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The media forwarder's port could not be opened.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
     /// Any other socket error.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -76,6 +80,7 @@ pub struct RunningServer {
     tls_task: Option<JoinHandle<()>>,
     tls_addr: Option<SocketAddr>,
     meeting: Arc<MeetingConfig>,
+    media: Option<MediaServer>,
 }
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -102,7 +107,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
     });
     let metrics = Arc::new(Metrics::new());
-    let hub = Hub::new(config.limits.clone(), metrics.clone());
+    let (media_tx, media_rx) = tokio::sync::mpsc::unbounded_channel();
+    let hub = Hub::new(
+        config.limits.clone(),
+        metrics.clone(),
+        config.media.is_some().then_some(media_tx),
+    );
+    let media = match &config.media {
+        Some(media_config) => Some(
+            MediaServer::start(
+                media_config,
+                addr.ip(),
+                hub.clone(),
+                media_rx,
+                metrics.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
@@ -128,6 +151,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         mdns: mdns.clone(),
         meeting: meeting.clone(),
         closing: closing_rx,
+        media: media.as_ref().map(|m| m.stats().clone()),
     };
     let access = Access::new(
         config.dashboard_token.clone(),
@@ -187,6 +211,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         tls_task,
         tls_addr,
         meeting,
+        media,
     })
 }
 
@@ -363,6 +388,11 @@ impl RunningServer {
         self.meeting.fingerprint.as_deref()
     }
 
+    /// The media forwarder's UDP addresses, when it runs.
+    pub fn media_addrs(&self) -> &[SocketAddr] {
+        self.media.as_ref().map_or(&[], |m| m.addrs())
+    }
+
     /// LAN announcement status.
     pub fn mdns(&self) -> &MdnsState {
         &self.mdns
@@ -397,6 +427,9 @@ impl RunningServer {
         self.hub.close_all();
         if let Some(tls_task) = self.tls_task {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, tls_task).await;
+        }
+        if let Some(media) = self.media {
+            media.shutdown().await;
         }
         match tokio::time::timeout(SHUTDOWN_GRACE, self.task).await {
             Ok(Ok(())) => tracing::info!("stopped"),

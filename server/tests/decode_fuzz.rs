@@ -139,7 +139,7 @@ proptest! {
         for name in ["join-room", "leave-room", "signal", "chat", "state", "chat-message"] {
             let decoded = ClientEvent::decode(name, Some(&raw));
             match (name, decoded) {
-                ("join-room", Ok(Some(ClientEvent::JoinRoom { room, name }))) => {
+                ("join-room", Ok(Some(ClientEvent::JoinRoom { room, name, .. }))) => {
                     prop_assert!((1..=128).contains(&room.as_str().chars().count()));
                     prop_assert!((1..=64).contains(&name.as_str().chars().count()));
                     prop_assert!(!name.as_str().chars().any(char::is_control));

@@ -18,7 +18,6 @@ use tokio::time::{Interval, MissedTickBehavior, interval};
 use super::DashboardState;
 use super::view::Snapshot;
 use crate::discovery::{FoundServer, MdnsState, MdnsStatus, lan_addrs, url};
-use crate::hub::Hub;
 use crate::meeting::{MeetingConfig, new_room_name, room_link};
 
 /// `/api/status`: how to reach this server and whether it is announced.
@@ -103,7 +102,8 @@ pub async fn status(State(state): State<DashboardState>) -> Json<Status> {
 
 /// `GET /api/rooms`.
 pub async fn rooms(State(state): State<DashboardState>) -> Json<Snapshot> {
-    Json(Snapshot::of(&state.hub, &status_of(&state).meeting_link))
+    let link_base = status_of(&state).meeting_link;
+    Json(Snapshot::of(&state.hub, &link_base, state.media.as_ref()))
 }
 
 /// A room nobody uses yet, and its link.
@@ -140,7 +140,7 @@ pub async fn events(
         roster: state.hub.roster_changes(),
         relayed: state.hub.metrics().relayed_total(),
         last_status: None,
-        pending: VecDeque::from([snapshot_event(&state.hub, &link_base)]),
+        pending: VecDeque::from([snapshot_event(&state, &link_base)]),
         link_base,
         ticks,
         state,
@@ -177,7 +177,7 @@ impl Feed {
                 _ = self.closing.changed() => return None,
                 changed = self.roster.changed() => {
                     changed.ok()?;
-                    self.pending.push_back(snapshot_event(&self.state.hub, &self.link_base));
+                    self.pending.push_back(snapshot_event(&self.state, &self.link_base));
                 }
                 _ = self.ticks.tick() => {
                     let relayed = self.state.hub.metrics().relayed_total();
@@ -203,8 +203,9 @@ struct Rate {
     relayed: u64,
 }
 
-fn snapshot_event(hub: &Hub, link_base: &str) -> Event {
-    json_event("snapshot", &Snapshot::of(hub, link_base))
+fn snapshot_event(state: &DashboardState, link_base: &str) -> Event {
+    let snapshot = Snapshot::of(&state.hub, link_base, state.media.as_ref());
+    json_event("snapshot", &snapshot)
 }
 
 fn json_event(name: &str, data: &impl Serialize) -> Event {

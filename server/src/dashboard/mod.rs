@@ -24,6 +24,7 @@ pub use view::{PeerView, RoomView, Snapshot, summary, summary_of};
 use crate::discovery::MdnsState;
 use crate::embedded::asset;
 use crate::hub::Hub;
+use crate::media::MediaStats;
 use crate::meeting::MeetingConfig;
 
 /// What the dashboard reads.
@@ -39,6 +40,8 @@ pub struct DashboardState {
     pub meeting: Arc<MeetingConfig>,
     /// Becomes true when the server shuts down, so the event streams end.
     pub closing: watch::Receiver<bool>,
+    /// The media forwarder's figures, when it runs.
+    pub media: Option<MediaStats>,
 }
 
 /// The UI files, embedded so the binary works offline.

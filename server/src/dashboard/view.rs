@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use std::collections::HashMap;
+
 use crate::hub::{Hub, Roster};
+use crate::media::{MediaStats, ParticipantStats};
 use crate::meeting::room_link;
 use crate::wire::PeerId;
 
@@ -29,6 +32,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RoomView {
     pub id: String,
+    /// Where its media goes: `mesh` or `sfu`.
+    pub media: &'static str,
     /// The meeting page's link for this room, on the address people on the LAN can open.
     pub link: String,
     /// Its members in join order.
@@ -47,24 +52,35 @@ pub struct PeerView {
     pub address: Option<String>,
     /// Seconds since the connection opened.
     pub connected_secs: u64,
+    /// Bitrates, forwarded frames and loss, when its media goes through the server.
+    pub media: Option<ParticipantStats>,
 }
 
 impl Snapshot {
     /// The hub's rooms and people right now; room links start with `link_base`, the server's
     /// meeting link (`Status::meeting_link`).
-    pub fn of(hub: &Hub, link_base: &str) -> Self {
+    pub fn of(hub: &Hub, link_base: &str, media: Option<&MediaStats>) -> Self {
         let relayed = hub.metrics().relayed_total();
-        Self::from_roster(hub.roster(), relayed, link_base, Instant::now())
+        let media = media.map(MediaStats::all).unwrap_or_default();
+        Self::from_roster(hub.roster(), relayed, link_base, &media, Instant::now())
     }
 
-    fn from_roster(roster: Roster, relayed: u64, link_base: &str, now: Instant) -> Self {
+    fn from_roster(
+        roster: Roster,
+        relayed: u64,
+        link_base: &str,
+        media: &HashMap<crate::wire::PeerId, ParticipantStats>,
+        now: Instant,
+    ) -> Self {
         let rooms: Vec<RoomView> = roster
             .rooms
             .into_iter()
-            .map(|(id, seats)| RoomView {
-                link: room_link(link_base, id.as_str()),
-                id: id.to_string(),
-                peers: seats
+            .map(|room| RoomView {
+                link: room_link(link_base, room.id.as_str()),
+                id: room.id.to_string(),
+                media: room.media.as_str(),
+                peers: room
+                    .seats
                     .into_iter()
                     .map(|seat| PeerView {
                         id: seat.peer,
@@ -72,6 +88,7 @@ impl Snapshot {
                         transport: seat.transport.as_str(),
                         address: seat.addr.map(|a| a.to_string()),
                         connected_secs: now.saturating_duration_since(seat.since).as_secs(),
+                        media: media.get(&seat.peer).cloned(),
                     })
                     .collect(),
             })
@@ -90,7 +107,7 @@ impl Snapshot {
 /// The hub's rooms and people in one line, as the tray's status says it.
 pub fn summary_of(hub: &Hub) -> String {
     let roster = hub.roster();
-    let people = roster.rooms.iter().map(|(_, seats)| seats.len()).sum();
+    let people = roster.rooms.iter().map(|room| room.seats.len()).sum();
     summary(roster.rooms.len(), people)
 }
 
@@ -112,8 +129,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::hub::Seat;
-    use crate::wire::{RoomId, Transport, UserName};
+    use crate::hub::{RoomRoster, Seat};
+    use crate::wire::{MediaMode, RoomId, Transport, UserName};
 
     #[test]
     fn the_summary_counts_meetings_and_people() {
@@ -135,19 +152,22 @@ mod tests {
         };
         let roster = Roster {
             peers: 3,
-            rooms: vec![(
-                RoomId::parse("standup").unwrap(),
-                vec![seat("Ann"), seat("Bob")],
-            )],
+            rooms: vec![RoomRoster {
+                id: RoomId::parse("standup").unwrap(),
+                media: MediaMode::Sfu,
+                seats: vec![seat("Ann"), seat("Bob")],
+            }],
         };
         let snapshot = Snapshot::from_roster(
             roster,
             7,
             "https://meet.local:5443",
+            &HashMap::new(),
             t0 + Duration::from_secs(90),
         );
         assert_eq!(snapshot.lobby, 1);
         assert_eq!(snapshot.rooms[0].link, "https://meet.local:5443/r/standup");
+        assert_eq!(snapshot.rooms[0].media, "sfu");
         assert_eq!(snapshot.summary, "1 meeting, 2 people");
         let ann = &snapshot.rooms[0].peers[0];
         assert_eq!(

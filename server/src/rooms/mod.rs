@@ -2,16 +2,19 @@
 //! returns the events to deliver and the changes observers (logs, dashboard) may care about.
 //! It builds on the wire layer's validated types only.
 
+mod media;
 mod rate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use media::{MediaChange, MediaPolicy};
 pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
 
 use crate::wire::{
-    ChatText, ClientEvent, Member, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, UserName,
+    ChatText, ClientEvent, MediaMode, Member, PeerId, PeerState, ProtocolError, RoomId,
+    ServerEvent, SfuRequest, UserName,
 };
 
 /// The limits the core enforces (their defaults are the command line's, in `options`). The
@@ -25,6 +28,8 @@ pub struct Limits {
     pub max_signal_bytes: usize,
     /// Events a connection may send.
     pub rate: RateLimit,
+    /// Where rooms send their media.
+    pub media: MediaPolicy,
 }
 
 /// Why the core refused something; the text is what the client is told.
@@ -48,6 +53,14 @@ pub enum Refusal {
     /// The room is at its member limit.
     #[error("room '{room}' is full ({limit} peers)")]
     RoomFull { room: RoomId, limit: usize },
+    /// A page that cannot use the SFU tried to join a room whose media goes through it.
+    #[error(
+        "room '{0}' sends its media through the server, which this page cannot do (it did not join with sfu: true)"
+    )]
+    NeedsSfu(RoomId),
+    /// An SFU event from a peer whose room's media does not go through the server.
+    #[error("your room's media does not go through the server: nothing to negotiate")]
+    NotInSfuRoom,
 }
 
 /// A server event addressed to one peer.
@@ -70,6 +83,10 @@ pub enum Change {
     Chatted,
     /// An event from `peer` was refused.
     Refused { peer: PeerId, refusal: Refusal },
+    /// A room's media changed course (it moved to the SFU).
+    MediaMode { room: RoomId, mode: MediaMode },
+    /// Work for the media forwarder.
+    Media(MediaChange),
 }
 
 /// What one call into the core produced.
@@ -122,16 +139,26 @@ struct Peer {
     seat: Option<(RoomId, UserName)>,
     /// The media state the peer last announced; kept across rooms, since it is the page's.
     state: Option<PeerState>,
+    /// The page can use the SFU (it said so when it joined).
+    sfu: bool,
     bucket: TokenBucket,
     rate_notice: NoticeThrottle,
+}
+
+/// A room: its members in join order, and where its media goes.
+struct Room {
+    members: Vec<PeerId>,
+    media: MediaMode,
 }
 
 /// Every room and peer; the one place that decides joins, leaves, relays and limits.
 pub struct Rooms {
     limits: Limits,
     peers: HashMap<PeerId, Peer>,
-    /// Each room's members in join order; a room exists only while it has members.
-    rooms: HashMap<RoomId, Vec<PeerId>>,
+    /// A room exists only while it has members.
+    rooms: HashMap<RoomId, Room>,
+    /// How many of them are in SFU mode, kept as they change (metrics read it per event).
+    sfu_rooms: usize,
 }
 
 impl Rooms {
@@ -141,6 +168,7 @@ impl Rooms {
             limits,
             peers: HashMap::new(),
             rooms: HashMap::new(),
+            sfu_rooms: 0,
         }
     }
 
@@ -154,16 +182,21 @@ impl Rooms {
         self.rooms.len()
     }
 
+    /// Rooms whose media goes through the server.
+    pub fn sfu_room_count(&self) -> usize {
+        self.sfu_rooms
+    }
+
     /// The room a peer is in, if any.
     pub fn room_of(&self, peer: PeerId) -> Option<&RoomId> {
         self.peers.get(&peer)?.seat.as_ref().map(|(room, _)| room)
     }
 
-    /// Every room with its members in join order.
-    pub fn rooms(&self) -> impl Iterator<Item = (&RoomId, &[PeerId])> {
+    /// Every room with its members in join order and where its media goes.
+    pub fn rooms(&self) -> impl Iterator<Item = (&RoomId, &[PeerId], MediaMode)> {
         self.rooms
             .iter()
-            .map(|(id, members)| (id, members.as_slice()))
+            .map(|(id, room)| (id, room.members.as_slice(), room.media))
     }
 
     /// The name a peer joined its room under, if it is in one.
@@ -173,7 +206,15 @@ impl Rooms {
 
     /// Members of a room in join order (empty for a room that does not exist).
     pub fn members(&self, room: &RoomId) -> &[PeerId] {
-        self.rooms.get(room).map(Vec::as_slice).unwrap_or_default()
+        self.rooms
+            .get(room)
+            .map(|r| r.members.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Where a room's media goes (`None` for a room that does not exist).
+    pub fn media_of(&self, room: &RoomId) -> Option<MediaMode> {
+        self.rooms.get(room).map(|r| r.media)
     }
 
     /// Registers a new connection, in no room yet.
@@ -183,6 +224,7 @@ impl Rooms {
             Peer {
                 seat: None,
                 state: None,
+                sfu: false,
                 bucket: TokenBucket::new(self.limits.rate, now),
                 rate_notice: NoticeThrottle::default(),
             },
@@ -212,11 +254,14 @@ impl Rooms {
         match event {
             Err(error) => out.refuse(from, error.into(), true),
             Ok(None) => {}
-            Ok(Some(ClientEvent::JoinRoom { room, name })) => self.join(from, room, name, &mut out),
+            Ok(Some(ClientEvent::JoinRoom { room, name, sfu })) => {
+                self.join(from, room, name, sfu, &mut out)
+            }
             Ok(Some(ClientEvent::LeaveRoom)) => self.leave(from, &mut out),
             Ok(Some(ClientEvent::Signal { to, signal })) => self.signal(from, to, signal, &mut out),
             Ok(Some(ClientEvent::Chat { text })) => self.chat(from, text, at.unix_ms, &mut out),
             Ok(Some(ClientEvent::State(state))) => self.set_state(from, state, &mut out),
+            Ok(Some(ClientEvent::Sfu(request))) => self.sfu(from, request, &mut out),
         }
         out
     }
@@ -229,7 +274,7 @@ impl Rooms {
         out
     }
 
-    fn join(&mut self, peer: PeerId, room: RoomId, name: UserName, out: &mut Outcome) {
+    fn join(&mut self, peer: PeerId, room: RoomId, name: UserName, sfu: bool, out: &mut Outcome) {
         let already_here = self.room_of(peer) == Some(&room);
         if !already_here {
             let members = self.members(&room).len();
@@ -238,28 +283,43 @@ impl Rooms {
                 out.refuse(peer, Refusal::RoomFull { room, limit }, true);
                 return;
             }
+            if !sfu && self.media_of(&room) == Some(MediaMode::Sfu) {
+                out.refuse(peer, Refusal::NeedsSfu(room), true);
+                return;
+            }
             self.leave(peer, out);
             let member = Member {
                 id: peer,
                 user_name: name.clone(),
             };
             let joiner_state = self.peers.get(&peer).and_then(|p| p.state.clone());
-            let members = self.rooms.entry(room.clone()).or_default();
-            for &other in members.iter() {
+            let first_mode = self.limits.media.mode_for(1, sfu);
+            let entry = self.rooms.entry(room.clone()).or_insert_with(|| {
+                if first_mode == MediaMode::Sfu {
+                    self.sfu_rooms += 1;
+                }
+                Room {
+                    members: Vec::new(),
+                    media: first_mode,
+                }
+            });
+            for &other in entry.members.iter() {
                 out.send(other, ServerEvent::UserJoined(member.clone()));
                 if let Some(state) = &joiner_state {
                     let state = state.clone();
                     out.send(other, ServerEvent::State { from: peer, state });
                 }
             }
-            members.push(peer);
+            entry.members.push(peer);
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.seat = Some((room.clone(), name));
+                p.sfu = sfu;
             }
             out.changes.push(Change::Joined {
                 peer,
                 room: room.clone(),
             });
+            self.maybe_move_to_sfu(&room, peer, out);
         }
         let others = self
             .members(&room)
@@ -287,18 +347,72 @@ impl Rooms {
         for event in states {
             out.send(peer, event);
         }
+        // And where the media goes, when it is not browser to browser.
+        if self.media_of(&room) == Some(MediaMode::Sfu) {
+            out.send(peer, ServerEvent::MediaMode(MediaMode::Sfu));
+            if !already_here {
+                out.changes
+                    .push(Change::Media(MediaChange::Open { peer, room }));
+            }
+        }
+    }
+
+    /// Moves a mesh room to the SFU when the policy says it has grown too big for a mesh (or is
+    /// to use the SFU from the start) and every member can. The members already there are told
+    /// now; `joiner` is told after its `init-users`.
+    fn maybe_move_to_sfu(&mut self, room_id: &RoomId, joiner: PeerId, out: &mut Outcome) {
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        if room.media == MediaMode::Sfu {
+            return;
+        }
+        let all_capable = room
+            .members
+            .iter()
+            .all(|id| self.peers.get(id).is_some_and(|p| p.sfu));
+        if self.limits.media.mode_for(room.members.len(), all_capable) != MediaMode::Sfu {
+            return;
+        }
+        let others: Vec<PeerId> = room
+            .members
+            .iter()
+            .copied()
+            .filter(|&id| id != joiner)
+            .collect();
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.media = MediaMode::Sfu;
+            self.sfu_rooms += 1;
+        }
+        out.changes.push(Change::MediaMode {
+            room: room_id.clone(),
+            mode: MediaMode::Sfu,
+        });
+        for peer in others {
+            out.send(peer, ServerEvent::MediaMode(MediaMode::Sfu));
+            out.changes.push(Change::Media(MediaChange::Open {
+                peer,
+                room: room_id.clone(),
+            }));
+        }
     }
 
     fn leave(&mut self, peer: PeerId, out: &mut Outcome) {
         let Some((room, _)) = self.peers.get_mut(&peer).and_then(|p| p.seat.take()) else {
             return;
         };
-        if let Some(members) = self.rooms.get_mut(&room) {
-            members.retain(|&id| id != peer);
-            for &other in members.iter() {
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            entry.members.retain(|&id| id != peer);
+            for &other in entry.members.iter() {
                 out.send(other, ServerEvent::UserLeft(peer));
             }
-            if members.is_empty() {
+            if entry.media == MediaMode::Sfu {
+                out.changes.push(Change::Media(MediaChange::Close { peer }));
+            }
+            if entry.members.is_empty() {
+                if entry.media == MediaMode::Sfu {
+                    self.sfu_rooms -= 1;
+                }
                 self.rooms.remove(&room);
             }
         }
@@ -336,6 +450,27 @@ impl Rooms {
                 out.send(member, ServerEvent::State { from, state });
             }
         }
+    }
+
+    fn sfu(&mut self, from: PeerId, request: SfuRequest, out: &mut Outcome) {
+        let in_sfu_room = self
+            .room_of(from)
+            .and_then(|room| self.media_of(room))
+            .is_some_and(|mode| mode == MediaMode::Sfu);
+        if !in_sfu_room {
+            out.refuse(from, Refusal::NotInSfuRoom, true);
+            return;
+        }
+        let size = request.sdp().map_or(0, str::len);
+        if size > self.limits.max_signal_bytes {
+            let limit = self.limits.max_signal_bytes;
+            out.refuse(from, Refusal::SignalTooLarge { size, limit }, true);
+            return;
+        }
+        out.changes.push(Change::Media(MediaChange::Request {
+            peer: from,
+            request,
+        }));
     }
 
     fn signal(

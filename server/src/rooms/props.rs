@@ -3,7 +3,9 @@
 //! one room; member lists and peers' seats agree; a signal is delivered if and only if sender
 //! and target share a room; a chat message or a state reaches exactly the sender's room (chat:
 //! the sender included; state: the others), nobody outside it; every departure is announced
-//! exactly once to each remaining member; empty rooms are removed.
+//! exactly once to each remaining member; empty rooms are removed; a room goes through the SFU
+//! only if every member can, and the forwarder is told to serve exactly the members of SFU
+//! rooms (each opened once, closed once).
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +20,8 @@ const ROOMS: usize = 3;
 #[derive(Debug, Clone)]
 enum Op {
     Connect(usize),
-    Join(usize, usize),
+    /// Peer, room, whether the page can use the SFU.
+    Join(usize, usize, bool),
     Leave(usize),
     Signal(usize, usize),
     Chat(usize),
@@ -30,7 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
     let p = 0..PEERS;
     prop_oneof![
         1 => p.clone().prop_map(Op::Connect),
-        4 => (p.clone(), 0..ROOMS).prop_map(|(p, r)| Op::Join(p, r)),
+        4 => (p.clone(), 0..ROOMS, prop::bool::weighted(0.8)).prop_map(|(p, r, sfu)| Op::Join(p, r, sfu)),
         1 => p.clone().prop_map(Op::Leave),
         4 => (p.clone(), 0..PEERS).prop_map(|(a, b)| Op::Signal(a, b)),
         2 => p.clone().prop_map(Op::Chat),
@@ -47,6 +50,7 @@ fn limits() -> Limits {
             per_second: 1e9,
             burst: 1e9,
         },
+        media: MediaPolicy::Auto { mesh_max: 2 },
     }
 }
 
@@ -67,9 +71,15 @@ fn departures(out: &Outcome) -> Vec<(PeerId, PeerId)> {
 
 fn check_consistent(rooms: &Rooms, connected: &HashSet<PeerId>) {
     let mut seen = HashSet::new();
-    for (id, members) in &rooms.rooms {
-        assert!(!members.is_empty(), "empty room {id} kept");
-        for m in members {
+    for (id, room) in &rooms.rooms {
+        assert!(!room.members.is_empty(), "empty room {id} kept");
+        if room.media == MediaMode::Sfu {
+            assert!(
+                room.members.iter().all(|m| rooms.peers[m].sfu),
+                "{id} goes through the SFU with a member that cannot"
+            );
+        }
+        for m in &room.members {
             assert!(seen.insert(*m), "{m} is in two rooms or twice in one");
             assert_eq!(
                 rooms.room_of(*m),
@@ -89,6 +99,12 @@ fn check_consistent(rooms: &Rooms, connected: &HashSet<PeerId>) {
     assert_eq!(rooms.peer_count(), connected.len());
     let occupied: HashSet<_> = connected.iter().filter_map(|p| rooms.room_of(*p)).collect();
     assert_eq!(rooms.room_count(), occupied.len());
+    let sfu = rooms
+        .rooms
+        .values()
+        .filter(|r| r.media == MediaMode::Sfu)
+        .count();
+    assert_eq!(rooms.sfu_room_count(), sfu);
 }
 
 proptest! {
@@ -99,6 +115,8 @@ proptest! {
         let ids: Vec<PeerId> = (0..PEERS).map(|_| PeerId::random()).collect();
         let mut rooms = Rooms::new(limits());
         let mut connected = HashSet::new();
+        // Peers the forwarder was told to serve and not yet told to stop.
+        let mut opened: HashSet<PeerId> = HashSet::new();
         let now = Moment {
             instant: Instant::now(),
             unix_ms: 0,
@@ -115,7 +133,7 @@ proptest! {
                     }
                     Outcome::default()
                 }
-                Op::Join(p, r) => {
+                Op::Join(p, r, sfu) => {
                     let (who, target) = (ids[p], room(r));
                     if let Some(Some(old)) = before.get(&who).filter(|old| old.as_ref() != Some(&target)) {
                         let rest = rooms.members(old).iter().copied().filter(|m| *m != who).collect();
@@ -124,9 +142,15 @@ proptest! {
                     let event = Ok(Some(ClientEvent::JoinRoom {
                         room: target.clone(),
                         name: UserName::parse("x").expect("valid name"),
+                        sfu,
                     }));
+                    let refused = !sfu && rooms.media_of(&target) == Some(MediaMode::Sfu)
+                        && before.get(&who).cloned().flatten().as_ref() != Some(&target);
+                    if refused {
+                        leaving = None; // a refused join leaves nothing
+                    }
                     let out = rooms.handle(who, event, now);
-                    if connected.contains(&who) {
+                    if connected.contains(&who) && !refused {
                         prop_assert_eq!(rooms.room_of(who), Some(&target));
                     }
                     out
@@ -195,6 +219,23 @@ proptest! {
                 .unwrap_or_default();
             expected.sort();
             prop_assert_eq!(told, expected, "departures announced once to each remaining member");
+            for change in &out.changes {
+                match change {
+                    Change::Media(MediaChange::Open { peer, .. }) => {
+                        prop_assert!(opened.insert(*peer), "{} opened twice", peer);
+                    }
+                    Change::Media(MediaChange::Close { peer }) => {
+                        prop_assert!(opened.remove(peer), "{} closed without being open", peer);
+                    }
+                    _ => {}
+                }
+            }
+            let in_sfu_rooms: HashSet<PeerId> = connected
+                .iter()
+                .copied()
+                .filter(|p| rooms.room_of(*p).and_then(|r| rooms.media_of(r)) == Some(MediaMode::Sfu))
+                .collect();
+            prop_assert_eq!(&opened, &in_sfu_rooms, "the forwarder serves exactly the SFU rooms' members");
             check_consistent(&rooms, &connected);
         }
     }

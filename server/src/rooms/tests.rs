@@ -14,6 +14,7 @@ fn limits() -> Limits {
             per_second: 200.0,
             burst: 1000.0,
         },
+        media: MediaPolicy::Auto { mesh_max: 4 },
     }
 }
 
@@ -28,6 +29,7 @@ fn join(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError> {
     Ok(Some(ClientEvent::JoinRoom {
         room: RoomId::parse(room).unwrap(),
         name: UserName::parse(name).unwrap(),
+        sfu: false,
     }))
 }
 
@@ -83,6 +85,8 @@ fn summary(out: &Outcome, names: &[(PeerId, &str)]) -> Vec<String> {
                         ""
                     }
                 ),
+                ServerEvent::MediaMode(mode) => mode.as_str().to_owned(),
+                ServerEvent::Sfu(_) => String::new(),
                 ServerEvent::Error(_) => String::new(),
                 ServerEvent::Welcome(_) => String::new(),
             };
@@ -337,4 +341,161 @@ fn media_state_goes_to_the_others_and_to_later_joiners() {
             "C:state(A:muted+camera)"
         ]
     );
+}
+
+/// A join from a page that can use the SFU.
+fn join_sfu(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::JoinRoom {
+        room: RoomId::parse(room).unwrap(),
+        name: UserName::parse(name).unwrap(),
+        sfu: true,
+    }))
+}
+
+fn media_changes(out: &Outcome) -> Vec<MediaChange> {
+    out.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Media(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_room_moves_to_the_sfu_when_the_fifth_capable_page_joins() {
+    let mut rooms = Rooms::new(limits());
+    let p = connected(&mut rooms, 5);
+    let names = [
+        (p[0], "A"),
+        (p[1], "B"),
+        (p[2], "C"),
+        (p[3], "D"),
+        (p[4], "E"),
+    ];
+    for (i, name) in ["A", "B", "C", "D"].into_iter().enumerate() {
+        let out = rooms.handle(p[i], join_sfu("big", name), t0());
+        assert!(media_changes(&out).is_empty(), "four is still a mesh");
+    }
+    let room = RoomId::parse("big").unwrap();
+    assert_eq!(rooms.media_of(&room), Some(MediaMode::Mesh));
+    let out = rooms.handle(p[4], join_sfu("big", "E"), t0());
+    assert_eq!(rooms.media_of(&room), Some(MediaMode::Sfu));
+    assert_eq!(rooms.sfu_room_count(), 1);
+    assert_eq!(
+        summary(&out, &names),
+        [
+            "A:user-joined(E)",
+            "B:user-joined(E)",
+            "C:user-joined(E)",
+            "D:user-joined(E)",
+            "A:media-mode(sfu)",
+            "B:media-mode(sfu)",
+            "C:media-mode(sfu)",
+            "D:media-mode(sfu)",
+            "E:init-users(A,B,C,D)",
+            "E:media-mode(sfu)",
+        ]
+    );
+    let opened: Vec<PeerId> = media_changes(&out)
+        .into_iter()
+        .map(|m| match m {
+            MediaChange::Open { peer, .. } => peer,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(opened, [p[0], p[1], p[2], p[3], p[4]]);
+    // Once moved it stays, even as people leave, until the room empties.
+    let out = rooms.handle(p[4], Ok(Some(ClientEvent::LeaveRoom)), t0());
+    assert_eq!(media_changes(&out), [MediaChange::Close { peer: p[4] }]);
+    assert_eq!(rooms.media_of(&room), Some(MediaMode::Sfu));
+    for &peer in &p[..4] {
+        rooms.disconnect(peer);
+    }
+    assert_eq!(rooms.media_of(&room), None);
+    assert_eq!(rooms.sfu_room_count(), 0);
+}
+
+#[test]
+fn a_page_that_cannot_use_the_sfu_keeps_its_room_a_mesh_and_is_refused_by_an_sfu_room() {
+    let mut rooms = Rooms::new(limits());
+    let p = connected(&mut rooms, 7);
+    rooms.handle(p[0], join("mixed", "Old page"), t0());
+    for (i, name) in ["A", "B", "C", "D", "E"].into_iter().enumerate() {
+        rooms.handle(p[i + 1], join_sfu("mixed", name), t0());
+    }
+    let mixed = RoomId::parse("mixed").unwrap();
+    assert_eq!(
+        rooms.media_of(&mixed),
+        Some(MediaMode::Mesh),
+        "six people, one old page"
+    );
+    for &peer in &p[1..6] {
+        rooms.handle(peer, join_sfu("sfu", "X"), t0());
+    }
+    let sfu = RoomId::parse("sfu").unwrap();
+    assert_eq!(rooms.media_of(&sfu), Some(MediaMode::Sfu));
+    let out = rooms.handle(p[6], join("sfu", "Old page"), t0());
+    assert!(matches!(
+        &out.changes[..],
+        [Change::Refused {
+            refusal: Refusal::NeedsSfu(_),
+            ..
+        }]
+    ));
+    assert_eq!(rooms.room_of(p[6]), None);
+    // SFU signaling from a mesh room is refused too.
+    let out = rooms.handle(
+        p[0],
+        Ok(Some(ClientEvent::Sfu(SfuRequest::Offer("v=0".into())))),
+        t0(),
+    );
+    assert!(matches!(
+        &out.changes[..],
+        [Change::Refused {
+            refusal: Refusal::NotInSfuRoom,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn with_media_sfu_a_room_of_capable_pages_goes_through_the_server_from_the_first_person() {
+    let mut rooms = Rooms::new(Limits {
+        media: MediaPolicy::Sfu,
+        ..limits()
+    });
+    let p = connected(&mut rooms, 2);
+    let out = rooms.handle(p[0], join_sfu("wifi", "A"), t0());
+    assert_eq!(
+        media_changes(&out),
+        [MediaChange::Open {
+            peer: p[0],
+            room: RoomId::parse("wifi").unwrap()
+        }]
+    );
+    let offer = rooms.handle(
+        p[0],
+        Ok(Some(ClientEvent::Sfu(SfuRequest::Offer("v=0".into())))),
+        t0(),
+    );
+    assert_eq!(
+        media_changes(&offer),
+        [MediaChange::Request {
+            peer: p[0],
+            request: SfuRequest::Offer("v=0".into())
+        }]
+    );
+    let huge = "x".repeat(70 * 1024);
+    let out = rooms.handle(
+        p[0],
+        Ok(Some(ClientEvent::Sfu(SfuRequest::Offer(huge)))),
+        t0(),
+    );
+    assert!(
+        media_changes(&out).is_empty(),
+        "an SDP over the signal limit is refused"
+    );
+    let out = rooms.disconnect(p[0]);
+    assert_eq!(media_changes(&out), [MediaChange::Close { peer: p[0] }]);
 }

@@ -4,7 +4,9 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{ChatText, PeerId, PeerState, ProtocolError, RoomId, StreamId, UserName};
+use std::collections::BTreeMap;
+
+use super::{ChatText, PeerId, PeerState, ProtocolError, RoomId, SfuRequest, StreamId, UserName};
 
 /// An event a client may send, decoded and validated.
 #[derive(Debug)]
@@ -15,6 +17,9 @@ pub enum ClientEvent {
         room: RoomId,
         /// The name others will see.
         name: UserName,
+        /// The page can send and receive its media through the server (`sfu: true`); the
+        /// original front-ends cannot, and do not say so.
+        sfu: bool,
     },
     /// Leave the current room and stay connected.
     LeaveRoom,
@@ -29,6 +34,8 @@ pub enum ClientEvent {
     Chat { text: ChatText },
     /// Tell the room about one's own media (muted, camera, shared screen).
     State(PeerState),
+    /// Talk to the server's media forwarder.
+    Sfu(SfuRequest),
 }
 
 /// Client event names this server knows.
@@ -43,6 +50,12 @@ pub mod names {
     pub const CHAT: &str = "chat";
     /// Both ways: a participant's media state.
     pub const STATE: &str = "state";
+    /// Both ways: an SDP offer on a page's connection to the server.
+    pub const SFU_OFFER: &str = "sfu-offer";
+    /// Both ways: an SDP answer on a page's connection to the server.
+    pub const SFU_ANSWER: &str = "sfu-answer";
+    /// Client: the quality wanted of each stream received through the server.
+    pub const SFU_WANT: &str = "sfu-want";
 }
 
 /// `join-room`'s payload, fields still raw so a wrong type is told apart from a bad value.
@@ -52,6 +65,8 @@ pub(super) struct JoinPayload<'a> {
     room_id: &'a RawValue,
     #[serde(rename = "userName", borrow)]
     user_name: &'a RawValue,
+    #[serde(default)]
+    sfu: Option<bool>,
 }
 
 /// `signal`'s payload; the signal itself is never parsed, only relayed.
@@ -67,6 +82,18 @@ pub(super) struct SignalPayload<'a> {
 struct ChatPayload<'a> {
     #[serde(borrow)]
     text: &'a RawValue,
+}
+
+/// `sfu-offer` and `sfu-answer`'s payload.
+#[derive(Deserialize)]
+struct SdpPayload {
+    sdp: String,
+}
+
+/// `sfu-want`'s payload.
+#[derive(Deserialize)]
+struct WantPayload {
+    streams: BTreeMap<String, String>,
 }
 
 /// `state`'s payload; other fields are ignored, so pages can grow it.
@@ -120,6 +147,23 @@ impl ClientEvent {
                     screen: payload.screen.as_deref().map(StreamId::parse).transpose()?,
                 })
             }
+            names::SFU_OFFER | names::SFU_ANSWER => {
+                let sdp = data
+                    .and_then(|d| serde_json::from_str::<SdpPayload>(d.get()).ok())
+                    .ok_or(ProtocolError::BadSfu)?
+                    .sdp;
+                ClientEvent::Sfu(if name == names::SFU_OFFER {
+                    SfuRequest::Offer(sdp)
+                } else {
+                    SfuRequest::Answer(sdp)
+                })
+            }
+            names::SFU_WANT => {
+                let want = data
+                    .and_then(|d| serde_json::from_str::<WantPayload>(d.get()).ok())
+                    .ok_or(ProtocolError::BadSfu)?;
+                ClientEvent::Sfu(SfuRequest::want(want.streams)?)
+            }
             _ => return Ok(None),
         };
         Ok(Some(event))
@@ -131,6 +175,7 @@ impl ClientEvent {
         Ok(ClientEvent::JoinRoom {
             room: RoomId::parse(&room)?,
             name: UserName::parse(&name)?,
+            sfu: payload.sfu.unwrap_or(false),
         })
     }
 
@@ -206,6 +251,56 @@ mod tests {
             ClientEvent::decode("chat-message", None),
             Ok(None)
         ));
+    }
+
+    #[test]
+    fn join_says_whether_the_page_can_use_the_sfu() {
+        let join = |json: &str| ClientEvent::decode("join-room", Some(&raw(json)));
+        assert!(matches!(
+            join(r#"{"roomId":"r","userName":"A"}"#),
+            Ok(Some(ClientEvent::JoinRoom { sfu: false, .. }))
+        ));
+        assert!(matches!(
+            join(r#"{"roomId":"r","userName":"A","sfu":true}"#),
+            Ok(Some(ClientEvent::JoinRoom { sfu: true, .. }))
+        ));
+        assert_eq!(
+            join(r#"{"roomId":"r","userName":"A","sfu":"yes"}"#).unwrap_err(),
+            ProtocolError::BadJoin
+        );
+    }
+
+    #[test]
+    fn sfu_events_are_validated() {
+        let sfu = |name: &str, json: &str| ClientEvent::decode(name, Some(&raw(json)));
+        assert!(matches!(
+            sfu("sfu-offer", r#"{"sdp":"v=0"}"#),
+            Ok(Some(ClientEvent::Sfu(SfuRequest::Offer(ref sdp)))) if sdp == "v=0"
+        ));
+        assert!(matches!(
+            sfu("sfu-answer", r#"{"sdp":"v=0"}"#),
+            Ok(Some(ClientEvent::Sfu(SfuRequest::Answer(_))))
+        ));
+        match sfu("sfu-want", r#"{"streams":{"abc~1":"high","abc~2":"off"}}"#) {
+            Ok(Some(ClientEvent::Sfu(SfuRequest::Want(want)))) => assert_eq!(want.len(), 2),
+            other => panic!("unexpected {other:?}"),
+        }
+        for (name, bad) in [
+            ("sfu-offer", r#"{"sdp":1}"#),
+            ("sfu-answer", "{}"),
+            ("sfu-want", r#"{"streams":{"x":"ultra"}}"#),
+            ("sfu-want", r#"{"streams":{"":"high"}}"#),
+            ("sfu-want", r#"{"streams":[]}"#),
+        ] {
+            assert_eq!(
+                sfu(name, bad).unwrap_err(),
+                ProtocolError::BadSfu,
+                "{name} {bad}"
+            );
+        }
+        let many: Vec<String> = (0..65).map(|i| format!(r#""s{i}":"low""#)).collect();
+        let many = format!(r#"{{"streams":{{{}}}}}"#, many.join(","));
+        assert_eq!(sfu("sfu-want", &many).unwrap_err(), ProtocolError::BadSfu);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
     /// `join-room` payload was not an object with `roomId` and `userName` strings.
-    #[error("join-room needs {{roomId, userName}}: roomId and userName are required strings")]
+    #[error(
+        "join-room needs {{roomId, userName}}: roomId and userName are required strings (sfu, if given, a boolean)"
+    )]
     BadJoin,
     /// The room id was empty or too long.
     #[error("roomId must be a string of 1-128 characters")]
@@ -23,6 +25,11 @@ pub enum ProtocolError {
         "state needs {{muted, camera, screen}}: muted and camera are booleans, screen a stream id of 1-64 characters or null"
     )]
     BadState,
+    /// An SFU event whose payload is not `{sdp}` or `{streams}`.
+    #[error(
+        "sfu-offer and sfu-answer need {{sdp}}; sfu-want needs {{streams: {{id: \"high\"|\"medium\"|\"low\"|\"off\"}}}} (at most 64)"
+    )]
+    BadSfu,
     /// Binary attachments are not part of this protocol.
     #[error("binary payloads are not supported")]
     Binary,

@@ -11,7 +11,7 @@ pub const STREAM_ID_MAX_CHARS: usize = 64;
 
 /// The id of a `MediaStream` as WebRTC carries it (`msid`), so receivers can tell which of a
 /// peer's streams is the screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct StreamId(Box<str>);
 
 impl StreamId {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-use super::{ChatText, PeerId, PeerState, UserName, names};
+use super::{ChatText, MediaMode, PeerId, PeerState, SfuReply, UserName, names};
 
 /// One member of a room as other members see it.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +50,11 @@ pub enum ServerEvent {
     /// To the other members of a room: a participant's media state (also to a joiner, once
     /// for each member that has one).
     State { from: PeerId, state: PeerState },
+    /// To every member of a room when its media changes course, and to a joiner: where the
+    /// room's media goes.
+    MediaMode(MediaMode),
+    /// From the server's media forwarder to one page.
+    Sfu(SfuReply),
     /// To a client whose event was refused: a human-readable message string.
     Error(String),
 }
@@ -65,6 +70,10 @@ impl ServerEvent {
             ServerEvent::Signal { .. } => names::SIGNAL,
             ServerEvent::Chat { .. } => names::CHAT,
             ServerEvent::State { .. } => names::STATE,
+            ServerEvent::MediaMode(_) => "media-mode",
+            ServerEvent::Sfu(SfuReply::Offer(_)) => names::SFU_OFFER,
+            ServerEvent::Sfu(SfuReply::Answer(_)) => names::SFU_ANSWER,
+            ServerEvent::Sfu(SfuReply::Failed(_)) => "sfu-failed",
             ServerEvent::Error(_) => "error",
         }
     }
@@ -121,6 +130,21 @@ impl Serialize for EventData<'_> {
                 st.serialize_field("screen", &state.screen)?;
                 st.end()
             }
+            ServerEvent::MediaMode(mode) => {
+                let mut st = s.serialize_struct("MediaMode", 1)?;
+                st.serialize_field("mode", mode)?;
+                st.end()
+            }
+            ServerEvent::Sfu(SfuReply::Offer(sdp) | SfuReply::Answer(sdp)) => {
+                let mut st = s.serialize_struct("Sdp", 1)?;
+                st.serialize_field("sdp", sdp)?;
+                st.end()
+            }
+            ServerEvent::Sfu(SfuReply::Failed(reason)) => {
+                let mut st = s.serialize_struct("Failed", 1)?;
+                st.serialize_field("reason", reason)?;
+                st.end()
+            }
             ServerEvent::Error(message) => message.serialize(s),
         }
     }
@@ -147,6 +171,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&signal.data()).unwrap(),
             r#"{"from":"AAAAAAAAAAAAAAAA","signal":{"candidate":"x"},"userName":"Ann"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ServerEvent::MediaMode(MediaMode::Sfu).data()).unwrap(),
+            r#"{"mode":"sfu"}"#
         );
         let member = Member {
             id,

@@ -43,7 +43,7 @@ enum Packet<'a> {
     Join(JoinPayload<'a>),
     Leave,
     Signal(SignalPayload<'a>),
-    /// A known event that is not on the hot path (chat, state): read in two passes.
+    /// A known event that is not on the hot path (chat, state, SFU): read in two passes.
     Rare,
     Unknown,
 }
@@ -71,7 +71,9 @@ impl<'de> serde::de::Visitor<'de> for PacketVisitor {
             names::JOIN_ROOM => Packet::Join(seq.next_element()?.ok_or_else(missing)?),
             names::SIGNAL => Packet::Signal(seq.next_element()?.ok_or_else(missing)?),
             names::LEAVE_ROOM => Packet::Leave,
-            names::CHAT | names::STATE => Packet::Rare,
+            names::CHAT | names::STATE | names::SFU_OFFER | names::SFU_ANSWER | names::SFU_WANT => {
+                Packet::Rare
+            }
             _ => Packet::Unknown,
         };
         // The rest (acks, extra arguments) is not used, but must still be valid JSON.

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::connection::{WsSettings, is_oversized, run};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::rooms::{Limits, RateLimit};
+use crate::rooms::{Limits, MediaPolicy, RateLimit};
 
 /// The server's end of a fake socket: reads what the test sends, writes what the test reads.
 struct ChannelSocket {
@@ -70,8 +70,9 @@ fn hub() -> Hub {
             per_second: 100.0,
             burst: 100.0,
         },
+        media: MediaPolicy::Mesh,
     };
-    Hub::new(limits, Arc::new(Metrics::new()))
+    Hub::new(limits, Arc::new(Metrics::new()), None)
 }
 
 impl Client {

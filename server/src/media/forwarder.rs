@@ -1,0 +1,581 @@
+//! The forwarder: every participant's connection, and the routing between them. Without I/O
+//! (str0m's way): datagrams, the core's media changes and the clock go in; datagrams to send and
+//! replies for pages come out through [`Io`]. Media goes only between members of one room; a
+//! member who leaves stops receiving at once (its connection is dropped with its membership).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output};
+
+use super::participant::{OutState, Participant, SentLayers, TrackIn};
+use super::stats::{MediaStats, ParticipantStats};
+use crate::metrics::{MediaDrop, Metrics};
+use crate::rooms::MediaChange;
+use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
+
+/// How often one sender is asked for a keyframe of one layer, at most.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// What the forwarder asks of the world.
+pub(super) trait Io {
+    /// Sends a datagram from one of our addresses.
+    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]);
+    /// Tells a page something about its connection (over its signaling connection).
+    fn tell(&mut self, peer: PeerId, reply: SfuReply);
+}
+
+/// Every participant and the rules between them.
+pub(super) struct Forwarder {
+    /// Members of SFU rooms, as the core opened them (a connection comes with the first offer).
+    members: HashMap<PeerId, RoomId>,
+    participants: HashMap<PeerId, Participant>,
+    /// Which participant a remote address belongs to, once it has talked to us.
+    by_source: HashMap<SocketAddr, PeerId>,
+    /// Our addresses, given to every page as its candidates.
+    candidates: Vec<SocketAddr>,
+    /// The most bits per second sent in total before receivers get lower layers.
+    max_bitrate: u64,
+    /// Over the total budget (with hysteresis): every receiver a step lower.
+    pressure: bool,
+    metrics: Arc<Metrics>,
+    stats: MediaStats,
+    last_layers: Option<Instant>,
+}
+
+impl Forwarder {
+    pub fn new(
+        candidates: Vec<SocketAddr>,
+        max_bitrate: u64,
+        metrics: Arc<Metrics>,
+        stats: MediaStats,
+    ) -> Self {
+        Self {
+            members: HashMap::new(),
+            participants: HashMap::new(),
+            by_source: HashMap::new(),
+            candidates,
+            max_bitrate,
+            pressure: false,
+            metrics,
+            stats,
+            last_layers: None,
+        }
+    }
+
+    /// Work from the core: a member opened or closed, or something a page said.
+    pub fn change(&mut self, change: MediaChange, now: Instant, io: &mut impl Io) {
+        match change {
+            MediaChange::Open { peer, room } => {
+                self.members.insert(peer, room);
+            }
+            MediaChange::Close { peer } => {
+                self.members.remove(&peer);
+                self.drop_participant(peer, None, io);
+            }
+            MediaChange::Request { peer, request } => {
+                let Some(room) = self.members.get(&peer).cloned() else {
+                    return; // closed meanwhile
+                };
+                match request {
+                    SfuRequest::Offer(sdp) => self.offer(peer, room, &sdp, now, io),
+                    SfuRequest::Answer(sdp) => self.answer(peer, &sdp, io),
+                    SfuRequest::Want(wants) => {
+                        if let Some(p) = self.participants.get_mut(&peer) {
+                            for (stream, quality) in wants {
+                                p.wants.insert(stream.as_str().to_owned(), quality);
+                            }
+                            self.last_layers = None; // choose again at the next poll
+                        }
+                    }
+                }
+            }
+        }
+        self.poll(now, io);
+    }
+
+    fn offer(&mut self, peer: PeerId, room: RoomId, sdp: &str, now: Instant, io: &mut impl Io) {
+        let parse = || SdpOffer::from_sdp_string(sdp);
+        let offer = match parse() {
+            Ok(offer) => offer,
+            Err(error) => {
+                io.tell(
+                    peer,
+                    SfuReply::Failed(format!("the offer could not be read: {error}")),
+                );
+                return;
+            }
+        };
+        let offer = match self.participants.get_mut(&peer) {
+            None => offer,
+            Some(p) => match p.page_offers(offer) {
+                Ok(Some(answer)) => {
+                    p.renegotiate_later();
+                    io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
+                    return;
+                }
+                Ok(None) => return, // ours is in flight: the page answers it and offers again
+                // A new connection from the same page (it reloaded or started over): the old
+                // one goes, this one is answered afresh.
+                Err(_) => {
+                    self.drop_participant(peer, None, io);
+                    match parse() {
+                        Ok(offer) => offer,
+                        Err(_) => return,
+                    }
+                }
+            },
+        };
+        match Participant::answer(peer, room.clone(), &self.candidates, offer, now) {
+            Ok((mut p, answer)) => {
+                io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
+                // Everyone already here: their tracks go to the newcomer.
+                for other in self.participants.values().filter(|o| o.room == room) {
+                    for track in &other.tracks_in {
+                        p.add_track(other.peer, track);
+                    }
+                }
+                tracing::info!(peer = %peer, room = %room, "media connection opened");
+                self.participants.insert(peer, p);
+                self.metrics.media_participants(self.participants.len());
+            }
+            Err(error) => {
+                io.tell(
+                    peer,
+                    SfuReply::Failed(format!("the offer was refused: {error}")),
+                );
+            }
+        }
+    }
+
+    fn answer(&mut self, peer: PeerId, sdp: &str, io: &mut impl Io) {
+        let Some(p) = self.participants.get_mut(&peer) else {
+            return;
+        };
+        let answer = match SdpAnswer::from_sdp_string(sdp) {
+            Ok(answer) => answer,
+            Err(error) => {
+                io.tell(
+                    peer,
+                    SfuReply::Failed(format!("the answer could not be read: {error}")),
+                );
+                return;
+            }
+        };
+        if let Err(error) = p.page_answers(answer) {
+            io.tell(
+                peer,
+                SfuReply::Failed(format!("the answer was refused: {error}")),
+            );
+        }
+    }
+
+    /// Removes a participant; the others stop receiving its tracks, and the page is told why
+    /// when `why` is given (its connection failed while it is still in the room).
+    fn drop_participant(&mut self, peer: PeerId, why: Option<&str>, io: &mut impl Io) {
+        let Some(mut gone) = self.participants.remove(&peer) else {
+            return;
+        };
+        gone.rtc.disconnect();
+        self.by_source.retain(|_, p| *p != peer);
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == gone.room)
+        {
+            other.remove_tracks_of(peer, None);
+        }
+        self.stats.remove(peer);
+        self.metrics.media_participant_gone(peer);
+        self.metrics.media_participants(self.participants.len());
+        if let Some(why) = why {
+            tracing::info!(peer = %peer, why, "media connection lost");
+            io.tell(peer, SfuReply::Failed(why.to_owned()));
+        } else {
+            tracing::info!(peer = %peer, "media connection closed");
+        }
+    }
+
+    /// A datagram on one of our sockets.
+    pub fn datagram(
+        &mut self,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+        now: Instant,
+        io: &mut impl Io,
+    ) {
+        let Ok(contents) = data.try_into() else {
+            self.metrics.media_dropped(MediaDrop::garbage);
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: local,
+                contents,
+            },
+        );
+        let known = self.by_source.get(&source).copied().filter(|peer| {
+            self.participants
+                .get(peer)
+                .is_some_and(|p| p.rtc.accepts(&input))
+        });
+        let peer = known.or_else(|| {
+            self.participants
+                .values()
+                .find(|p| p.rtc.accepts(&input))
+                .map(|p| p.peer)
+        });
+        let Some(peer) = peer else {
+            self.metrics.media_dropped(MediaDrop::unknown);
+            return;
+        };
+        self.by_source.insert(source, peer);
+        if let Some(p) = self.participants.get_mut(&peer)
+            && let Err(error) = p.rtc.handle_input(input)
+        {
+            // A malformed or unauthenticated packet: counted and dropped, never fatal.
+            tracing::debug!(peer = %peer, %error, "media input refused");
+            self.metrics.media_dropped(MediaDrop::malformed);
+        }
+        self.poll(now, io);
+    }
+
+    /// Time passes for every connection.
+    pub fn timeout(&mut self, now: Instant, io: &mut impl Io) {
+        for p in self.participants.values_mut() {
+            if let Err(error) = p.rtc.handle_input(Input::Timeout(now)) {
+                tracing::debug!(peer = %p.peer, %error, "media timeout handling failed");
+            }
+        }
+        self.poll(now, io);
+    }
+
+    /// Drives every connection until each waits for time or input: sends what they send,
+    /// forwards what they receive, negotiates what changed. Returns when to be called again.
+    pub fn poll(&mut self, now: Instant, io: &mut impl Io) -> Instant {
+        self.choose_layers(now);
+        let mut next = now + Duration::from_millis(500);
+        loop {
+            let mut media: Vec<(PeerId, MediaData)> = Vec::new();
+            let mut dead: Vec<PeerId> = Vec::new();
+            let mut keyframe_requests: Vec<(PeerId, Mid, Option<Rid>, KeyframeRequestKind)> =
+                Vec::new();
+            let mut new_tracks: Vec<(PeerId, usize)> = Vec::new();
+            let mut new_layers = false;
+            for p in self.participants.values_mut() {
+                if let Some(offer) = p.offer() {
+                    io.tell(p.peer, SfuReply::Offer(offer.to_sdp_string()));
+                }
+                loop {
+                    if !p.rtc.is_alive() {
+                        dead.push(p.peer);
+                        break;
+                    }
+                    let output = match p.rtc.poll_output() {
+                        Ok(output) => output,
+                        Err(error) => {
+                            tracing::debug!(peer = %p.peer, %error, "media connection failed");
+                            dead.push(p.peer);
+                            break;
+                        }
+                    };
+                    match output {
+                        Output::Timeout(at) => {
+                            next = next.min(at);
+                            break;
+                        }
+                        Output::Transmit(t) => io.transmit(t.source, t.destination, &t.contents),
+                        Output::Event(event) => match event {
+                            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                                dead.push(p.peer);
+                                break;
+                            }
+                            Event::MediaAdded(added) => {
+                                if !added.direction.is_receiving() {
+                                    continue; // a receive-only slot of the page's: nothing to forward
+                                }
+                                let Some(media) = p.rtc.media(added.mid) else {
+                                    continue;
+                                };
+                                p.tracks_in.push(TrackIn {
+                                    mid: added.mid,
+                                    kind: added.kind,
+                                    stream_id: media.stream_id().to_owned(),
+                                    layers: Vec::new(),
+                                    last_keyframe_request: None,
+                                });
+                                new_tracks.push((p.peer, p.tracks_in.len() - 1));
+                            }
+                            Event::MediaData(data) => {
+                                let mut video = false;
+                                if let Some(track) =
+                                    p.tracks_in.iter_mut().find(|t| t.mid == data.mid)
+                                {
+                                    new_layers |= track.saw(data.rid, now);
+                                    video = track.kind == MediaKind::Video;
+                                }
+                                if !data.contiguous && video {
+                                    keyframe_requests.push((
+                                        p.peer,
+                                        data.mid,
+                                        data.rid,
+                                        KeyframeRequestKind::Pli,
+                                    ));
+                                }
+                                media.push((p.peer, data));
+                            }
+                            Event::KeyframeRequest(request) => {
+                                // The page lost a picture: ask its sender for a keyframe of the
+                                // layer we forward.
+                                if let Some(out) =
+                                    p.tracks_out.iter().find(|t| t.mid() == Some(request.mid))
+                                {
+                                    let rid = out.layer.flatten();
+                                    keyframe_requests.push((
+                                        out.origin,
+                                        out.origin_mid,
+                                        rid,
+                                        request.kind,
+                                    ));
+                                }
+                            }
+                            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
+                                estimate,
+                                ..
+                            }) => {
+                                p.bandwidth = Some(estimate.as_u64());
+                            }
+                            Event::PeerStats(peer_stats) => {
+                                record_stats(p, &peer_stats, &self.stats, &self.metrics)
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            let progressed = !media.is_empty()
+                || !new_tracks.is_empty()
+                || !dead.is_empty()
+                || !keyframe_requests.is_empty();
+            for (origin, index) in new_tracks {
+                self.announce_track(origin, index);
+            }
+            if new_layers {
+                self.last_layers = None;
+                self.choose_layers(now);
+            }
+            for (origin, data) in media {
+                self.forward(origin, &data);
+            }
+            for (origin, mid, rid, kind) in keyframe_requests {
+                self.request_keyframe(origin, mid, rid, kind, now);
+            }
+            for peer in dead {
+                self.drop_participant(
+                    peer,
+                    Some("the media connection to the server was lost"),
+                    io,
+                );
+            }
+            if !progressed {
+                return next;
+            }
+        }
+    }
+
+    /// A new track of `origin` goes to every other member of its room.
+    fn announce_track(&mut self, origin: PeerId, index: usize) {
+        let Some(p) = self.participants.get(&origin) else {
+            return;
+        };
+        let room = p.room.clone();
+        let Some(track) = p.tracks_in.get(index) else {
+            return;
+        };
+        let track = TrackIn {
+            mid: track.mid,
+            kind: track.kind,
+            stream_id: track.stream_id.clone(),
+            layers: Vec::new(),
+            last_keyframe_request: None,
+        };
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == room && o.peer != origin)
+        {
+            other.add_track(origin, &track);
+        }
+        self.last_layers = None;
+    }
+
+    /// Writes one frame (or audio packet) of `origin` to every member of its room that takes it.
+    fn forward(&mut self, origin: PeerId, data: &MediaData) {
+        let Some(room) = self.participants.get(&origin).map(|p| p.room.clone()) else {
+            return;
+        };
+        let keyframe = data.is_keyframe();
+        let (mut count, mut bytes) = (0u64, 0u64);
+        for p in self
+            .participants
+            .values_mut()
+            .filter(|p| p.room == room && p.peer != origin)
+        {
+            let Some(out) = p
+                .tracks_out
+                .iter_mut()
+                .find(|t| t.origin == origin && t.origin_mid == data.mid)
+            else {
+                continue;
+            };
+            let OutState::Open(mid) = out.state else {
+                continue;
+            };
+            if !out.forwards(data.rid, keyframe) {
+                continue;
+            }
+            let Some(writer) = p.rtc.writer(mid) else {
+                continue;
+            };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            if let Err(error) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                tracing::debug!(peer = %p.peer, %error, "forwarding failed");
+                continue;
+            }
+            p.forwarded += 1;
+            count += 1;
+            bytes += data.data.len() as u64;
+        }
+        self.metrics.media_forwarded(count, bytes);
+    }
+
+    fn request_keyframe(
+        &mut self,
+        origin: PeerId,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) {
+        let Some(p) = self.participants.get_mut(&origin) else {
+            return;
+        };
+        if let Some(track) = p.tracks_in.iter_mut().find(|t| t.mid == mid) {
+            if track
+                .last_keyframe_request
+                .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_GAP)
+            {
+                return;
+            }
+            track.last_keyframe_request = Some(now);
+        }
+        if let Some(mut writer) = p.rtc.writer(mid) {
+            let _ = writer.request_keyframe(rid, kind);
+        }
+    }
+
+    /// Chooses every receiver's layers, at most twice a second (or at once after a change).
+    fn choose_layers(&mut self, now: Instant) {
+        if self
+            .last_layers
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_millis(500))
+        {
+            return;
+        }
+        self.last_layers = Some(now);
+        let sent: HashMap<(PeerId, Mid), SentLayers> = self
+            .participants
+            .values()
+            .flat_map(|p| {
+                p.tracks_in
+                    .iter()
+                    .filter(|t| t.kind == MediaKind::Video)
+                    .map(|t| ((p.peer, t.mid), t.sent(now)))
+            })
+            .collect();
+        let total_out: u64 = self.stats.all().values().map(|s| s.bitrate_out).sum();
+        // Hysteresis: on past the budget, off again below 90% of it.
+        self.pressure = if self.pressure {
+            total_out * 10 > self.max_bitrate * 9
+        } else {
+            total_out > self.max_bitrate
+        };
+        let mut requests = Vec::new();
+        for p in self.participants.values_mut() {
+            requests.extend(p.choose_layers(self.pressure, &sent));
+        }
+        for (origin, mid, rid) in requests {
+            self.request_keyframe(origin, mid, rid, KeyframeRequestKind::Pli, now);
+        }
+    }
+}
+
+/// Turns str0m's per-second totals into the figures observers show.
+fn record_stats(
+    p: &mut Participant,
+    peer_stats: &str0m::stats::PeerStats,
+    stats: &MediaStats,
+    metrics: &Metrics,
+) {
+    let (now, rx, tx) = (
+        peer_stats.timestamp,
+        peer_stats.peer_bytes_rx,
+        peer_stats.peer_bytes_tx,
+    );
+    let (bitrate_in, bitrate_out) = match p.last_counts {
+        Some((then, last_rx, last_tx)) => {
+            let secs = now.saturating_duration_since(then).as_secs_f64().max(0.001);
+            (
+                (rx.saturating_sub(last_rx) as f64 * 8.0 / secs) as u64,
+                (tx.saturating_sub(last_tx) as f64 * 8.0 / secs) as u64,
+            )
+        }
+        None => (0, 0),
+    };
+    p.last_counts = Some((now, rx, tx));
+    let figures = ParticipantStats {
+        bitrate_in,
+        bitrate_out,
+        forwarded: p.forwarded,
+        loss_in: peer_stats.ingress_loss_fraction,
+        loss_out: peer_stats.egress_loss_fraction,
+    };
+    metrics.media_participant(p.peer, bitrate_in, bitrate_out);
+    stats.set(p.peer, figures);
+}
+
+#[cfg(test)]
+impl Forwarder {
+    /// Every participant's tracks, for a failing test to show.
+    pub(super) fn describe(&self) -> String {
+        let mut text = String::new();
+        for p in self.participants.values() {
+            text += &format!(
+                "{} in {}: connected {} in {:?} out {:?}\n",
+                p.peer,
+                p.room,
+                p.rtc.is_connected(),
+                p.tracks_in
+                    .iter()
+                    .map(|t| (t.mid, t.kind, &t.stream_id, &t.layers))
+                    .collect::<Vec<_>>(),
+                p.tracks_out
+                    .iter()
+                    .map(|t| (t.origin, t.state, t.layer, t.next_layer))
+                    .collect::<Vec<_>>()
+            );
+        }
+        text
+    }
+}

@@ -1,0 +1,136 @@
+//! The media forwarder (an SFU): for rooms whose media goes through the server, each page sends
+//! its camera, microphone and screen once, to the server, and the server forwards them to the
+//! other members of the room, choosing for each receiver the simulcast layer that fits the tile
+//! it shows and the bandwidth it has. It is built on str0m (sans-IO WebRTC): one UDP port for
+//! every participant, ICE-lite on our side, DTLS-SRTP, no decoding and nothing stored. The core
+//! decides which rooms use it and who is in them (`rooms::MediaChange`); the pages negotiate with
+//! it over their existing signaling connection (`sfu-offer`, `sfu-answer`, `sfu-want`).
+//! [`forwarder`] holds the participants and the routing between them, without I/O;
+//! [`participant`] one page's connection; [`layers`] the layer choice; [`udp`] the sockets and
+//! the task that drives it all; [`stats`] what observers read.
+
+mod forwarder;
+pub mod layers;
+mod participant;
+pub mod stats;
+mod udp;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use stats::{MediaStats, ParticipantStats};
+
+use crate::config::MediaConfig;
+use crate::discovery::lan_addrs;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::rooms::MediaChange;
+
+/// Why the forwarder could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error(
+        "media port {port} (UDP) is already in use on {addr}; stop the other program or choose another port with --media-port (or --media mesh)"
+    )]
+    PortInUse { addr: IpAddr, port: u16 },
+    #[error("cannot open the media port on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("no address to offer for media: the server listens on {0}")]
+    NoAddress(IpAddr),
+}
+
+/// A running forwarder.
+pub struct MediaServer {
+    addrs: Vec<SocketAddr>,
+    stats: MediaStats,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MediaServer {
+    /// Opens the media port on every address a page may reach us at (those the HTTP server
+    /// listens on, and loopback for pages on this machine), and starts forwarding the work the
+    /// core sends down `changes`.
+    pub async fn start(
+        config: &MediaConfig,
+        listen: IpAddr,
+        hub: Hub,
+        changes: mpsc::UnboundedReceiver<MediaChange>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, MediaError> {
+        // str0m's DTLS and SRTP use the process-wide crypto provider; installing it twice is a
+        // no-op, so several servers in one process (the tests) share it.
+        str0m::crypto::from_feature_flags().install_process_default();
+        let mut ips: Vec<IpAddr> = lan_addrs(SocketAddr::new(listen, 0))
+            .into_iter()
+            .map(|a| a.ip())
+            .collect();
+        if listen.is_unspecified() {
+            ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        if ips.is_empty() {
+            return Err(MediaError::NoAddress(listen));
+        }
+        let mut port = config.port;
+        let mut sockets = Vec::new();
+        for ip in ips {
+            let socket = bind(ip, port).await?;
+            if port == 0 {
+                port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+            }
+            sockets.push(Arc::new(socket));
+        }
+        let sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
+            .into_iter()
+            .filter_map(|s| Some((s.local_addr().ok()?, s)))
+            .collect();
+        let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
+        let stats = MediaStats::default();
+        let forwarder =
+            forwarder::Forwarder::new(addrs.clone(), config.max_bitrate, metrics, stats.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(udp::run(sockets, forwarder, changes, hub, stop_rx));
+        let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");
+        Ok(Self {
+            addrs,
+            stats,
+            stop,
+            task,
+        })
+    }
+
+    /// The addresses (all on the media port) pages are given as candidates.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// What observers read.
+    pub fn stats(&self) -> &MediaStats {
+        &self.stats
+    }
+
+    /// Stops forwarding; every media connection ends with it.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
+    let addr = SocketAddr::new(ip, port);
+    UdpSocket::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => MediaError::PortInUse { addr: ip, port },
+            _ => MediaError::Bind { addr, source },
+        })
+}

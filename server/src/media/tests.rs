@@ -1,0 +1,410 @@
+//! Protects the forwarder end to end without a socket or a clock: str0m clients stand in for
+//! pages, datagrams are carried between their addresses and the forwarder's by hand, and time
+//! is advanced in steps. A page's first offer is answered; another member's tracks reach it
+//! through the server's own offer, and its frames arrive once a keyframe was asked for and sent;
+//! nobody outside the room receives anything; a member who leaves stops receiving at once;
+//! garbage on the port is counted and changes nothing; a page that goes silent is dropped and
+//! told.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use super::forwarder::{Forwarder, Io};
+use super::stats::MediaStats;
+use crate::metrics::Metrics;
+use crate::rooms::MediaChange;
+use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
+
+const SERVER: &str = "10.0.0.1:5443";
+
+/// Datagrams and replies the forwarder produced, to be carried by hand.
+#[derive(Default)]
+struct Wire {
+    datagrams: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    replies: Vec<(PeerId, SfuReply)>,
+}
+
+impl Io for Wire {
+    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        self.datagrams.push((from, to, data.to_vec()));
+    }
+    fn tell(&mut self, peer: PeerId, reply: SfuReply) {
+        self.replies.push((peer, reply));
+    }
+}
+
+/// A page: a full-ICE str0m client at its own address.
+struct Page {
+    peer: PeerId,
+    addr: SocketAddr,
+    rtc: Rtc,
+    pending: Option<SdpPendingOffer>,
+    /// Frames received, by the stream id they came in.
+    received: HashMap<String, usize>,
+    /// Our video's mid, when we send one.
+    video: Option<Mid>,
+}
+
+impl Page {
+    fn new(addr: &str, now: Instant) -> Self {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        Self {
+            peer: PeerId::random(),
+            addr,
+            rtc,
+            pending: None,
+            received: HashMap::new(),
+            video: None,
+        }
+    }
+
+    /// The page's first offer: a video it sends (or only a receiving slot).
+    fn offer(&mut self, sending: bool) -> String {
+        let mut change = self.rtc.sdp_api();
+        let mid = if sending {
+            change.add_media(
+                MediaKind::Video,
+                Direction::SendOnly,
+                Some("camera".into()),
+                None,
+                None,
+            )
+        } else {
+            change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)
+        };
+        if sending {
+            self.video = Some(mid);
+        }
+        let (offer, pending) = change.apply().unwrap();
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+}
+
+struct Net {
+    forwarder: Forwarder,
+    pages: Vec<Page>,
+    now: Instant,
+    metrics: Arc<Metrics>,
+    room: RoomId,
+}
+
+impl Net {
+    fn new() -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let now = Instant::now();
+        Self {
+            forwarder: Forwarder::new(
+                vec![SERVER.parse().unwrap()],
+                400_000_000,
+                metrics.clone(),
+                MediaStats::default(),
+            ),
+            pages: Vec::new(),
+            now,
+            metrics,
+            room: RoomId::parse("room").unwrap(),
+        }
+    }
+
+    /// A page joins the SFU room and offers; returns its index.
+    fn join(&mut self, addr: &str, sending: bool) -> usize {
+        let mut page = Page::new(addr, self.now);
+        let peer = page.peer;
+        let offer = page.offer(sending);
+        self.pages.push(page);
+        let mut wire = Wire::default();
+        let room = self.room.clone();
+        self.forwarder
+            .change(MediaChange::Open { peer, room }, self.now, &mut wire);
+        self.forwarder.change(
+            MediaChange::Request {
+                peer,
+                request: SfuRequest::Offer(offer),
+            },
+            self.now,
+            &mut wire,
+        );
+        self.carry(wire);
+        self.pages.len() - 1
+    }
+
+    /// Carries what the forwarder produced to the pages, and their answers back.
+    fn carry(&mut self, wire: Wire) {
+        for (_from, to, data) in wire.datagrams {
+            if let Some(page) = self.pages.iter_mut().find(|p| p.addr == to) {
+                let input = Input::Receive(
+                    self.now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: SERVER.parse().unwrap(),
+                        destination: to,
+                        contents: data.as_slice().try_into().unwrap(),
+                    },
+                );
+                page.rtc.handle_input(input).unwrap();
+            }
+        }
+        for (peer, reply) in wire.replies {
+            let Some(page) = self.pages.iter_mut().find(|p| p.peer == peer) else {
+                continue;
+            };
+            let request = match reply {
+                SfuReply::Answer(sdp) => {
+                    let pending = page.pending.take().unwrap();
+                    let answer = SdpAnswer::from_sdp_string(&sdp).unwrap();
+                    page.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+                    None
+                }
+                SfuReply::Offer(sdp) => {
+                    let offer = SdpOffer::from_sdp_string(&sdp).unwrap();
+                    let answer = page.rtc.sdp_api().accept_offer(offer).unwrap();
+                    Some(SfuRequest::Answer(answer.to_sdp_string()))
+                }
+                SfuReply::Failed(why) => panic!("{peer}: {why}"),
+            };
+            if let Some(request) = request {
+                let mut wire = Wire::default();
+                self.forwarder
+                    .change(MediaChange::Request { peer, request }, self.now, &mut wire);
+                self.carry(wire);
+            }
+        }
+    }
+
+    /// One step of `ms` milliseconds: every page sends what it has, the forwarder answers.
+    fn step(&mut self, ms: u64) {
+        self.now += Duration::from_millis(ms);
+        let now = self.now;
+        let mut to_server = Vec::new();
+        for page in &mut self.pages {
+            page.rtc.handle_input(Input::Timeout(now)).unwrap();
+            loop {
+                match page.rtc.poll_output().unwrap() {
+                    Output::Timeout(_) => break,
+                    Output::Transmit(t) => to_server.push((t.source, t.contents.to_vec())),
+                    Output::Event(Event::MediaData(data)) => {
+                        let stream = page
+                            .rtc
+                            .media(data.mid)
+                            .map(|m| m.stream_id().to_owned())
+                            .unwrap_or_default();
+                        *page.received.entry(stream).or_default() += 1;
+                    }
+                    Output::Event(_) => {}
+                }
+            }
+        }
+        let mut wire = Wire::default();
+        for (source, data) in to_server {
+            self.forwarder
+                .datagram(SERVER.parse().unwrap(), source, &data, now, &mut wire);
+        }
+        self.forwarder.timeout(now, &mut wire);
+        self.carry(wire);
+    }
+
+    /// Page `i` sends one VP8 frame (a keyframe when asked).
+    fn send_frame(&mut self, i: usize, n: u32, keyframe: bool) {
+        let now = self.now;
+        let page = &mut self.pages[i];
+        let mid = page.video.unwrap();
+        let writer = page.rtc.writer(mid).unwrap();
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Vp8)
+            .unwrap()
+            .pt();
+        // A VP8 frame: bit 0 of the first byte clear marks a keyframe.
+        let mut frame = vec![
+            if keyframe { 0x10 } else { 0x11 },
+            0x2a,
+            0x00,
+            0x9d,
+            0x01,
+            0x2a,
+        ];
+        frame.resize(1000, n as u8);
+        writer
+            .write(pt, now, MediaTime::from_90khz(u64::from(n) * 3000), frame)
+            .unwrap();
+    }
+
+    fn frames_of(&self, receiver: usize, sender: usize) -> usize {
+        let stream = format!("{}camera", self.pages[sender].peer);
+        self.pages[receiver]
+            .received
+            .get(&stream)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn connected(net: &mut Net) {
+    for _ in 0..100 {
+        net.step(10);
+        if net.pages.iter().all(|p| p.rtc.is_connected()) {
+            return;
+        }
+    }
+    panic!("the pages did not connect");
+}
+
+#[test]
+fn a_members_video_reaches_the_others_of_its_room_and_nobody_else() {
+    let mut net = Net::new();
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    // Ann sends a frame every 33 ms, a keyframe now and then (as a browser does when asked).
+    for n in 0..60 {
+        net.send_frame(ann, n, n % 15 == 0);
+        net.step(33);
+    }
+    let got = net.frames_of(bob, ann);
+    assert!(
+        got > 30,
+        "Bob got {got} of Ann's frames\n{}",
+        net.forwarder.describe()
+    );
+    assert_eq!(
+        net.frames_of(ann, ann),
+        0,
+        "nothing comes back to the sender"
+    );
+
+    // A page in another room gets nothing of Ann's.
+    let other_room = RoomId::parse("elsewhere").unwrap();
+    let mut eve = Page::new("10.0.0.4:4000", net.now);
+    let offer = eve.offer(false);
+    let eve_peer = eve.peer;
+    net.pages.push(eve);
+    let mut wire = Wire::default();
+    net.forwarder.change(
+        MediaChange::Open {
+            peer: eve_peer,
+            room: other_room,
+        },
+        net.now,
+        &mut wire,
+    );
+    net.forwarder.change(
+        MediaChange::Request {
+            peer: eve_peer,
+            request: SfuRequest::Offer(offer),
+        },
+        net.now,
+        &mut wire,
+    );
+    net.carry(wire);
+    for n in 60..90 {
+        net.send_frame(ann, n, n % 15 == 0);
+        net.step(33);
+    }
+    let eve = net.pages.len() - 1;
+    assert_eq!(net.frames_of(eve, ann), 0, "another room receives nothing");
+
+    // Bob leaves: he stops receiving at once (once what was already on its way is read).
+    net.step(33);
+    let before = net.frames_of(bob, ann);
+    let mut wire = Wire::default();
+    let bob_peer = net.pages[bob].peer;
+    net.forwarder
+        .change(MediaChange::Close { peer: bob_peer }, net.now, &mut wire);
+    net.carry(wire);
+    for n in 90..120 {
+        net.send_frame(ann, n, n % 15 == 0);
+        net.step(33);
+    }
+    assert_eq!(net.frames_of(bob, ann), before, "nothing after leaving");
+    let text = net.metrics.encode();
+    assert!(
+        text.contains("free_meetings_media_forwarded_total"),
+        "{text}"
+    );
+}
+
+#[test]
+fn garbage_on_the_port_is_counted_and_changes_nothing() {
+    let mut net = Net::new();
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    let mut wire = Wire::default();
+    let stranger: SocketAddr = "10.0.0.66:9999".parse().unwrap();
+    for data in [
+        &b"hello"[..],
+        &[0u8; 0][..],
+        &[0x80, 0x60, 0, 1][..],
+        &[0xff; 1500][..],
+    ] {
+        net.forwarder
+            .datagram(SERVER.parse().unwrap(), stranger, data, net.now, &mut wire);
+    }
+    assert!(
+        wire.datagrams.is_empty() && wire.replies.is_empty(),
+        "no answer to garbage"
+    );
+    let text = net.metrics.encode();
+    let dropped: u64 = ["garbage", "unknown", "malformed"]
+        .iter()
+        .filter_map(|r| {
+            let key = format!("free_meetings_media_dropped_datagrams_total{{reason=\"{r}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&key)?.parse::<u64>().ok())
+        })
+        .sum();
+    assert_eq!(dropped, 4, "{text}");
+    for n in 0..30 {
+        net.send_frame(ann, n, n % 15 == 0);
+        net.step(33);
+    }
+    assert!(net.frames_of(bob, ann) > 10, "the call goes on");
+}
+
+#[test]
+fn a_page_that_goes_silent_is_dropped_and_told() {
+    let mut net = Net::new();
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    // Bob's machine vanishes: nothing more from his address.
+    let bob_addr = net.pages[bob].addr;
+    let bob_peer = net.pages[bob].peer;
+    let gone = net.pages.remove(bob);
+    drop(gone);
+    let mut told = Vec::new();
+    for n in 0..400 {
+        net.send_frame(ann, n, n % 15 == 0);
+        net.now += Duration::from_millis(50);
+        let now = net.now;
+        let mut wire = Wire::default();
+        net.forwarder.timeout(now, &mut wire);
+        told.extend(wire.replies.iter().filter(|(p, _)| *p == bob_peer).cloned());
+        wire.datagrams.retain(|(_, to, _)| *to != bob_addr);
+        wire.replies.retain(|(p, _)| *p != bob_peer);
+        net.carry(wire);
+        net.step(0);
+        if !told.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        matches!(&told[..], [(_, SfuReply::Failed(why))] if why.contains("lost")),
+        "{told:?}"
+    );
+}
