@@ -21,6 +21,10 @@ function el(tag, text, className) {
   return node;
 }
 
+function kbps(bits) {
+  return bits >= 1_000_000 ? `${(bits / 1_000_000).toFixed(1)} Mbit/s` : `${Math.round(bits / 1000)} kbit/s`;
+}
+
 function duration(secs) {
   if (secs < 60) return `${secs} s`;
   if (secs < 3600) return `${Math.floor(secs / 60)} min`;
@@ -91,6 +95,11 @@ function renderRooms(snapshot) {
     join.addEventListener("click", () => openLink(room.link));
     title.append(
       el("h3", `${room.id} · ${room.peers.length}`),
+      el(
+        "span",
+        room.media === "sfu" ? "media through this server" : "browser to browser",
+        `pill ${room.media === "sfu" ? "live" : ""}`,
+      ),
       el("span", undefined, "spacer"),
       join,
       copyButton(room.link, "Copy link", `Copy the link to ${room.id}`),
@@ -98,7 +107,10 @@ function renderRooms(snapshot) {
     box.append(title);
     const table = el("table");
     const head = el("tr");
-    for (const h of ["Name", "Transport", "Address", "Connected for"]) head.append(el("th", h));
+    const sfu = room.media === "sfu";
+    const columns = ["Name", "Transport", "Address", "Connected for"];
+    if (sfu) columns.push("Media in / out", "Forwarded", "Loss in / out");
+    for (const h of columns) head.append(el("th", h));
     table.append(head);
     for (const peer of room.peers) {
       const row = el("tr");
@@ -109,6 +121,15 @@ function renderRooms(snapshot) {
         el("td", peer.address || "?"),
         el("td", duration(peer.connectedSecs)),
       );
+      if (sfu) {
+        const m = peer.media;
+        const percent = (x) => (x == null ? "?" : `${(x * 100).toFixed(1)}%`);
+        row.append(
+          el("td", m ? `${kbps(m.bitrateIn)} / ${kbps(m.bitrateOut)}` : "connecting…"),
+          el("td", m ? String(m.forwarded) : ""),
+          el("td", m ? `${percent(m.lossIn)} / ${percent(m.lossOut)}` : ""),
+        );
+      }
       table.append(row);
     }
     box.append(table);

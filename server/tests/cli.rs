@@ -32,7 +32,7 @@ fn stderr(output: &Output) -> String {
 /// Starts `serve` on a free port in `dir`; returns the child and the URL it printed.
 fn spawn_server(dir: &PathBuf, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--no-mdns"])
+        .args(["serve", "--no-mdns", "--media-port", "0"])
         .args(args)
         .current_dir(dir)
         .env_remove("PORT")
@@ -104,7 +104,16 @@ fn discover_help_explains_its_options() {
 fn a_busy_port_is_a_one_line_error_with_exit_code_2() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = run(&["serve", "--no-mdns", "--bind", "127.0.0.1", "--port", &port]);
+    let out = run(&[
+        "serve",
+        "--no-mdns",
+        "--media-port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -138,7 +147,7 @@ fn bad_addresses_and_values_are_one_line_errors_with_exit_code_2() {
         ),
         (vec!["--name", &long_name], "(--name)"),
     ] {
-        let mut full = vec!["serve", "--no-mdns", "--port", "0"];
+        let mut full = vec!["serve", "--no-mdns", "--port", "0", "--media-port", "0"];
         full.extend(&args);
         let out = run(&full);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -19,7 +19,16 @@ fn temp_dir(name: &str) -> PathBuf {
 fn serve(args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["serve", "--no-mdns", "--bind", "127.0.0.1", "--port", "0"])
+        .args([
+            "serve",
+            "--no-mdns",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--media-port",
+            "0",
+        ])
         .args(args)
         .env_remove("PORT")
         .env_remove("HOST");

@@ -7,8 +7,22 @@ import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_FLAGS, client, closeAll, get, join, lineMatching, SHOTS, startServer } from "./fixture.mjs";
-import { createLan, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./lan.mjs";
+import {
+  CHROMIUM,
+  CHROMIUM_FLAGS,
+  client,
+  closeAll,
+  createLan,
+  get,
+  join,
+  lineMatching,
+  NEEDS_ROOT,
+  runIn,
+  serveIn,
+  SHOTS,
+  spawnIn,
+  startServer,
+} from "./fixture.mjs";
 
 const WITNESS_PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), "../lan/witness.mjs");
 let server;

@@ -87,16 +87,24 @@ async function screenshot(name) {
  * pops up), then picks an item with the keyboard: `keys` from the top of the menu, whose
  * enabled items are Open, Copy meeting link, Announce, Start at login, Quit. */
 async function fromTray(...keys) {
-  const panels = xdotool("search", "--class", "trayer")
-    .split("\n")
-    .map((id) => {
-      const g = Object.fromEntries(
-        xdotool("getwindowgeometry", "--shell", id)
-          .split("\n")
-          .map((l) => l.split("=")),
-      );
-      return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
-    });
+  // xdotool fails the whole search with BadWindow when a window it lists is gone by the time it
+  // asks about it (tray icons come and go as apps embed them): such a search is tried again.
+  const panels = await poll(() => {
+    try {
+      return xdotool("search", "--class", "trayer")
+        .split("\n")
+        .map((id) => {
+          const g = Object.fromEntries(
+            xdotool("getwindowgeometry", "--shell", id)
+              .split("\n")
+              .map((l) => l.split("=")),
+          );
+          return { x: Number(g.X), y: Number(g.Y), w: Number(g.WIDTH), h: Number(g.HEIGHT) };
+        });
+    } catch {
+      return null;
+    }
+  }, "the tray panel's geometry");
   const panel = panels.sort((a, b) => b.w * b.h - a.w * a.h)[0];
   await poll(
     () => {

@@ -1,12 +1,15 @@
 // The one fixture of the end-to-end tests: starting the real binaries, the clients (npm
-// socket.io-client and ws behind one interface, so a test body runs on both transports), and
-// the helpers every file shares. Tests import from here; nothing is copied between them.
-import { spawn } from "node:child_process";
+// socket.io-client and ws behind one interface, so a test body runs on both transports), the
+// simulated LAN (network namespaces), the meeting page in Chromium, and the helpers every file
+// shares. Tests import from here; nothing is copied between them.
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 
@@ -109,11 +112,12 @@ export function lineMatching({ proc, out }, pattern, { ms = 15000, stream = "std
 }
 
 /**
- * Starts `free-meetings serve` on a free loopback port with extra args; resolves once it prints
+ * Starts `free-meetings serve` on free loopback ports with extra args; resolves once it prints
  * its address. `prlimit` caps its open files (`--nofile`) to test running out of descriptors.
  */
 export async function startServer(args = [], { env = {}, cwd = ROOT, prlimit } = {}) {
-  const serve = [BIN, "serve", "--bind", "127.0.0.1", "--port", "0", "--no-mdns", ...args];
+  // Port 0 for media too: tests run side by side.
+  const serve = [BIN, "serve", "--bind", "127.0.0.1", "--port", "0", "--media-port", "0", "--no-mdns", ...args];
   const [command, ...commandArgs] = prlimit ? ["prlimit", `--nofile=${prlimit}:${prlimit}`, ...serve] : serve;
   const started = spawnCollecting(command, commandArgs, {
     cwd,
@@ -374,4 +378,250 @@ export async function refused(url, reason) {
 export function rss(pid) {
   const m = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+// ---------------------------------------------------------------- a simulated LAN
+
+// Network namespaces joined by a bridge, with test addresses the tests choose. Traffic stays
+// inside these namespaces.
+export const isRoot = process.getuid?.() === 0;
+/** What a test that needs namespaces says when it cannot have them. */
+export const NEEDS_ROOT = isRoot ? false : "needs root to create network namespaces (CI runs as root)";
+let lans = 0;
+
+function ip(...args) {
+  execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/**
+ * Creates namespaces `hosts` ({a: "10.77.0.1", ...}) on one bridged segment. Hosts named in
+ * `isolated` hang off isolated bridge ports, as Wi-Fi with client isolation: they reach the
+ * others but not each other.
+ */
+export function createLan(hosts, { isolated = [] } = {}) {
+  // Unique per process and per LAN: a test may build a second one beside the first.
+  const prefix = `fm${process.pid}n${lans++}`;
+  const lan = `${prefix}-lan`;
+  const ns = (name) => `${prefix}-${name}`;
+  const created = [lan];
+  const add = (name) => {
+    ip("netns", "add", name);
+    created.push(name);
+    // IPv4 only: an IPv6 address appearing seconds later (after duplicate detection) is a
+    // network change, which makes Chromium abort a navigation in flight (ERR_NETWORK_CHANGED).
+    execFileSync("ip", ["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    execFileSync("ip", ["netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+  };
+  add(lan);
+  ip("-n", lan, "link", "add", "br0", "type", "bridge");
+  ip("-n", lan, "link", "set", "br0", "up");
+  for (const [name, address] of Object.entries(hosts)) {
+    add(ns(name));
+    ip("link", "add", "lan0", "netns", ns(name), "type", "veth", "peer", "name", `p-${name}`, "netns", lan);
+    ip("-n", lan, "link", "set", `p-${name}`, "master", "br0");
+    if (isolated.includes(name))
+      ip("-n", lan, "link", "set", "dev", `p-${name}`, "type", "bridge_slave", "isolated", "on");
+    ip("-n", lan, "link", "set", `p-${name}`, "up");
+    ip("-n", ns(name), "link", "set", "lo", "up");
+    ip("-n", ns(name), "link", "set", "lan0", "up");
+    ip("-n", ns(name), "addr", "add", `${address}/24`, "dev", "lan0");
+    ip("-n", ns(name), "route", "add", "224.0.0.0/4", "dev", "lan0");
+  }
+  return {
+    ns,
+    /** Adds a namespace with no link to anyone: multicast reaches nobody from there. */
+    isolated(name, address) {
+      add(ns(name));
+      ip("-n", ns(name), "link", "set", "lo", "up");
+      // A link to nowhere: a veth pair with both ends in this namespace.
+      ip("-n", ns(name), "link", "add", "lan0", "type", "veth", "peer", "name", "nowhere");
+      ip("-n", ns(name), "link", "set", "nowhere", "up");
+      ip("-n", ns(name), "link", "set", "lan0", "up");
+      ip("-n", ns(name), "addr", "add", `${address}/24`, "dev", "lan0");
+    },
+    /** Moves a host to another address, as a DHCP renewal or a new network would. */
+    readdress(name, from, to) {
+      ip("-n", ns(name), "addr", "del", `${from}/24`, "dev", "lan0");
+      ip("-n", ns(name), "addr", "add", `${to}/24`, "dev", "lan0");
+    },
+    destroy() {
+      for (const name of created.reverse()) {
+        try {
+          ip("netns", "del", name);
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+}
+
+/** Spawns a command inside a namespace; collects its output (see `spawnCollecting`). */
+export function spawnIn(namespace, command, args, options = {}) {
+  return spawnCollecting("ip", ["netns", "exec", namespace, command, ...args], options);
+}
+
+/** Runs a command in a namespace to completion: {code, stdout, stderr, ms}. */
+export async function runIn(namespace, command, args) {
+  const started = Date.now();
+  const { out, exited } = spawnIn(namespace, command, args);
+  const code = await exited;
+  return { code, ...out, ms: Date.now() - started };
+}
+
+/** Starts `free-meetings serve` in a namespace; resolves once it listens. */
+export async function serveIn(namespace, args) {
+  const server = spawnIn(namespace, BIN, ["serve", ...args], {
+    env: { ...process.env, RUST_LOG: process.env.FM_SERVER_LOG || "info" },
+  });
+  await lineMatching(server, /listening on http/);
+  return {
+    ...server,
+    async stop() {
+      server.proc.kill("SIGTERM");
+      return server.exited;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the meeting page in Chromium
+
+/** Chromium as a meeting participant: fake devices, the generated certificate accepted. */
+export const MEETING_FLAGS = [
+  ...CHROMIUM_FLAGS,
+  // Three fake cameras and a fake microphone that beeps; with the fake UI, getDisplayMedia also
+  // answers, headless, with a fake 1280x720 "screen" (no capture-source flag is needed). The
+  // second fake camera sends Y16 (depth) frames, which WebRTC does not encode; the first and
+  // third send ordinary video.
+  "--use-fake-device-for-media-stream=device-count=3",
+  "--use-fake-ui-for-media-stream",
+  "--ignore-certificate-errors",
+  "--autoplay-policy=no-user-gesture-required",
+];
+/** A machine with no camera and no microphone at all. */
+export const NO_DEVICE_FLAGS = MEETING_FLAGS.filter((f) => !f.startsWith("--use-fake-device-for-media-stream"));
+
+/** A Chromium whose network is namespace `host`'s: a wrapper as playwright's executable. */
+export async function browserIn(lan, host, args = MEETING_FLAGS) {
+  const wrapper = path.join(wrappers(), `chromium-${lan.ns(host)}.sh`);
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lan.ns(host)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  return chromium.launch({ executablePath: wrapper, args });
+}
+
+let wrapperDir;
+/** A folder for the wrappers, made once per test process and removed when it exits. */
+function wrappers() {
+  if (!wrapperDir) {
+    wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-chromium-"));
+    process.on("exit", () => fs.rmSync(wrapperDir, { recursive: true, force: true }));
+  }
+  return wrapperDir;
+}
+
+/** Opens the meeting page and joins as `name` (in a desktop-sized window unless told); waits for
+ * the call view unless `inCall` is false (a full room sends the page back at once). */
+export async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }, inCall = true) {
+  const context = await browser.newContext({
+    viewport,
+    isMobile: viewport.width < 500,
+    hasTouch: viewport.width < 500,
+  });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.fill("#name", name);
+  await page.click("#join-button");
+  if (inCall) await page.waitForSelector("#call:not([hidden])");
+  return page;
+}
+
+/** What a page's peer connections are doing, for a failure message. */
+export async function diagnose(page) {
+  return page.evaluate(async () => ({
+    sfuTracks: state.sfu
+      ? [...(await state.sfu.pc.getStats()).values()]
+          .filter((s) => s.type === "inbound-rtp" && s.kind === "video")
+          .map(
+            (s) =>
+              `${s.mid} ${s.trackIdentifier.slice(0, 8)} packets ${s.packetsReceived} frames ${s.framesDecoded} keyframes ${s.keyFramesDecoded} plis ${s.pliCount}`,
+          )
+      : undefined,
+    notice: document.querySelector("#notice").textContent,
+    socket: state.socket?.connected,
+    mode: state.mode,
+    sfu: state.sfu?.pc.connectionState,
+    peers: [...state.peers].map(([id, p]) => ({
+      id,
+      name: p.name,
+      streams: [...p.streams.values()].map(
+        (st) => `${st.id}: ${st.getTracks().map((t) => `${t.kind}/${t.readyState}/${t.muted ? "muted" : "live"}`)}`,
+      ),
+      transceivers: p.pc
+        ?.getTransceivers()
+        .map((t) => `${t.mid} ${t.receiver.track.kind} ${t.direction}/${t.currentDirection}`),
+      connection: p.pc?.connectionState,
+      ice: p.pc?.iceConnectionState,
+      signaling: p.pc?.signalingState,
+      pending: p.pending.length,
+      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(
+        p.tile.querySelector("video"),
+      ),
+    })),
+  }));
+}
+
+/** Waits until the page shows exactly `count` remote videos, each with frames and playing. */
+export async function seesPlaying(page, count) {
+  try {
+    await playing(page, count);
+  } catch (error) {
+    throw new Error(`${error.message}\n${JSON.stringify(await diagnose(page).catch((e) => e.message), null, 1)}`);
+  }
+}
+
+async function playing(page, count) {
+  await page.waitForFunction(
+    (n) => {
+      const videos = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")];
+      return videos.length === n && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
+    },
+    count,
+    { timeout: 20000 },
+  );
+  // New frames keep arriving (a stalled track can keep currentTime moving, not the frame count).
+  const frames = () =>
+    [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
+      (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+    );
+  const before = await page.evaluate(frames);
+  await page.waitForFunction(
+    ([f0, count]) => {
+      const now = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
+        (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+      );
+      return now.length === count && now.every((n, i) => n > f0[i] + 5);
+    },
+    [before, count],
+    { timeout: 10000 },
+  );
+}
+
+export const remoteNames = (page) =>
+  page.$$eval("#stage .tile:not(.self):not(.screen) .name", (els) => els.map((e) => e.textContent).sort());
+
+/** Waits until `selector`'s video on the page has frames and its time advances. */
+export async function videoPlays(page, selector) {
+  await page.waitForFunction(
+    (sel) => {
+      const v = document.querySelector(sel);
+      return v && v.videoWidth > 0 && v.readyState >= 2;
+    },
+    selector,
+    { timeout: 20000 },
+  );
+  const f0 = await page.$eval(selector, (v) => v.getVideoPlaybackQuality().totalVideoFrames);
+  await page.waitForFunction(
+    ([sel, f]) => document.querySelector(sel)?.getVideoPlaybackQuality().totalVideoFrames > f + 5,
+    [selector, f0],
+    { timeout: 10000 },
+  );
 }

@@ -8,8 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIN, lineMatching } from "./fixture.mjs";
-import { createLan, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./lan.mjs";
+import { BIN, createLan, lineMatching, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./fixture.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PEER = path.join(here, "../lan/peer.mjs");

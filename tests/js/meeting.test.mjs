@@ -15,34 +15,28 @@ import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import {
+  browserIn,
   CHROMIUM,
   CHROMIUM_FLAGS,
   client,
   closeAll,
+  createLan,
   join,
+  joinAs,
   lineMatching,
+  NEEDS_ROOT,
+  NO_DEVICE_FLAGS,
+  remoteNames,
+  seesPlaying,
+  serveIn,
   SHOTS,
   sleep,
   startServer,
+  videoPlays,
 } from "./fixture.mjs";
-import { createLan, NEEDS_ROOT, serveIn } from "./lan.mjs";
 
 const skip = NEEDS_ROOT;
 const SERVER = "10.78.0.1";
-const FLAGS = [
-  ...CHROMIUM_FLAGS,
-  // Three fake cameras and a fake microphone that beeps; with the fake UI, getDisplayMedia also
-  // answers, headless, with a fake 1280x720 "screen" (no capture-source flag is needed). The
-  // second fake camera sends Y16 (depth) frames, which WebRTC does not encode; the first and
-  // third send ordinary video.
-  "--use-fake-device-for-media-stream=device-count=3",
-  "--use-fake-ui-for-media-stream",
-  "--ignore-certificate-errors",
-  "--autoplay-policy=no-user-gesture-required",
-];
-/** A machine with no camera and no microphone at all. */
-const NO_DEVICE_FLAGS = FLAGS.filter((f) => !f.startsWith("--use-fake-device-for-media-stream"));
-
 let lan;
 let tmp;
 before(() => {
@@ -54,35 +48,12 @@ after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A Chromium whose network is namespace `host`'s: a wrapper as playwright's executable. */
-async function browserIn(host, args = FLAGS) {
-  const wrapper = path.join(tmp, `chromium-${host}.sh`);
-  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lan.ns(host)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  return chromium.launch({ executablePath: wrapper, args });
-}
-
-/** Opens the meeting page and joins as `name` (in a desktop-sized window unless told); waits for
- * the call view unless `inCall` is false (a full room sends the page back at once). */
-async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }, inCall = true) {
-  const context = await browser.newContext({
-    viewport,
-    isMobile: viewport.width < 500,
-    hasTouch: viewport.width < 500,
-  });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.fill("#name", name);
-  await page.click("#join-button");
-  if (inCall) await page.waitForSelector("#call:not([hidden])");
-  return page;
-}
-
 /** The meeting server in namespace A over HTTPS, and a Chromium on each machine (plus, with
  * `bare`, one with no camera or microphone on B), for one test. */
 async function withMachines(run, { bare = false } = {}) {
   await withServer(async () => {
-    const browsers = [await browserIn("a"), await browserIn("b")];
-    if (bare) browsers.push(await browserIn("b", NO_DEVICE_FLAGS));
+    const browsers = [await browserIn(lan, "a"), await browserIn(lan, "b")];
+    if (bare) browsers.push(await browserIn(lan, "b", NO_DEVICE_FLAGS));
     try {
       await run(...browsers);
     } finally {
@@ -113,88 +84,6 @@ async function withServer(run, extra = []) {
   }
 }
 
-/** What a page's peer connections are doing, for a failure message. */
-async function diagnose(page) {
-  return page.evaluate(() => ({
-    notice: document.querySelector("#notice").textContent,
-    socket: state.socket?.connected,
-    peers: [...state.peers].map(([id, p]) => ({
-      id,
-      name: p.name,
-      streams: [...p.streams.values()].map(
-        (st) => `${st.id}: ${st.getTracks().map((t) => `${t.kind}/${t.readyState}/${t.muted ? "muted" : "live"}`)}`,
-      ),
-      transceivers: p.pc
-        ?.getTransceivers()
-        .map((t) => `${t.mid} ${t.receiver.track.kind} ${t.direction}/${t.currentDirection}`),
-      connection: p.pc.connectionState,
-      ice: p.pc.iceConnectionState,
-      signaling: p.pc.signalingState,
-      pending: p.pending.length,
-      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(
-        p.tile.querySelector("video"),
-      ),
-    })),
-  }));
-}
-
-/** Waits until the page shows exactly `count` remote videos, each with frames and playing. */
-async function seesPlaying(page, count) {
-  try {
-    await playing(page, count);
-  } catch (error) {
-    throw new Error(`${error.message}\n${JSON.stringify(await diagnose(page).catch((e) => e.message), null, 1)}`);
-  }
-}
-
-async function playing(page, count) {
-  await page.waitForFunction(
-    (n) => {
-      const videos = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")];
-      return videos.length === n && videos.every((v) => v.videoWidth > 0 && v.readyState >= 2);
-    },
-    count,
-    { timeout: 20000 },
-  );
-  // New frames keep arriving (a stalled track can keep currentTime moving, not the frame count).
-  const frames = () =>
-    [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
-      (v) => v.getVideoPlaybackQuality().totalVideoFrames,
-    );
-  const before = await page.evaluate(frames);
-  await page.waitForFunction(
-    ([f0, count]) => {
-      const now = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
-        (v) => v.getVideoPlaybackQuality().totalVideoFrames,
-      );
-      return now.length === count && now.every((n, i) => n > f0[i] + 5);
-    },
-    [before, count],
-    { timeout: 10000 },
-  );
-}
-
-const remoteNames = (page) =>
-  page.$$eval("#stage .tile:not(.self):not(.screen) .name", (els) => els.map((e) => e.textContent).sort());
-
-/** Waits until `selector`'s video on the page has frames and its time advances. */
-async function videoPlays(page, selector) {
-  await page.waitForFunction(
-    (sel) => {
-      const v = document.querySelector(sel);
-      return v && v.videoWidth > 0 && v.readyState >= 2;
-    },
-    selector,
-    { timeout: 20000 },
-  );
-  const f0 = await page.$eval(selector, (v) => v.getVideoPlaybackQuality().totalVideoFrames);
-  await page.waitForFunction(
-    ([sel, f]) => document.querySelector(sel)?.getVideoPlaybackQuality().totalVideoFrames > f + 5,
-    [selector, f0],
-    { timeout: 10000 },
-  );
-}
-
 /** The chat messages a page shows: [name, text] pairs. */
 const chatShown = (page) =>
   page.$$eval("#messages li", (items) =>
@@ -209,7 +98,7 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
     async (server) => {
       const https = await lineMatching(server, /^HTTPS on https:\/\//);
       const fingerprint = https.match(/SHA-256 ([0-9A-F:]+)/)[1];
-      const [a, b] = [await browserIn("a"), await browserIn("b")];
+      const [a, b] = [await browserIn(lan, "a"), await browserIn(lan, "b")];
       try {
         const url = `https://${SERVER}:5443/r/test`;
         const ann = await joinAs(a, url, "Ann");

@@ -4,9 +4,13 @@
 // and `state` (each participant's muted / camera / shared-screen state, which the server also
 // hands to late joiners).
 //
-// Connections follow the "perfect negotiation" pattern: either side may (re)negotiate when its
-// tracks change (a screen share starts or stops, a camera appears), and offer collisions are
-// settled by which id sorts first. The joiner makes the first offers, as the original page did.
+// Media goes one of two ways, as the server says (`media-mode`): browser to browser (a mesh of
+// RTCPeerConnections following the "perfect negotiation" pattern, collisions settled by which id
+// sorts first; the joiner offers first, as the original page did), or, in a room that has grown
+// past what a mesh carries or on a network that keeps browsers apart, through the server: one
+// connection to its media forwarder (the SFU), our camera sent once in three simulcast layers,
+// everyone else's arriving on it. A room that moves to the server keeps playing: each page opens
+// its server connection and drops a person's mesh connection once their video arrives through it.
 
 const $ = (id) => document.getElementById(id);
 const SPEAKING_LEVEL = 0.02; // RMS of the signal, 0-1: above it, a tile shows the speaking ring
@@ -23,6 +27,9 @@ const state = {
   cameraOff: false,
   devices: JSON.parse(localStorage.getItem(DEVICES_KEY) || "{}"), // {camera, mic, speaker} ids
   peers: new Map(), // id -> Peer (see ensurePeer)
+  mode: "mesh", // where the room's media goes: "mesh" or "sfu"
+  sfu: null, // our connection to the server's media forwarder, in SFU mode
+  wants: "", // the last sfu-want sent, to send only changes
   pinned: null, // the tile key shown large by choice
   chatOpen: false,
   unread: 0,
@@ -156,6 +163,7 @@ function layout() {
     figure.querySelector(".pin").textContent = pinned ? "Unpin" : "Pin";
   }
   fitGrid();
+  queueWants();
 }
 
 /** Columns that make the grid's tiles as large as the space allows (16:9 tiles, 1-16 of them). */
@@ -268,7 +276,9 @@ async function listDevices() {
 
 function constraints(kind) {
   const id = kind === "video" ? state.devices.camera : state.devices.mic;
-  return id ? { deviceId: { exact: id } } : true;
+  const device = id ? { deviceId: { exact: id } } : {};
+  // 720p where the camera has it: the top of the three layers sent through the server.
+  return kind === "video" ? { width: { ideal: 1280 }, height: { ideal: 720 }, ...device } : id ? device : true;
 }
 
 /** Camera and microphone as chosen; whichever is missing or refused is left out. */
@@ -341,7 +351,9 @@ async function chooseDevice(kind, id) {
   const mediaKind = kind === "camera" ? "video" : "audio";
   let track;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ [mediaKind]: { deviceId: { exact: id } } });
+    const stream = await navigator.mediaDevices.getUserMedia({
+      [mediaKind]: { ...(mediaKind === "video" ? constraints("video") : {}), deviceId: { exact: id } },
+    });
     track = stream.getTracks()[0];
   } catch (error) {
     mediaProblem(error);
@@ -355,12 +367,11 @@ async function chooseDevice(kind, id) {
     old.stop();
   }
   state.local.addTrack(track);
-  for (const p of state.peers.values()) {
-    if (!p.pc) continue;
-    const sender = p.senders[mediaKind];
+  for (const conn of sendingConnections()) {
+    const sender = conn.senders[mediaKind];
     // Swapping a track needs no renegotiation; a first camera or microphone does.
     if (sender) await sender.replaceTrack(track);
-    else p.senders[mediaKind] = p.pc.addTrack(track, state.local);
+    else conn.senders[mediaKind] = conn.pc.addTrack(track, state.local);
   }
   const self = document.querySelector('[data-key="self:camera"] video');
   self.srcObject = null;
@@ -415,6 +426,15 @@ function connection(p) {
   const pc = new RTCPeerConnection({ iceServers: state.config.iceServers });
   p.pc = pc;
   pc.onicecandidate = (e) => e.candidate && send(p.id, { candidate: e.candidate.toJSON() });
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "failed" && state.mode === "mesh") {
+      notice(
+        `Your browser could not reach ${escapeHtml(p.name)}'s directly: this network may keep devices apart (as Wi-Fi with client isolation does). Whoever runs the server can start it with <code>--media sfu</code>, so that media goes through it.`,
+        "problem",
+        "mesh",
+      );
+    }
+  };
   pc.onnegotiationneeded = async () => {
     try {
       p.makingOffer = true;
@@ -457,8 +477,15 @@ function addOurTracks(p) {
   if (state.screen) addScreen(p);
 }
 
-function addScreen(p) {
-  p.screenSenders = state.screen.getTracks().map((track) => connection(p).addTrack(track, state.screen));
+/** Our screen on a connection (a mesh peer's, or the server's). */
+function addScreen(conn) {
+  conn.screenSenders = state.screen.getTracks().map((track) => conn.pc.addTrack(track, state.screen));
+}
+
+/** The connections we send our media on: each mesh peer's, or the one to the server. */
+function sendingConnections() {
+  const mesh = [...state.peers.values()].filter((p) => p.pc);
+  return state.sfu ? [state.sfu, ...mesh] : mesh;
 }
 
 /** Puts a peer's streams in their tiles: the screen (as `state` names it) and the camera. */
@@ -497,6 +524,8 @@ function dropPeer(id) {
 async function onSignal({ from, signal, userName }) {
   if (!signal || typeof signal !== "object") return;
   const p = ensurePeer(from, userName);
+  // Through the server, no new mesh connection starts (one still switching over is answered).
+  if (state.mode === "sfu" && !p.pc) return;
   if (signal.type === "offer" || signal.type === "answer") {
     const fresh = !p.pc;
     const pc = connection(p);
@@ -520,6 +549,158 @@ async function onSignal({ from, signal, userName }) {
       }
     } else p.pending.push(signal.candidate);
   }
+}
+
+// ---------------------------------------------------------------- media through the server (SFU)
+
+/** Our camera in three layers: the server forwards each person the one their tile needs. */
+const SIMULCAST = [
+  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "h", maxBitrate: 1_500_000 },
+];
+
+function onMediaMode({ mode }) {
+  if (mode !== "sfu" || state.mode === "sfu") return;
+  state.mode = "sfu";
+  startSfu();
+}
+
+/** Opens our one connection to the server's media forwarder. We are the polite side: an offer
+ * of the server's that crosses ours wins, and ours goes again after. */
+function startSfu() {
+  const pc = new RTCPeerConnection({ iceServers: state.config.iceServers });
+  const sfu = { pc, makingOffer: false, senders: {}, screenSenders: [], since: performance.now() };
+  state.sfu = sfu;
+  for (const track of state.local?.getTracks() || []) {
+    const init = { direction: "sendonly", streams: [state.local] };
+    if (track.kind === "video") init.sendEncodings = SIMULCAST;
+    sfu.senders[track.kind] = pc.addTransceiver(track, init).sender;
+  }
+  if (state.screen) addScreen(sfu);
+  // Nothing to send (no camera, no microphone): a receiving slot still opens the connection.
+  if (!pc.getTransceivers().length) pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.onnegotiationneeded = async () => {
+    try {
+      sfu.makingOffer = true;
+      await pc.setLocalDescription();
+      state.socket?.emit("sfu-offer", { sdp: pc.localDescription.sdp });
+    } catch (error) {
+      console.warn("sfu negotiation failed", error);
+    } finally {
+      sfu.makingOffer = false;
+    }
+  };
+  pc.ontrack = (e) => onSfuTrack(e.streams[0]);
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "connected") {
+      sfu.connectedAt = performance.now();
+      // People whose media did not come through the server (nothing to send): their mesh goes too.
+      setTimeout(() => {
+        if (state.sfu === sfu) for (const p of state.peers.values()) closeMesh(p);
+      }, 5000);
+    } else if (pc.connectionState === "failed") {
+      restartSfu(sfu, "The media connection to the server failed.");
+    }
+  };
+}
+
+/** A stream through the server: its id is the sender's peer id (16 characters), then the id the
+ * sender gave it, which its `state` uses to name a screen. It replaces what the mesh showed once
+ * media flows on it (its first track unmutes), so the switch shows no empty frame. */
+function onSfuTrack(stream) {
+  if (!stream || stream.id.length <= 16) return;
+  const p = ensurePeer(stream.id.slice(0, 16));
+  const original = stream.id.slice(16);
+  if (p.streams.get(original) === stream) return;
+  const use = () => {
+    if (p.streams.get(original) === stream || state.peers.get(p.id) !== p) return;
+    p.streams.set(original, stream);
+    stream.addEventListener("removetrack", () => {
+      if (!stream.getTracks().length && p.streams.get(original) === stream) {
+        p.streams.delete(original);
+        showStreams(p);
+      }
+    });
+    closeMesh(p);
+    showStreams(p);
+    queueWants();
+  };
+  const tracks = stream.getTracks();
+  if (!p.pc || tracks.some((t) => !t.muted)) use();
+  else for (const track of tracks) track.addEventListener("unmute", use, { once: true });
+  queueWants();
+}
+
+/** Drops a person's browser-to-browser connection (their media now comes through the server). */
+function closeMesh(p) {
+  if (!p.pc) return;
+  p.pc.close();
+  p.pc = null;
+  p.senders = {};
+  p.screenSenders = [];
+}
+
+async function onSfuOffer({ sdp }) {
+  const pc = state.sfu?.pc;
+  if (!pc) return;
+  await pc.setRemoteDescription({ type: "offer", sdp }); // rolls back a crossing offer of ours
+  await pc.setLocalDescription();
+  state.socket.emit("sfu-answer", { sdp: pc.localDescription.sdp });
+}
+
+async function onSfuAnswer({ sdp }) {
+  const pc = state.sfu?.pc;
+  if (pc?.signalingState === "have-local-offer") await pc.setRemoteDescription({ type: "answer", sdp });
+}
+
+function restartSfu(sfu, why) {
+  if (state.sfu !== sfu) return;
+  sfu.pc.close();
+  state.sfu = null;
+  notice(`${escapeHtml(why)} Reconnecting…`, "problem", "sfu");
+  setTimeout(() => {
+    if (state.mode === "sfu" && state.socket?.connected && !state.sfu) {
+      if ($("notice").dataset.topic === "sfu") notice("");
+      startSfu();
+    }
+  }, 2000);
+}
+
+/** The quality each remote tile needs, by the size it is shown at; sent when it changes. */
+function sendWants() {
+  if (state.mode !== "sfu" || !state.socket?.connected) return;
+  const streams = {};
+  for (const p of state.peers.values()) {
+    for (const [original, stream] of p.streams) {
+      const key = original === p.state?.screen ? `${p.id}:screen` : `${p.id}:camera`;
+      const figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+      const width = figure?.getBoundingClientRect().width ?? 0;
+      streams[stream.id] = width >= 560 ? "high" : width >= 260 ? "medium" : "low";
+    }
+  }
+  const wants = JSON.stringify(streams);
+  if (wants === state.wants) return;
+  state.wants = wants;
+  state.socket.emit("sfu-want", { streams });
+}
+
+let wantsQueued = false;
+function queueWants() {
+  if (wantsQueued) return;
+  wantsQueued = true;
+  requestAnimationFrame(() => {
+    wantsQueued = false;
+    sendWants();
+  });
+}
+
+/** Back to no server connection (leaving, or starting over after a reconnect). */
+function stopSfu() {
+  state.sfu?.pc.close();
+  state.sfu = null;
+  state.mode = "mesh";
+  state.wants = "";
 }
 
 // ---------------------------------------------------------------- state, screen, toggles
@@ -585,7 +766,7 @@ async function startSharing() {
   const figure = tile("self:screen", "Your screen", { self: true, screen: true });
   figure.querySelector("video").srcObject = screen;
   sendState(); // before the tracks, so the others know which stream is the screen
-  for (const p of state.peers.values()) if (p.pc) addScreen(p);
+  for (const conn of sendingConnections()) addScreen(conn);
   shareButton(true);
   layout();
 }
@@ -593,9 +774,9 @@ async function startSharing() {
 function stopSharing() {
   if (!state.screen) return;
   stopTracks(state.screen);
-  for (const p of state.peers.values()) {
-    for (const sender of p.screenSenders) p.pc?.removeTrack(sender);
-    p.screenSenders = [];
+  for (const conn of sendingConnections()) {
+    for (const sender of conn.screenSenders) conn.pc.removeTrack(sender);
+    conn.screenSenders = [];
   }
   state.screen = null;
   removeTile("self:screen");
@@ -683,13 +864,21 @@ function connectSocket() {
   const socket = io({ path: "/socket.io", transports: ["websocket"] });
   socket.on("connect", () => {
     if ($("notice").dataset.topic === "server") notice("");
-    // A reconnect gives new ids: start the mesh again from the room's current list.
+    // A reconnect gives new ids: start again from the room's current list.
     for (const id of [...state.peers.keys()]) dropPeer(id);
+    stopSfu();
     sendState(); // first, so the room learns it with our join
-    socket.emit("join-room", { roomId: state.room, userName: state.name });
+    socket.emit("join-room", { roomId: state.room, userName: state.name, sfu: true });
   });
+  socket.on("media-mode", onMediaMode);
+  socket.on("sfu-offer", (msg) => onSfuOffer(msg).catch((e) => console.warn("sfu offer failed", e)));
+  socket.on("sfu-answer", (msg) => onSfuAnswer(msg).catch((e) => console.warn("sfu answer failed", e)));
+  socket.on("sfu-failed", ({ reason }) => state.sfu && restartSfu(state.sfu, reason));
   socket.on("init-users", (users) => {
-    for (const { id, userName } of users) addOurTracks(ensurePeer(id, userName));
+    for (const { id, userName } of users) {
+      const p = ensurePeer(id, userName);
+      if (state.mode === "mesh") addOurTracks(p);
+    }
     updateCount();
   });
   socket.on("user-joined", ({ id, userName }) => ensurePeer(id, userName));
@@ -709,6 +898,7 @@ function connectSocket() {
     if (state.leaving) return;
     notice("The connection to the Free Meetings server was lost. Reconnecting…", "problem", "server");
     for (const id of [...state.peers.keys()]) dropPeer(id);
+    stopSfu();
     if (reason === "io server disconnect") socket.connect();
   });
   socket.io.on("reconnect_attempt", (n) => {
@@ -768,6 +958,7 @@ function leave(emit = true) {
   }
   stopSharing();
   for (const id of [...state.peers.keys()]) dropPeer(id);
+  stopSfu();
   for (const key of [...state.meters.keys()]) meter(key, null);
   $("grid").replaceChildren();
   $("spotlight").replaceChildren();

@@ -271,6 +271,7 @@ impl Forwarder {
                 Vec::new();
             let mut new_tracks: Vec<(PeerId, usize)> = Vec::new();
             let mut new_layers = false;
+            let mut ended: Vec<(PeerId, Mid)> = Vec::new();
             for p in self.participants.values_mut() {
                 if let Some(offer) = p.offer() {
                     io.tell(p.peer, SfuReply::Offer(offer.to_sdp_string()));
@@ -311,9 +312,18 @@ impl Forwarder {
                                     kind: added.kind,
                                     stream_id: media.stream_id().to_owned(),
                                     layers: Vec::new(),
-                                    last_keyframe_request: None,
+                                    keyframe_asked: Vec::new(),
                                 });
                                 new_tracks.push((p.peer, p.tracks_in.len() - 1));
+                            }
+                            Event::MediaChanged(changed) if !changed.direction.is_receiving() => {
+                                // The page stopped sending a track (a screen share ended).
+                                if let Some(i) =
+                                    p.tracks_in.iter().position(|t| t.mid == changed.mid)
+                                {
+                                    p.tracks_in.remove(i);
+                                    ended.push((p.peer, changed.mid));
+                                }
                             }
                             Event::MediaData(data) => {
                                 let mut video = false;
@@ -406,7 +416,7 @@ impl Forwarder {
             kind: track.kind,
             stream_id: track.stream_id.clone(),
             layers: Vec::new(),
-            last_keyframe_request: None,
+            keyframe_asked: Vec::new(),
         };
         for other in self
             .participants
@@ -471,14 +481,10 @@ impl Forwarder {
         let Some(p) = self.participants.get_mut(&origin) else {
             return;
         };
-        if let Some(track) = p.tracks_in.iter_mut().find(|t| t.mid == mid) {
-            if track
-                .last_keyframe_request
-                .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_GAP)
-            {
-                return;
-            }
-            track.last_keyframe_request = Some(now);
+        if let Some(track) = p.tracks_in.iter_mut().find(|t| t.mid == mid)
+            && !track.may_ask_keyframe(rid, KEYFRAME_REQUEST_GAP, now)
+        {
+            return;
         }
         if let Some(mut writer) = p.rtc.writer(mid) {
             let _ = writer.request_keyframe(rid, kind);

@@ -16,7 +16,7 @@ use super::layers::{VideoWant, allocate, quality_of};
 use crate::wire::{PeerId, Quality, RoomId};
 
 /// How long a layer may go without data before it no longer counts as sent.
-const LAYER_SILENCE: Duration = Duration::from_secs(2);
+const LAYER_SILENCE: Duration = Duration::from_secs(3);
 /// The bandwidth estimate a new connection starts from, and the most the server probes for.
 const START_BITRATE: Bitrate = Bitrate::kbps(1_500);
 const DESIRED_BITRATE: Bitrate = Bitrate::mbps(10);
@@ -30,7 +30,8 @@ pub(super) struct TrackIn {
     pub stream_id: String,
     /// Each simulcast layer seen, with when it last carried data.
     pub layers: Vec<(Option<Rid>, Instant)>,
-    pub last_keyframe_request: Option<Instant>,
+    /// When a keyframe was last asked for, per layer.
+    pub keyframe_asked: Vec<(Option<Rid>, Instant)>,
 }
 
 /// The layers of one sender's video sent lately: each with its quality.
@@ -44,6 +45,22 @@ impl TrackIn {
             .filter(|(_, at)| now.saturating_duration_since(*at) < LAYER_SILENCE)
             .map(|(rid, _)| (quality_of(rid.as_ref().map(|r| &**r)), *rid))
             .collect()
+    }
+
+    /// Whether a keyframe of `rid` may be asked for now (at most one per `gap` per layer), and
+    /// notes that it is.
+    pub fn may_ask_keyframe(&mut self, rid: Option<Rid>, gap: Duration, now: Instant) -> bool {
+        match self.keyframe_asked.iter_mut().find(|(r, _)| *r == rid) {
+            Some((_, at)) if now.saturating_duration_since(*at) < gap => false,
+            Some((_, at)) => {
+                *at = now;
+                true
+            }
+            None => {
+                self.keyframe_asked.push((rid, now));
+                true
+            }
+        }
     }
 
     /// Notes data on a layer; true if the layer is new (the layer choice must be redone).
@@ -106,6 +123,7 @@ impl TrackOut {
             return true;
         }
         if self.next_layer == Some(rid) && keyframe {
+            tracing::debug!(origin = %self.origin, from = ?self.layer, to = ?rid, "layer switched at a keyframe");
             self.layer = Some(rid);
             self.next_layer = None;
         }
@@ -296,6 +314,9 @@ impl Participant {
             .enumerate()
             .filter(|(_, t)| t.kind == MediaKind::Video && matches!(t.state, OutState::Open(_)))
             .filter_map(|(i, t)| Some((i, sent.get(&(t.origin, t.origin_mid))?)))
+            // A sender that paused (a busy machine): keep what is forwarded, and switch nothing,
+            // so that its video resumes without waiting for a keyframe.
+            .filter(|(_, layers)| !layers.is_empty())
             .collect();
         let wants: Vec<VideoWant> = videos
             .iter()
@@ -320,7 +341,13 @@ impl Participant {
                     out.next_layer = None;
                 }
                 Some(rid) if out.layer != Some(rid) && out.next_layer != Some(rid) => {
+                    tracing::debug!(peer = %self.peer, origin = %out.origin, from = ?out.layer, to = ?rid, "layer switch asked");
                     out.next_layer = Some(rid);
+                    keyframes.push((out.origin, out.origin_mid, rid));
+                }
+                // Still waiting for that layer's keyframe: ask again (a request can be lost, or
+                // arrive while the sender is busy).
+                Some(rid) if out.next_layer == Some(rid) => {
                     keyframes.push((out.origin, out.origin_mid, rid));
                 }
                 Some(_) => {}

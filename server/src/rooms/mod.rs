@@ -321,6 +321,12 @@ impl Rooms {
             });
             self.maybe_move_to_sfu(&room, peer, out);
         }
+        // Where the media goes, before init-users, so an SFU page never starts a mesh (only
+        // pages that can use the SFU are ever told; the original contract is untouched).
+        let sfu = self.media_of(&room) == Some(MediaMode::Sfu);
+        if sfu {
+            out.send(peer, ServerEvent::MediaMode(MediaMode::Sfu));
+        }
         let others = self
             .members(&room)
             .iter()
@@ -347,19 +353,15 @@ impl Rooms {
         for event in states {
             out.send(peer, event);
         }
-        // And where the media goes, when it is not browser to browser.
-        if self.media_of(&room) == Some(MediaMode::Sfu) {
-            out.send(peer, ServerEvent::MediaMode(MediaMode::Sfu));
-            if !already_here {
-                out.changes
-                    .push(Change::Media(MediaChange::Open { peer, room }));
-            }
+        if sfu && !already_here {
+            out.changes
+                .push(Change::Media(MediaChange::Open { peer, room }));
         }
     }
 
     /// Moves a mesh room to the SFU when the policy says it has grown too big for a mesh (or is
     /// to use the SFU from the start) and every member can. The members already there are told
-    /// now; `joiner` is told after its `init-users`.
+    /// now; `joiner` is told with its `init-users`.
     fn maybe_move_to_sfu(&mut self, room_id: &RoomId, joiner: PeerId, out: &mut Outcome) {
         let Some(room) = self.rooms.get(room_id) else {
             return;

@@ -393,8 +393,8 @@ fn a_room_moves_to_the_sfu_when_the_fifth_capable_page_joins() {
             "B:media-mode(sfu)",
             "C:media-mode(sfu)",
             "D:media-mode(sfu)",
-            "E:init-users(A,B,C,D)",
             "E:media-mode(sfu)",
+            "E:init-users(A,B,C,D)",
         ]
     );
     let opened: Vec<PeerId> = media_changes(&out)

@@ -50,8 +50,8 @@ pub enum ServerEvent {
     /// To the other members of a room: a participant's media state (also to a joiner, once
     /// for each member that has one).
     State { from: PeerId, state: PeerState },
-    /// To every member of a room when its media changes course, and to a joiner: where the
-    /// room's media goes.
+    /// To every member of a room when its media moves to the SFU, and to a joiner of such a room
+    /// right before its `init-users`: where the room's media goes.
     MediaMode(MediaMode),
     /// From the server's media forwarder to one page.
     Sfu(SfuReply),

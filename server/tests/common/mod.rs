@@ -15,12 +15,16 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts a server on 127.0.0.1 with a free port.
 pub async fn server(config: ServerConfig) -> RunningServer {
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         bind: "127.0.0.1".into(),
         port: 0,
         mdns: false,
         ..config
     };
+    // Tests run side by side: the media port is picked too.
+    if let Some(media) = &mut config.media {
+        media.port = 0;
+    }
     free_meetings::start(config).await.expect("server starts")
 }
 

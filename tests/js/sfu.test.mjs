@@ -1,0 +1,332 @@
+// Protects meetings whose media goes through the server (the SFU), with real Chromiums in network
+// namespaces: a room moves to the server when its fifth person joins and everyone then sees
+// four videos arriving over one connection to the server; on Wi-Fi that keeps devices apart
+// (isolated bridge ports) a mesh cannot connect while the server carries everyone; a small tile
+// gets a lower layer than a pinned one, and pinning switches it up; garbage on the media port and
+// a participant who vanishes leave the others playing. Needs root for `ip netns`.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  browserIn,
+  createLan,
+  joinAs,
+  lineMatching,
+  MEETING_FLAGS,
+  NEEDS_ROOT,
+  runIn,
+  SHOTS,
+  seesPlaying,
+  serveIn,
+  until,
+  videoPlays,
+} from "./fixture.mjs";
+
+const skip = NEEDS_ROOT;
+// Fewer frames from the fake cameras: five pages encode and decode on two cores.
+const FLAGS = MEETING_FLAGS.map((f) =>
+  f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
+);
+const SMALL = { width: 800, height: 560 };
+
+let lan;
+before(() => {
+  if (!skip) lan = createLan({ a: "10.80.0.1", b: "10.80.0.2" });
+});
+after(() => lan?.destroy());
+
+/** A server in namespace `host` of `net` with HTTPS on 5443 (UDP media on 5443 too). */
+async function withServer(net, host, args, run) {
+  const server = await serveIn(net.ns(host), [
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--no-mdns",
+    ...args,
+  ]);
+  await lineMatching(server, /^HTTPS on https:\/\//);
+  try {
+    await run(server);
+  } catch (error) {
+    if (process.env.FM_SERVER_LOG) console.log(server.out.stderr.split("\n").slice(-400).join("\n"));
+    throw error;
+  } finally {
+    assert.equal(await server.stop(), 0, server.out.stderr);
+  }
+}
+
+/** Where a page's media goes, and how many connections carry its camera out. */
+const mediaOf = (page) =>
+  page.evaluate(async () => {
+    const meshSending = [...state.peers.values()].filter((p) => p.pc).length;
+    let server = null;
+    if (state.sfu) {
+      const stats = await state.sfu.pc.getStats();
+      for (const s of stats.values()) {
+        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+          const remote = stats.get(s.remoteCandidateId);
+          server = `${remote.address}:${remote.port}`;
+        }
+      }
+    }
+    return { mode: state.mode, meshSending, server };
+  });
+
+/** Starts recording, in the page, the longest time each remote tile went without a new frame. */
+const recordFreezes = (page) =>
+  page.evaluate(() => {
+    window.freezes = {};
+    const last = {};
+    window.freezeTimer = setInterval(() => {
+      const now = performance.now();
+      for (const figure of document.querySelectorAll(".tile:not(.self):not(.screen)")) {
+        const name = figure.querySelector(".name").textContent;
+        const frames = figure.querySelector("video").getVideoPlaybackQuality().totalVideoFrames;
+        const seen = last[name];
+        if (!seen || frames > seen.frames) {
+          if (seen) window.freezes[name] = Math.max(window.freezes[name] ?? 0, now - seen.at);
+          last[name] = { frames, at: now };
+        }
+      }
+    }, 20);
+  });
+
+test("five people on two machines: the room moves to the server at the fifth, and each page gets four videos over one connection", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  await withServer(lan, "a", [], async () => {
+    const [a, b] = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+    try {
+      const url = "https://10.80.0.1:5443/r/five";
+      const pages = [];
+      for (const [browser, name] of [
+        [a, "Ann"],
+        [b, "Bob"],
+        [a, "Cat"],
+        [b, "Dan"],
+      ]) {
+        pages.push(await joinAs(browser, url, name, SMALL));
+      }
+      await Promise.all(pages.map((page) => seesPlaying(page, 3)));
+      for (const page of pages) assert.deepEqual(await mediaOf(page), { mode: "mesh", meshSending: 3, server: null });
+      await Promise.all(pages.map(recordFreezes));
+
+      pages.push(await joinAs(b, url, "Eve", SMALL));
+      await Promise.all(pages.map((page) => seesPlaying(page, 4)));
+      for (const page of pages) {
+        const media = await until(
+          async () => {
+            const m = await mediaOf(page);
+            return m.meshSending === 0 && m.server && m;
+          },
+          "the mesh connections to close",
+          { ms: 20000, every: 250 },
+        );
+        assert.deepEqual(media, { mode: "sfu", meshSending: 0, server: "10.80.0.1:5443" });
+      }
+      await pages[1].screenshot({ path: `${SHOTS}/meeting-five-through-the-server.png` });
+      const freezes = await Promise.all(pages.slice(0, 4).map((page) => page.evaluate(() => window.freezes)));
+      // Reported, not a limit: the move's pause in each remote video, in ms.
+      console.log(
+        `freeze during the move (ms): ${JSON.stringify(freezes.map((f) => Object.values(f).map(Math.round)))}`,
+      );
+      const rooms = await runIn(lan.ns("a"), "node", [
+        "-e",
+        "fetch('http://127.0.0.1:5000/api/rooms').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.rooms)))",
+      ]);
+      const [room] = JSON.parse(rooms.stdout);
+      assert.equal(room.media, "sfu");
+      assert.ok(
+        room.peers.every((p) => p.media && p.media.bitrateIn > 0),
+        JSON.stringify(room.peers.map((p) => p.media)),
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+test("Wi-Fi that keeps devices apart: a mesh cannot connect, the server carries everyone", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  const wifi = createLan(
+    { srv: "10.81.0.1", w1: "10.81.0.11", w2: "10.81.0.12", w3: "10.81.0.13" },
+    { isolated: ["w1", "w2", "w3"] },
+  );
+  try {
+    // The laptops reach the server but not each other.
+    const ping = (from, to) => runIn(wifi.ns(from), "ping", ["-c", "1", "-W", "1", to]).then((r) => r.code);
+    assert.equal(await ping("w1", "10.81.0.1"), 0);
+    assert.notEqual(await ping("w1", "10.81.0.12"), 0);
+
+    const browsers = [];
+    try {
+      for (const host of ["w1", "w2", "w3"]) browsers.push(await browserIn(wifi, host, FLAGS));
+      await withServer(wifi, "srv", ["--media", "mesh"], async () => {
+        const url = "https://10.81.0.1:5443/r/isolated";
+        const ann = await joinAs(browsers[0], url, "Ann", SMALL);
+        const bob = await joinAs(browsers[1], url, "Bob", SMALL);
+        // Browser to browser, the connection fails, and the page says why and what helps.
+        await ann.waitForFunction(
+          () => /keep devices apart/.test(document.querySelector("#notice").textContent),
+          null,
+          {
+            timeout: 60000,
+          },
+        );
+        const frames = await bob.evaluate(() =>
+          [...document.querySelectorAll(".tile:not(.self) video")].map(
+            (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+          ),
+        );
+        assert.deepEqual(frames, [0], "no video crossed");
+        await ann.screenshot({ path: `${SHOTS}/meeting-isolated-mesh.png` });
+        await ann.context().close();
+        await bob.context().close();
+      });
+      await withServer(wifi, "srv", ["--media", "sfu"], async () => {
+        const url = "https://10.81.0.1:5443/r/isolated";
+        const pages = [];
+        for (const [i, name] of ["Ann", "Bob", "Cat"].entries())
+          pages.push(await joinAs(browsers[i], url, name, SMALL));
+        await Promise.all(pages.map((page) => seesPlaying(page, 2)));
+        for (const page of pages) assert.equal((await mediaOf(page)).server, "10.81.0.1:5443");
+      });
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  } finally {
+    wifi.destroy();
+  }
+});
+
+/** The width of the video the page receives of each person, from the receiving side's stats. */
+const widths = (page) =>
+  page.evaluate(async () => {
+    const byTrack = {};
+    for (const p of state.peers.values()) {
+      const stream = p.streams.get(p.cameraStream);
+      const track = stream?.getVideoTracks()[0];
+      if (track) byTrack[track.id] = p.name;
+    }
+    const result = {};
+    for (const s of (await state.sfu.pc.getStats()).values()) {
+      if (s.type === "inbound-rtp" && s.kind === "video" && byTrack[s.trackIdentifier]) {
+        result[byTrack[s.trackIdentifier]] = s.frameWidth ?? 0;
+      }
+    }
+    return result;
+  });
+
+test("a small tile gets a lower layer than a pinned one, and pinning switches it up", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  await withServer(lan, "a", ["--media", "sfu"], async () => {
+    const [a, b] = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+    try {
+      const url = "https://10.80.0.1:5443/r/layers";
+      const ann = await joinAs(a, url, "Ann", SMALL);
+      const cat = await joinAs(a, url, "Cat", SMALL);
+      const bob = await joinAs(b, url, "Bob", SMALL);
+      await Promise.all([ann, bob, cat].map((page) => seesPlaying(page, 2)));
+      const pin = (name) =>
+        bob.evaluate((who) => {
+          const tile = [...document.querySelectorAll(".tile")].find(
+            (t) => t.querySelector(".name").textContent === who,
+          );
+          tile.querySelector(".pin").click();
+        }, name);
+      await pin("Ann");
+      const annLarge = await until(
+        async () => {
+          const w = await widths(bob);
+          return w.Ann > w.Cat && w.Cat > 0 && w;
+        },
+        "Ann's pinned video to arrive larger than Cat's small one",
+        { ms: 20000, every: 500 },
+      );
+      console.log(`widths with Ann pinned: ${JSON.stringify(annLarge)}`);
+      await pin("Cat");
+      const started = Date.now();
+      const catLarge = await until(
+        async () => {
+          const w = await widths(bob);
+          return w.Cat > w.Ann && w.Ann > 0 && w;
+        },
+        "Cat's video to switch up once pinned",
+        { ms: 20000, every: 250 },
+      );
+      console.log(`widths with Cat pinned: ${JSON.stringify(catLarge)}, switched within ${Date.now() - started} ms`);
+      assert.ok(Date.now() - started < 10000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+test("garbage on the media port and a participant who vanishes leave the others playing", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  await withServer(lan, "a", ["--media", "sfu"], async () => {
+    const [a, b] = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+    try {
+      const url = "https://10.80.0.1:5443/r/hostile";
+      const ann = await joinAs(a, url, "Ann", SMALL);
+      const bob = await joinAs(b, url, "Bob", SMALL);
+      const cat = await joinAs(b, url, "Cat", SMALL);
+      await Promise.all([ann, bob, cat].map((page) => seesPlaying(page, 2)));
+      // 3,000 datagrams from another machine: random bytes, RTP-looking headers, STUN with a
+      // username nobody has.
+      const flood = `
+        const s = require("node:dgram").createSocket("udp4");
+        const stun = Buffer.from("000100182112a442000000000000000000000000" + "0006000c" + Buffer.from("nobody:nobody").toString("hex").slice(0, 24), "hex");
+        let n = 0;
+        const send = () => {
+          for (let i = 0; i < 100 && n < 3000; i++, n++) {
+            const kind = n % 3;
+            const data = kind === 0 ? require("node:crypto").randomBytes(1 + (n % 1400)) : kind === 1 ? Buffer.concat([Buffer.from([0x80, 0x60]), require("node:crypto").randomBytes(200)]) : stun;
+            s.send(data, 5443, "10.80.0.1");
+          }
+          if (n < 3000) setTimeout(send, 10); else setTimeout(() => s.close(), 100);
+        };
+        send();`;
+      const sent = await runIn(lan.ns("b"), "node", ["-e", flood]);
+      assert.equal(sent.code, 0, sent.stderr);
+      await Promise.all([ann, bob, cat].map((page) => seesPlaying(page, 2)));
+      const metrics = await runIn(lan.ns("a"), "node", [
+        "-e",
+        "fetch('http://127.0.0.1:5000/metrics').then(r=>r.text()).then(t=>console.log(t))",
+      ]);
+      const dropped = [...metrics.stdout.matchAll(/free_meetings_media_dropped_datagrams_total\{reason="\w+"\} (\d+)/g)]
+        .map((m) => Number(m[1]))
+        .reduce((x, y) => x + y, 0);
+      assert.ok(dropped >= 2900, `dropped ${dropped} of 3000\n${metrics.stdout}`);
+
+      // Cat's tab crashes: no goodbye on any connection. Ann and Bob keep playing each other,
+      // while Cat is still on their screens and after.
+      const id = (page) => page.evaluate(() => state.socket.id);
+      const [annId, bobId] = [await id(ann), await id(bob)];
+      await cat.goto("chrome://crash").catch(() => {});
+      await videoPlays(ann, `[data-key="${bobId}:camera"] video`);
+      await videoPlays(bob, `[data-key="${annId}:camera"] video`);
+      await until(
+        () => ann.evaluate(() => document.querySelectorAll(".tile:not(.self)").length === 1),
+        "Cat to leave Ann's grid",
+        { ms: 60000, every: 500 },
+      );
+      await seesPlaying(ann, 1);
+      await seesPlaying(bob, 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
