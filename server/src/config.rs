@@ -60,4 +60,8 @@ pub struct MediaConfig {
     pub port: u16,
     /// Most bits per second forwarded in total.
     pub max_bitrate: u64,
+    /// Estimate each receiver's bandwidth (str0m's TWCC estimator, which also paces what is
+    /// sent to it) and give it only the layers that fit. Off: every receiver gets the layers
+    /// its page asks for, at once and unpaced (a wired LAN).
+    pub estimate: bool,
 }

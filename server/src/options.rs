@@ -162,6 +162,14 @@ pub struct ServerOptions {
     #[arg(long, default_value = "400Mbit", value_parser = bitrate, value_name = "RATE")]
     pub media_max_bitrate: u64,
 
+    /// Whether the media forwarder estimates each receiver's bandwidth (str0m's estimator) and
+    /// sends only the video layers that fit. Off (the default), each receiver gets the layers its
+    /// tiles ask for, a step lower while it reports losing packets. `on` adapts sooner on a weak
+    /// link, but paces every packet to the estimate, which on a busy machine can fall below what
+    /// its smallest pictures need and stall them.
+    #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "on|off")]
+    pub media_estimate: Switch,
+
     /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
     #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
@@ -174,6 +182,13 @@ pub enum MediaArg {
     Auto,
     Mesh,
     Sfu,
+}
+
+/// An option that is on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Why options could not make a configuration; each message names the option to fix.
@@ -298,6 +313,7 @@ impl ServerOptions {
                 .media_port
                 .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),
             max_bitrate: self.media_max_bitrate,
+            estimate: self.media_estimate == Switch::On,
         });
         let tls = tls_on.then(|| TlsConfig {
             port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),
@@ -407,8 +423,8 @@ mod tests {
         assert_eq!(config.limits.media, MediaPolicy::Auto { mesh_max: 4 });
         let media = config.media.expect("the forwarder runs by default");
         assert_eq!(
-            (media.port, media.max_bitrate),
-            (DEFAULT_TLS_PORT, 400_000_000)
+            (media.port, media.max_bitrate, media.estimate),
+            (DEFAULT_TLS_PORT, 400_000_000, false)
         );
         let config = parse(&["--media", "mesh"]).into_config(false).unwrap();
         assert!(config.media.is_none());
@@ -419,13 +435,15 @@ mod tests {
             "6443",
             "--media-max-bitrate",
             "50000kbit",
+            "--media-estimate",
+            "on",
         ])
         .into_config(false)
         .unwrap();
         assert_eq!(config.limits.media, MediaPolicy::Sfu);
         assert_eq!(
-            config.media.map(|m| (m.port, m.max_bitrate)),
-            Some((6443, 50_000_000))
+            config.media.map(|m| (m.port, m.max_bitrate, m.estimate)),
+            Some((6443, 50_000_000, true))
         );
         assert_eq!(bitrate("2Gbit"), Ok(2_000_000_000));
         assert_eq!(bitrate("1500000"), Ok(1_500_000));

@@ -519,13 +519,27 @@ function wrappers() {
 }
 
 /** Opens the meeting page and joins as `name` (in a desktop-sized window unless told); waits for
- * the call view unless `inCall` is false (a full room sends the page back at once). */
-export async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }, inCall = true) {
+ * the call view unless `inCall` is false (a full room sends the page back at once). `camera`
+ * ({width, height}) caps what the page asks of the camera: five pages encoding and decoding on
+ * two cores need small pictures to keep up. */
+export async function joinAs(browser, url, name, viewport = { width: 960, height: 640 }, inCall = true, camera) {
   const context = await browser.newContext({
     viewport,
     isMobile: viewport.width < 500,
     hasTouch: viewport.width < 500,
   });
+  if (camera) {
+    await context.addInitScript((cap) => {
+      const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (constraints) => {
+        if (constraints?.video) {
+          const video = typeof constraints.video === "object" ? constraints.video : {};
+          constraints = { ...constraints, video: { ...video, width: { max: cap.width }, height: { max: cap.height } } };
+        }
+        return original(constraints);
+      };
+    }, camera);
+  }
   const page = await context.newPage();
   await page.goto(url);
   await page.fill("#name", name);
@@ -562,9 +576,14 @@ export async function diagnose(page) {
       ice: p.pc?.iceConnectionState,
       signaling: p.pc?.signalingState,
       pending: p.pending.length,
-      video: (({ videoWidth, readyState, currentTime }) => ({ videoWidth, readyState, currentTime }))(
-        p.tile.querySelector("video"),
-      ),
+      video: ((v) => ({
+        videoWidth: v.videoWidth,
+        readyState: v.readyState,
+        currentTime: v.currentTime,
+        frames: v.getVideoPlaybackQuality().totalVideoFrames,
+        paused: v.paused,
+        stream: v.srcObject?.id,
+      }))(p.tile.querySelector("video")),
     })),
   }));
 }
@@ -588,17 +607,23 @@ async function playing(page, count) {
     { timeout: 20000 },
   );
   // New frames keep arriving (a stalled track can keep currentTime moving, not the frame count).
+  // Counted per video and stream: a tile that switches stream (mesh to server) starts again from
+  // zero, and tiles can move.
   const frames = () =>
-    [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
-      (v) => v.getVideoPlaybackQuality().totalVideoFrames,
+    Object.fromEntries(
+      [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map((v) => [
+        `${v.closest(".tile").dataset.key}/${v.srcObject?.id}`,
+        v.getVideoPlaybackQuality().totalVideoFrames,
+      ]),
     );
   const before = await page.evaluate(frames);
   await page.waitForFunction(
     ([f0, count]) => {
-      const now = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map(
-        (v) => v.getVideoPlaybackQuality().totalVideoFrames,
-      );
-      return now.length === count && now.every((n, i) => n > f0[i] + 5);
+      const now = [...document.querySelectorAll("#stage .tile:not(.screen) video.remote")].map((v) => [
+        `${v.closest(".tile").dataset.key}/${v.srcObject?.id}`,
+        v.getVideoPlaybackQuality().totalVideoFrames,
+      ]);
+      return now.length === count && now.every(([key, n]) => n > (f0[key] ?? 0) + 5);
     },
     [before, count],
     { timeout: 10000 },

@@ -15,6 +15,9 @@
 const $ = (id) => document.getElementById(id);
 const SPEAKING_LEVEL = 0.02; // RMS of the signal, 0-1: above it, a tile shows the speaking ring
 const DEVICES_KEY = "fm-devices";
+// How long after the server connection comes up a remaining mesh connection is kept, for people
+// whose media never comes through the server (nothing to send).
+const MESH_GRACE_MS = 20000;
 
 const state = {
   config: { iceServers: [], httpsPort: null, fingerprint: null },
@@ -524,6 +527,11 @@ function dropPeer(id) {
 async function onSignal({ from, signal, userName }) {
   if (!signal || typeof signal !== "object") return;
   const p = ensurePeer(from, userName);
+  if (signal.sfuSeen) {
+    p.seesUs = true; // they get our video through the server
+    closeMeshWhenBothSee(p);
+    return;
+  }
   // Through the server, no new mesh connection starts (one still switching over is answered).
   if (state.mode === "sfu" && !p.pc) return;
   if (signal.type === "offer" || signal.type === "answer") {
@@ -595,10 +603,11 @@ function startSfu() {
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "connected") {
       sfu.connectedAt = performance.now();
-      // People whose media did not come through the server (nothing to send): their mesh goes too.
+      // People whose media never comes through the server (nothing to send): their mesh goes
+      // too, once everyone else has had ample time to switch over.
       setTimeout(() => {
         if (state.sfu === sfu) for (const p of state.peers.values()) closeMesh(p);
-      }, 5000);
+      }, MESH_GRACE_MS);
     } else if (pc.connectionState === "failed") {
       restartSfu(sfu, "The media connection to the server failed.");
     }
@@ -622,7 +631,9 @@ function onSfuTrack(stream) {
         showStreams(p);
       }
     });
-    closeMesh(p);
+    p.sfuSeen = true;
+    send(p.id, { sfuSeen: true });
+    closeMeshWhenBothSee(p);
     showStreams(p);
     queueWants();
   };
@@ -630,6 +641,13 @@ function onSfuTrack(stream) {
   if (!p.pc || tracks.some((t) => !t.muted)) use();
   else for (const track of tracks) track.addEventListener("unmute", use, { once: true });
   queueWants();
+}
+
+/** Drops a person's browser-to-browser connection once each of us sees the other through the
+ * server: closing it as soon as we see them would cut our video at their end, which may not
+ * have it through the server yet. */
+function closeMeshWhenBothSee(p) {
+  if (p.sfuSeen && p.seesUs) closeMesh(p);
 }
 
 /** Drops a person's browser-to-browser connection (their media now comes through the server). */

@@ -15,9 +15,16 @@ use str0m::{Event, IceConnectionState, Input, Output};
 
 use super::participant::{OutState, Participant, SentLayers, TrackIn};
 use super::stats::{MediaStats, ParticipantStats};
+use crate::config::MediaConfig;
 use crate::metrics::{MediaDrop, Metrics};
 use crate::rooms::MediaChange;
 use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
+
+/// The most timeouts one connection is given in one poll because they are already due: enough
+/// for every packet a receiver's pacer releases in a few milliseconds.
+const MAX_DUE_TIMEOUTS: usize = 256;
+/// A timeout this close counts as due: str0m asks for the next paced packet 1 µs on.
+const DUE: Duration = Duration::from_micros(10);
 
 /// How often one sender is asked for a keyframe of one layer, at most.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
@@ -41,6 +48,8 @@ pub(super) struct Forwarder {
     candidates: Vec<SocketAddr>,
     /// The most bits per second sent in total before receivers get lower layers.
     max_bitrate: u64,
+    /// Whether receivers' bandwidth is estimated (and what they are sent paced).
+    estimate: bool,
     /// Over the total budget (with hysteresis): every receiver a step lower.
     pressure: bool,
     metrics: Arc<Metrics>,
@@ -51,7 +60,7 @@ pub(super) struct Forwarder {
 impl Forwarder {
     pub fn new(
         candidates: Vec<SocketAddr>,
-        max_bitrate: u64,
+        config: &MediaConfig,
         metrics: Arc<Metrics>,
         stats: MediaStats,
     ) -> Self {
@@ -60,7 +69,8 @@ impl Forwarder {
             participants: HashMap::new(),
             by_source: HashMap::new(),
             candidates,
-            max_bitrate,
+            max_bitrate: config.max_bitrate,
+            estimate: config.estimate,
             pressure: false,
             metrics,
             stats,
@@ -96,7 +106,6 @@ impl Forwarder {
                 }
             }
         }
-        self.poll(now, io);
     }
 
     fn offer(&mut self, peer: PeerId, room: RoomId, sdp: &str, now: Instant, io: &mut impl Io) {
@@ -131,7 +140,14 @@ impl Forwarder {
                 }
             },
         };
-        match Participant::answer(peer, room.clone(), &self.candidates, offer, now) {
+        match Participant::answer(
+            peer,
+            room.clone(),
+            &self.candidates,
+            offer,
+            self.estimate,
+            now,
+        ) {
             Ok((mut p, answer)) => {
                 io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
                 // Everyone already here: their tracks go to the newcomer.
@@ -201,18 +217,18 @@ impl Forwarder {
         }
     }
 
-    /// A datagram on one of our sockets.
+    /// A datagram on one of our sockets. True if a connection took it: then [`Self::poll`] has
+    /// work to do; a dropped one (garbage, or nobody's) costs nothing more.
     pub fn datagram(
         &mut self,
         local: SocketAddr,
         source: SocketAddr,
         data: &[u8],
         now: Instant,
-        io: &mut impl Io,
-    ) {
+    ) -> bool {
         let Ok(contents) = data.try_into() else {
             self.metrics.media_dropped(MediaDrop::garbage);
-            return;
+            return false;
         };
         let input = Input::Receive(
             now,
@@ -236,7 +252,7 @@ impl Forwarder {
         });
         let Some(peer) = peer else {
             self.metrics.media_dropped(MediaDrop::unknown);
-            return;
+            return false;
         };
         self.by_source.insert(source, peer);
         if let Some(p) = self.participants.get_mut(&peer)
@@ -245,18 +261,18 @@ impl Forwarder {
             // A malformed or unauthenticated packet: counted and dropped, never fatal.
             tracing::debug!(peer = %peer, %error, "media input refused");
             self.metrics.media_dropped(MediaDrop::malformed);
+            return false;
         }
-        self.poll(now, io);
+        true
     }
 
     /// Time passes for every connection.
-    pub fn timeout(&mut self, now: Instant, io: &mut impl Io) {
+    pub fn timeout(&mut self, now: Instant) {
         for p in self.participants.values_mut() {
             if let Err(error) = p.rtc.handle_input(Input::Timeout(now)) {
                 tracing::debug!(peer = %p.peer, %error, "media timeout handling failed");
             }
         }
-        self.poll(now, io);
     }
 
     /// Drives every connection until each waits for time or input: sends what they send,
@@ -276,6 +292,13 @@ impl Forwarder {
                 if let Some(offer) = p.offer() {
                     io.tell(p.peer, SfuReply::Offer(offer.to_sdp_string()));
                 }
+                // str0m's pacer releases one packet per timeout it is given, asking for the next
+                // at once: those are handled here, not by a trip through the event loop (whose
+                // timer would release one packet per millisecond, below what a receiver of many
+                // videos needs). Only while they release packets, and bounded: a connection
+                // can ask for an immediate timeout with nothing to send.
+                let mut due_timeouts = 0;
+                let mut sent_since_timeout = false;
                 loop {
                     if !p.rtc.is_alive() {
                         dead.push(p.peer);
@@ -290,11 +313,25 @@ impl Forwarder {
                         }
                     };
                     match output {
+                        Output::Timeout(at)
+                            if at <= now + DUE
+                                && due_timeouts < MAX_DUE_TIMEOUTS
+                                && (due_timeouts == 0 || sent_since_timeout) =>
+                        {
+                            due_timeouts += 1;
+                            sent_since_timeout = false;
+                            if let Err(error) = p.rtc.handle_input(Input::Timeout(at.max(now))) {
+                                tracing::debug!(peer = %p.peer, %error, "media timeout handling failed");
+                            }
+                        }
                         Output::Timeout(at) => {
                             next = next.min(at);
                             break;
                         }
-                        Output::Transmit(t) => io.transmit(t.source, t.destination, &t.contents),
+                        Output::Transmit(t) => {
+                            sent_since_timeout = true;
+                            io.transmit(t.source, t.destination, &t.contents);
+                        }
                         Output::Event(event) => match event {
                             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                                 dead.push(p.peer);
@@ -330,7 +367,7 @@ impl Forwarder {
                                 if let Some(track) =
                                     p.tracks_in.iter_mut().find(|t| t.mid == data.mid)
                                 {
-                                    new_layers |= track.saw(data.rid, now);
+                                    new_layers |= track.saw(data.rid, data.data.len(), now);
                                     video = track.kind == MediaKind::Video;
                                 }
                                 if !data.contiguous && video {
@@ -362,6 +399,7 @@ impl Forwarder {
                                 estimate,
                                 ..
                             }) => {
+                                tracing::trace!(peer = %p.peer, %estimate, "bandwidth estimate");
                                 p.bandwidth = Some(estimate.as_u64());
                             }
                             Event::PeerStats(peer_stats) => {
@@ -550,6 +588,13 @@ fn record_stats(
         None => (0, 0),
     };
     p.last_counts = Some((now, rx, tx));
+    if let Some(loss) = peer_stats.egress_loss_fraction {
+        let lossy = super::layers::lossy(p.lossy, loss);
+        if lossy != p.lossy {
+            tracing::debug!(peer = %p.peer, loss, lossy, "receiver loss changed its layers");
+            p.lossy = lossy;
+        }
+    }
     let figures = ParticipantStats {
         bitrate_in,
         bitrate_out,
@@ -574,7 +619,10 @@ impl Forwarder {
                 p.rtc.is_connected(),
                 p.tracks_in
                     .iter()
-                    .map(|t| (t.mid, t.kind, &t.stream_id, &t.layers))
+                    .map(|t| {
+                        let layers: Vec<_> = t.layers.iter().map(|l| (l.rid, l.bitrate)).collect();
+                        (t.mid, t.kind, &t.stream_id, layers)
+                    })
                     .collect::<Vec<_>>(),
                 p.tracks_out
                     .iter()

@@ -3,7 +3,10 @@
 //! estimate, shared out with the most wanted video served first), one step lower while the
 //! server is over its total bitrate budget, and only among the layers the sender is actually
 //! sending. Pages send three VP8 layers, `l`, `m` and `h` (a quarter, half and full resolution,
-//! capped at the nominal bitrates below).
+//! capped at the nominal bitrates below). A layer costs what its sender was measured sending,
+//! or its nominal bitrate until that is known. A video that does not fit gets its small layer
+//! anyway, but one sent in a single size (no simulcast) is paused instead: str0m's pacer sends at
+//! the estimate, so a receiver given more than that would see its video queue for seconds.
 
 use crate::wire::Quality;
 
@@ -36,23 +39,70 @@ pub fn nominal_bitrate(quality: Quality) -> u64 {
     }
 }
 
+/// One layer a sender sends: its quality, and the bitrate measured (0 until measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSent {
+    pub quality: Quality,
+    pub bitrate: u64,
+}
+
+impl LayerSent {
+    /// What forwarding this layer costs on the wire: its media, and about 8% more for the RTP,
+    /// SRTP and UDP headers of ~1200-byte packets, as the bandwidth estimate counts those too.
+    pub fn cost(self) -> u64 {
+        if self.bitrate > 0 {
+            self.bitrate + self.bitrate / 12
+        } else {
+            nominal_bitrate(self.quality)
+        }
+    }
+}
+
 /// One video a receiver gets: what its page wants of it, and the layers its sender sends.
 #[derive(Debug, Clone)]
 pub struct VideoWant {
     pub wanted: Quality,
-    pub sent: Vec<Quality>,
+    pub sent: Vec<LayerSent>,
+}
+
+impl VideoWant {
+    /// The best layer wanted that the sender sends (its lowest, if all are above the wish).
+    fn best(&self) -> Option<LayerSent> {
+        let top = self
+            .sent
+            .iter()
+            .copied()
+            .filter(|l| l.quality <= self.wanted)
+            .max_by_key(|l| l.quality);
+        top.or_else(|| self.lowest())
+    }
+
+    fn lowest(&self) -> Option<LayerSent> {
+        self.sent.iter().copied().min_by_key(|l| l.quality)
+    }
+
+    /// The most this video would cost: the best layer wanted.
+    pub fn top_bitrate(&self) -> u64 {
+        if self.wanted == Quality::Off {
+            return 0;
+        }
+        self.best().map_or(0, LayerSent::cost)
+    }
 }
 
 /// A layer for each of one receiver's videos, in the order given (`None`: forward nothing).
-/// The most wanted videos are served first from `budget` (the receiver's bandwidth estimate,
-/// when there is one): each gets the highest layer it wants that its sender sends and the rest
-/// of the budget fits; `pressure` (the server over its total budget) takes each a step lower.
-/// A wanted video that nothing fits still gets the lowest layer sent: a small picture beats none.
+/// The most wanted videos are served first from `budget` (what the receiver's connection
+/// carries for video, when it is known): each gets the highest layer it wants that its sender
+/// sends and the rest of the budget fits; `pressure` (the server over its total budget) takes
+/// each a step lower. A video that nothing fits still gets its small simulcast layer; one
+/// sent in a single size is paused instead, unless it is the most wanted (queued behind the
+/// pacer, it would arrive seconds late).
 pub fn allocate(budget: Option<u64>, pressure: bool, videos: &[VideoWant]) -> Vec<Option<Quality>> {
     let mut order: Vec<usize> = (0..videos.len()).collect();
     order.sort_by(|&a, &b| videos[b].wanted.cmp(&videos[a].wanted));
     let mut left = budget.unwrap_or(u64::MAX);
     let mut chosen = vec![None; videos.len()];
+    let mut first = true;
     for i in order {
         let video = &videos[i];
         if video.wanted == Quality::Off || video.sent.is_empty() {
@@ -66,19 +116,67 @@ pub fn allocate(budget: Option<u64>, pressure: bool, videos: &[VideoWant]) -> Ve
         } else {
             video.wanted
         };
+        // Layers up to the ceiling; when the sender sends none that small, its lowest.
+        let cap = video.lowest().map_or(ceiling, |l| l.quality.max(ceiling));
         let fits = video
             .sent
             .iter()
             .copied()
-            .filter(|&q| q <= ceiling && nominal_bitrate(q) <= left)
-            .max();
-        let Some(layer) = fits.or_else(|| video.sent.iter().copied().min()) else {
+            .filter(|l| l.quality <= cap && l.cost() <= left)
+            .max_by_key(|l| l.quality);
+        // What fits nothing still gets its small layer (150 kbit/s at most: a small picture
+        // beats a frozen one), or, for a video sent in one size only, only if it is the most
+        // wanted one.
+        let fallback = video
+            .lowest()
+            .filter(|l| first || l.quality == Quality::Low);
+        first = false;
+        let Some(layer) = fits.or(fallback) else {
             continue;
         };
-        left = left.saturating_sub(nominal_bitrate(layer));
-        chosen[i] = Some(layer);
+        left = left.saturating_sub(layer.cost());
+        chosen[i] = Some(layer.quality);
     }
     chosen
+}
+
+/// Whether a receiver counts as losing packets, from the loss its page reports (RTCP receiver
+/// reports) and whether it counted before: on past 10%, off again below 2%, so that one bad
+/// second does not flip its layers back and forth. A lossy receiver gets every video a step
+/// lower, as under total pressure: the cue, without bandwidth estimation, that its link is full.
+pub fn lossy(was: bool, loss: f32) -> bool {
+    if was { loss > 0.02 } else { loss > 0.10 }
+}
+
+/// What the bandwidth estimator should sustain and probe for, for one receiver's videos and
+/// the layers `allocate` chose: it probes for every video at its best wanted layer, and, while
+/// a video is paused, sustains (with padding when media falls short) what is forwarded plus the
+/// lowest layer of the most wanted paused video, so that the estimate grows until that one fits.
+/// Without the padding an estimate below what is wanted would stay there: the estimator only
+/// raises it when it sees traffic near it.
+pub fn estimator_targets(videos: &[VideoWant], chosen: &[Option<Quality>]) -> (u64, u64) {
+    let cost = |video: &VideoWant, quality: Quality| {
+        video
+            .sent
+            .iter()
+            .find(|l| l.quality == quality)
+            .map_or(0, |l| l.cost())
+    };
+    let used: u64 = videos
+        .iter()
+        .zip(chosen)
+        .filter_map(|(video, chosen)| Some(cost(video, (*chosen)?)))
+        .sum();
+    let next = videos
+        .iter()
+        .zip(chosen)
+        .filter(|(video, chosen)| chosen.is_none() && video.wanted != Quality::Off)
+        .max_by_key(|(video, _)| video.wanted)
+        .and_then(|(video, _)| video.lowest())
+        .map(LayerSent::cost);
+    let desired: u64 = videos.iter().map(VideoWant::top_bitrate).sum();
+    let sustain = next.map_or(0, |next| (used + next).min(desired));
+    (sustain, desired)
 }
 
 #[cfg(test)]
@@ -86,10 +184,20 @@ mod tests {
     use super::*;
     use Quality::*;
 
+    fn sent(qualities: &[Quality]) -> Vec<LayerSent> {
+        qualities
+            .iter()
+            .map(|&quality| LayerSent {
+                quality,
+                bitrate: 0,
+            })
+            .collect()
+    }
+
     fn video(wanted: Quality) -> VideoWant {
         VideoWant {
             wanted,
-            sent: vec![Low, Medium, High],
+            sent: sent(&[Low, Medium, High]),
         }
     }
 
@@ -119,8 +227,30 @@ mod tests {
             allocate(Some(700_000), false, &videos),
             [Some(Low), Some(Medium), Some(Low)]
         );
-        // Nothing fits: still the lowest layer, rather than a black tile.
-        assert_eq!(allocate(Some(10_000), false, &[video(High)]), [Some(Low)]);
+        // Nothing fits: each still gets its small layer.
+        assert_eq!(
+            allocate(Some(10_000), false, &[video(Low), video(High)]),
+            [Some(Low), Some(Low)]
+        );
+    }
+
+    #[test]
+    fn measured_bitrates_decide_what_fits() {
+        // Single-layer senders measured at 500 kbit/s (540 with headers): nominally 1.5 Mbit/s
+        // each, but three fit in 1.7 Mbit/s; the fourth is paused until the estimate grows.
+        let single = VideoWant {
+            wanted: Medium,
+            sent: vec![LayerSent {
+                quality: High,
+                bitrate: 500_000,
+            }],
+        };
+        let videos = vec![single.clone(); 4];
+        assert_eq!(single.top_bitrate(), 541_666);
+        assert_eq!(
+            allocate(Some(1_700_000), false, &videos),
+            [Some(High), Some(High), Some(High), None]
+        );
     }
 
     #[test]
@@ -131,18 +261,48 @@ mod tests {
         );
         let partial = VideoWant {
             wanted: High,
-            sent: vec![Low, Medium],
+            sent: sent(&[Low, Medium]),
         };
         assert_eq!(allocate(None, false, &[partial]), [Some(Medium)]);
         let single = VideoWant {
             wanted: Low,
-            sent: vec![quality_of(None)],
+            sent: sent(&[quality_of(None)]),
         };
         assert_eq!(
             allocate(None, false, &[single]),
             [Some(High)],
             "a single layer is what there is"
         );
+    }
+
+    #[test]
+    fn the_estimator_is_asked_for_the_next_paused_video() {
+        let single = VideoWant {
+            wanted: Medium,
+            sent: vec![LayerSent {
+                quality: High,
+                bitrate: 120_000,
+            }],
+        };
+        let videos = vec![single; 3];
+        // Two forwarded, one paused: sustain all three, probe for all three.
+        assert_eq!(
+            estimator_targets(&videos, &[Some(High), Some(High), None]),
+            (390_000, 390_000)
+        );
+        // Nothing paused: nothing to sustain.
+        assert_eq!(
+            estimator_targets(&videos, &[Some(High), Some(High), Some(High)]),
+            (0, 390_000)
+        );
+    }
+
+    #[test]
+    fn a_receiver_is_lossy_past_ten_percent_until_below_two() {
+        assert!(!lossy(false, 0.05));
+        assert!(lossy(false, 0.15));
+        assert!(lossy(true, 0.05), "still lossy until it clears");
+        assert!(!lossy(true, 0.01));
     }
 
     #[test]

@@ -94,8 +94,7 @@ impl MediaServer {
             .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
-        let forwarder =
-            forwarder::Forwarder::new(addrs.clone(), config.max_bitrate, metrics, stats.clone());
+        let forwarder = forwarder::Forwarder::new(addrs.clone(), config, metrics, stats.clone());
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(udp::run(sockets, forwarder, changes, hub, stop_rx));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();

@@ -12,14 +12,19 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::{Candidate, Rtc};
 
-use super::layers::{VideoWant, allocate, quality_of};
+use super::layers::{LayerSent, VideoWant, allocate, estimator_targets, quality_of};
 use crate::wire::{PeerId, Quality, RoomId};
 
 /// How long a layer may go without data before it no longer counts as sent.
 const LAYER_SILENCE: Duration = Duration::from_secs(3);
-/// The bandwidth estimate a new connection starts from, and the most the server probes for.
+/// The bandwidth estimate a new connection starts from.
 const START_BITRATE: Bitrate = Bitrate::kbps(1_500);
-const DESIRED_BITRATE: Bitrate = Bitrate::mbps(10);
+/// The least the estimator sustains (padding when media is quiet), and the least it probes for:
+/// below these the top layer of even one video could not be found.
+const MIN_BITRATE: u64 = 300_000;
+const MIN_DESIRED: u64 = 2_000_000;
+/// What each forwarded audio track may cost (Opus at its usual rates, with headers).
+const AUDIO_BITRATE: u64 = 64_000;
 
 /// A track the page sends us.
 #[derive(Debug)]
@@ -28,22 +33,44 @@ pub(super) struct TrackIn {
     pub kind: MediaKind,
     /// The page's own stream id for it (`msid`), which its `state` uses to name a screen.
     pub stream_id: String,
-    /// Each simulcast layer seen, with when it last carried data.
-    pub layers: Vec<(Option<Rid>, Instant)>,
+    /// Each simulcast layer seen, with when it last carried data and what it carries.
+    pub layers: Vec<LayerIn>,
     /// When a keyframe was last asked for, per layer.
     pub keyframe_asked: Vec<(Option<Rid>, Instant)>,
 }
 
-/// The layers of one sender's video sent lately: each with its quality.
-pub(super) type SentLayers = Vec<(Quality, Option<Rid>)>;
+/// One simulcast layer (or the only one) of a track the page sends us.
+#[derive(Debug)]
+pub(super) struct LayerIn {
+    pub rid: Option<Rid>,
+    /// When it last carried data.
+    pub last: Instant,
+    /// Bytes since `since`, turned into `bitrate` once a second has passed.
+    bytes: u64,
+    since: Instant,
+    /// Bits per second over the last full second (0 until then).
+    pub bitrate: u64,
+}
+
+/// The layers of one sender's video sent lately: each with its rid, quality and bitrate.
+pub(super) type SentLayers = Vec<(Option<Rid>, LayerSent)>;
 
 impl TrackIn {
     /// The layers sent lately.
     pub fn sent(&self, now: Instant) -> SentLayers {
         self.layers
             .iter()
-            .filter(|(_, at)| now.saturating_duration_since(*at) < LAYER_SILENCE)
-            .map(|(rid, _)| (quality_of(rid.as_ref().map(|r| &**r)), *rid))
+            .filter(|l| now.saturating_duration_since(l.last) < LAYER_SILENCE)
+            .map(|l| {
+                let quality = quality_of(l.rid.as_deref());
+                (
+                    l.rid,
+                    LayerSent {
+                        quality,
+                        bitrate: l.bitrate,
+                    },
+                )
+            })
             .collect()
     }
 
@@ -63,18 +90,28 @@ impl TrackIn {
         }
     }
 
-    /// Notes data on a layer; true if the layer is new (the layer choice must be redone).
-    pub fn saw(&mut self, rid: Option<Rid>, now: Instant) -> bool {
-        match self.layers.iter_mut().find(|(r, _)| *r == rid) {
-            Some((_, at)) => {
-                *at = now;
-                false
-            }
-            None => {
-                self.layers.push((rid, now));
-                true
-            }
+    /// Notes `bytes` of data on a layer; true if the layer is new (the layer choice must be
+    /// redone).
+    pub fn saw(&mut self, rid: Option<Rid>, bytes: usize, now: Instant) -> bool {
+        let Some(layer) = self.layers.iter_mut().find(|l| l.rid == rid) else {
+            self.layers.push(LayerIn {
+                rid,
+                last: now,
+                bytes: bytes as u64,
+                since: now,
+                bitrate: 0,
+            });
+            return true;
+        };
+        layer.last = now;
+        layer.bytes += bytes as u64;
+        let elapsed = now.saturating_duration_since(layer.since);
+        if elapsed >= Duration::from_secs(1) {
+            layer.bitrate = (layer.bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+            layer.bytes = 0;
+            layer.since = now;
         }
+        false
     }
 }
 
@@ -147,6 +184,12 @@ pub(super) struct Participant {
     pub forwarded: u64,
     /// (when, bytes received, bytes sent) at the last statistics, for bitrates.
     pub last_counts: Option<(Instant, u64, u64)>,
+    /// Losing packets, by its page's reports (see [`super::layers::lossy`]): its videos go a
+    /// step lower.
+    pub lossy: bool,
+    /// What the estimator was last told to sustain and to probe for (see
+    /// [`estimator_targets`]).
+    estimator_targets: (u64, u64),
 }
 
 impl Participant {
@@ -157,24 +200,30 @@ impl Participant {
         room: RoomId,
         candidates: &[std::net::SocketAddr],
         offer: SdpOffer,
+        estimate: bool,
         now: Instant,
     ) -> Result<(Self, SdpAnswer), str0m::RtcError> {
-        let mut rtc = Rtc::builder()
+        let mut builder = Rtc::builder()
             .set_ice_lite(true)
             // VP8 is what every browser sends with simulcast; Opus for audio.
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
-            .enable_bwe(Some(START_BITRATE))
-            .set_stats_interval(Some(Duration::from_secs(1)))
-            .build(now);
+            .set_stats_interval(Some(Duration::from_secs(1)));
+        if estimate {
+            builder = builder.enable_bwe(Some(START_BITRATE));
+        }
+        let mut rtc = builder.build(now);
         for &addr in candidates {
             if let Ok(candidate) = Candidate::host(addr, "udp") {
                 rtc.add_local_candidate(candidate);
             }
         }
         let answer = rtc.sdp_api().accept_offer(offer)?;
-        rtc.bwe().set_bitrate(Bitrate::kbps(300), DESIRED_BITRATE);
+        if estimate {
+            rtc.bwe()
+                .set_bitrate(Bitrate::bps(MIN_BITRATE), Bitrate::bps(MIN_DESIRED));
+        }
         let participant = Self {
             peer,
             room,
@@ -186,6 +235,8 @@ impl Participant {
             bandwidth: None,
             forwarded: 0,
             last_counts: None,
+            lossy: false,
+            estimator_targets: (MIN_BITRATE, MIN_DESIRED),
         };
         Ok((participant, answer))
     }
@@ -326,15 +377,40 @@ impl Participant {
                     .get(&self.tracks_out[*i].stream_id)
                     .copied()
                     .unwrap_or(Quality::Medium),
-                sent: layers.iter().map(|(q, _)| *q).collect(),
+                sent: layers.iter().map(|(_, l)| *l).collect(),
             })
             .collect();
-        let chosen = allocate(self.bandwidth, pressure, &wants);
+        let audio = self
+            .tracks_out
+            .iter()
+            .filter(|t| t.kind == MediaKind::Audio)
+            .count() as u64;
+        // Audio goes to everyone whatever the estimate; video shares what is left.
+        let budget = self
+            .bandwidth
+            .map(|b| b.saturating_sub(audio * AUDIO_BITRATE));
+        let chosen = allocate(budget, pressure || self.lossy, &wants);
+        let (sustain, desired) = estimator_targets(&wants, &chosen);
+        let targets = (
+            (sustain + audio * AUDIO_BITRATE).max(MIN_BITRATE),
+            (desired + audio * AUDIO_BITRATE).max(MIN_DESIRED),
+        );
+        if targets != self.estimator_targets {
+            tracing::trace!(peer = %self.peer, ?budget, ?targets, videos = wants.len(), forwarded = chosen.iter().flatten().count(), "estimator targets");
+            self.estimator_targets = targets;
+            self.rtc
+                .bwe()
+                .set_bitrate(Bitrate::bps(targets.0), Bitrate::bps(targets.1));
+        }
         let mut keyframes = Vec::new();
         for ((i, layers), quality) in videos.into_iter().zip(chosen) {
             let out = &mut self.tracks_out[i];
-            let target =
-                quality.and_then(|q| layers.iter().find(|(l, _)| *l == q).map(|(_, rid)| *rid));
+            let target = quality.and_then(|q| {
+                layers
+                    .iter()
+                    .find(|(_, l)| l.quality == q)
+                    .map(|(rid, _)| *rid)
+            });
             match target {
                 None => {
                     out.layer = None;

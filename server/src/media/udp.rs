@@ -69,13 +69,15 @@ pub(super) async fn run(
                 forwarder.change(change, Instant::now(), &mut effects);
             }
             (index, received) = recv_any(&sockets, &mut buf) => {
-                if let Ok((len, source)) = received {
-                    let local = sockets[index].0;
-                    forwarder.datagram(local, source, &buf[..len], Instant::now(), &mut effects);
+                let taken = received.is_ok_and(|(len, source)| {
+                    forwarder.datagram(sockets[index].0, source, &buf[..len], Instant::now())
+                });
+                if !taken {
+                    continue; // dropped: nothing changed, the next wake-up stands
                 }
             }
             () = tokio::time::sleep_until(deadline) => {
-                forwarder.timeout(Instant::now(), &mut effects);
+                forwarder.timeout(Instant::now());
             }
         }
         next = forwarder.poll(Instant::now(), &mut effects);

@@ -1,0 +1,136 @@
+// Browser benchmark, mesh against the server's forwarder (SFU): for 4, 5 and 6 people, each a
+// headless Chromium in its own network namespace with a fake 15 fps camera, joined to one room of
+// a server started with `--media mesh` then `--media sfu`. Once every page sees everyone playing
+// and a warm-up has passed, it measures over a window each browser's CPU (its whole process tree,
+// from /proc) and its video upload (bytesSent of its outbound video, from getStats()), and prints
+// one JSON line per run. Needs root (namespaces) and a built server (FM_BIN, default the debug
+// build). Not part of the test command: it takes about ten minutes.
+//   node scripts/bench_browsers.mjs            4, 5 and 6 people
+//   SIZES=5 WINDOW=20 node scripts/bench_browsers.mjs
+import fs from "node:fs";
+import {
+  BIN,
+  browserIn,
+  createLan,
+  joinAs,
+  lineMatching,
+  MEETING_FLAGS,
+  seesPlaying,
+  serveIn,
+  sleep,
+} from "../tests/js/fixture.mjs";
+
+const sizes = (process.env.SIZES || "4 5 6").split(" ").map(Number);
+const warmup = Number(process.env.WARMUP || 10) * 1000;
+const window = Number(process.env.WINDOW || 20) * 1000;
+const FLAGS = MEETING_FLAGS.map((f) =>
+  f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
+);
+const TICKS = 100; // USER_HZ
+
+/** CPU seconds used so far by `pid` and every process below it. */
+function treeCpu(pid) {
+  const children = new Map();
+  const cpu = new Map();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const parent = Number(fields[1]);
+      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / TICKS);
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent).push(Number(entry));
+    } catch {
+      // the process ended while we read
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    total += cpu.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+/** Bytes of video this page has sent so far, over every connection it sends on. */
+const videoBytesSent = (page) =>
+  page.evaluate(async () => {
+    const pcs = [...state.peers.values()].map((p) => p.pc).filter(Boolean);
+    if (state.sfu) pcs.push(state.sfu.pc);
+    let bytes = 0;
+    for (const pc of pcs) {
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type === "outbound-rtp" && s.kind === "video") bytes += s.bytesSent;
+      }
+    }
+    return { bytes, connections: pcs.length };
+  });
+
+async function run(mode, n) {
+  const hosts = { srv: "10.81.0.1" };
+  for (let i = 0; i < n; i++) hosts[`p${i}`] = `10.81.0.${10 + i}`;
+  const lan = createLan(hosts);
+  const server = await serveIn(lan.ns("srv"), [
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--no-mdns",
+    "--media",
+    mode,
+  ]);
+  await lineMatching(server, /^HTTPS on https:\/\//);
+  const browsers = [];
+  try {
+    const pages = [];
+    for (let i = 0; i < n; i++) {
+      const browser = await browserIn(lan, `p${i}`, FLAGS);
+      browsers.push(browser);
+      pages.push(await joinAs(browser, "https://10.81.0.1:5443/r/bench", `P${i}`));
+    }
+    await Promise.all(pages.map((page) => seesPlaying(page, n - 1)));
+    await sleep(warmup);
+    const pids = browsers.map((b) => b.process().pid);
+    const cpu0 = pids.map(treeCpu);
+    const server0 = treeCpu(server.proc.pid);
+    const sent0 = await Promise.all(pages.map(videoBytesSent));
+    const t0 = Date.now();
+    await sleep(window);
+    const seconds = (Date.now() - t0) / 1000;
+    const cpu = pids.map((pid, i) => ((treeCpu(pid) - cpu0[i]) / seconds) * 100);
+    const serverCpu = ((treeCpu(server.proc.pid) - server0) / seconds) * 100;
+    const sent = await Promise.all(pages.map(videoBytesSent));
+    const upload = sent.map((s, i) => ((s.bytes - sent0[i].bytes) * 8) / seconds / 1e6);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return {
+      mode,
+      people: n,
+      browser_cpu_percent_mean: Number(mean(cpu).toFixed(1)),
+      browser_cpu_percent: cpu.map((c) => Number(c.toFixed(1))),
+      upload_mbps_mean: Number(mean(upload).toFixed(2)),
+      sending_connections: sent.map((s) => s.connections),
+      server_cpu_percent: Number(serverCpu.toFixed(1)),
+    };
+  } finally {
+    for (const browser of browsers) await browser.close().catch(() => {});
+    server.proc.kill("SIGTERM");
+    await server.exited;
+    lan.destroy();
+  }
+}
+
+console.error(`server: ${BIN}`);
+for (const n of sizes) {
+  for (const mode of ["mesh", "sfu"]) {
+    try {
+      console.log(JSON.stringify(await run(mode, n)));
+    } catch (error) {
+      console.log(JSON.stringify({ mode, people: n, failed: error.message.split("\n")[0] }));
+    }
+  }
+}
