@@ -1,8 +1,8 @@
 // Browser benchmark, mesh against the server's forwarder (SFU): for 4, 5 and 6 people, each a
-// headless Chromium in its own network namespace with a fake 15 fps camera, joined to one room of
-// a server started with `--media mesh` then `--media sfu`. Once every page sees everyone playing
-// and a warm-up has passed, it measures over a window each browser's CPU (its whole process tree,
-// from /proc) and its video upload (bytesSent of its outbound video, from getStats()), and prints
+// headless Chromium in its own network namespace with a fake 15 fps camera (320x240 unless WIDTH
+// and HEIGHT say otherwise), joined to one room of a server started with `--media mesh` then
+// `--media sfu`. Once every page sees everyone playing and a warm-up has passed, it measures over
+// a window each browser's CPU (every process in its namespace, from /proc) and its video upload (bytesSent of its outbound video, from getStats()), and prints
 // one JSON line per run. Needs root (namespaces) and a built server (FM_BIN, default the debug
 // build). Not part of the test command: it takes about ten minutes.
 //   node scripts/bench_browsers.mjs            4, 5 and 6 people
@@ -27,30 +27,24 @@ const FLAGS = MEETING_FLAGS.map((f) =>
   f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
 );
 const TICKS = 100; // USER_HZ
+// Six browsers encoding 640x480 share this machine's two cores with each other; at 320x240 a mesh
+// of six still gets going, so the comparison has figures on both sides.
+const CAMERA = { width: Number(process.env.WIDTH || 320), height: Number(process.env.HEIGHT || 240) };
 
-/** CPU seconds used so far by `pid` and every process below it. */
-function treeCpu(pid) {
-  const children = new Map();
-  const cpu = new Map();
+/** CPU seconds used so far by every process in the network namespace `ns` (one browser each). */
+function namespaceCpu(ns) {
+  const inode = fs.statSync(`/run/netns/${ns}`).ino;
+  let total = 0;
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/net`) !== `net:[${inode}]`) continue;
       const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const parent = Number(fields[1]);
-      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / TICKS);
-      if (!children.has(parent)) children.set(parent, []);
-      children.get(parent).push(Number(entry));
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS;
     } catch {
       // the process ended while we read
     }
-  }
-  let total = 0;
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop();
-    total += cpu.get(p) ?? 0;
-    stack.push(...(children.get(p) ?? []));
   }
   return total;
 }
@@ -67,6 +61,22 @@ const videoBytesSent = (page) =>
       }
     }
     return { bytes, connections: pcs.length };
+  });
+
+/** The first page's outgoing video per layer, and what its browser thinks it may send. */
+const sending = (page) =>
+  page.evaluate(async () => {
+    const pc = state.sfu?.pc ?? [...state.peers.values()].find((p) => p.pc)?.pc;
+    const out = [];
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.push(`${s.rid ?? "-"} ${s.frameWidth}x${s.frameHeight} ${s.framesPerSecond}fps ${s.qualityLimitationReason}`);
+      }
+      if (s.type === "candidate-pair" && s.nominated && s.availableOutgoingBitrate) {
+        out.push(`estimate ${Math.round(s.availableOutgoingBitrate / 1000)} kbit/s`);
+      }
+    }
+    return out;
   });
 
 async function run(mode, n) {
@@ -91,19 +101,19 @@ async function run(mode, n) {
     for (let i = 0; i < n; i++) {
       const browser = await browserIn(lan, `p${i}`, FLAGS);
       browsers.push(browser);
-      pages.push(await joinAs(browser, "https://10.81.0.1:5443/r/bench", `P${i}`));
+      pages.push(await joinAs(browser, "https://10.81.0.1:5443/r/bench", `P${i}`, undefined, true, CAMERA));
     }
     await Promise.all(pages.map((page) => seesPlaying(page, n - 1)));
     await sleep(warmup);
-    const pids = browsers.map((b) => b.process().pid);
-    const cpu0 = pids.map(treeCpu);
-    const server0 = treeCpu(server.proc.pid);
+    const people = Object.keys(hosts).filter((h) => h !== "srv");
+    const cpu0 = people.map((h) => namespaceCpu(lan.ns(h)));
+    const server0 = namespaceCpu(lan.ns("srv"));
     const sent0 = await Promise.all(pages.map(videoBytesSent));
     const t0 = Date.now();
     await sleep(window);
     const seconds = (Date.now() - t0) / 1000;
-    const cpu = pids.map((pid, i) => ((treeCpu(pid) - cpu0[i]) / seconds) * 100);
-    const serverCpu = ((treeCpu(server.proc.pid) - server0) / seconds) * 100;
+    const cpu = people.map((h, i) => ((namespaceCpu(lan.ns(h)) - cpu0[i]) / seconds) * 100);
+    const serverCpu = ((namespaceCpu(lan.ns("srv")) - server0) / seconds) * 100;
     const sent = await Promise.all(pages.map(videoBytesSent));
     const upload = sent.map((s, i) => ((s.bytes - sent0[i].bytes) * 8) / seconds / 1e6);
     const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -115,6 +125,7 @@ async function run(mode, n) {
       upload_mbps_mean: Number(mean(upload).toFixed(2)),
       sending_connections: sent.map((s) => s.connections),
       server_cpu_percent: Number(serverCpu.toFixed(1)),
+      first_page_sends: await sending(pages[0]),
     };
   } finally {
     for (const browser of browsers) await browser.close().catch(() => {});

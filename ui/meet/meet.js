@@ -8,7 +8,7 @@
 // RTCPeerConnections following the "perfect negotiation" pattern, collisions settled by which id
 // sorts first; the joiner offers first, as the original page did), or, in a room that has grown
 // past what a mesh carries or on a network that keeps browsers apart, through the server: one
-// connection to its media forwarder (the SFU), our camera sent once in three simulcast layers,
+// connection to its media forwarder (the SFU), our camera sent once in simulcast layers,
 // everyone else's arriving on it. A room that moves to the server keeps playing: each page opens
 // its server connection and drops a person's mesh connection once their video arrives through it.
 
@@ -280,7 +280,7 @@ async function listDevices() {
 function constraints(kind) {
   const id = kind === "video" ? state.devices.camera : state.devices.mic;
   const device = id ? { deviceId: { exact: id } } : {};
-  // 720p where the camera has it: the top of the three layers sent through the server.
+  // 720p where the camera has it: the top of the layers sent through the server.
   return kind === "video" ? { width: { ideal: 1280 }, height: { ideal: 720 }, ...device } : id ? device : true;
 }
 
@@ -561,12 +561,26 @@ async function onSignal({ from, signal, userName }) {
 
 // ---------------------------------------------------------------- media through the server (SFU)
 
-/** Our camera in three layers: the server forwards each person the one their tile needs. */
-const SIMULCAST = [
-  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: "h", maxBitrate: 1_500_000 },
-];
+/** Our camera in layers, the top one at full size: the server forwards each person the one their
+ * tile needs. Chromium sends no more layers than it thinks the picture worth (one at 320x240, two
+ * at 640x480) and drops the largest first, so we ask for only as many as the camera's size gets. */
+function simulcastFor(track) {
+  const width = track.getSettings().width ?? 640;
+  if (width >= 960) {
+    return [
+      { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+      { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+      { rid: "h", maxBitrate: 1_500_000 },
+    ];
+  }
+  if (width >= 480) {
+    return [
+      { rid: "l", scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+      { rid: "h", maxBitrate: 800_000 },
+    ];
+  }
+  return [{ maxBitrate: 500_000 }];
+}
 
 function onMediaMode({ mode }) {
   if (mode !== "sfu" || state.mode === "sfu") return;
@@ -582,7 +596,7 @@ function startSfu() {
   state.sfu = sfu;
   for (const track of state.local?.getTracks() || []) {
     const init = { direction: "sendonly", streams: [state.local] };
-    if (track.kind === "video") init.sendEncodings = SIMULCAST;
+    if (track.kind === "video") init.sendEncodings = simulcastFor(track);
     sfu.senders[track.kind] = pc.addTransceiver(track, init).sender;
   }
   if (state.screen) addScreen(sfu);

@@ -29,7 +29,8 @@ pub fn quality_of(rid: Option<&str>) -> Quality {
     }
 }
 
-/// What each layer costs at most, as the meeting page caps its encodings (bits per second).
+/// What a layer is taken to cost until measured: the most the meeting page gives it (bits per
+/// second; a page with a smaller camera caps its low layer at 200 kbit/s).
 pub fn nominal_bitrate(quality: Quality) -> u64 {
     match quality {
         Quality::Off => 0,
