@@ -2,9 +2,10 @@
 // headless Chromium in its own network namespace with a fake 15 fps camera (320x240 unless WIDTH
 // and HEIGHT say otherwise), joined to one room of a server started with `--media mesh` then
 // `--media sfu`. Once every page sees everyone playing and a warm-up has passed, it measures over
-// a window each browser's CPU (every process in its namespace, from /proc) and its video upload (bytesSent of its outbound video, from getStats()), and prints
-// one JSON line per run. Needs root (namespaces) and a built server (FM_BIN, default the debug
-// build). Not part of the test command: it takes about ten minutes.
+// a window each browser's CPU (every process in its namespace, from /proc), its video upload and
+// the frames it encodes (bytesSent and framesEncoded of its outbound video, from getStats()), and
+// prints one JSON line per run. Needs root (namespaces) and a built server (FM_BIN, default the
+// debug build). Not part of the test command: it takes about ten minutes.
 //   node scripts/bench_browsers.mjs            4, 5 and 6 people
 //   SIZES=5 WINDOW=20 node scripts/bench_browsers.mjs
 import fs from "node:fs";
@@ -55,12 +56,16 @@ const videoBytesSent = (page) =>
     const pcs = [...state.peers.values()].map((p) => p.pc).filter(Boolean);
     if (state.sfu) pcs.push(state.sfu.pc);
     let bytes = 0;
+    let frames = 0;
     for (const pc of pcs) {
       for (const s of (await pc.getStats()).values()) {
-        if (s.type === "outbound-rtp" && s.kind === "video") bytes += s.bytesSent;
+        if (s.type === "outbound-rtp" && s.kind === "video") {
+          bytes += s.bytesSent;
+          frames += s.framesEncoded ?? 0;
+        }
       }
     }
-    return { bytes, connections: pcs.length };
+    return { bytes, frames, connections: pcs.length, at: performance.now() };
   });
 
 /** The first page's outgoing video per layer, and what its browser thinks it may send. */
@@ -106,23 +111,32 @@ async function run(mode, n) {
     await Promise.all(pages.map((page) => seesPlaying(page, n - 1)));
     await sleep(warmup);
     const people = Object.keys(hosts).filter((h) => h !== "srv");
+    // CPU over the wall-clock window between its two readings; the pages' counters (slow to
+    // read from busy browsers) over their own, measured by each page's clock.
+    const sent0 = await Promise.all(pages.map(videoBytesSent));
     const cpu0 = people.map((h) => namespaceCpu(lan.ns(h)));
     const server0 = namespaceCpu(lan.ns("srv"));
-    const sent0 = await Promise.all(pages.map(videoBytesSent));
     const t0 = Date.now();
     await sleep(window);
+    const cpu1 = people.map((h) => namespaceCpu(lan.ns(h)));
+    const server1 = namespaceCpu(lan.ns("srv"));
     const seconds = (Date.now() - t0) / 1000;
-    const cpu = people.map((h, i) => ((namespaceCpu(lan.ns(h)) - cpu0[i]) / seconds) * 100);
-    const serverCpu = ((namespaceCpu(lan.ns("srv")) - server0) / seconds) * 100;
     const sent = await Promise.all(pages.map(videoBytesSent));
-    const upload = sent.map((s, i) => ((s.bytes - sent0[i].bytes) * 8) / seconds / 1e6);
-    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const cpu = cpu1.map((c, i) => ((c - cpu0[i]) / seconds) * 100);
+    const serverCpu = ((server1 - server0) / seconds) * 100;
+    const span = sent.map((s, i) => (s.at - sent0[i].at) / 1000);
+    const upload = sent.map((s, i) => ((s.bytes - sent0[i].bytes) * 8) / span[i] / 1e6);
+    const encoded = sent.map((s, i) => (s.frames - sent0[i].frames) / span[i]);
+    const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+    const mean = (xs) => sum(xs) / xs.length;
     return {
       mode,
       people: n,
       browser_cpu_percent_mean: Number(mean(cpu).toFixed(1)),
       browser_cpu_percent: cpu.map((c) => Number(c.toFixed(1))),
+      browsers_cpu_percent_total: Number(sum(cpu).toFixed(1)),
       upload_mbps_mean: Number(mean(upload).toFixed(2)),
+      frames_encoded_per_second_mean: Number(mean(encoded).toFixed(1)),
       sending_connections: sent.map((s) => s.connections),
       server_cpu_percent: Number(serverCpu.toFixed(1)),
       first_page_sends: await sending(pages[0]),

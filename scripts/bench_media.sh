@@ -9,6 +9,7 @@
 # (Debian package) if missing. Not part of the test command: it takes about ten minutes.
 #   ./scripts/bench_media.sh                      10, 20 and 30 participants
 #   SIZES="20" WARMUP=20 DURATION=20 ./scripts/bench_media.sh
+#   SIZES="30" FM_ARGS="--media-max-bitrate 1000Mbit" ./scripts/bench_media.sh   past the default cap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH" RUST_BACKTRACE=0
@@ -101,7 +102,7 @@ for n in $sizes; do
         estimate=on
         [ "$target" = fm-no-estimate ] && estimate=off
         start 5600 target/release/free-meetings serve --bind "$server_ip" --port 5600 --no-mdns \
-          --media sfu --media-port 0 --media-estimate "$estimate"
+          --media sfu --media-port 0 --media-estimate "$estimate" ${FM_ARGS:-}
         through=free-meetings addr="$server_ip:5600"
         ;;
       janus)
