@@ -1,11 +1,31 @@
 // Free Meetings dashboard: live rooms, people and reachability, pushed by the server over
 // server-sent events. The same page runs at /dashboard and in the desktop window, where the
-// window passes ?api=http://127.0.0.1:PORT (and the Tauri bridge adds settings).
+// window passes ?api=http://127.0.0.1:PORT, and the app's control API (its state and settings,
+// in the tray process) as ?control=URL&controlToken=SECRET; the Tauri bridge does the rest.
 
 const params = new URLSearchParams(location.search);
 const API = params.get("api") || (location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:5000");
 const TOKEN = params.get("token");
 const tauri = window.__TAURI__?.core;
+const CONTROL = params.get("control");
+const CONTROL_TOKEN = params.get("controlToken");
+
+/** Calls the tray process's control API; rejects with its message when it refuses. */
+async function control(path, body) {
+  const response = await fetch(new URL(path, CONTROL), {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${CONTROL_TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(await response.text());
+  return response.json();
+}
+
+/** Reloads the page against the server on another port, keeping the rest of the address. */
+function useApiPort(port) {
+  params.set("api", `http://127.0.0.1:${port}`);
+  location.search = `?${params}`;
+}
 const $ = (id) => document.getElementById(id);
 
 function apiUrl(path) {
@@ -206,8 +226,8 @@ function connect() {
 
 // Desktop window only: the server's state as the app sees it, and the settings form.
 async function checkProblem() {
-  if (!tauri) return;
-  const state = await tauri.invoke("app_state");
+  if (!CONTROL) return;
+  const state = await control("/app-state");
   const box = $("problem");
   box.replaceChildren();
   box.hidden = !state.problem;
@@ -217,18 +237,18 @@ async function checkProblem() {
   if (state.suggestedPort) {
     const button = el("button", `Use port ${state.suggestedPort}`);
     button.addEventListener("click", async () => {
-      await tauri.invoke("use_port", { port: state.suggestedPort });
-      location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${state.suggestedPort}`)}`;
+      await control("/use-port", { port: state.suggestedPort });
+      useApiPort(state.suggestedPort);
     });
     box.append(button);
   }
 }
 
 async function setupSettings() {
-  if (!tauri) return;
+  if (!CONTROL) return;
   $("settings").hidden = false;
   const form = $("settings-form");
-  const { settings, warning } = await tauri.invoke("get_settings");
+  const { settings, warning } = await control("/settings");
   form.port.value = settings.port;
   form.instanceName.value = settings.instanceName || "";
   form.mdnsHostname.value = settings.mdnsHostname || "";
@@ -248,17 +268,29 @@ async function setupSettings() {
       startAtLogin: form.startAtLogin.checked,
     };
     try {
-      const port = await tauri.invoke("save_settings", { settings: next });
+      const port = await control("/settings", next);
       $("settings-result").textContent = "Saved and applied.";
-      if (`http://127.0.0.1:${port}` !== API)
-        location.search = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+      if (`http://127.0.0.1:${port}` !== API) useApiPort(port);
     } catch (error) {
-      $("settings-result").textContent = String(error);
+      $("settings-result").textContent = error.message;
     }
   });
+}
+
+/** Desktop window only: comes to the front whenever the tray process asks (Open, a second launch). */
+async function answerRaises() {
+  if (!CONTROL || !tauri) return;
+  for (;;) {
+    try {
+      if (await control("/raise")) await tauri.invoke("raise_window");
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the app is restarting its API
+    }
+  }
 }
 
 $("new-meeting").addEventListener("click", newMeeting);
 connect();
 checkProblem();
 setupSettings();
+answerRaises();

@@ -1,59 +1,10 @@
-//! Commands the window calls through the Tauri bridge (settings and the server's state).
+//! Commands the window calls through the Tauri bridge: what its own process can do (title,
+//! browser, clipboard). The app's state and settings live in the tray process (`control.rs`).
 
-use std::sync::Arc;
-
-use free_meetings::desktop::Settings;
-use serde::Serialize;
-use tauri::{AppHandle, State};
+use tauri::AppHandle;
 use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_opener::OpenerExt;
-
-use crate::desktop::{AppStatus, Desktop};
-
-/// The settings and any warning about the settings file.
-#[derive(Serialize)]
-pub struct SettingsView {
-    settings: Settings,
-    warning: Option<String>,
-}
-
-/// The server's state as the app sees it (problem, suggested port, port).
-#[tauri::command]
-pub fn app_state(desktop: State<'_, Arc<Desktop>>) -> AppStatus {
-    desktop.status().borrow().clone()
-}
-
-/// The current settings.
-#[tauri::command]
-pub fn get_settings(desktop: State<'_, Arc<Desktop>>) -> SettingsView {
-    let loaded = desktop.loaded();
-    SettingsView {
-        settings: loaded.settings,
-        warning: loaded.warning,
-    }
-}
-
-/// Saves settings and applies them at once; returns the port now in use.
-#[tauri::command]
-pub async fn save_settings(
-    app: AppHandle,
-    desktop: State<'_, Arc<Desktop>>,
-    settings: Settings,
-) -> Result<Option<u16>, String> {
-    set_start_at_login(&app, settings.start_at_login);
-    desktop.save(settings).await
-}
-
-/// Switches to another port (the one-click fix for a busy port).
-#[tauri::command]
-pub async fn use_port(desktop: State<'_, Arc<Desktop>>, port: u16) -> Result<Option<u16>, String> {
-    let settings = Settings {
-        port,
-        ..desktop.loaded().settings
-    };
-    desktop.save(settings).await
-}
 
 /// The page reports what it shows; the window title carries it, so a glance at the taskbar
 /// (or a test reading the title) sees what the window rendered.
@@ -65,6 +16,14 @@ pub fn window_shows(window: tauri::WebviewWindow, summary: String) {
         .take(120)
         .collect();
     let _ = window.set_title(&format!("Free Meetings — {summary}"));
+}
+
+/// Brings the window to the front (the tray process asked: Open, or a second launch).
+#[tauri::command]
+pub fn raise_window(window: tauri::WebviewWindow) {
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
 }
 
 /// Opens a meeting link in the default browser (the window's Join and New meeting).

@@ -23,7 +23,7 @@ pub struct AppStatus {
 }
 
 /// Origins of the app's own window (Linux/macOS, and Windows), let into the dashboard API.
-const WINDOW_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
+pub const WINDOW_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
 
 /// Shared app state, managed by Tauri.
 pub struct Desktop {

@@ -1,9 +1,12 @@
 //! Free Meetings desktop: the signaling server lives in the tray, the live rooms in a window.
-//! The shell is thin: all signaling is in the `free-meetings` library.
+//! The shell is thin: all signaling is in the `free-meetings` library. Two roles, one binary:
+//! the tray process (server, tray, settings, control API) and, started by it with `--window`,
+//! the window process (a web view of `ui/`), which ends when the window closes.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod cli;
 mod commands;
+mod control;
 mod desktop;
 mod tray;
 mod window;
@@ -15,12 +18,22 @@ use free_meetings::startup;
 use tauri::{AppHandle, Manager, RunEvent};
 
 use crate::desktop::Desktop;
+use crate::window::{WindowArgs, WindowProcess};
 
 fn main() -> ExitCode {
     let args: cli::Args = match startup::parse_args() {
         Ok(args) => args,
         Err(code) => return code,
     };
+    let context = tauri::generate_context!();
+    if args.window {
+        let Some(window) = WindowArgs::from_env() else {
+            eprintln!("error: --window is how the app opens its own window; start the app instead");
+            return ExitCode::from(2);
+        };
+        startup::init_logging();
+        return run_window(window, context);
+    }
     startup::init_logging();
     startup::raise_open_file_limit();
 
@@ -34,15 +47,6 @@ fn main() -> ExitCode {
         ))
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::app_state,
-            commands::get_settings,
-            commands::save_settings,
-            commands::use_port,
-            commands::window_shows,
-            commands::open_meeting,
-            commands::copy_text,
-        ])
         .setup(move |app| {
             let settings_path = app.path().app_config_dir()?.join("settings.json");
             let minimized = args.minimized;
@@ -59,13 +63,20 @@ fn main() -> ExitCode {
                 });
             });
             tauri::async_runtime::block_on(desktop.start());
+            let raise = tokio::sync::watch::channel(0).0;
+            let control = tauri::async_runtime::block_on(control::start(
+                desktop.clone(),
+                app.handle().clone(),
+                raise.subscribe(),
+            ))?;
+            app.manage(WindowProcess::new(control, raise));
             tray::create(app.handle())?;
             if !minimized {
                 window::show(app.handle());
             }
             Ok(())
         })
-        .build(tauri::generate_context!());
+        .build(context);
     let app = match app {
         Ok(app) => app,
         Err(error) => {
@@ -74,7 +85,7 @@ fn main() -> ExitCode {
         }
     };
     app.run(|_, event| {
-        // Closing the window keeps the app in the tray; only Quit (an explicit exit code) ends it.
+        // The tray process has no window of its own; only Quit (an explicit exit code) ends it.
         if let RunEvent::ExitRequested {
             api, code: None, ..
         } = event
@@ -85,8 +96,34 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Shuts the server down cleanly (peers told, LAN goodbye), then exits 0.
+/// The window process: one web view; it ends when the window is closed.
+fn run_window(window: WindowArgs, context: tauri::Context) -> ExitCode {
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::window_shows,
+            commands::raise_window,
+            commands::open_meeting,
+            commands::copy_text,
+        ])
+        .setup(move |app| Ok(window::create(app.handle(), &window)?))
+        .build(context);
+    match app {
+        Ok(app) => {
+            app.run(|_, _| {});
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: the window could not open: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Shuts the server down cleanly (peers told, LAN goodbye), closes the window, then exits 0.
 pub fn quit(app: AppHandle) {
+    window::close(&app);
     tauri::async_runtime::spawn(async move {
         app.state::<Arc<Desktop>>().inner().clone().stop().await;
         app.exit(0);

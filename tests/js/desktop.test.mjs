@@ -1,7 +1,8 @@
 // Protects the desktop app as a person meets it, in a real X server (Xvfb) with a real tray
-// (trayer) and a D-Bus session: the tray menu opens the window, the window shows a joined peer,
-// a second launch focuses the first, SIGTERM exits 0 and frees the port, a busy port is shown in
-// the window, and the settings file (valid or corrupt) is honoured.
+// (trayer) and a D-Bus session: the tray menu opens the window in a process of its own, the
+// window shows a joined peer, closing it ends that process and leaves the tray, a second launch
+// opens it again, Quit and SIGTERM exit 0 (window included) and free the port, a busy port is
+// shown in the window, and the settings file (valid or corrupt) is honoured.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -34,6 +35,16 @@ function windowTitles() {
   }
 }
 const titled = (pattern) => poll(() => windowTitles().find((t) => pattern.test(t)), `a window titled ${pattern}`);
+
+/** The window's process: the app started again with --window, as the app's child. */
+function windowProcess(app) {
+  try {
+    return Number(execFileSync("pgrep", ["-P", String(app.proc.pid), "-f", "--", "--window"], { encoding: "utf8" }));
+  } catch {
+    return null; // pgrep exits 1 when nothing matches
+  }
+}
+const alive = (pid) => fs.existsSync(`/proc/${pid}`);
 
 async function health(port) {
   try {
@@ -134,11 +145,13 @@ async function launch(args, extraEnv) {
 }
 
 async function quit(app, port) {
+  const window = windowProcess(app);
   const started = Date.now();
   app.proc.kill("SIGTERM");
   const code = await app.exited;
   assert.equal(code, 0, app.out.stderr);
   assert.ok(Date.now() - started < 5000, `exit took ${Date.now() - started} ms`);
+  if (window) await poll(() => !alive(window), "the window's process to end with the app", 5000);
   if (port) {
     const again = net.createServer();
     await new Promise((resolve, reject) => again.once("error", reject).listen(port, "0.0.0.0", resolve));
@@ -217,26 +230,46 @@ async function firstTest(app, port) {
   const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
   assert.match(status.fingerprint ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, JSON.stringify(status));
   if (status.urls.length) assert.match(status.meetingLink, /^https:\/\//, "the link to share is the HTTPS one");
+  assert.equal(windowProcess(app), null, "no window process while minimized");
   await openFromTray();
   await titled(/^Free Meetings — No meetings right now$/);
+  const firstWindow = windowProcess(app);
+  assert.ok(firstWindow && firstWindow !== app.proc.pid, "the window runs in a process of its own");
+  // It reaches the app's state through a loopback control API that wants the token it was given.
+  const environ = fs.readFileSync(`/proc/${firstWindow}/environ`, "utf8").split("\0");
+  const given = (name) => environ.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1);
+  const controlUrl = given("FM_CONTROL_URL");
+  assert.match(controlUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
+  const appState = (token) => fetch(`${controlUrl}/app-state`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await fetch(`${controlUrl}/app-state`)).status, 401);
+  assert.equal((await appState("not-the-token")).status, 401);
+  assert.equal((await (await appState(given("FM_CONTROL_TOKEN"))).json()).port, port);
   const ann = await client(`http://127.0.0.1:${port}`);
   await join(ann, "weekly", "Ann");
   await titled(/^Free Meetings — 1 meeting, 1 person$/);
   await screenshot("desktop-window.png");
 
-  // A second launch hands over to the first and exits.
+  // A second launch hands over to the first and exits; the open window stays the one window.
   const second = await launch(["--port", String(port)]);
   assert.equal(await second.exited, 0, second.out.stderr);
   assert.equal(await health(port), true);
+  assert.equal(windowProcess(app), firstWindow);
+  assert.equal(windowTitles().length, 1);
 
-  // Closing the window (as a window manager's close button does) keeps the app in the tray.
+  // Closing the window (as a window manager's close button does) ends its process and keeps
+  // the app in the tray.
   const win = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
   execFileSync("/usr/bin/python3", [path.join(ROOT, "tests/x11/close_window.py"), win], { env });
   await poll(() => windowTitles().length === 0, "the window to close");
+  await poll(() => !alive(firstWindow), "the window's process to end");
   assert.equal(await health(port), true, "the server keeps running");
   assert.equal(app.proc.exitCode, null, "the app keeps running");
-  await openFromTray();
+  // A second launch opens it again, in a new process.
+  const third = await launch(["--port", String(port)]);
+  assert.equal(await third.exited, 0, third.out.stderr);
   await titled(/^Free Meetings — 1 meeting, 1 person$/);
+  const secondWindow = windowProcess(app);
+  assert.ok(secondWindow && secondWindow !== firstWindow);
 
   // Start at login writes (and then removes) the desktop's autostart entry.
   const autostart = path.join(home, ".config", "autostart");
@@ -253,11 +286,13 @@ async function firstTest(app, port) {
   const roomLink = new RegExp(`^${meetingLink.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/r/[a-z]+-[a-z]+-\\d{2}$`);
   await poll(() => roomLink.test(clipboard()), `a room link under ${meetingLink} on the clipboard`, 5000);
 
-  // Quit from the menu: peers are disconnected and the app exits 0, freeing the port.
+  // Quit from the menu: peers are disconnected, the window closes and the app exits 0, freeing
+  // the port.
   const disconnected = ann.closed(20000);
   await fromTray("Up");
   await disconnected;
   assert.equal(await app.exited, 0, app.out.stderr);
+  await poll(() => !alive(secondWindow), "the window's process to end with the app");
   closeAll();
   const again = net.createServer();
   await new Promise((resolve, reject) => again.once("error", reject).listen(port, "0.0.0.0", resolve));
