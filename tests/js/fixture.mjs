@@ -544,7 +544,19 @@ export async function joinAs(browser, url, name, viewport = { width: 960, height
   await page.goto(url);
   await page.fill("#name", name);
   await page.click("#join-button");
-  if (inCall) await page.waitForSelector("#call:not([hidden])");
+  if (inCall) {
+    await page.waitForSelector("#call:not([hidden])").catch(async (error) => {
+      // Joining waits for the camera and microphone: say whether they came, and what the page said.
+      const seen = await page
+        .evaluate(() => ({
+          camera: state.local?.getTracks().map((t) => `${t.kind} ${t.readyState}`) ?? "none yet",
+          notice: document.querySelector("#notice").textContent,
+          socket: !!state.socket?.connected,
+        }))
+        .catch((e) => e.message);
+      throw new Error(`${name} could not join: ${error.message.split("\n")[0]} ${JSON.stringify(seen)}`);
+    });
+  }
   return page;
 }
 

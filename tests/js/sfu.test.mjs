@@ -199,6 +199,11 @@ test("Wi-Fi that keeps devices apart: a mesh cannot connect, the server carries 
         await ann.context().close();
         await bob.context().close();
       });
+      // Fresh browsers for the second half: nothing of the first call (its camera sessions,
+      // its failed connections) carried over.
+      await Promise.all(browsers.map((browser) => browser.close()));
+      browsers.length = 0;
+      for (const host of ["w1", "w2", "w3"]) browsers.push(await browserIn(wifi, host, FLAGS));
       await withServer(wifi, "srv", ["--media", "sfu"], async () => {
         const url = "https://10.81.0.1:5443/r/isolated";
         const pages = [];
