@@ -124,12 +124,33 @@ impl MediaServer {
     }
 }
 
+/// The receive buffer asked of the kernel for each media socket. Every participant's packets
+/// land in one socket, so a forwarder that is not scheduled for a few tens of milliseconds (a
+/// busy machine) must find them queued, not dropped: the default (208 KiB, about 150 datagrams
+/// once the kernel counts its overhead) overflowed with five browsers on a busy two-core
+/// machine. The kernel caps what it grants at twice `net.core.rmem_max`.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
 async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
     let addr = SocketAddr::new(ip, port);
-    UdpSocket::bind(addr)
+    let socket = UdpSocket::bind(addr)
         .await
         .map_err(|source| match source.kind() {
             io::ErrorKind::AddrInUse => MediaError::PortInUse { addr: ip, port },
             _ => MediaError::Bind { addr, source },
-        })
+        })?;
+    let buffer = socket2::SockRef::from(&socket);
+    if let Err(error) = buffer.set_recv_buffer_size(RECEIVE_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the media socket's receive buffer");
+    }
+    if let Ok(granted) = buffer.recv_buffer_size()
+        && granted < RECEIVE_BUFFER
+    {
+        tracing::debug!(
+            granted,
+            asked = RECEIVE_BUFFER,
+            "media socket receive buffer capped by net.core.rmem_max"
+        );
+    }
+    Ok(socket)
 }
