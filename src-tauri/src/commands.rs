@@ -2,7 +2,6 @@
 //! browser, clipboard). The app's state and settings live in the tray process (`control.rs`).
 
 use tauri::AppHandle;
-use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_opener::OpenerExt;
 
@@ -45,15 +44,9 @@ pub fn copy_text(app: AppHandle, text: String) -> Result<(), String> {
         .map_err(|e| format!("could not copy: {e}"))
 }
 
-/// Registers or removes the OS login item.
-pub fn set_start_at_login(app: &AppHandle, on: bool) {
-    let launcher = app.autolaunch();
-    let result = if on {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
-    if let Err(error) = result {
+/// Registers or removes the login entry.
+pub fn set_start_at_login(on: bool) {
+    if let Err(error) = crate::autostart::set(on) {
         tracing::warn!(%error, "could not change start at login");
     }
 }

@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use free_meetings::desktop::Settings;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-use tauri::AppHandle;
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
@@ -32,7 +31,6 @@ pub struct Control {
 #[derive(Clone)]
 struct ControlState {
     desktop: Arc<Desktop>,
-    app: AppHandle,
     /// `Bearer <token>`, compared whole.
     authorization: Arc<str>,
     /// Asks to raise the window (a count; each change is one ask).
@@ -52,11 +50,7 @@ struct UsePort {
 }
 
 /// Starts the control API on loopback; it runs until the process exits.
-pub async fn start(
-    desktop: Arc<Desktop>,
-    app: AppHandle,
-    raise: watch::Receiver<u64>,
-) -> std::io::Result<Control> {
+pub async fn start(desktop: Arc<Desktop>, raise: watch::Receiver<u64>) -> std::io::Result<Control> {
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -67,7 +61,6 @@ pub async fn start(
     };
     let state = ControlState {
         desktop,
-        app,
         authorization: format!("Bearer {token}").into(),
         raise,
     };
@@ -126,7 +119,7 @@ async fn save_settings(
     State(state): State<ControlState>,
     Json(settings): Json<Settings>,
 ) -> Response {
-    set_start_at_login(&state.app, settings.start_at_login);
+    set_start_at_login(settings.start_at_login);
     applied(state.desktop.save(settings).await)
 }
 

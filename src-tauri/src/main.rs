@@ -4,6 +4,7 @@
 //! the window process (a web view of `ui/`), which ends when the window closes.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod cli;
 mod commands;
 mod control;
@@ -41,10 +42,6 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             window::show(app)
         }))
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            Some(vec!["--minimized"]),
-        ))
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
@@ -64,11 +61,8 @@ fn main() -> ExitCode {
             });
             tauri::async_runtime::block_on(desktop.start());
             let raise = tokio::sync::watch::channel(0).0;
-            let control = tauri::async_runtime::block_on(control::start(
-                desktop.clone(),
-                app.handle().clone(),
-                raise.subscribe(),
-            ))?;
+            let control =
+                tauri::async_runtime::block_on(control::start(desktop.clone(), raise.subscribe()))?;
             app.manage(WindowProcess::new(control, raise));
             tray::create(app.handle())?;
             if !minimized {

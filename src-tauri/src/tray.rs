@@ -7,7 +7,6 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Wry};
-use tauri_plugin_autostart::ManagerExt;
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use free_meetings::dashboard::{NewMeeting, summary_of};
@@ -25,7 +24,7 @@ struct Items {
 
 /// Creates the tray icon and starts keeping its status line current.
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
-    let login_on = app.autolaunch().is_enabled().unwrap_or(false);
+    let login_on = crate::autostart::is_enabled();
     let items = Items {
         status: MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?,
         announce: CheckMenuItem::with_id(
@@ -134,7 +133,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
         }
         "login" => {
             if let Some(items) = app.try_state::<Items>() {
-                set_start_at_login(app, items.login.is_checked().unwrap_or(false));
+                set_start_at_login(items.login.is_checked().unwrap_or(false));
             }
         }
         "quit" => crate::quit(app.clone()),

@@ -272,7 +272,7 @@ async function firstTest(app, port) {
   assert.ok(secondWindow && secondWindow !== firstWindow);
 
   // Start at login writes (and then removes) the desktop's autostart entry.
-  const autostart = path.join(home, ".config", "autostart");
+  const autostart = path.join(env.XDG_CONFIG_HOME, "autostart");
   const entries = () => (fs.existsSync(autostart) ? fs.readdirSync(autostart) : []);
   await fromTray("Down", "Down", "Down", "Down");
   const entry = await poll(() => entries().find((f) => f.endsWith(".desktop")), "an autostart entry", 5000);
