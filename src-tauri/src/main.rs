@@ -6,6 +6,7 @@
 
 mod autostart;
 mod cli;
+mod clipboard;
 mod commands;
 mod control;
 mod desktop;
@@ -42,13 +43,12 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             window::show(app)
         }))
-        .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
             let settings_path = app.path().app_config_dir()?.join("settings.json");
             let minimized = args.minimized;
             let desktop = Arc::new(Desktop::new(args.server, args.settings, settings_path));
             app.manage(desktop.clone());
+            app.manage(clipboard::Clipboard::default());
             // Before the server starts: a SIGTERM as soon as it answers must already quit cleanly.
             let handle = app.handle().clone();
             tauri::async_runtime::block_on(async move {

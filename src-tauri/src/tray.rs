@@ -7,10 +7,10 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Wry};
-use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use free_meetings::dashboard::{NewMeeting, summary_of};
 
+use crate::clipboard::Clipboard;
 use crate::commands::set_start_at_login;
 use crate::desktop::Desktop;
 use crate::window;
@@ -110,7 +110,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
                     .with_server(async |s| NewMeeting::at(&s.status().meeting_link).link)
                     .await;
                 if let Some(link) = link
-                    && let Err(error) = app.clipboard().write_text(link)
+                    && let Err(error) = app.state::<Clipboard>().set_text(link)
                 {
                     tracing::warn!(%error, "could not copy the meeting link");
                 }
