@@ -10,6 +10,7 @@ mod clipboard;
 mod commands;
 mod control;
 mod desktop;
+mod single_instance;
 mod tray;
 mod window;
 
@@ -20,6 +21,7 @@ use free_meetings::startup;
 use tauri::{AppHandle, Manager, RunEvent};
 
 use crate::desktop::Desktop;
+use crate::single_instance::Instance;
 use crate::window::{WindowArgs, WindowProcess};
 
 fn main() -> ExitCode {
@@ -37,13 +39,25 @@ fn main() -> ExitCode {
         return run_window(window, context);
     }
     startup::init_logging();
+    let (claim, mut opens) = match single_instance::claim() {
+        Ok(Instance::First { claim, opens }) => (claim, opens),
+        Ok(Instance::HandedOver) => return ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     startup::raise_open_file_limit();
 
     let app = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            window::show(app)
-        }))
         .setup(move |app| {
+            app.manage(claim);
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while opens.recv().await.is_some() {
+                    window::show(&handle);
+                }
+            });
             let settings_path = app.path().app_config_dir()?.join("settings.json");
             let minimized = args.minimized;
             let desktop = Arc::new(Desktop::new(args.server, args.settings, settings_path));
