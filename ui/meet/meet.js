@@ -1028,7 +1028,7 @@ async function main() {
   }
   $("where").textContent = location.host;
   $("room").value = roomFromPath();
-  $("name").value = localStorage.getItem("fm-name") || "";
+  $("name").value ||= localStorage.getItem("fm-name") || ""; // keep what was typed while loading
   ($("room").value ? $("name") : $("room")).focus();
   $("join").addEventListener("submit", join);
   $("leave").addEventListener("click", () => leave());
@@ -1068,15 +1068,18 @@ async function main() {
   document.addEventListener("keydown", onKey);
   new ResizeObserver(() => fitGrid()).observe($("stage"));
   setInterval(watchLevels, 40);
-  if (!window.isSecureContext) {
+  if (window.isSecureContext) {
+    state.ready = startPreview();
+  } else {
     const link = httpsLink();
     if (link)
       notice(
         `This page is not secure (plain HTTP), so the browser will not allow the camera or microphone. Use <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>; certificate SHA-256 fingerprint <code>${escapeHtml(state.config.fingerprint)}</code>.`,
       );
-    return;
   }
-  state.ready = startPreview();
+  // The button is disabled in the HTML until now: a click before the handler above would submit
+  // the form natively and reload the page, losing the name typed.
+  $("join-button").disabled = false;
 }
 
 main();
