@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 while opens.recv().await.is_some() {
-                    window::show(&handle);
+                    handle.state::<WindowProcess>().show();
                 }
             });
             let settings_path = app.path().app_config_dir()?.join("settings.json");
@@ -77,10 +77,10 @@ fn main() -> ExitCode {
             let raise = tokio::sync::watch::channel(0).0;
             let control =
                 tauri::async_runtime::block_on(control::start(desktop.clone(), raise.subscribe()))?;
-            app.manage(WindowProcess::new(control, raise));
+            app.manage(WindowProcess::new(desktop.clone(), control, raise));
             tray::create(app.handle())?;
             if !minimized {
-                window::show(app.handle());
+                app.state::<WindowProcess>().show();
             }
             Ok(())
         })
@@ -131,7 +131,7 @@ fn run_window(window: WindowArgs, context: tauri::Context) -> ExitCode {
 
 /// Shuts the server down cleanly (peers told, LAN goodbye), closes the window, then exits 0.
 pub fn quit(app: AppHandle) {
-    window::close(&app);
+    app.state::<WindowProcess>().close();
     tauri::async_runtime::spawn(async move {
         app.state::<Arc<Desktop>>().inner().clone().stop().await;
         app.exit(0);

@@ -13,7 +13,7 @@ use free_meetings::dashboard::{NewMeeting, summary_of};
 use crate::clipboard::Clipboard;
 use crate::commands::set_start_at_login;
 use crate::desktop::Desktop;
-use crate::window;
+use crate::window::WindowProcess;
 
 /// Menu items whose text or check mark changes.
 struct Items {
@@ -101,7 +101,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
 fn on_menu(app: &AppHandle, event: MenuEvent) {
     let desktop = app.state::<Arc<Desktop>>().inner().clone();
     match event.id().as_ref() {
-        "open" => window::show(app),
+        "open" => app.state::<WindowProcess>().show(),
         "copy" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {

@@ -8,11 +8,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
-
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, WebviewUrl, WebviewWindowBuilder};
+use tokio::sync::watch;
 
 use crate::control::Control;
 use crate::desktop::Desktop;
@@ -21,8 +20,10 @@ const CONTROL_URL: &str = "FM_CONTROL_URL";
 const CONTROL_TOKEN: &str = "FM_CONTROL_TOKEN";
 const API_PORT: &str = "FM_API_PORT";
 
-/// Tray side: how to start the window, and the window process while it runs.
+/// Tray side: how to start the window, and the window process while it runs. Plain threads and
+/// no Tauri: the tray process is meant to need none of it.
 pub struct WindowProcess {
+    desktop: Arc<Desktop>,
     control: Control,
     running: Arc<Mutex<Option<Pid>>>,
     /// Counts the asks to raise the window; the control API's `/raise` answers each.
@@ -30,78 +31,77 @@ pub struct WindowProcess {
 }
 
 impl WindowProcess {
-    pub fn new(control: Control, raise: watch::Sender<u64>) -> Self {
+    pub fn new(desktop: Arc<Desktop>, control: Control, raise: watch::Sender<u64>) -> Self {
         Self {
+            desktop,
             control,
             running: Arc::default(),
             raise,
         }
     }
-}
 
-/// Tray side: raises the window, starting its process if none runs.
-pub fn show(app: &AppHandle) {
-    let windows = app.state::<WindowProcess>();
-    let mut running = windows.running.lock().unwrap_or_else(|e| e.into_inner());
-    if running.is_some() {
-        windows.raise.send_modify(|asks| *asks += 1);
-        return;
+    /// Raises the window, starting its process if none runs.
+    pub fn show(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.is_some() {
+            self.raise.send_modify(|asks| *asks += 1);
+            return;
+        }
+        let port = self
+            .desktop
+            .status()
+            .borrow()
+            .port
+            .unwrap_or(self.desktop.loaded().settings.port);
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(error) => {
+                tracing::error!(%error, "could not open the window: this program's path is unknown");
+                return;
+            }
+        };
+        let spawned = std::process::Command::new(exe)
+            .arg("--window")
+            .env(CONTROL_URL, &self.control.url)
+            .env(CONTROL_TOKEN, &self.control.token)
+            .env(API_PORT, port.to_string())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) => {
+                tracing::error!(%error, "could not open the window");
+                return;
+            }
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        *running = Some(pid);
+        tracing::info!(pid = pid.as_raw(), "window opened");
+        let slot = self.running.clone();
+        // Callers are GUI threads or async tasks: a thread of its own waits for the window.
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let mut running = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if *running == Some(pid) {
+                *running = None;
+            }
+            match status {
+                Ok(status) if status.success() => tracing::info!("window closed"),
+                Ok(status) => tracing::warn!(%status, "the window process ended abnormally"),
+                Err(error) => tracing::warn!(%error, "could not wait for the window process"),
+            }
+        });
     }
-    let desktop = app.state::<Arc<Desktop>>();
-    let port = desktop
-        .status()
-        .borrow()
-        .port
-        .unwrap_or(desktop.loaded().settings.port);
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(error) => {
-            tracing::error!(%error, "could not open the window: this program's path is unknown");
-            return;
-        }
-    };
-    let spawned = std::process::Command::new(exe)
-        .arg("--window")
-        .env(CONTROL_URL, &windows.control.url)
-        .env(CONTROL_TOKEN, &windows.control.token)
-        .env(API_PORT, port.to_string())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            tracing::error!(%error, "could not open the window");
-            return;
-        }
-    };
-    let pid = Pid::from_raw(child.id() as i32);
-    *running = Some(pid);
-    tracing::info!(pid = pid.as_raw(), "window opened");
-    let slot = windows.running.clone();
-    // Called from the GUI thread, outside the async runtime: a blocking thread waits for it.
-    tauri::async_runtime::spawn_blocking(move || {
-        let status = child.wait();
-        let mut running = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if *running == Some(pid) {
-            *running = None;
-        }
-        match status {
-            Ok(status) if status.success() => tracing::info!("window closed"),
-            Ok(status) => tracing::warn!(%status, "the window process ended abnormally"),
-            Err(error) => tracing::warn!(%error, "could not wait for the window process"),
-        }
-    });
-}
 
-/// Tray side: ends the window process, if one runs (on Quit).
-pub fn close(app: &AppHandle) {
-    let windows = app.state::<WindowProcess>();
-    if let Some(pid) = windows
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
-        let _ = kill(pid, Signal::SIGTERM);
+    /// Ends the window process, if one runs (on Quit).
+    pub fn close(&self) {
+        if let Some(pid) = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = kill(pid, Signal::SIGTERM);
+        }
     }
 }
 
