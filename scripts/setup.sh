@@ -17,7 +17,8 @@ case "$mode" in
   desktop) packages+=("${desktop[@]}") ;;
   test)
     packages+=("${desktop[@]}" chromium nodejs npm iproute2 procps python3 python3-zeroconf
-      xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer python3-xlib iputils-ping)
+      xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
+      python3-xlib iputils-ping)
     ;;
   *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
 esac

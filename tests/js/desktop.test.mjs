@@ -1,5 +1,6 @@
 // Protects the desktop app as a person meets it, in a real X server (Xvfb) with a real tray
-// (trayer) and a D-Bus session: the tray menu opens the window in a process of its own, the
+// (trayer, an XEmbed host; and a StatusNotifierItem host, gtk-sni-tray-standalone, in a session
+// of its own) and a D-Bus session: the tray menu opens the window in a process of its own, the
 // window shows a joined peer, closing it ends that process and leaves the tray, a second launch
 // opens it again, Quit and SIGTERM exit 0 (window included) and free the port, a busy port is
 // shown in the window, and the settings file (valid or corrupt) is honoured.
@@ -159,18 +160,23 @@ async function quit(app, port) {
   }
 }
 
-before(async () => {
+/** A desktop session of its own: an X server and a D-Bus session bus; the environment to use it. */
+async function desktopSession(name) {
   const xvfb = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"], {
     stdio: ["ignore", "pipe", "ignore"],
   });
   children.push(xvfb);
   const [display] = await once(xvfb.stdout, "data");
-  const bus = spawn("dbus-daemon", ["--session", "--nofork", "--print-address=1", `--address=unix:path=${home}/bus`], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  const bus = spawn(
+    "dbus-daemon",
+    ["--session", "--nofork", "--print-address=1", `--address=unix:path=${home}/${name}`],
+    {
+      stdio: ["ignore", "pipe", "ignore"],
+    },
+  );
   children.push(bus);
   const [address] = await once(bus.stdout, "data");
-  env = {
+  return {
     ...process.env,
     DISPLAY: `:${String(display).trim()}`,
     DBUS_SESSION_BUS_ADDRESS: String(address).trim(),
@@ -180,6 +186,10 @@ before(async () => {
     NO_AT_BRIDGE: "1",
     RUST_LOG: "info",
   };
+}
+
+before(async () => {
+  env = await desktopSession("bus");
   const tray = start("trayer", [
     "--edge",
     "top",
@@ -356,4 +366,64 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
   await up(broken, other);
   assert.match(broken.out.stderr, /could not be used.*using defaults/);
   await quit(broken, other);
+});
+
+test("with a StatusNotifierItem host (as KDE and GNOME's AppIndicator extension are): the menu opens the window and quits", async () => {
+  const xembed = env;
+  env = await desktopSession("sni-bus");
+  try {
+    // Its own StatusNotifierWatcher, a bar along the bottom (without a window manager the
+    // window, placed at the top left, would cover a bar at the top); items start at its left.
+    start("gtk-sni-tray-standalone", ["--watcher", "--bottom"]);
+    const dbus = (...args) =>
+      execFileSync("dbus-send", ["--session", "--print-reply", ...args], { env, encoding: "utf8" });
+    const registered = () => {
+      try {
+        return dbus(
+          "--dest=org.kde.StatusNotifierWatcher",
+          "/StatusNotifierWatcher",
+          "org.freedesktop.DBus.Properties.Get",
+          "string:org.kde.StatusNotifierWatcher",
+          "string:RegisteredStatusNotifierItems",
+        ).includes("string ");
+      } catch {
+        return null; // no watcher on the bus yet
+      }
+    };
+    await poll(() => registered() === false, "the StatusNotifierWatcher");
+    const port = await freePort();
+    const app = await launch(["--port", String(port), "--minimized"]);
+    try {
+      await up(app, port);
+      await poll(registered, "the app's item registered with the watcher");
+      // The host draws the item's menu itself: a popup window of the host, under the icon.
+      const hostMenu = () => {
+        try {
+          return xdotool("search", "--onlyvisible", "--class", "gtk-sni-tray-standalone")
+            .split("\n")
+            .some((id) => Number(/HEIGHT=(\d+)/.exec(xdotool("getwindowgeometry", "--shell", id))?.[1]) > 100);
+        } catch {
+          return false; // nothing yet, or a window gone while listed
+        }
+      };
+      const fromSniTray = async (...keys) => {
+        await poll(() => {
+          xdotool("mousemove", "15", "885", "click", "3");
+          return poll(hostMenu, "the item's menu", 1000).catch(() => false);
+        }, "the StatusNotifierItem menu to open");
+        xdotool("key", ...keys, "Return");
+      };
+      await fromSniTray("Down");
+      await titled(/^Free Meetings — No meetings right now$/);
+      const window = windowProcess(app);
+      assert.ok(window && window !== app.proc.pid, "the window runs in a process of its own");
+      await fromSniTray("Up");
+      assert.equal(await app.exited, 0, app.out.stderr);
+      await poll(() => !alive(window), "the window's process to end with the app");
+    } finally {
+      app.proc.kill("SIGKILL");
+    }
+  } finally {
+    env = xembed;
+  }
 });
