@@ -45,6 +45,13 @@ pub fn set(on: bool) -> Result<(), AutostartError> {
     }
 }
 
+/// Applies the Start at login choice; a failure is logged (the menu and the form show the state).
+pub fn apply(on: bool) {
+    if let Err(error) = set(on) {
+        tracing::warn!(%error, "could not change start at login");
+    }
+}
+
 fn entry_path() -> Result<PathBuf, AutostartError> {
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|dir| Path::new(dir).is_absolute())

@@ -43,10 +43,3 @@ pub fn copy_text(app: AppHandle, text: String) -> Result<(), String> {
         .write_text(text)
         .map_err(|e| format!("could not copy: {e}"))
 }
-
-/// Registers or removes the login entry.
-pub fn set_start_at_login(on: bool) {
-    if let Err(error) = crate::autostart::set(on) {
-        tracing::warn!(%error, "could not change start at login");
-    }
-}

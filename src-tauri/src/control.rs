@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
-use crate::commands::set_start_at_login;
 use crate::desktop::{AppStatus, Desktop};
 
 /// Where the window process reaches the tray process, and the secret it presents.
@@ -119,7 +118,7 @@ async fn save_settings(
     State(state): State<ControlState>,
     Json(settings): Json<Settings>,
 ) -> Response {
-    set_start_at_login(settings.start_at_login);
+    crate::autostart::apply(settings.start_at_login);
     applied(state.desktop.save(settings).await)
 }
 

@@ -11,7 +11,6 @@ use tauri::{AppHandle, Manager, Wry};
 use free_meetings::dashboard::{NewMeeting, summary_of};
 
 use crate::clipboard::Clipboard;
-use crate::commands::set_start_at_login;
 use crate::desktop::Desktop;
 use crate::window::WindowProcess;
 
@@ -133,7 +132,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
         }
         "login" => {
             if let Some(items) = app.try_state::<Items>() {
-                set_start_at_login(items.login.is_checked().unwrap_or(false));
+                crate::autostart::apply(items.login.is_checked().unwrap_or(false));
             }
         }
         "quit" => crate::quit(app.clone()),
