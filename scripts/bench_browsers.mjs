@@ -14,10 +14,9 @@ import {
   browserIn,
   createLan,
   joinAs,
-  lineMatching,
   MEETING_FLAGS,
   seesPlaying,
-  serveIn,
+  serveMeetingIn,
   sleep,
 } from "../tests/js/fixture.mjs";
 
@@ -88,18 +87,7 @@ async function run(mode, n) {
   const hosts = { srv: "10.81.0.1" };
   for (let i = 0; i < n; i++) hosts[`p${i}`] = `10.81.0.${10 + i}`;
   const lan = createLan(hosts);
-  const server = await serveIn(lan.ns("srv"), [
-    "--bind",
-    "0.0.0.0",
-    "--port",
-    "5000",
-    "--tls-port",
-    "5443",
-    "--no-mdns",
-    "--media",
-    mode,
-  ]);
-  await lineMatching(server, /^HTTPS on https:\/\//);
+  const server = await serveMeetingIn(lan.ns("srv"), ["--media", mode]);
   const browsers = [];
   try {
     const pages = [];

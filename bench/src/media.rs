@@ -104,6 +104,23 @@ struct Participant {
     last_keyframe: Instant,
 }
 
+impl Participant {
+    /// A participant whose publishing connection is made; the rest is filled in by how it joins.
+    fn new(index: u32, publisher: Connection, video: Mid) -> Self {
+        Self {
+            index,
+            publisher,
+            video,
+            subscriber: None,
+            signaling: None,
+            pending: None,
+            seq: 0,
+            keyframe_wanted: true,
+            last_keyframe: Instant::now(),
+        }
+    }
+}
+
 /// What one participant saw over the measured window.
 #[derive(Default)]
 struct Tally {
@@ -285,15 +302,9 @@ async fn join_free_meetings(server: SocketAddr, ip: IpAddr, index: u32) -> Resul
     let (publisher, video, offer, pending) = publisher(ip, index).await?;
     signaling.emit("sfu-offer", &json!({"sdp": offer.to_sdp_string()}))?;
     Ok(Participant {
-        index,
-        publisher,
-        video,
-        subscriber: None,
         signaling: Some((signaling, events)),
         pending: Some(pending),
-        seq: 0,
-        keyframe_wanted: true,
-        last_keyframe: Instant::now(),
+        ..Participant::new(index, publisher, video)
     })
 }
 
@@ -347,17 +358,7 @@ async fn join_janus(janus: &Janus, ip: IpAddr, participants: usize) -> Result<Ve
             .sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer)?)?;
         feeds.push(feed);
-        all.push(Participant {
-            index,
-            publisher,
-            video,
-            subscriber: None,
-            signaling: None,
-            pending: None,
-            seq: 0,
-            keyframe_wanted: true,
-            last_keyframe: Instant::now(),
-        });
+        all.push(Participant::new(index, publisher, video));
     }
     // Janus offers a feed to subscribers once its publisher's connection is up.
     let mut publishers: Vec<&mut Connection> = all.iter_mut().map(|p| &mut p.publisher).collect();
@@ -408,15 +409,8 @@ async fn join_directly(ip: IpAddr, participants: usize) -> Result<Vec<Participan
         let (publisher, video, offer, pending) = publisher(ip, index).await?;
         offers.push(offer);
         all.push(Participant {
-            index,
-            publisher,
-            video,
-            subscriber: None,
-            signaling: None,
             pending: Some(pending),
-            seq: 0,
-            keyframe_wanted: true,
-            last_keyframe: Instant::now(),
+            ..Participant::new(index, publisher, video)
         });
     }
     for (index, offer) in offers.into_iter().enumerate() {

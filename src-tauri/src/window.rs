@@ -131,22 +131,12 @@ impl WindowArgs {
 
 /// Window side: creates the window.
 pub fn create(app: &AppHandle, args: &WindowArgs) -> tauri::Result<()> {
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    let url = format!(
-        "index.html?api={}&control={}&controlToken={}",
-        encode(&format!("http://127.0.0.1:{}", args.api_port)),
-        encode(&args.control.url),
-        encode(&args.control.token),
-    );
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("api", &format!("http://127.0.0.1:{}", args.api_port))
+        .append_pair("control", &args.control.url)
+        .append_pair("controlToken", &args.control.token)
+        .finish();
+    let url = format!("index.html?{query}");
     WebviewWindowBuilder::new(app, "main", WebviewUrl::App(url.into()))
         .title("Free Meetings")
         .inner_size(980.0, 760.0)

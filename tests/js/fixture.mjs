@@ -484,6 +484,23 @@ export async function serveIn(namespace, args) {
   };
 }
 
+/** The meeting server in a namespace as the meeting tests use it: every address, HTTP on 5000,
+ * HTTPS (and UDP media) on 5443, no mDNS; resolves once HTTPS listens. */
+export async function serveMeetingIn(namespace, extra = []) {
+  const server = await serveIn(namespace, [
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--no-mdns",
+    ...extra,
+  ]);
+  await lineMatching(server, /^HTTPS on https:\/\//);
+  return server;
+}
+
 // ---------------------------------------------------------------- the meeting page in Chromium
 
 /** Chromium as a meeting participant: fake devices, the generated certificate accepted. */

@@ -28,7 +28,7 @@ import {
   NO_DEVICE_FLAGS,
   remoteNames,
   seesPlaying,
-  serveIn,
+  serveMeetingIn,
   SHOTS,
   sleep,
   startServer,
@@ -64,19 +64,7 @@ async function withMachines(run, { bare = false } = {}) {
 
 /** The meeting server in namespace A, over HTTPS, for one test. */
 async function withServer(run, extra = []) {
-  const server = await serveIn(lan.ns("a"), [
-    "--bind",
-    "0.0.0.0",
-    "--port",
-    "5000",
-    "--tls-port",
-    "5443",
-    "--tls-dir",
-    path.join(tmp, "tls"),
-    "--no-mdns",
-    ...extra,
-  ]);
-  await lineMatching(server, /^HTTPS on https:\/\//);
+  const server = await serveMeetingIn(lan.ns("a"), ["--tls-dir", path.join(tmp, "tls"), ...extra]);
   try {
     await run(server);
   } finally {

@@ -10,13 +10,12 @@ import {
   browserIn,
   createLan,
   joinAs,
-  lineMatching,
   MEETING_FLAGS,
   NEEDS_ROOT,
   runIn,
   SHOTS,
   seesPlaying,
-  serveIn,
+  serveMeetingIn,
   until,
   videoPlays,
 } from "./fixture.mjs";
@@ -39,17 +38,7 @@ after(() => lan?.destroy());
 
 /** A server in namespace `host` of `net` with HTTPS on 5443 (UDP media on 5443 too). */
 async function withServer(net, host, args, run) {
-  const server = await serveIn(net.ns(host), [
-    "--bind",
-    "0.0.0.0",
-    "--port",
-    "5000",
-    "--tls-port",
-    "5443",
-    "--no-mdns",
-    ...args,
-  ]);
-  await lineMatching(server, /^HTTPS on https:\/\//);
+  const server = await serveMeetingIn(net.ns(host), args);
   try {
     await run(server);
   } catch (error) {
