@@ -374,7 +374,7 @@ test("with a StatusNotifierItem host (as KDE and GNOME's AppIndicator extension 
   try {
     // Its own StatusNotifierWatcher, a bar along the bottom (without a window manager the
     // window, placed at the top left, would cover a bar at the top); items start at its left.
-    start("gtk-sni-tray-standalone", ["--watcher", "--bottom"]);
+    const host = start("gtk-sni-tray-standalone", ["--watcher", "--bottom"]);
     const dbus = (...args) =>
       execFileSync("dbus-send", ["--session", "--print-reply", ...args], { env, encoding: "utf8" });
     const registered = () => {
@@ -390,7 +390,11 @@ test("with a StatusNotifierItem host (as KDE and GNOME's AppIndicator extension 
         return null; // no watcher on the bus yet
       }
     };
-    await poll(() => registered() === false, "the StatusNotifierWatcher");
+    await poll(() => registered() === false, "the StatusNotifierWatcher").catch((error) => {
+      throw new Error(
+        `${error.message} (host ${host.proc.exitCode ?? "running"}, display ${env.DISPLAY}): ${host.out.stderr}`,
+      );
+    });
     const port = await freePort();
     const app = await launch(["--port", String(port), "--minimized"]);
     try {
