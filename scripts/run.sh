@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   ./scripts/setup.sh desktop
-  exec cargo run --release --locked -p free-meetings-desktop -- "$@"
+  # The tray app and the window it opens are two programs, built together.
+  cargo build --release --locked -p free-meetings-desktop -p free-meetings-window
+  exec "${CARGO_TARGET_DIR:-target}/release/free-meetings-desktop" "$@"
 fi
 echo "No display found: running the headless server (free-meetings serve); its dashboard is at /dashboard/ on this machine."
 ./scripts/setup.sh server

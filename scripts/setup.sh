@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Free Meetings needs on Debian/Ubuntu. Modes:
 #   server   the headless server (no GUI library)
-#   desktop  the tray app (WebKitGTK, appindicator) and the server
+#   desktop  the tray app (WebKitGTK for its window) and the server
 #   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -11,7 +11,7 @@ mode="${1:-desktop}"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(ca-certificates curl gcc pkg-config)
-desktop=(build-essential file libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
+desktop=(build-essential file libwebkit2gtk-4.1-dev librsvg2-dev libxdo-dev libssl-dev)
 case "$mode" in
   server) ;;
   desktop) packages+=("${desktop[@]}") ;;

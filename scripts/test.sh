@@ -13,6 +13,7 @@ npx biome ci --error-on-warnings
 echo "== import cycles (and no transport crate in the core)"
 python3 scripts/check_imports.py server/src --pure wire rooms \
   --banned socketioxide socketioxide_core engineioxide axum tungstenite tokio_tungstenite hyper hyper_util tower
+python3 scripts/check_imports.py desktop/src
 python3 scripts/check_imports.py src-tauri/src
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings

@@ -1,6 +1,7 @@
 // Protects the desktop app as a person meets it, in a real X server (Xvfb) with a real tray
 // (trayer, an XEmbed host; and a StatusNotifierItem host, gtk-sni-tray-standalone, in a session
-// of its own) and a D-Bus session: the tray menu opens the window in a process of its own, the
+// of its own) and a D-Bus session: the tray process maps no GUI toolkit and its menu (drawn by the
+// app on XEmbed, by the host on StatusNotifierItem) opens the window in a process of its own, the
 // window shows a joined peer, closing it ends that process and leaves the tray, a second launch
 // opens it again, Quit and SIGTERM exit 0 (window included) and free the port, a busy port is
 // shown in the window, and the settings file (valid or corrupt) is honoured.
@@ -37,10 +38,12 @@ function windowTitles() {
 }
 const titled = (pattern) => poll(() => windowTitles().find((t) => pattern.test(t)), `a window titled ${pattern}`);
 
-/** The window's process: the app started again with --window, as the app's child. */
+/** The window's process: free-meetings-window, started by the app as its child. */
 function windowProcess(app) {
   try {
-    return Number(execFileSync("pgrep", ["-P", String(app.proc.pid), "-f", "--", "--window"], { encoding: "utf8" }));
+    return Number(
+      execFileSync("pgrep", ["-P", String(app.proc.pid), "-f", "free-meetings-window"], { encoding: "utf8" }),
+    );
   } catch {
     return null; // pgrep exits 1 when nothing matches
   }
@@ -241,6 +244,10 @@ async function firstTest(app, port) {
   assert.match(status.fingerprint ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, JSON.stringify(status));
   if (status.urls.length) assert.match(status.meetingLink, /^https:\/\//, "the link to share is the HTTPS one");
   assert.equal(windowProcess(app), null, "no window process while minimized");
+  // The tray process (server, tray icon, menu) loads no GUI toolkit: WebKit and GTK are the
+  // window's, and leave with it.
+  const mapped = () => fs.readFileSync(`/proc/${app.proc.pid}/maps`, "utf8");
+  assert.doesNotMatch(mapped(), /libgtk|libgdk|libwebkit/, "the tray process maps no GUI toolkit");
   await openFromTray();
   await titled(/^Free Meetings — No meetings right now$/);
   const firstWindow = windowProcess(app);
@@ -274,6 +281,7 @@ async function firstTest(app, port) {
   await poll(() => !alive(firstWindow), "the window's process to end");
   assert.equal(await health(port), true, "the server keeps running");
   assert.equal(app.proc.exitCode, null, "the app keeps running");
+  assert.doesNotMatch(mapped(), /libgtk|libgdk|libwebkit/, "nothing of the window stays in the tray process");
   // A second launch opens it again, in a new process.
   const third = await launch(["--port", String(port)]);
   assert.equal(await third.exited, 0, third.out.stderr);

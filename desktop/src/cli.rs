@@ -20,8 +20,4 @@ pub struct Args {
     /// Start in the tray without opening the window (used when starting at login).
     #[arg(long)]
     pub minimized: bool,
-
-    /// Be the app's window (started by the app itself, which passes what the window needs).
-    #[arg(long, hide = true)]
-    pub window: bool,
 }

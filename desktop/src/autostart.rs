@@ -1,6 +1,6 @@
 //! Start at login, the freedesktop way: an entry in `$XDG_CONFIG_HOME/autostart` (else
 //! `~/.config/autostart`) that starts the app minimized. Written here rather than through a Tauri
-//! plugin so that the tray process needs nothing of Tauri for it.
+//! plugin: the tray process links no GUI toolkit.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -53,11 +53,7 @@ pub fn apply(on: bool) {
 }
 
 fn entry_path() -> Result<PathBuf, AutostartError> {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|dir| Path::new(dir).is_absolute())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".config")))
-        .ok_or(AutostartError::NoConfigDir)?;
+    let config = crate::paths::config_home().ok_or(AutostartError::NoConfigDir)?;
     Ok(config.join("autostart").join(FILE))
 }
 

@@ -25,7 +25,7 @@ pub struct AppStatus {
 /// Origins of the app's own window (Linux/macOS, and Windows), let into the dashboard API.
 pub const WINDOW_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
 
-/// Shared app state, managed by Tauri.
+/// Shared app state: one per tray process, shared by the tray, the control API and signals.
 pub struct Desktop {
     /// This run's command line; its `--port` is forgotten once the user picks a port in the
     /// window (their choice then wins).
@@ -38,12 +38,7 @@ pub struct Desktop {
 
 impl Desktop {
     /// Loads the settings; the server is started separately.
-    pub fn new(
-        options: ServerOptions,
-        settings_path: Option<PathBuf>,
-        default_settings_path: PathBuf,
-    ) -> Self {
-        let settings_path = settings_path.unwrap_or(default_settings_path);
+    pub fn new(options: ServerOptions, settings_path: PathBuf) -> Self {
         let loaded = settings::load(&settings_path);
         if let Some(warning) = &loaded.warning {
             tracing::warn!("{warning}");
