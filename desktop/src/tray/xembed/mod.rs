@@ -3,12 +3,13 @@
 //! (x11rb, pure Rust) because the one maintained crate that speaks XEmbed, tray-icon, does it
 //! through GTK: 117 MB RSS for an icon, measured here, where this whole process is a few MB.
 //!
-//! The icon is a window the tray reparents into its panel; the menu (`menu.rs`) is an override-redirect
-//! window drawn with the server's core "fixed" font, driven by a pointer and keyboard grab on
-//! the icon (taken before the menu maps, so no key typed as it appears is lost). It answers the
-//! keys a GTK menu does: Up/Down (from nothing selected, Down picks the first item and Up the
-//! last), Return or space to pick, Escape or a click elsewhere to close. One thread owns the
-//! connection's events; the async side wakes it with a client message when the view changes.
+//! The icon is a window the tray reparents into its panel; the menu (`menu.rs`) is an
+//! override-redirect window drawn with the server's core "fixed" font, driven by a pointer and
+//! keyboard grab on the icon (taken before the menu maps, so no key typed as it appears is
+//! lost). It answers the keys a GTK menu does: Up/Down (from nothing selected, Down picks the
+//! first item and Up the last), Return or space to pick, Escape or a click elsewhere to close.
+//! One thread owns the connection's events; the async side wakes it with a client message when
+//! the view changes.
 
 use std::sync::Arc;
 
