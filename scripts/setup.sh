@@ -2,7 +2,8 @@
 # Installs what Free Meetings needs on Debian/Ubuntu. Modes:
 #   server   the headless server (no GUI library)
 #   desktop  the tray app (WebKitGTK for its window) and the server
-#   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf)
+#   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf,
+#            Redis and HAProxy for the cluster tests)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ case "$mode" in
   test)
     packages+=("${desktop[@]}" chromium nodejs npm iproute2 procps python3 python3-zeroconf
       xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
-      python3-xlib iputils-ping)
+      python3-xlib iputils-ping redis-server haproxy)
     ;;
   *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
 esac

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub static_dir: Option<std::path::PathBuf>,
     /// The media forwarder (SFU), unless media always goes browser to browser.
     pub media: Option<MediaConfig>,
+    /// Cluster mode: the Redis shared with the other nodes.
+    pub cluster: Option<crate::cluster::ClusterOptions>,
 }
 
 /// The media forwarder's socket and budget.

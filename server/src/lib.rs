@@ -15,6 +15,7 @@
 //! - beside them, leaves with no dependency on the rest: [`origin`], [`discovery`] (mDNS),
 //!   [`tls`], [`embedded`]; [`startup`] for both binaries, [`desktop`] for the tray app only.
 
+pub mod cluster;
 pub mod config;
 pub mod dashboard;
 pub mod desktop;

@@ -35,10 +35,12 @@ pub enum RefusalKind {
     /// A media request that does not fit the room's mode (a page that cannot use the SFU in an
     /// SFU room, SFU signaling in a mesh room).
     media,
+    /// A join while the node could not reach its cluster.
+    cluster,
 }
 
 impl RefusalKind {
-    const ALL: [RefusalKind; 9] = [
+    const ALL: [RefusalKind; 10] = [
         RefusalKind::rate,
         RefusalKind::size,
         RefusalKind::origin,
@@ -48,6 +50,7 @@ impl RefusalKind {
         RefusalKind::server_full,
         RefusalKind::address_full,
         RefusalKind::media,
+        RefusalKind::cluster,
     ];
 }
 
@@ -60,6 +63,7 @@ impl From<&Refusal> for RefusalKind {
             Refusal::NotInRoom(_) | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
             Refusal::RoomFull { .. } => RefusalKind::room_full,
             Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom => RefusalKind::media,
+            Refusal::ClusterUnavailable => RefusalKind::cluster,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches};
 
+use crate::cluster::ClusterOptions;
 use crate::config::{MediaConfig, ServerConfig};
 use crate::discovery::{BadName, host_label, instance_name};
 use crate::meeting::{BadIceServer, IceServer};
@@ -170,6 +171,17 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "on|off")]
     pub media_estimate: Switch,
 
+    /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/):
+    /// members of one room may be on different nodes behind a load balancer. Rooms' media stays
+    /// browser to browser in cluster mode (--media sfu is refused). See docs/scaling.md.
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// With --cluster: how long a node may stay silent before the other nodes take its people
+    /// out of their rooms.
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    pub node_timeout: Duration,
+
     /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
     #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
@@ -202,6 +214,12 @@ pub enum ConfigError {
     MdnsHostname(BadName),
     #[error(transparent)]
     IceServer(#[from] BadIceServer),
+    #[error(
+        "--media sfu cannot be used with --cluster: media through the server is not shared between nodes (see docs/scaling.md)"
+    )]
+    SfuInCluster,
+    #[error("--node-timeout must be at least 1s (it was {0:?})")]
+    NodeTimeout(Duration),
     #[error("--static-dir {0}: no index.html in that folder")]
     StaticDir(PathBuf),
 }
@@ -301,14 +319,26 @@ impl ServerOptions {
             || self.tls_cert.is_some()
             || self.tls_dir.is_some();
         let tls_on = !self.no_tls && (asks_for_tls || https_by_default);
-        let media_policy = match self.media {
+        if self.cluster.is_some() && self.media == MediaArg::Sfu {
+            return Err(ConfigError::SfuInCluster);
+        }
+        if self.node_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::NodeTimeout(self.node_timeout));
+        }
+        // In cluster mode rooms stay browser to browser: the media forwarder is per node.
+        let media_arg = if self.cluster.is_some() {
+            MediaArg::Mesh
+        } else {
+            self.media
+        };
+        let media_policy = match media_arg {
             MediaArg::Auto => MediaPolicy::Auto {
                 mesh_max: self.mesh_max as usize,
             },
             MediaArg::Mesh => MediaPolicy::Mesh,
             MediaArg::Sfu => MediaPolicy::Sfu,
         };
-        let media = (self.media != MediaArg::Mesh).then(|| MediaConfig {
+        let media = (media_arg != MediaArg::Mesh).then(|| MediaConfig {
             port: self
                 .media_port
                 .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),
@@ -353,6 +383,11 @@ impl ServerOptions {
             mdns_alias,
             dashboard_token: self.dashboard_token,
             window_origins: Vec::new(),
+            cluster: self.cluster.map(|url| ClusterOptions {
+                url,
+                node_timeout: self.node_timeout,
+                max_peers_per_room: self.max_peers_per_room as usize,
+            }),
         })
     }
 }

@@ -9,6 +9,7 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::cluster::Cluster;
 use crate::config::ServerConfig;
 use crate::dashboard::{self, Access, DashboardState};
 use crate::discovery::{self, AdvertiseConfig, Advertiser, MdnsState, MdnsStatus};
@@ -58,6 +59,9 @@ pub enum StartError {
     /// The media forwarder's port could not be opened.
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    /// Cluster mode could not start.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// Any other socket error.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -81,6 +85,7 @@ pub struct RunningServer {
     tls_addr: Option<SocketAddr>,
     meeting: Arc<MeetingConfig>,
     media: Option<MediaServer>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -108,11 +113,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     });
     let metrics = Arc::new(Metrics::new());
     let (media_tx, media_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut limits = config.limits.clone();
+    if config.cluster.is_some() {
+        // The cluster's admission counts the room's cap over every node.
+        limits.max_peers_per_room = usize::MAX;
+    }
     let hub = Hub::new(
-        config.limits.clone(),
+        limits,
         metrics.clone(),
         config.media.is_some().then_some(media_tx),
     );
+    let cluster = match &config.cluster {
+        Some(options) => Some(Arc::new(
+            Cluster::start(options.clone(), hub.clone()).await?,
+        )),
+        None => None,
+    };
     let media = match &config.media {
         Some(media_config) => Some(
             MediaServer::start(
@@ -173,6 +189,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let health = Health {
         hub: hub.clone(),
         mdns: mdns.clone(),
+        cluster: cluster.clone(),
     };
     let app = http::router(features, health, layer, handshake);
     let tls_task = match (tls_listener, &tls) {
@@ -212,6 +229,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         tls_addr,
         meeting,
         media,
+        cluster,
     })
 }
 
@@ -421,6 +439,9 @@ impl RunningServer {
             advertiser.stop().await;
         }
         self.closing.send_replace(true);
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
         let peers = self.hub.stats().peers;
         tracing::info!(peers, "shutting down: disconnecting peers");
         self.io.close().await;

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -146,6 +147,39 @@ export async function startServer(args = [], { env = {}, cwd = ROOT, prlimit } =
       return code;
     },
   };
+}
+
+/** A port free on loopback right now (for servers that cannot pick their own, like Redis). */
+export async function freeLoopbackPort() {
+  const probe = net.createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** A Redis of the test's own on loopback (Debian's redis-server, no persistence). */
+export async function startRedis() {
+  const port = await freeLoopbackPort();
+  const started = spawnCollecting("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  await lineMatching(started, /Ready to accept connections/).catch((error) => {
+    throw new Error(`redis-server did not start: ${error.message}: ${started.out.stdout}${started.out.stderr}`);
+  });
+  return { ...started, port, url: `redis://127.0.0.1:${port}/` };
+}
+
+/** `count` nodes of one cluster on `redis`, with `args` each. */
+export async function startCluster(redis, count, args = []) {
+  return Promise.all(Array.from({ length: count }, () => startServer(["--cluster", redis.url, ...args])));
 }
 
 /** A raw HTTP GET (any headers, e.g. a foreign Host): resolves with {status, headers, body}. */

@@ -45,6 +45,8 @@ pub fn router(
 pub struct Health {
     pub hub: Hub,
     pub mdns: MdnsState,
+    /// Cluster mode's membership, when the server is a node of one.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
@@ -56,6 +58,7 @@ async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
         "peers": stats.peers,
         "rooms": stats.rooms,
         "mdns": health.mdns.get(),
+        "cluster": health.cluster.as_ref().map(|c| c.status()),
     }))
 }
 

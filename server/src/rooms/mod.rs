@@ -58,6 +58,11 @@ pub enum Refusal {
         "room '{0}' sends its media through the server, which this page cannot do (it did not join with sfu: true)"
     )]
     NeedsSfu(RoomId),
+    /// In cluster mode, a join while this node cannot reach the cluster's Redis.
+    #[error(
+        "this server cannot reach the other servers of its cluster right now: join again in a moment"
+    )]
+    ClusterUnavailable,
     /// An SFU event from a peer whose room's media does not go through the server.
     #[error("your room's media does not go through the server: nothing to negotiate")]
     NotInSfuRoom,
@@ -99,6 +104,13 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A refusal decided outside the core (cluster admission): the peer is told, observers see it.
+    pub fn refusal(peer: PeerId, refusal: Refusal) -> Self {
+        let mut out = Outcome::default();
+        out.refuse(peer, refusal, true);
+        out
+    }
+
     fn send(&mut self, to: PeerId, event: ServerEvent) {
         self.deliveries.push(Delivery { to, event });
     }
@@ -170,6 +182,11 @@ impl Rooms {
             rooms: HashMap::new(),
             sfu_rooms: 0,
         }
+    }
+
+    /// The rate limit's events per second (what a refusal tells).
+    pub fn rate_per_second(&self) -> u32 {
+        self.limits.rate.per_second as u32
     }
 
     /// Connected peers.
@@ -274,6 +291,38 @@ impl Rooms {
         out
     }
 
+    /// Cluster mode: a peer of another node joined `room` (that node's Redis admission already
+    /// applied the room's cap). It is kept here like a local peer, so the rules (who may signal
+    /// whom, who hears a join) hold across nodes; deliveries addressed to it are the other
+    /// node's to make, and the hub skips them.
+    pub fn join_remote(
+        &mut self,
+        peer: PeerId,
+        room: RoomId,
+        name: UserName,
+        now: Instant,
+    ) -> Outcome {
+        if !self.peers.contains_key(&peer) {
+            self.connect(peer, now);
+        }
+        let mut out = Outcome::default();
+        self.seat(peer, room, name, false, &mut out);
+        out
+    }
+
+    /// Cluster mode: a peer of another node sent its media state.
+    pub fn set_remote_state(&mut self, peer: PeerId, state: PeerState) -> Outcome {
+        let mut out = Outcome::default();
+        self.set_state(peer, state, &mut out);
+        out
+    }
+
+    /// Whether two peers are in the same room (a signal between them may pass).
+    pub fn share_room(&self, a: PeerId, b: PeerId) -> bool {
+        self.room_of(a)
+            .is_some_and(|room| self.room_of(b) == Some(room))
+    }
+
     fn join(&mut self, peer: PeerId, room: RoomId, name: UserName, sfu: bool, out: &mut Outcome) {
         let already_here = self.room_of(peer) == Some(&room);
         if !already_here {
@@ -287,6 +336,14 @@ impl Rooms {
                 out.refuse(peer, Refusal::NeedsSfu(room), true);
                 return;
             }
+        }
+        self.seat(peer, room, name, sfu, out);
+    }
+
+    /// Seats a peer that may enter `room` (its checks passed), then tells it who is there.
+    fn seat(&mut self, peer: PeerId, room: RoomId, name: UserName, sfu: bool, out: &mut Outcome) {
+        let already_here = self.room_of(peer) == Some(&room);
+        if !already_here {
             self.leave(peer, out);
             let member = Member {
                 id: peer,

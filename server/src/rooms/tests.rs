@@ -499,3 +499,39 @@ fn with_media_sfu_a_room_of_capable_pages_goes_through_the_server_from_the_first
     let out = rooms.disconnect(p[0]);
     assert_eq!(media_changes(&out), [MediaChange::Close { peer: p[0] }]);
 }
+
+#[test]
+fn a_member_of_another_node_is_heard_joining_and_passes_no_cap() {
+    let mut rooms = Rooms::new(Limits {
+        max_peers_per_room: 1,
+        ..limits()
+    });
+    let [ann] = connected(&mut rooms, 1)[..] else {
+        unreachable!()
+    };
+    rooms.handle(ann, join("standup", "Ann"), t0());
+    let bob = PeerId::random();
+    let names = [(ann, "Ann"), (bob, "Bob")];
+    // Bob's node admitted him (its Redis counts the cap cluster-wide): the core does not refuse.
+    let out = rooms.join_remote(
+        bob,
+        RoomId::parse("standup").unwrap(),
+        UserName::parse("Bob").unwrap(),
+        t0().instant,
+    );
+    assert_eq!(
+        summary(&out, &names),
+        ["Ann:user-joined(Bob)", "Bob:init-users(Ann)"],
+        "Ann hears him; his init-users is his own node's to send (the hub skips it)"
+    );
+    assert!(rooms.share_room(ann, bob));
+    assert_eq!(
+        summary(&rooms.handle(ann, signal(bob, "1"), t0()), &names),
+        ["Bob:signal(Ann:1)"]
+    );
+    assert_eq!(
+        summary(&rooms.disconnect(bob), &names),
+        ["Ann:user-left(Bob)"]
+    );
+    assert!(!rooms.share_room(ann, bob));
+}

@@ -1,0 +1,514 @@
+//! Cluster mode (`--cluster redis://…`): several nodes serve the same rooms through one Redis.
+//! The hub still decides everything for its own peers (`hub/cluster.rs` is its half); this
+//! module carries: it admits joins with an atomic script (the room's cap counted over every
+//! node), publishes what other nodes must hear on Redis channels, follows the channels of the
+//! rooms this node has members in, and keeps the node's heartbeat and the reaping of nodes that
+//! died without a goodbye. One connection writes, in order, so one sender's events reach every
+//! other node in the order they were sent; one connection subscribes. The design, and what
+//! happens when Redis or a node fails, is in docs/scaling.md.
+
+mod message;
+mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::RngExt;
+use redis::Value;
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::hub::Hub;
+use crate::hub::cluster::{
+    Admission, ClusterLink, Effect, JoinRequest, NodeId, RemoteMember, Snapshot,
+};
+use crate::wire::{PeerId, RoomId, UserName};
+
+pub use message::{node_channel, room_channel};
+
+/// What `--cluster` configures.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `redis://host:port/`.
+    pub url: String,
+    /// How long a node may stay silent before the others take its peers out of their rooms.
+    pub node_timeout: Duration,
+    /// The room cap, counted over every node.
+    pub max_peers_per_room: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("bad --cluster address {url}: {source}")]
+    Url {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("cannot reach Redis at {url}: {source}")]
+    Connect {
+        url: String,
+        source: redis::RedisError,
+    },
+}
+
+/// How this node stands with the cluster, for `/health` and `/metrics`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterStatus {
+    pub node: String,
+    /// Both Redis connections are up and the heartbeat was accepted.
+    pub connected: bool,
+    /// Nodes registered in Redis at the last heartbeat.
+    pub nodes: usize,
+}
+
+enum Command {
+    Publish {
+        channel: String,
+        payload: String,
+    },
+    Eval {
+        script: &'static str,
+        args: Vec<String>,
+        reply: Option<oneshot::Sender<Option<Value>>>,
+    },
+}
+
+enum Subscription {
+    Follow(String, oneshot::Sender<bool>),
+    Forget(String),
+}
+
+struct Link {
+    node: NodeId,
+    cap: usize,
+    commands: mpsc::UnboundedSender<Command>,
+    subscriptions: mpsc::UnboundedSender<Subscription>,
+}
+
+/// A node's membership of the cluster; dropped or stopped, the node leaves it.
+pub struct Cluster {
+    link: Arc<Link>,
+    status: watch::Receiver<ClusterStatus>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How long a join waits for Redis before it is refused as "cluster unavailable".
+const ADMISSION_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Cluster {
+    /// Connects to Redis, registers this node and attaches the cluster to `hub`.
+    pub async fn start(options: ClusterOptions, hub: Hub) -> Result<Cluster, ClusterError> {
+        let client =
+            redis::Client::open(options.url.as_str()).map_err(|source| ClusterError::Url {
+                url: options.url.clone(),
+                source,
+            })?;
+        let connection = ConnectionManager::new(client.clone())
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: options.url.clone(),
+                source,
+            })?;
+        let node: NodeId = {
+            let mut bytes = [0u8; 6];
+            rand::rng().fill(&mut bytes);
+            bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into()
+        };
+        let (commands, command_queue) = mpsc::unbounded_channel();
+        let (subscriptions, subscription_queue) = mpsc::unbounded_channel();
+        let link = Arc::new(Link {
+            node: node.clone(),
+            cap: options.max_peers_per_room,
+            commands,
+            subscriptions,
+        });
+        let (status_tx, status) = watch::channel(ClusterStatus {
+            node: node.to_string(),
+            connected: false,
+            nodes: 0,
+        });
+        // Registered before any peer can join, so that no join is refused as from a dead node.
+        let mut heartbeat_connection = connection.clone();
+        let alive: i64 = redis::cmd("EVAL")
+            .arg(scripts::ALIVE)
+            .arg(0)
+            .arg(&*node)
+            .arg(options.node_timeout.as_millis() as u64)
+            .query_async(&mut heartbeat_connection)
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: options.url.clone(),
+                source,
+            })?;
+        tracing::info!(node = %node, alive, url = %options.url, "joined the cluster");
+        hub.attach_cluster(link.clone());
+        let tasks = vec![
+            tokio::spawn(write(connection.clone(), command_queue)),
+            tokio::spawn(subscribe(
+                client,
+                hub.clone(),
+                link.clone(),
+                subscription_queue,
+                status_tx.clone(),
+            )),
+            tokio::spawn(heartbeat(
+                connection,
+                hub,
+                link.clone(),
+                options.node_timeout,
+                status_tx,
+            )),
+        ];
+        Ok(Cluster {
+            link,
+            status,
+            tasks,
+        })
+    }
+
+    /// How this node stands with the cluster.
+    pub fn status(&self) -> ClusterStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A graceful stop: this node's peers leave their rooms cluster-wide at once (the others
+    /// need not wait for the node timeout).
+    pub async fn leave(&self) {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.link.commands.send(Command::Eval {
+            script: scripts::REAP,
+            args: vec![self.link.node.to_string(), "1".into()],
+            reply: Some(reply),
+        });
+        match tokio::time::timeout(Duration::from_secs(2), answer).await {
+            Ok(Ok(Some(_))) => tracing::info!(node = %self.link.node, "left the cluster"),
+            _ => {
+                tracing::warn!(node = %self.link.node, "could not tell the cluster this node leaves: the others will notice within the node timeout")
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl ClusterLink for Link {
+    fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    fn admit(&self, hub: Hub, request: JoinRequest, subscribe: bool) {
+        let commands = self.commands.clone();
+        let subscriptions = self.subscriptions.clone();
+        let args = vec![
+            request.room.to_string(),
+            request.peer.to_string(),
+            request.name.as_str().to_owned(),
+            self.node.to_string(),
+            self.cap.to_string(),
+        ];
+        let room = request.room.clone();
+        let cap = self.cap;
+        tokio::spawn(async move {
+            let admission = tokio::time::timeout(ADMISSION_TIMEOUT, async {
+                if subscribe {
+                    let (followed, answer) = oneshot::channel();
+                    let _ = subscriptions.send(Subscription::Follow(room_channel(&room), followed));
+                    if answer.await != Ok(true) {
+                        return Admission::Unavailable;
+                    }
+                }
+                let (reply, answer) = oneshot::channel();
+                let _ = commands.send(Command::Eval {
+                    script: scripts::JOIN,
+                    args,
+                    reply: Some(reply),
+                });
+                match answer.await {
+                    Ok(Some(value)) => admission_of(&value, cap),
+                    _ => Admission::Unavailable,
+                }
+            })
+            .await
+            .unwrap_or(Admission::Unavailable);
+            hub.admitted(request, admission);
+        });
+    }
+
+    fn publish(&self, effect: Effect) {
+        let command = match &effect {
+            Effect::Left { room, peer } => Command::Eval {
+                script: scripts::LEAVE,
+                args: vec![room.to_string(), peer.to_string(), self.node.to_string()],
+                reply: None,
+            },
+            other => match message::encode(other) {
+                Some((channel, payload)) => Command::Publish { channel, payload },
+                None => return,
+            },
+        };
+        let _ = self.commands.send(command);
+    }
+
+    fn forget_room(&self, room: RoomId) {
+        let _ = self
+            .subscriptions
+            .send(Subscription::Forget(room_channel(&room)));
+    }
+}
+
+/// Reads JOIN's answer.
+fn admission_of(value: &Value, cap: usize) -> Admission {
+    let Value::Array(items) = value else {
+        return Admission::Unavailable;
+    };
+    match items.first().and_then(text).as_deref() {
+        Some("ok") => match snapshot_of(&items[1..]) {
+            Some(snapshot) => Admission::Admitted(snapshot),
+            None => Admission::Unavailable,
+        },
+        Some("full") => Admission::Full { limit: cap },
+        _ => Admission::Unavailable,
+    }
+}
+
+/// `seq, peer, {name, node}, peer, {name, node}, ...` as the scripts return a room.
+fn snapshot_of(items: &[Value]) -> Option<Snapshot> {
+    let seq = match items.first()? {
+        Value::Int(n) => u64::try_from(*n).ok()?,
+        _ => return None,
+    };
+    let mut members = Vec::new();
+    for pair in items[1..].chunks(2) {
+        let [peer, entry] = pair else { continue };
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            name: String,
+            node: String,
+        }
+        let (Some(peer), Some(entry)) = (text(peer), text(entry)) else {
+            continue;
+        };
+        let Ok(entry) = serde_json::from_str::<Entry>(&entry) else {
+            continue;
+        };
+        let (Ok(peer), Ok(name)) = (peer.parse::<PeerId>(), UserName::parse(&entry.name)) else {
+            continue;
+        };
+        members.push(RemoteMember {
+            peer,
+            name,
+            node: entry.node.into(),
+        });
+    }
+    Some(Snapshot { seq, members })
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The one writing connection: commands go out in the order they were queued, pipelined.
+async fn write(mut connection: ConnectionManager, mut queue: mpsc::UnboundedReceiver<Command>) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, 512).await > 0 {
+        let mut pipe = redis::pipe();
+        for command in &batch {
+            match command {
+                Command::Publish { channel, payload } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(payload);
+                }
+                Command::Eval { script, args, .. } => {
+                    pipe.cmd("EVAL").arg(*script).arg(0).arg(args);
+                }
+            }
+        }
+        let answers: Result<Vec<Value>, _> = pipe.query_async(&mut connection).await;
+        let failed = answers.is_err();
+        let mut answers = answers.unwrap_or_default().into_iter();
+        if failed {
+            tracing::warn!(
+                lost = batch.len(),
+                "Redis did not take this node's cluster messages: other nodes miss them"
+            );
+        }
+        for command in batch.drain(..) {
+            let answer = answers.next();
+            if let Command::Eval {
+                reply: Some(reply), ..
+            } = command
+            {
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+/// The subscribing connection: the node's own channel and those of the rooms it follows;
+/// reconnects, and catches the rooms up, when Redis comes back.
+async fn subscribe(
+    client: redis::Client,
+    hub: Hub,
+    link: Arc<Link>,
+    mut requests: mpsc::UnboundedReceiver<Subscription>,
+    status: watch::Sender<ClusterStatus>,
+) {
+    let mut pause = Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(pubsub) => {
+                let (mut sink, mut stream) = pubsub.split();
+                let mut channels = vec![node_channel(&link.node)];
+                channels.extend(hub.followed_rooms().iter().map(room_channel));
+                let mut ok = true;
+                for channel in &channels {
+                    ok &= sink.subscribe(channel).await.is_ok();
+                }
+                if ok {
+                    pause = Duration::from_millis(100);
+                    status.send_modify(|s| s.connected = true);
+                    if !first {
+                        tokio::spawn(catch_up(hub.clone(), link.clone()));
+                    }
+                    first = false;
+                    loop {
+                        tokio::select! {
+                            message = stream.next() => {
+                                let Some(message) = message else { break };
+                                match message::decode(message.get_payload_bytes()) {
+                                    Ok(remote) => hub.apply_remote(remote),
+                                    Err(error) => tracing::warn!(%error, channel = message.get_channel_name(), "ignored a cluster message"),
+                                }
+                            }
+                            request = requests.recv() => match request {
+                                Some(Subscription::Follow(channel, done)) => {
+                                    let _ = done.send(sink.subscribe(&channel).await.is_ok());
+                                }
+                                Some(Subscription::Forget(channel)) => {
+                                    let _ = sink.unsubscribe(&channel).await;
+                                }
+                                None => return,
+                            },
+                        }
+                    }
+                }
+                status.send_modify(|s| s.connected = false);
+                tracing::warn!("lost the cluster's subscription connection: reconnecting");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot subscribe to the cluster's channels: retrying")
+            }
+        }
+        // Follow requests made meanwhile cannot be served: their joins are refused.
+        while let Ok(request) = requests.try_recv() {
+            if let Subscription::Follow(_, done) = request {
+                let _ = done.send(false);
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// After the subscription was cut, what this node missed is unknown: each followed room is
+/// taken again from Redis (with this node's members put back if Redis lost them).
+async fn catch_up(hub: Hub, link: Arc<Link>) {
+    for room in hub.followed_rooms() {
+        let mut args = vec![room.to_string(), link.node.to_string()];
+        for (peer, name) in hub.local_members(&room) {
+            args.push(peer.to_string());
+            args.push(name.as_str().to_owned());
+        }
+        let (reply, answer) = oneshot::channel();
+        let _ = link.commands.send(Command::Eval {
+            script: scripts::RESYNC,
+            args,
+            reply: Some(reply),
+        });
+        if let Ok(Some(Value::Array(items))) = answer.await
+            && let Some(snapshot) = snapshot_of(&items)
+        {
+            hub.resync(&room, snapshot);
+        }
+    }
+}
+
+/// Keeps this node alive in Redis and reaps the nodes that stopped doing so.
+async fn heartbeat(
+    mut connection: ConnectionManager,
+    hub: Hub,
+    link: Arc<Link>,
+    timeout: Duration,
+    status: watch::Sender<ClusterStatus>,
+) {
+    let mut tick = tokio::time::interval(timeout / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let alive: Result<i64, _> = redis::cmd("EVAL")
+            .arg(scripts::ALIVE)
+            .arg(0)
+            .arg(&*link.node)
+            .arg(timeout.as_millis() as u64)
+            .query_async(&mut connection)
+            .await;
+        match alive {
+            Ok(0) => {
+                tracing::error!(node = %link.node, "the cluster declared this node dead (silent past the node timeout): closing every connection so that people reconnect to a live node");
+                hub.close_all();
+                return;
+            }
+            Ok(2) => {
+                tracing::warn!(
+                    "Redis had forgotten this node (restarted without its data?): publishing its rooms again"
+                );
+                tokio::spawn(catch_up(hub.clone(), link.clone()));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "cluster heartbeat failed");
+                status.send_modify(|s| s.connected = false);
+                continue;
+            }
+        }
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg("fm:nodes")
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        status.send_modify(|s| s.nodes = nodes.len());
+        for node in nodes.iter().filter(|n| n.as_str() != &*link.node) {
+            let reaped: Result<i64, _> = redis::cmd("EVAL")
+                .arg(scripts::REAP)
+                .arg(0)
+                .arg(node)
+                .arg("0")
+                .query_async(&mut connection)
+                .await;
+            if let Ok(count) = reaped
+                && count >= 0
+            {
+                tracing::warn!(
+                    node,
+                    peers = count,
+                    "a node went silent past the node timeout: its peers left their rooms"
+                );
+            }
+        }
+    }
+}

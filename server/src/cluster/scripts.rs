@@ -1,0 +1,104 @@
+//! The Lua scripts that change the cluster's shared state. Each runs atomically in Redis, so a
+//! room's cap, its members and the numbered events its followers hear cannot disagree: the
+//! script that changes a room also publishes the change, numbered, on the room's channel.
+//!
+//! Keys (all under `fm:`): `room:R` hash peer -> {name, node}; `seq:R` the room's event counter;
+//! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
+//! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
+//! dead (so that it steps down if it comes back). Channels: `fm:room:R` (a room's joins, leaves,
+//! chat and states) and `fm:node:N` (signals for node N's peers). The scripts name their keys in
+//! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
+
+/// ARGV: room, peer, name, node, cap. Joins `peer` (leaving its previous room first), unless the
+/// room is full. Returns `{"ok", seq, members...}` (members as HGETALL pairs), `{"full"}`, or
+/// `{"gone"}` when this node has been declared dead.
+pub const JOIN: &str = r#"
+local room, peer, name, node, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return {'gone'} end
+local rkey = 'fm:room:' .. room
+local here = redis.call('HEXISTS', rkey, peer) == 1
+if not here and redis.call('HLEN', rkey) >= cap then return {'full'} end
+local old = redis.call('HGET', 'fm:peers:' .. node, peer)
+if old and old ~= room then
+  local okey = 'fm:room:' .. old
+  if redis.call('HDEL', okey, peer) == 1 then
+    local s = redis.call('INCR', 'fm:seq:' .. old)
+    redis.call('PUBLISH', okey, cjson.encode({t='left', room=old, peer=peer, seq=s}))
+  end
+end
+local seq = redis.call('INCR', 'fm:seq:' .. room)
+if not here then
+  redis.call('HSET', rkey, peer, cjson.encode({name=name, node=node}))
+  redis.call('HSET', 'fm:peers:' .. node, peer, room)
+  redis.call('PUBLISH', rkey, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=seq}))
+end
+local reply = {'ok', seq}
+for _, v in ipairs(redis.call('HGETALL', rkey)) do table.insert(reply, v) end
+return reply
+"#;
+
+/// ARGV: room, peer, node. `peer` left `room`: removed and told, once.
+pub const LEAVE: &str = r#"
+local room, peer, node = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', 'fm:peers:' .. node, peer) == room then
+  redis.call('HDEL', 'fm:peers:' .. node, peer)
+end
+local rkey = 'fm:room:' .. room
+if redis.call('HDEL', rkey, peer) == 1 then
+  local s = redis.call('INCR', 'fm:seq:' .. room)
+  redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
+end
+return 1
+"#;
+
+/// ARGV: node, force ("1" for a node stopping itself). Declares a silent node dead: every peer
+/// of it leaves its room, told once cluster-wide, whichever node runs this first (the others
+/// find it gone from `nodes`). Returns how many peers it removed, or -1 when it did nothing.
+pub const REAP: &str = r#"
+local node, force = ARGV[1], ARGV[2]
+if force ~= '1' and redis.call('EXISTS', 'fm:alive:' .. node) == 1 then return -1 end
+if redis.call('SREM', 'fm:nodes', node) == 0 and force ~= '1' then return -1 end
+local index = redis.call('HGETALL', 'fm:peers:' .. node)
+for i = 1, #index, 2 do
+  local peer, room = index[i], index[i + 1]
+  local rkey = 'fm:room:' .. room
+  if redis.call('HDEL', rkey, peer) == 1 then
+    local s = redis.call('INCR', 'fm:seq:' .. room)
+    redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
+  end
+end
+redis.call('DEL', 'fm:peers:' .. node, 'fm:alive:' .. node)
+redis.call('SET', 'fm:reaped:' .. node, '1', 'EX', 3600)
+return #index / 2
+"#;
+
+/// ARGV: node, timeout in ms. The heartbeat: returns 0 when this node has been declared dead
+/// (it must step down), 2 when Redis had forgotten it (restarted without its data: it must
+/// publish its rooms again), 1 otherwise.
+pub const ALIVE: &str = r#"
+local node, ms = ARGV[1], ARGV[2]
+if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return 0 end
+local known = redis.call('SADD', 'fm:nodes', node) == 0
+redis.call('SET', 'fm:alive:' .. node, '1', 'PX', ms)
+if known then return 1 else return 2 end
+"#;
+
+/// ARGV: room, node, then peer, name pairs: this node's members of `room`. Puts back the ones
+/// Redis lost (told as joins), and returns `{seq, members...}` like JOIN: how a node catches up
+/// with a room after its subscription was cut.
+pub const RESYNC: &str = r#"
+local room, node = ARGV[1], ARGV[2]
+local rkey = 'fm:room:' .. room
+for i = 3, #ARGV, 2 do
+  local peer, name = ARGV[i], ARGV[i + 1]
+  if redis.call('HEXISTS', rkey, peer) == 0 then
+    local s = redis.call('INCR', 'fm:seq:' .. room)
+    redis.call('HSET', rkey, peer, cjson.encode({name=name, node=node}))
+    redis.call('HSET', 'fm:peers:' .. node, peer, room)
+    redis.call('PUBLISH', rkey, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
+  end
+end
+local reply = {redis.call('INCR', 'fm:seq:' .. room)}
+for _, v in ipairs(redis.call('HGETALL', rkey)) do table.insert(reply, v) end
+return reply
+"#;

@@ -1,0 +1,834 @@
+//! The hub joins the core to the transports: it feeds the core, then hands each resulting
+//! event to the receiving peer's outbox, whichever transport that peer uses. In cluster mode
+//! (`cluster.rs`) it also hands what other nodes must know to the cluster, and applies what they
+//! tell it.
+
+pub mod cluster;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+use self::cluster::{Admission, ClusterLink, ClusterState, Effect, JoinRequest, Remote};
+use crate::metrics::Metrics;
+use crate::rooms::{Change, Delivery, Limits, MediaChange, Moment, Outcome, Refusal, Rooms};
+use crate::wire::{
+    ClientEvent, MediaMode, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName,
+};
+
+/// A peer's queue could not take an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OutboxError {
+    /// The bounded queue is full: the peer is not reading fast enough.
+    #[error("queue full")]
+    Full,
+    /// The connection is gone.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Where the hub puts a peer's events; each transport implements it over its own bounded queue.
+/// Both calls run under the hub's lock, so neither may wait.
+pub trait Outbox: Send + Sync {
+    /// Queues one event without waiting.
+    fn send(&self, event: &ServerEvent) -> Result<(), OutboxError>;
+    /// Asks the transport to close the connection (it then calls [`Hub::disconnect`]).
+    fn close(&self);
+}
+
+/// Counts for `/health` and logs.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Stats {
+    /// Connected peers.
+    pub peers: usize,
+    /// Rooms with members.
+    pub rooms: usize,
+}
+
+/// Who is where right now, as observers (dashboard, tray) read it.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    /// Connected peers, in a room or not.
+    pub peers: usize,
+    /// Rooms by room id.
+    pub rooms: Vec<RoomRoster>,
+}
+
+/// One room of the roster.
+#[derive(Debug, Clone)]
+pub struct RoomRoster {
+    pub id: RoomId,
+    /// Where its media goes.
+    pub media: MediaMode,
+    /// Its members in join order.
+    pub seats: Vec<Seat>,
+}
+
+/// One person in a room, and how they are connected.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// Their peer id.
+    pub peer: PeerId,
+    /// The name they joined under.
+    pub name: UserName,
+    /// The transport they came in on.
+    pub transport: Transport,
+    /// Their address as the server sees it (the TCP peer's).
+    pub addr: Option<SocketAddr>,
+    /// When they connected.
+    pub since: Instant,
+}
+
+/// A connected peer as the hub keeps it: where its events go, and what observers show.
+struct ConnectedPeer {
+    outbox: Arc<dyn Outbox>,
+    transport: Transport,
+    addr: Option<SocketAddr>,
+    since: Instant,
+}
+
+/// Everything the hub guards, behind one lock.
+///
+/// One `std::sync::Mutex` over the core and every outbox, held while the core decides and while
+/// each resulting event is encoded and queued. That is what keeps the invariants simple:
+/// - every recipient gets the events of one decision in the order the core produced them, and
+///   one sender's events reach a recipient in the order they were sent (per-sender order);
+/// - nobody can see a peer the core has removed, or miss one it has added: the rooms and the
+///   outboxes change together.
+///
+/// It stays cheap because nothing under it waits: outboxes only push onto bounded queues (a full
+/// one gets its peer dropped instead of blocking), no `.await` happens under it, and the work
+/// per event is one decision plus a few serialisations. A relay takes tens of microseconds, so
+/// one lock serves tens of thousands of events a second (docs/benchmarks.md). The lock is never
+/// held across an `.await`, so a `std` mutex fits better than an async one.
+struct State {
+    rooms: Rooms,
+    peers: HashMap<PeerId, ConnectedPeer>,
+    /// Bumped whenever the roster changes (connect, disconnect, join, leave), for observers.
+    roster: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+    /// Where the core's work for the media forwarder goes (none when media forwarding is off).
+    media: Option<mpsc::UnboundedSender<MediaChange>>,
+    /// Cluster mode's state (none for a server on its own).
+    cluster: Option<ClusterState>,
+}
+
+/// Shared handle to the core and every peer's outbox.
+#[derive(Clone)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+    roster: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    /// A hub with no peers, counting into `metrics`, handing media work to `media` (the media
+    /// forwarder's queue, when it runs).
+    pub fn new(
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        media: Option<mpsc::UnboundedSender<MediaChange>>,
+    ) -> Self {
+        let (roster_tx, roster) = watch::channel(0);
+        Self {
+            state: Arc::new(Mutex::new(State {
+                rooms: Rooms::new(limits),
+                peers: HashMap::new(),
+                roster: roster_tx,
+                metrics: metrics.clone(),
+                media,
+                cluster: None,
+            })),
+            roster,
+            metrics,
+        }
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Changes whenever the roster does: someone connects, disconnects, joins or leaves.
+    pub fn roster_changes(&self) -> watch::Receiver<u64> {
+        self.roster.clone()
+    }
+
+    /// Who is where right now.
+    pub fn roster(&self) -> Roster {
+        let state = self.lock();
+        let mut rooms: Vec<RoomRoster> = state
+            .rooms
+            .rooms()
+            .map(|(room, members, media)| {
+                let seats = members
+                    .iter()
+                    .filter_map(|&peer| {
+                        let connected = state.peers.get(&peer)?;
+                        Some(Seat {
+                            peer,
+                            name: state.rooms.name_of(peer)?.clone(),
+                            transport: connected.transport,
+                            addr: connected.addr,
+                            since: connected.since,
+                        })
+                    })
+                    .collect();
+                RoomRoster {
+                    id: room.clone(),
+                    media,
+                    seats,
+                }
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.id.cmp(&b.id));
+        Roster {
+            peers: state.peers.len(),
+            rooms,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than stopping the whole server would, so keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Peer and room counts (this node's peers; in cluster mode the core also holds other
+    /// nodes' members of the rooms this node follows).
+    pub fn stats(&self) -> Stats {
+        let state = self.lock();
+        Stats {
+            peers: state.peers.len(),
+            rooms: state.rooms.room_count(),
+        }
+    }
+
+    /// Registers a new peer and its outbox. The connection caps were applied at the handshake
+    /// (`transport::admission`), so a peer that reaches here is always taken.
+    pub fn connect(
+        &self,
+        peer: PeerId,
+        transport: Transport,
+        addr: Option<SocketAddr>,
+        outbox: Arc<dyn Outbox>,
+    ) {
+        let mut state = self.lock();
+        let since = Instant::now();
+        state.rooms.connect(peer, since);
+        self.metrics.connection(transport, 1);
+        let connected = ConnectedPeer {
+            outbox,
+            transport,
+            addr,
+            since,
+        };
+        state.peers.insert(peer, connected);
+        state.roster.send_modify(|v| *v += 1);
+        drop(state);
+        let addr = addr.map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(peer = %peer, transport = transport.as_str(), addr, "peer connected");
+    }
+
+    /// Joins the cluster: from now on joins are admitted by it and what other nodes must know
+    /// is handed to it.
+    pub fn attach_cluster(&self, link: Arc<dyn ClusterLink>) {
+        self.lock().cluster = Some(ClusterState::new(link));
+    }
+
+    /// Handles one decoded (or undecodable) event from a peer.
+    pub fn receive(&self, peer: PeerId, event: Result<Option<ClientEvent>, ProtocolError>) {
+        let mut state = self.lock();
+        state.receive(self, peer, event);
+    }
+
+    /// Cluster mode: the cluster's answer to a join this hub asked it to admit.
+    pub fn admitted(&self, request: JoinRequest, admission: Admission) {
+        let mut state = self.lock();
+        let JoinRequest {
+            peer, room, event, ..
+        } = request;
+        if let Some(cluster) = &mut state.cluster {
+            cluster.joining.remove(&peer);
+        }
+        if let Admission::Admitted(snapshot) = &admission {
+            state.take_snapshot(&room, snapshot);
+        }
+        if !state.peers.contains_key(&peer) {
+            // Gone while its join waited: undo the cluster's half.
+            if let Some(cluster) = &mut state.cluster {
+                cluster.waiting.remove(&peer);
+                if matches!(admission, Admission::Admitted(_)) {
+                    cluster.link.publish(Effect::Left {
+                        room: room.clone(),
+                        peer,
+                    });
+                }
+            }
+            state.forget_if_unused(&room);
+            return;
+        }
+        match admission {
+            Admission::Admitted(_) => state.decide(peer, Ok(Some(event))),
+            Admission::Full { limit } => {
+                state.apply(Outcome::refusal(
+                    peer,
+                    Refusal::RoomFull {
+                        room: room.clone(),
+                        limit,
+                    },
+                ));
+                state.forget_if_unused(&room);
+            }
+            Admission::Unavailable => {
+                state.apply(Outcome::refusal(peer, Refusal::ClusterUnavailable));
+                state.forget_if_unused(&room);
+            }
+        }
+        state.drain_waiting(self, peer);
+    }
+
+    /// Cluster mode: what another node told this one.
+    pub fn apply_remote(&self, remote: Remote) {
+        let mut state = self.lock();
+        let Some(cluster) = &mut state.cluster else {
+            return;
+        };
+        if cluster.accept(&remote) {
+            state.apply_remote(remote);
+        }
+    }
+
+    /// Cluster mode: a followed room as Redis has it now, after this node's subscription was
+    /// cut: remote members it no longer lists leave, those it lists and this node missed join
+    /// (local members are told either way), and the mirror goes on from its sequence number.
+    pub fn resync(&self, room: &RoomId, snapshot: cluster::Snapshot) {
+        let mut state = self.lock();
+        let Some(cluster) = &mut state.cluster else {
+            return;
+        };
+        if !cluster.mirrors.contains_key(room) {
+            return;
+        }
+        cluster
+            .mirrors
+            .insert(room.clone(), cluster::Mirror::Live { seq: snapshot.seq });
+        let listed: std::collections::HashSet<PeerId> =
+            snapshot.members.iter().map(|m| m.peer).collect();
+        let gone: Vec<PeerId> = state
+            .rooms
+            .members(room)
+            .iter()
+            .copied()
+            .filter(|p| state.is_remote(*p) && !listed.contains(p))
+            .collect();
+        for peer in gone {
+            let outcome = state.rooms.disconnect(peer);
+            state.apply(outcome);
+            if let Some(cluster) = &mut state.cluster {
+                cluster.remote.remove(&peer);
+            }
+        }
+        for member in snapshot.members {
+            let me = state.cluster.as_ref().map(|c| c.link.node().clone());
+            if Some(&member.node) == me.as_ref()
+                || state.peers.contains_key(&member.peer)
+                || state.rooms.room_of(member.peer) == Some(room)
+            {
+                continue;
+            }
+            state.apply_remote(cluster::Remote::Joined {
+                room: room.clone(),
+                member,
+                seq: snapshot.seq,
+            });
+        }
+    }
+
+    /// Cluster mode: the rooms this node follows (to subscribe again after a reconnect).
+    pub fn followed_rooms(&self) -> Vec<RoomId> {
+        self.lock()
+            .cluster
+            .as_ref()
+            .map(|c| c.mirrors.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Cluster mode: the local members of each followed room, with their names.
+    pub fn local_members(&self, room: &RoomId) -> Vec<(PeerId, UserName)> {
+        let state = self.lock();
+        state
+            .rooms
+            .members(room)
+            .iter()
+            .filter(|&&peer| state.peers.contains_key(&peer))
+            .filter_map(|&peer| Some((peer, state.rooms.name_of(peer)?.clone())))
+            .collect()
+    }
+
+    /// Removes a peer whose connection ended; its room is told.
+    pub fn disconnect(&self, peer: PeerId, reason: &str) {
+        let mut state = self.lock();
+        let Some(connected) = state.peers.remove(&peer) else {
+            return;
+        };
+        self.metrics.connection(connected.transport, -1);
+        if let Some(cluster) = &mut state.cluster {
+            cluster.waiting.remove(&peer);
+        }
+        let outcome = state.rooms.disconnect(peer);
+        state.apply(outcome);
+        state.roster.send_modify(|v| *v += 1);
+        drop(state);
+        tracing::info!(peer = %peer, reason, "peer disconnected");
+    }
+
+    /// Sends one event to one peer from outside the core (the media forwarder's answers). A
+    /// peer that is gone is skipped; one whose queue is full is dropped, as in any delivery.
+    pub fn deliver(&self, peer: PeerId, event: ServerEvent) {
+        let mut state = self.lock();
+        let outcome = Outcome {
+            deliveries: vec![Delivery { to: peer, event }],
+            changes: Vec::new(),
+        };
+        state.apply(outcome);
+    }
+
+    /// Closes every connection, for shutdown.
+    pub fn close_all(&self) {
+        let outboxes: Vec<_> = self
+            .lock()
+            .peers
+            .values()
+            .map(|c| c.outbox.clone())
+            .collect();
+        for outbox in outboxes {
+            outbox.close();
+        }
+    }
+}
+
+impl State {
+    fn receive(
+        &mut self,
+        hub: &Hub,
+        peer: PeerId,
+        event: Result<Option<ClientEvent>, ProtocolError>,
+    ) {
+        if let Some(cluster) = &mut self.cluster
+            && let Some(queue) = cluster.waiting.get_mut(&peer)
+        {
+            if queue.len() < cluster::MAX_WAITING {
+                queue.push_back(event);
+            } else {
+                let per_second = self.rooms.rate_per_second();
+                self.apply(Outcome::refusal(peer, Refusal::RateLimited { per_second }));
+            }
+            return;
+        }
+        match event {
+            Ok(Some(join @ ClientEvent::JoinRoom { .. })) if self.needs_admission(peer, &join) => {
+                self.ask_admission(hub, peer, join)
+            }
+            event => self.decide(peer, event),
+        }
+    }
+
+    /// Cluster mode: a join into another room than the peer's is the cluster's to admit.
+    fn needs_admission(&self, peer: PeerId, event: &ClientEvent) -> bool {
+        match event {
+            ClientEvent::JoinRoom { room, .. } => {
+                self.cluster.is_some() && self.rooms.room_of(peer) != Some(room)
+            }
+            _ => false,
+        }
+    }
+
+    fn ask_admission(&mut self, hub: &Hub, peer: PeerId, event: ClientEvent) {
+        let (Some(cluster), ClientEvent::JoinRoom { room, name, .. }) = (&mut self.cluster, &event)
+        else {
+            return;
+        };
+        cluster.waiting.entry(peer).or_default();
+        cluster.joining.insert(peer, room.clone());
+        let subscribe = !cluster.mirrors.contains_key(room);
+        if subscribe {
+            cluster
+                .mirrors
+                .insert(room.clone(), cluster::Mirror::Pending(Vec::new()));
+        }
+        let request = JoinRequest {
+            peer,
+            room: room.clone(),
+            name: name.clone(),
+            event,
+        };
+        cluster.link.admit(hub.clone(), request, subscribe);
+    }
+
+    /// Handles what a peer sent while its join waited, up to the next join the cluster must
+    /// admit.
+    fn drain_waiting(&mut self, hub: &Hub, peer: PeerId) {
+        loop {
+            let Some(cluster) = &mut self.cluster else {
+                return;
+            };
+            cluster.joining.remove(&peer);
+            let Some(queue) = cluster.waiting.get_mut(&peer) else {
+                return;
+            };
+            let Some(event) = queue.pop_front() else {
+                cluster.waiting.remove(&peer);
+                return;
+            };
+            match event {
+                Ok(Some(join @ ClientEvent::JoinRoom { .. }))
+                    if self.needs_admission(peer, &join) =>
+                {
+                    return self.ask_admission(hub, peer, join);
+                }
+                event => self.decide(peer, event),
+            }
+        }
+    }
+
+    /// The core decides on one event of a local peer; the outcome is delivered and, in
+    /// cluster mode, what other nodes must know is handed to the cluster.
+    fn decide(&mut self, peer: PeerId, event: Result<Option<ClientEvent>, ProtocolError>) {
+        let started = Instant::now();
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let at = Moment {
+            instant: started,
+            unix_ms,
+        };
+        let sent_state = match &event {
+            Ok(Some(ClientEvent::State(state))) => Some(state.clone()),
+            _ => None,
+        };
+        let outcome = self.rooms.handle(peer, event, at);
+        let relays = outcome
+            .changes
+            .iter()
+            .filter(|change| matches!(change, Change::Relayed))
+            .count();
+        self.publish_effects(peer, sent_state, &outcome);
+        self.apply(outcome);
+        for _ in 0..relays {
+            self.metrics.relayed(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Cluster mode: hands the other nodes what a local peer's event means for their members
+    /// (joins and leaves are published by the cluster's admission and by `observe`).
+    fn publish_effects(
+        &self,
+        peer: PeerId,
+        sent_state: Option<crate::wire::PeerState>,
+        outcome: &Outcome,
+    ) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let Some(room) = self.rooms.room_of(peer) else {
+            return;
+        };
+        for Delivery { to, event } in &outcome.deliveries {
+            if let ServerEvent::Signal {
+                from,
+                user_name,
+                signal,
+            } = event
+                && let Some(node) = cluster.remote.get(to)
+            {
+                cluster.link.publish(Effect::Signal {
+                    node: node.clone(),
+                    room: room.clone(),
+                    to: *to,
+                    from: *from,
+                    user_name: user_name.clone(),
+                    signal: signal.clone(),
+                });
+            }
+        }
+        if outcome.changes.iter().any(|c| matches!(c, Change::Chatted))
+            && let Some(ServerEvent::Chat {
+                from,
+                user_name,
+                text,
+                at,
+            }) = outcome
+                .deliveries
+                .iter()
+                .map(|d| &d.event)
+                .find(|e| matches!(e, ServerEvent::Chat { .. }))
+        {
+            cluster.link.publish(Effect::Chat {
+                room: room.clone(),
+                from: *from,
+                user_name: user_name.clone(),
+                text: text.clone(),
+                at: *at,
+            });
+        }
+        if let Some(state) = sent_state {
+            cluster.link.publish(Effect::State {
+                room: room.clone(),
+                from: peer,
+                state,
+            });
+        }
+    }
+
+    /// Cluster mode: the snapshot a join's admission brought; a pending mirror goes live with
+    /// the members it lists, then replays what arrived meanwhile.
+    fn take_snapshot(&mut self, room: &RoomId, snapshot: &cluster::Snapshot) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let me = cluster.link.node().clone();
+        let Some(replay) = cluster.go_live(room, snapshot.seq) else {
+            return;
+        };
+        let now = Instant::now();
+        for member in &snapshot.members {
+            if member.node == me || self.peers.contains_key(&member.peer) {
+                continue;
+            }
+            if let Some(cluster) = &mut self.cluster {
+                cluster.remote.insert(member.peer, member.node.clone());
+            }
+            let outcome =
+                self.rooms
+                    .join_remote(member.peer, room.clone(), member.name.clone(), now);
+            self.apply(outcome);
+        }
+        for remote in replay {
+            if self.cluster.as_mut().is_some_and(|c| c.accept(&remote)) {
+                self.apply_remote(remote);
+            }
+        }
+    }
+
+    /// Cluster mode: applies one thing another node said (already accepted by the mirror).
+    fn apply_remote(&mut self, remote: Remote) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        match remote {
+            Remote::Joined { room, member, .. } => {
+                if member.node == *cluster.link.node() || self.peers.contains_key(&member.peer) {
+                    return;
+                }
+                cluster.remote.insert(member.peer, member.node);
+                let outcome =
+                    self.rooms
+                        .join_remote(member.peer, room, member.name, Instant::now());
+                self.apply(outcome);
+            }
+            Remote::Left { room, peer, .. } => {
+                if !cluster.is_remote(peer) || self.rooms.room_of(peer) != Some(&room) {
+                    return;
+                }
+                let outcome = self.rooms.disconnect(peer);
+                self.apply(outcome);
+                if let Some(cluster) = &mut self.cluster {
+                    cluster.remote.remove(&peer);
+                }
+            }
+            Remote::Chat {
+                room,
+                from,
+                user_name,
+                text,
+                at,
+            } => {
+                let event = ServerEvent::Chat {
+                    from,
+                    user_name,
+                    text,
+                    at,
+                };
+                let deliveries = self
+                    .rooms
+                    .members(&room)
+                    .iter()
+                    .filter(|to| self.peers.contains_key(to))
+                    .map(|&to| Delivery {
+                        to,
+                        event: event.clone(),
+                    })
+                    .collect();
+                self.apply(Outcome {
+                    deliveries,
+                    changes: Vec::new(),
+                });
+            }
+            Remote::State { room, from, state } => {
+                if cluster.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
+                    let outcome = self.rooms.set_remote_state(from, state);
+                    self.apply(outcome);
+                }
+            }
+            Remote::Signal {
+                room,
+                to,
+                from,
+                user_name,
+                signal,
+            } => {
+                let here = self.peers.contains_key(&to)
+                    && self.rooms.room_of(to) == Some(&room)
+                    && self.rooms.share_room(from, to);
+                if !here {
+                    tracing::debug!(%from, %to, "cross-node signal dropped: its target is not in the sender's room here");
+                    return;
+                }
+                let event = ServerEvent::Signal {
+                    from,
+                    user_name,
+                    signal,
+                };
+                self.apply(Outcome {
+                    deliveries: vec![Delivery { to, event }],
+                    changes: vec![Change::Relayed],
+                });
+            }
+        }
+    }
+
+    /// Cluster mode: once no local peer is in `room` (and none is joining it), this node stops
+    /// following it and forgets its remote members.
+    fn forget_if_unused(&mut self, room: &RoomId) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let members = self.rooms.members(room).to_vec();
+        let in_use = members.iter().any(|p| !cluster.is_remote(*p))
+            || cluster.joining.values().any(|r| r == room);
+        if in_use {
+            return;
+        }
+        for peer in members {
+            // Its departure concerns no local peer: nothing to deliver.
+            let _ = self.rooms.disconnect(peer);
+            if let Some(cluster) = &mut self.cluster {
+                cluster.remote.remove(&peer);
+            }
+        }
+        if let Some(cluster) = &mut self.cluster
+            && cluster.mirrors.remove(room).is_some()
+        {
+            cluster.link.forget_room(room.clone());
+        }
+    }
+
+    /// Delivers an outcome; a peer whose queue is full is dropped, and its departure is
+    /// delivered in turn, so one stuck reader never holds up anybody else.
+    fn apply(&mut self, outcome: Outcome) {
+        let mut work = VecDeque::from([outcome]);
+        while let Some(Outcome {
+            deliveries,
+            changes,
+        }) = work.pop_front()
+        {
+            self.observe(&changes);
+            for Delivery { to, event } in deliveries {
+                let Some(connected) = self.peers.get(&to) else {
+                    continue;
+                };
+                let Err(error) = connected.outbox.send(&event) else {
+                    continue;
+                };
+                // A closed connection is one whose disconnect is on its way: not news.
+                if error == OutboxError::Full {
+                    tracing::warn!(peer = %to, "dropping peer: it is not reading and its queue is full");
+                } else {
+                    tracing::debug!(peer = %to, %error, "peer gone before its disconnect was handled");
+                }
+                if let Some(connected) = self.peers.remove(&to) {
+                    self.metrics.connection(connected.transport, -1);
+                    connected.outbox.close();
+                }
+                work.push_back(self.rooms.disconnect(to));
+            }
+        }
+        self.metrics
+            .set_rooms(self.rooms.room_count(), self.rooms.sfu_room_count());
+    }
+
+    /// Logs changes, counts them, and tells observers when the roster changed; in cluster mode,
+    /// tells the other nodes when a local peer left a room.
+    fn observe(&mut self, changes: &[Change]) {
+        let mut roster_changed = false;
+        let mut left_rooms = Vec::new();
+        for change in changes {
+            match change {
+                Change::Relayed => {}
+                Change::Chatted => self.metrics.chatted(),
+                Change::Joined { peer, room } => {
+                    if self.is_remote(*peer) {
+                        tracing::debug!(peer = %peer, room = %room, "joined room on another node");
+                    } else {
+                        tracing::info!(peer = %peer, room = %room, "joined room");
+                        self.metrics.joined();
+                    }
+                    roster_changed = true;
+                }
+                Change::Left { peer, room } => {
+                    if self.is_remote(*peer) {
+                        tracing::debug!(peer = %peer, room = %room, "left room on another node");
+                    } else {
+                        tracing::info!(peer = %peer, room = %room, "left room");
+                        // Moving to another room is a join, which the cluster's admission tells.
+                        let moved = changes
+                            .iter()
+                            .any(|c| matches!(c, Change::Joined { peer: p, .. } if p == peer));
+                        if let Some(cluster) = &self.cluster
+                            && !moved
+                        {
+                            cluster.link.publish(Effect::Left {
+                                room: room.clone(),
+                                peer: *peer,
+                            });
+                        }
+                        left_rooms.push(room.clone());
+                    }
+                    roster_changed = true;
+                }
+                Change::Refused { peer, refusal } => {
+                    tracing::debug!(peer = %peer, %refusal, "event refused");
+                    self.metrics.refused(refusal.into());
+                }
+                Change::MediaMode { room, mode } => {
+                    tracing::info!(room = %room, mode = mode.as_str(), "room media moved");
+                    roster_changed = true;
+                }
+                Change::Media(change) => {
+                    if let Some(media) = &self.media {
+                        // The forwarder outlives every connection; if it is gone, so is the server.
+                        let _ = media.send(change.clone());
+                    }
+                }
+            }
+        }
+        for room in left_rooms {
+            self.forget_if_unused(&room);
+        }
+        if roster_changed {
+            self.roster.send_modify(|v| *v += 1);
+        }
+    }
+
+    fn is_remote(&self, peer: PeerId) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.is_remote(peer))
+    }
+}

@@ -1,0 +1,170 @@
+// Protects cluster mode (`--cluster redis://…`, docs/scaling.md): nodes that share a Redis serve
+// the same rooms. A room's members on different nodes see each other (init-users, user-joined,
+// user-left), signals and chat cross nodes only within a room and in order, the room cap counts
+// every node, and a node that stops (SIGTERM) or dies (kill -9) takes its people out of their
+// rooms, told once to everyone left. Real redis-server, real nodes, both transports.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { client, closeAll, join, startCluster, startRedis, until } from "./fixture.mjs";
+
+let redis;
+const nodes = [];
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(() => {
+  closeAll();
+  for (const node of nodes) node.proc.kill("SIGKILL");
+  redis?.proc.kill("SIGKILL");
+});
+
+async function cluster(count, args = []) {
+  const started = await startCluster(redis, count, args);
+  nodes.push(...started);
+  return started;
+}
+
+const health = async (node) => (await fetch(`${node.url}/health`)).json();
+const ids = (members) => members.map((m) => m.id).sort();
+
+test("a room spans nodes: joins, signals, chat and leaves cross them, and only within the room", async () => {
+  const [n1, n2, n3] = await cluster(3);
+  await until(async () => (await health(n1)).cluster?.nodes === 3, "three nodes registered", { ms: 10000, every: 100 });
+  const h = await health(n2);
+  assert.equal(h.cluster.connected, true, JSON.stringify(h));
+
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "ws");
+  const cy = await client(n3.url, "socket.io");
+  assert.deepEqual(await join(ann, "standup", "Ann"), []);
+  const annHearsBob = ann.next("user-joined");
+  assert.deepEqual(await join(bob, "standup", "Bob"), [{ id: ann.id, userName: "Ann" }]);
+  assert.deepEqual(await annHearsBob, { id: bob.id, userName: "Bob" });
+  const joinedCy = [ann.next("user-joined"), bob.next("user-joined")];
+  assert.deepEqual(ids(await join(cy, "standup", "Cy")), [ann.id, bob.id].sort());
+  for (const seen of await Promise.all(joinedCy)) assert.equal(seen.id, cy.id);
+
+  // A signal from node 1 to node 3, and back.
+  const toCy = cy.next("signal");
+  ann.emit("signal", { to: cy.id, signal: { sdp: "offer" } });
+  assert.deepEqual(await toCy, { from: ann.id, userName: "Ann", signal: { sdp: "offer" } });
+  const toAnn = ann.next("signal");
+  cy.emit("signal", { to: ann.id, signal: { sdp: "answer" } });
+  assert.equal((await toAnn).from, cy.id);
+
+  // Someone in another room on the same nodes reaches nobody in this one.
+  const dan = await client(n2.url, "socket.io");
+  await join(dan, "elsewhere", "Dan");
+  const annSignals = ann.record("signal");
+  const refused = dan.next("error");
+  dan.emit("signal", { to: ann.id, signal: { sneaky: true } });
+  assert.match(await refused, /not in your room/);
+
+  // Chat reaches the three once, the sender included, and not Dan.
+  const danChats = dan.record("chat");
+  const chats = [ann, bob, cy].map((c) => c.next("chat"));
+  bob.emit("chat", { text: "hello from node 2" });
+  for (const chat of await Promise.all(chats)) {
+    assert.equal(chat.from, bob.id);
+    assert.equal(chat.text, "hello from node 2");
+  }
+
+  // Leaving is told on every node.
+  const left = [ann.next("user-left"), bob.next("user-left")];
+  cy.emit("leave-room");
+  assert.deepEqual(await Promise.all(left), [cy.id, cy.id]);
+  // What must not have arrived, after a barrier through the same path (node 2 to node 1).
+  const marker = ann.next("signal");
+  bob.emit("signal", { to: ann.id, signal: { barrier: 1 } });
+  assert.equal((await marker).from, bob.id);
+  assert.deepEqual(
+    annSignals.filter((s) => s.signal?.sneaky),
+    [],
+  );
+  assert.deepEqual(danChats, []);
+  await Promise.all([n1.stop(), n2.stop(), n3.stop()]);
+});
+
+test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in order", async () => {
+  const [n1, , n3] = await cluster(3, ["--event-rate", "100000", "--event-burst", "100000"]);
+  const ann = await client(n1.url, "ws");
+  const cy = await client(n3.url, "socket.io");
+  await join(ann, "bulk", "Ann");
+  await join(cy, "bulk", "Cy");
+  const got = cy.record("signal");
+  for (let i = 0; i < 1000; i++) ann.emit("signal", { to: cy.id, signal: { i } });
+  await until(() => got.length >= 1000, "1,000 signals at node 3", { ms: 20000, every: 20 });
+  assert.deepEqual(
+    got.map((s) => s.signal.i),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
+});
+
+test("the room cap counts the members on every node", async () => {
+  const [n1, n2, n3] = await cluster(3, ["--max-peers-per-room", "2"]);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "socket.io");
+  const cy = await client(n3.url, "ws");
+  await join(ann, "small", "Ann");
+  await join(bob, "small", "Bob");
+  const error = cy.next("error");
+  cy.emit("join-room", { roomId: "small", userName: "Cy" });
+  assert.match(await error, /room 'small' is full \(2 peers\)/);
+  // A place freed on one node is free on the others.
+  const left = ann.next("user-left");
+  bob.emit("leave-room");
+  await left;
+  assert.deepEqual(ids(await join(cy, "small", "Cy")), [ann.id]);
+});
+
+test("a node stopped (SIGTERM) or killed (kill -9): its people leave their rooms, told once, and the others carry on", async () => {
+  const [n1, n2, n3] = await cluster(3, ["--node-timeout", "2s"]);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "ws");
+  const cy = await client(n3.url, "socket.io");
+  const dee = await client(n3.url, "ws");
+  for (const [c, name] of [
+    [ann, "Ann"],
+    [bob, "Bob"],
+    [cy, "Cy"],
+    [dee, "Dee"],
+  ])
+    await join(c, "call", name);
+  const annLeft = ann.record("user-left");
+  const bobLeft = bob.record("user-left");
+  // A Socket.IO client forgets its id once disconnected: keep them.
+  const [cyId, deeId, bobId] = [cy.id, dee.id, bob.id];
+
+  // kill -9: no goodbye. Within the node timeout (and a heartbeat), Cy and Dee leave, once each.
+  const killed = Date.now();
+  n3.proc.kill("SIGKILL");
+  await until(() => annLeft.length >= 2 && bobLeft.length >= 2, "user-left for node 3's people", {
+    ms: 8000,
+    every: 50,
+  });
+  const took = Date.now() - killed;
+  assert.ok(took < 2000 + 2000, `told after ${took} ms (node timeout 2 s, heartbeat 0.5 s)`);
+  assert.deepEqual(annLeft.sort(), [cyId, deeId].sort());
+  assert.deepEqual(bobLeft.sort(), [cyId, deeId].sort());
+
+  // The others' call carries on.
+  const toBob = bob.next("signal");
+  ann.emit("signal", { to: bob.id, signal: { still: "here" } });
+  assert.equal((await toBob).from, ann.id);
+
+  // SIGTERM: node 2's people are disconnected and the room told at once.
+  const bobClosed = bob.closed();
+  const told = ann.next("user-left", 3000);
+  await n2.stop();
+  await bobClosed;
+  assert.equal(await told, bobId);
+  // Once: nothing more arrives for the people already gone.
+  const marker = ann.next("signal");
+  const eve = await client(n1.url, "ws");
+  await join(eve, "call", "Eve");
+  eve.emit("signal", { to: ann.id, signal: { done: true } });
+  await marker;
+  assert.deepEqual(annLeft.sort(), [cyId, deeId, bobId].sort());
+});
