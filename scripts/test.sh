@@ -39,4 +39,8 @@ done
 status=0
 node --test "${flags[@]}" --test-concurrency=2 "${others[@]}" || status=1
 node --test "${flags[@]}" --test-concurrency=1 "${media[@]}" || status=1
+# The event contract and the room rules once more, unchanged, against three cluster nodes behind
+# HAProxy (deploy/haproxy.cfg, with Redis): every startServer of these files is such a cluster.
+FM_CLUSTER=haproxy node --test "${flags[@]}" --test-concurrency=2 \
+  tests/js/contract.test.mjs tests/js/rooms.test.mjs tests/js/input.test.mjs tests/js/order.test.mjs || status=1
 exit "$status"

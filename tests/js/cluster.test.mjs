@@ -2,10 +2,22 @@
 // the same rooms. A room's members on different nodes see each other (init-users, user-joined,
 // user-left), signals and chat cross nodes only within a room and in order, the room cap counts
 // every node, and a node that stops (SIGTERM) or dies (kill -9) takes its people out of their
-// rooms, told once to everyone left. Real redis-server, real nodes, both transports.
+// rooms, told once to everyone left; Redis restarted mid-call is survived; Socket.IO's polling
+// transport works through HAProxy with its sticky cookie and fails as documented without.
+// Real redis-server, real nodes, real HAProxy (deploy/haproxy.cfg), both transports.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { client, closeAll, join, startCluster, startRedis, until } from "./fixture.mjs";
+import {
+  barrier,
+  client,
+  closeAll,
+  join,
+  sleep,
+  startBalancedCluster,
+  startCluster,
+  startRedis,
+  until,
+} from "./fixture.mjs";
 
 let redis;
 const nodes = [];
@@ -92,7 +104,10 @@ test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in or
   const ann = await client(n1.url, "ws");
   const cy = await client(n3.url, "socket.io");
   await join(ann, "bulk", "Ann");
+  // As a page does: Ann signals Cy once told Cy is there (node 1 hears of the join through Redis).
+  const annSeesCy = ann.next("user-joined");
   await join(cy, "bulk", "Cy");
+  await annSeesCy;
   const got = cy.record("signal");
   for (let i = 0; i < 1000; i++) ann.emit("signal", { to: cy.id, signal: { i } });
   await until(() => got.length >= 1000, "1,000 signals at node 3", { ms: 20000, every: 20 });
@@ -167,4 +182,86 @@ test("a node stopped (SIGTERM) or killed (kill -9): its people leave their rooms
   eve.emit("signal", { to: ann.id, signal: { done: true } });
   await marker;
   assert.deepEqual(annLeft.sort(), [cyId, deeId, bobId].sort());
+});
+
+test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pair on one node keeps talking, and all is whole again soon after", async () => {
+  const own = await startRedis();
+  const [n1, n2] = await startCluster(own, 2, ["--node-timeout", "2s"]);
+  nodes.push(n1, n2);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "ws");
+  await join(ann, "call", "Ann");
+  await join(bob, "call", "Bob");
+  const [w1, w2] = [await client(n1.url, "ws"), await client(n1.url, "socket.io")];
+  await join(w1, "witness", "W1");
+  await join(w2, "witness", "W2");
+  const annLeft = ann.record("user-left");
+
+  own.proc.kill("SIGKILL");
+  await own.exited;
+  // Between two people of one node nothing depends on Redis.
+  await barrier(w1, w2);
+  await barrier(w2, w1);
+  // A join needs the cluster: refused with a clear error, the connection kept.
+  const carl = await client(n2.url, "socket.io");
+  const refused = carl.next("error", 6000);
+  carl.emit("join-room", { roomId: "later", userName: "Carl" });
+  assert.match(await refused, /cannot reach the other servers of its cluster/);
+  assert.equal((await fetch(`${n1.url}/health`)).status, 200, "the node stays up");
+
+  // Redis back, empty (no persistence): within 5 s the nodes put their rooms back.
+  const back = await startRedis(own.port);
+  const restarted = Date.now();
+  try {
+    const dan = await client(n2.url, "socket.io");
+    await until(
+      async () => {
+        const init = dan.next("init-users", 1000).catch(() => null);
+        dan.emit("join-room", { roomId: "call", userName: "Dan" });
+        const members = await init;
+        return (
+          members &&
+          members
+            .map((m) => m.id)
+            .sort()
+            .join() === [ann.id, bob.id].sort().join()
+        );
+      },
+      "a joiner on node 2 to see Ann (node 1) and Bob (node 2)",
+      { ms: 8000, every: 200 },
+    );
+    assert.ok(Date.now() - restarted < 5000, `whole again after ${Date.now() - restarted} ms`);
+    await barrier(ann, bob);
+    await barrier(bob, ann);
+    // Nothing to await for an event that must not come: the nodes' second look at the rooms
+    // runs a node timeout (2 s) after Redis returned; after it, nobody was taken for gone.
+    await sleep(2500);
+    await barrier(bob, ann);
+    assert.deepEqual(annLeft, [], "nobody left Ann's room");
+  } finally {
+    back.proc.kill("SIGKILL");
+  }
+});
+
+test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; without it the session fails as documented", async () => {
+  const lb = await startBalancedCluster();
+  try {
+    const polling = { transports: ["polling"], withCredentials: true };
+    const ann = await client(lb.url, "socket.io", polling);
+    const bob = await client(lb.url, "socket.io", polling);
+    await join(ann, "poll", "Ann");
+    await join(bob, "poll", "Bob");
+    await barrier(ann, bob);
+    await barrier(bob, ann);
+    // No cookie kept: the session's next requests go round to nodes that do not know it.
+    const lost = await client(lb.url, "socket.io", { transports: ["polling"], withCredentials: false, wait: false });
+    const failed = await Promise.race([
+      lost.next("connect_error", 10000).then(() => "connect_error"),
+      lost.next("disconnect", 10000).then(() => "disconnect"),
+    ]);
+    assert.ok(["connect_error", "disconnect"].includes(failed));
+    assert.match(lb.logs() + lb.haproxy.out.stdout, /Session ID unknown|400/);
+  } finally {
+    await lb.stop();
+  }
 });

@@ -116,7 +116,19 @@ export function lineMatching({ proc, out }, pattern, { ms = 15000, stream = "std
  * Starts `free-meetings serve` on free loopback ports with extra args; resolves once it prints
  * its address. `prlimit` caps its open files (`--nofile`) to test running out of descriptors.
  */
-export async function startServer(args = [], { env = {}, cwd = ROOT, prlimit } = {}) {
+export async function startServer(args = [], options = {}) {
+  return CLUSTER ? startBalancedCluster(args, { requireSpread: true }) : startNode(args, options);
+}
+
+/**
+ * With FM_CLUSTER=haproxy, every `startServer` of the tests is three cluster nodes behind HAProxy
+ * (deploy/haproxy.cfg) instead of one process: how the test command runs the contract and rule
+ * tests a second time, unchanged.
+ */
+const CLUSTER = process.env.FM_CLUSTER === "haproxy";
+
+/** One `free-meetings serve` process (see `startServer`). */
+export async function startNode(args = [], { env = {}, cwd = ROOT, prlimit } = {}) {
   // Port 0 for media too: tests run side by side.
   const serve = [BIN, "serve", "--bind", "127.0.0.1", "--port", "0", "--media-port", "0", "--no-mdns", ...args];
   const [command, ...commandArgs] = prlimit ? ["prlimit", `--nofile=${prlimit}:${prlimit}`, ...serve] : serve;
@@ -158,9 +170,10 @@ export async function freeLoopbackPort() {
   return port;
 }
 
-/** A Redis of the test's own on loopback (Debian's redis-server, no persistence). */
-export async function startRedis() {
-  const port = await freeLoopbackPort();
+/** A Redis of the test's own on loopback (Debian's redis-server, no persistence); on `port`
+ * when given (to start it again where it was). */
+export async function startRedis(port) {
+  port ??= await freeLoopbackPort();
   const started = spawnCollecting("redis-server", [
     "--port",
     String(port),
@@ -179,7 +192,70 @@ export async function startRedis() {
 
 /** `count` nodes of one cluster on `redis`, with `args` each. */
 export async function startCluster(redis, count, args = []) {
-  return Promise.all(Array.from({ length: count }, () => startServer(["--cluster", redis.url, ...args])));
+  return Promise.all(Array.from({ length: count }, () => startNode(["--cluster", redis.url, ...args])));
+}
+
+/** The node URLs behind each balancer URL, so that `metrics` can add up the whole cluster. */
+const balanced = new Map();
+
+/**
+ * Redis, three nodes and HAProxy with deploy/haproxy.cfg (its addresses replaced); resolves
+ * once HAProxy has sent a request to every node. `stop()` stops them all, and with
+ * `requireSpread` fails if the clients of the run did not land on every node.
+ */
+export async function startBalancedCluster(
+  args = [],
+  { nodes = 3, config = "deploy/haproxy.cfg", requireSpread = false } = {},
+) {
+  const redis = await startRedis();
+  const started = await startCluster(redis, nodes, args);
+  const port = await freeLoopbackPort();
+  const servers = started.map((n, i) => `    server node${i + 1} 127.0.0.1:${n.port} cookie node${i + 1}`).join("\n");
+  const text = fs
+    .readFileSync(path.join(ROOT, config), "utf8")
+    .replace(/^\s*bind :80$/m, `    bind 127.0.0.1:${port}`)
+    .replace(/^\s*server node1 .*$/m, servers)
+    .replace(/^\s*server node\d+ .*\n/gm, (line) => (servers.includes(line.trim()) ? line : ""));
+  const file = path.join(os.tmpdir(), `fm-haproxy-${port}.cfg`);
+  fs.writeFileSync(file, text);
+  const haproxy = spawnCollecting("haproxy", ["-db", "-f", file]);
+  const url = `http://127.0.0.1:${port}`;
+  const seen = new Set();
+  await until(
+    async () => {
+      try {
+        seen.add((await (await fetch(`${url}/health`)).json()).cluster.node);
+      } catch {}
+      return seen.size === nodes;
+    },
+    `HAProxy to reach all ${nodes} nodes`,
+    { ms: 15000, every: 50 },
+  ).catch((error) => {
+    throw new Error(`${error.message}: ${haproxy.out.stdout}${haproxy.out.stderr}`);
+  });
+  balanced.set(
+    url,
+    started.map((n) => n.url),
+  );
+  return {
+    url,
+    port,
+    redis,
+    haproxy,
+    nodes: started,
+    logs: () => started.map((n) => n.logs()).join("\n"),
+    async stop() {
+      haproxy.proc.kill("SIGTERM");
+      const spread = started.map((n) => (n.logs().match(/peer connected/g) ?? []).length);
+      for (const node of started) await node.stop();
+      redis.proc.kill("SIGTERM");
+      balanced.delete(url);
+      fs.rmSync(file, { force: true });
+      if (requireSpread && spread.some((count) => count === 0))
+        throw new Error(`clients did not spread over the nodes: ${spread}`);
+      return 0;
+    },
+  };
 }
 
 /** A raw HTTP GET (any headers, e.g. a foreign Host): resolves with {status, headers, body}. */
@@ -265,6 +341,8 @@ async function socketIoClient(url, { wait = true, connectWithin = TIMEOUT_MS, ..
     transports: ["websocket"],
     forceNew: true,
     reconnection: false,
+    // A browser sends the balancer's sticky cookie back by itself; Node's client, when asked.
+    withCredentials: CLUSTER,
     ...options,
   });
   const c = { transport: "socket.io", raw: socket };
@@ -394,11 +472,14 @@ export async function withWitness(url, attack) {
 
 /** `GET /metrics` from loopback, parsed into {"name{labels}": value}. */
 export async function metrics(url) {
-  const text = await (await fetch(`${url}/metrics`)).text();
   const values = {};
-  for (const line of text.split("\n")) {
-    const m = line.match(/^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/);
-    if (m) values[m[1]] = Number(m[2]);
+  // Behind a balancer, the cluster's figures are the sum of its nodes'.
+  for (const node of balanced.get(url) ?? [url]) {
+    const text = await (await fetch(`${node}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      const m = line.match(/^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/);
+      if (m) values[m[1]] = (values[m[1]] ?? 0) + Number(m[2]);
+    }
   }
   return values;
 }

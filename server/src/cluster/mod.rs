@@ -82,6 +82,7 @@ enum Subscription {
 struct Link {
     node: NodeId,
     cap: usize,
+    node_timeout: Duration,
     commands: mpsc::UnboundedSender<Command>,
     subscriptions: mpsc::UnboundedSender<Subscription>,
 }
@@ -124,6 +125,7 @@ impl Cluster {
         let link = Arc::new(Link {
             node: node.clone(),
             cap: options.max_peers_per_room,
+            node_timeout: options.node_timeout,
             commands,
             subscriptions,
         });
@@ -383,7 +385,7 @@ async fn subscribe(
                     pause = Duration::from_millis(100);
                     status.send_modify(|s| s.connected = true);
                     if !first {
-                        tokio::spawn(catch_up(hub.clone(), link.clone()));
+                        catch_up_twice(&hub, &link);
                     }
                     first = false;
                     loop {
@@ -425,9 +427,21 @@ async fn subscribe(
     }
 }
 
-/// After the subscription was cut, what this node missed is unknown: each followed room is
-/// taken again from Redis (with this node's members put back if Redis lost them).
-async fn catch_up(hub: Hub, link: Arc<Link>) {
+/// After the connection to Redis was cut, what this node missed is unknown: each followed room
+/// is taken again from Redis at once (members this node missed join; its own are put back), and
+/// once more a node timeout later, when every live node has put its own back too: only then
+/// is a member Redis no longer lists taken as gone (else a Redis restarted empty would make
+/// every node see the others' people leave and come back).
+fn catch_up_twice(hub: &Hub, link: &Arc<Link>) {
+    let (hub, link) = (hub.clone(), link.clone());
+    tokio::spawn(async move {
+        catch_up(&hub, &link, false).await;
+        tokio::time::sleep(link.node_timeout).await;
+        catch_up(&hub, &link, true).await;
+    });
+}
+
+async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
     for room in hub.followed_rooms() {
         let mut args = vec![room.to_string(), link.node.to_string()];
         for (peer, name) in hub.local_members(&room) {
@@ -443,7 +457,7 @@ async fn catch_up(hub: Hub, link: Arc<Link>) {
         if let Ok(Some(Value::Array(items))) = answer.await
             && let Some(snapshot) = snapshot_of(&items)
         {
-            hub.resync(&room, snapshot);
+            hub.resync(&room, snapshot, sweep);
         }
     }
 }
@@ -477,9 +491,9 @@ async fn heartbeat(
                 tracing::warn!(
                     "Redis had forgotten this node (restarted without its data?): publishing its rooms again"
                 );
-                tokio::spawn(catch_up(hub.clone(), link.clone()));
+                catch_up_twice(&hub, &link);
             }
-            Ok(_) => {}
+            Ok(_) => status.send_modify(|s| s.connected = true),
             Err(error) => {
                 tracing::warn!(%error, "cluster heartbeat failed");
                 status.send_modify(|s| s.connected = false);

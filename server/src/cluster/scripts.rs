@@ -83,19 +83,32 @@ redis.call('SET', 'fm:alive:' .. node, '1', 'PX', ms)
 if known then return 1 else return 2 end
 "#;
 
-/// ARGV: room, node, then peer, name pairs: this node's members of `room`. Puts back the ones
-/// Redis lost (told as joins), and returns `{seq, members...}` like JOIN: how a node catches up
-/// with a room after its subscription was cut.
+/// ARGV: room, node, then peer, name pairs: this node's members of `room` now. Puts back the
+/// ones Redis lost and takes out the ones it still lists for this node that have gone (both
+/// told, numbered), then returns `{seq, members...}` like JOIN: how a node catches up with a
+/// room after its connection to Redis was cut.
 pub const RESYNC: &str = r#"
 local room, node = ARGV[1], ARGV[2]
 local rkey = 'fm:room:' .. room
+local here = {}
 for i = 3, #ARGV, 2 do
   local peer, name = ARGV[i], ARGV[i + 1]
+  here[peer] = true
   if redis.call('HEXISTS', rkey, peer) == 0 then
     local s = redis.call('INCR', 'fm:seq:' .. room)
     redis.call('HSET', rkey, peer, cjson.encode({name=name, node=node}))
     redis.call('HSET', 'fm:peers:' .. node, peer, room)
     redis.call('PUBLISH', rkey, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
+  end
+end
+local listed = redis.call('HGETALL', rkey)
+for i = 1, #listed, 2 do
+  local peer, entry = listed[i], cjson.decode(listed[i + 1])
+  if entry.node == node and not here[peer] then
+    redis.call('HDEL', rkey, peer)
+    redis.call('HDEL', 'fm:peers:' .. node, peer)
+    local s = redis.call('INCR', 'fm:seq:' .. room)
+    redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
   end
 end
 local reply = {redis.call('INCR', 'fm:seq:' .. room)}

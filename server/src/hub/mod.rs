@@ -304,10 +304,11 @@ impl Hub {
         }
     }
 
-    /// Cluster mode: a followed room as Redis has it now, after this node's subscription was
-    /// cut: remote members it no longer lists leave, those it lists and this node missed join
-    /// (local members are told either way), and the mirror goes on from its sequence number.
-    pub fn resync(&self, room: &RoomId, snapshot: cluster::Snapshot) {
+    /// Cluster mode: a followed room as Redis has it now, after this node's connection to it was
+    /// cut: members it lists and this node missed join, and with `sweep`, remote members it no
+    /// longer lists leave (local members are told either way); the mirror goes on from its
+    /// sequence number.
+    pub fn resync(&self, room: &RoomId, snapshot: cluster::Snapshot, sweep: bool) {
         let mut state = self.lock();
         let Some(cluster) = &mut state.cluster else {
             return;
@@ -325,7 +326,7 @@ impl Hub {
             .members(room)
             .iter()
             .copied()
-            .filter(|p| state.is_remote(*p) && !listed.contains(p))
+            .filter(|p| sweep && state.is_remote(*p) && !listed.contains(p))
             .collect();
         for peer in gone {
             let outcome = state.rooms.disconnect(peer);
@@ -456,12 +457,17 @@ impl State {
         };
         cluster.waiting.entry(peer).or_default();
         cluster.joining.insert(peer, room.clone());
-        let subscribe = !cluster.mirrors.contains_key(room);
-        if subscribe {
-            cluster
-                .mirrors
-                .insert(room.clone(), cluster::Mirror::Pending(Vec::new()));
-        }
+        // Until the room is live here, every admission waits for the subscription itself (a
+        // repeated SUBSCRIBE is harmless): its snapshot must not predate what the channel
+        // delivers, or the events in between would be lost.
+        let subscribe = !matches!(
+            cluster.mirrors.get(room),
+            Some(cluster::Mirror::Live { .. })
+        );
+        cluster
+            .mirrors
+            .entry(room.clone())
+            .or_insert_with(|| cluster::Mirror::Pending(Vec::new()));
         let request = JoinRequest {
             peer,
             room: room.clone(),
