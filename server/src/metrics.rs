@@ -139,6 +139,25 @@ pub struct Metrics {
     media_dropped: Family<DropLabel, Counter>,
     media_bitrate_in: Family<PeerLabel, Gauge>,
     media_bitrate_out: Family<PeerLabel, Gauge>,
+    cluster_nodes: Gauge,
+    cluster_connected: Gauge,
+    cluster_messages: Family<DirectionLabel, Counter>,
+    cluster_redis_seconds: Histogram,
+}
+
+/// Which way a cluster message went.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Direction {
+    /// Published by this node.
+    sent,
+    /// Received from the others.
+    received,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabel {
+    direction: Direction,
 }
 
 impl Default for Metrics {
@@ -237,6 +256,30 @@ impl Metrics {
             "Bits per second the forwarder sends a page, by peer",
             media_bitrate_out.clone(),
         );
+        let cluster_nodes = Gauge::default();
+        registry.register(
+            "cluster_nodes",
+            "Cluster mode: nodes registered in Redis at the last heartbeat",
+            cluster_nodes.clone(),
+        );
+        let cluster_connected = Gauge::default();
+        registry.register(
+            "cluster_connected",
+            "Cluster mode: 1 while this node reaches Redis, else 0",
+            cluster_connected.clone(),
+        );
+        let cluster_messages = Family::<DirectionLabel, Counter>::default();
+        registry.register(
+            "cluster_messages",
+            "Cluster mode: messages between nodes (joins, leaves, signals, chat, states)",
+            cluster_messages.clone(),
+        );
+        let cluster_redis_seconds = Histogram::new(exponential_buckets(5e-5, 4.0, 9));
+        registry.register(
+            "cluster_redis_seconds",
+            "Cluster mode: Redis round trip of the node's writes and heartbeats",
+            cluster_redis_seconds.clone(),
+        );
         Self {
             registry,
             connections,
@@ -253,6 +296,10 @@ impl Metrics {
             media_dropped,
             media_bitrate_in,
             media_bitrate_out,
+            cluster_nodes,
+            cluster_connected,
+            cluster_messages,
+            cluster_redis_seconds,
         }
     }
 
@@ -332,6 +379,25 @@ impl Metrics {
     /// A chat message went to a room.
     pub fn chatted(&self) {
         self.chats.inc();
+    }
+
+    /// Cluster mode: how this node stands (nodes seen, Redis reached).
+    pub fn cluster_status(&self, nodes: usize, connected: bool) {
+        self.cluster_nodes
+            .set(i64::try_from(nodes).unwrap_or(i64::MAX));
+        self.cluster_connected.set(i64::from(connected));
+    }
+
+    /// Cluster mode: `count` messages went `direction`.
+    pub fn cluster_messages(&self, direction: Direction, count: u64) {
+        self.cluster_messages
+            .get_or_create(&DirectionLabel { direction })
+            .inc_by(count);
+    }
+
+    /// Cluster mode: one Redis round trip.
+    pub fn cluster_round_trip(&self, seconds: f64) {
+        self.cluster_redis_seconds.observe(seconds);
     }
 
     /// Signals relayed since start.

@@ -453,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_node_keeps_media_browser_to_browser_and_refuses_sfu() {
+        let config = parse(&["--cluster", "redis://127.0.0.1:6379/"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(config.limits.media, MediaPolicy::Mesh);
+        assert!(config.media.is_none(), "no media port on a cluster node");
+        let cluster = config.cluster.expect("cluster mode");
+        assert_eq!(cluster.node_timeout, Duration::from_secs(10));
+        let sfu = parse(&["--cluster", "redis://h/", "--media", "sfu"]).into_config(false);
+        assert!(matches!(sfu, Err(ConfigError::SfuInCluster)), "{sfu:?}");
+        let fast =
+            parse(&["--cluster", "redis://h/", "--node-timeout", "100ms"]).into_config(false);
+        assert!(matches!(fast, Err(ConfigError::NodeTimeout(_))), "{fast:?}");
+    }
+
+    #[test]
     fn media_defaults_to_auto_on_the_https_port_and_mesh_opens_no_port() {
         let config = ServerConfig::default();
         assert_eq!(config.limits.media, MediaPolicy::Auto { mesh_max: 4 });

@@ -12,6 +12,7 @@ import {
   client,
   closeAll,
   join,
+  metrics,
   sleep,
   startBalancedCluster,
   startCluster,
@@ -96,6 +97,13 @@ test("a room spans nodes: joins, signals, chat and leaves cross them, and only w
     [],
   );
   assert.deepEqual(danChats, []);
+  // /metrics: the cluster as this node sees it.
+  const m = await metrics(n1.url);
+  assert.equal(m.free_meetings_cluster_nodes, 3);
+  assert.equal(m.free_meetings_cluster_connected, 1);
+  assert.ok(m['free_meetings_cluster_messages_total{direction="received"}'] >= 4, JSON.stringify(m));
+  assert.ok(m['free_meetings_cluster_messages_total{direction="sent"}'] >= 2);
+  assert.ok(m.free_meetings_cluster_redis_seconds_count >= 1);
   await Promise.all([n1.stop(), n2.stop(), n3.stop()]);
 });
 

@@ -23,6 +23,7 @@ use crate::hub::Hub;
 use crate::hub::cluster::{
     Admission, ClusterLink, Effect, JoinRequest, NodeId, RemoteMember, Snapshot,
 };
+use crate::metrics::{Direction, Metrics};
 use crate::wire::{PeerId, RoomId, UserName};
 
 pub use message::{node_channel, room_channel};
@@ -149,8 +150,9 @@ impl Cluster {
             })?;
         tracing::info!(node = %node, alive, url = %options.url, "joined the cluster");
         hub.attach_cluster(link.clone());
+        let metrics = hub.metrics().clone();
         let tasks = vec![
-            tokio::spawn(write(connection.clone(), command_queue)),
+            tokio::spawn(write(connection.clone(), command_queue, metrics)),
             tokio::spawn(subscribe(
                 client,
                 hub.clone(),
@@ -269,6 +271,17 @@ impl ClusterLink for Link {
     }
 }
 
+/// Changes how this node stands, for `/health` and `/metrics` alike.
+fn set_status(
+    hub: &Hub,
+    status: &watch::Sender<ClusterStatus>,
+    change: impl FnOnce(&mut ClusterStatus),
+) {
+    status.send_modify(change);
+    let now = status.borrow();
+    hub.metrics().cluster_status(now.nodes, now.connected);
+}
+
 /// Reads JOIN's answer.
 fn admission_of(value: &Value, cap: usize) -> Admission {
     let Value::Array(items) = value else {
@@ -325,9 +338,14 @@ fn text(value: &Value) -> Option<String> {
 }
 
 /// The one writing connection: commands go out in the order they were queued, pipelined.
-async fn write(mut connection: ConnectionManager, mut queue: mpsc::UnboundedReceiver<Command>) {
+async fn write(
+    mut connection: ConnectionManager,
+    mut queue: mpsc::UnboundedReceiver<Command>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
+        let started = std::time::Instant::now();
         let mut pipe = redis::pipe();
         for command in &batch {
             match command {
@@ -341,6 +359,10 @@ async fn write(mut connection: ConnectionManager, mut queue: mpsc::UnboundedRece
         }
         let answers: Result<Vec<Value>, _> = pipe.query_async(&mut connection).await;
         let failed = answers.is_err();
+        if !failed {
+            metrics.cluster_round_trip(started.elapsed().as_secs_f64());
+            metrics.cluster_messages(Direction::sent, batch.len() as u64);
+        }
         let mut answers = answers.unwrap_or_default().into_iter();
         if failed {
             tracing::warn!(
@@ -383,7 +405,7 @@ async fn subscribe(
                 }
                 if ok {
                     pause = Duration::from_millis(100);
-                    status.send_modify(|s| s.connected = true);
+                    set_status(&hub, &status, |s| s.connected = true);
                     if !first {
                         catch_up_twice(&hub, &link);
                     }
@@ -392,6 +414,7 @@ async fn subscribe(
                         tokio::select! {
                             message = stream.next() => {
                                 let Some(message) = message else { break };
+                                hub.metrics().cluster_messages(Direction::received, 1);
                                 match message::decode(message.get_payload_bytes()) {
                                     Ok(remote) => hub.apply_remote(remote),
                                     Err(error) => tracing::warn!(%error, channel = message.get_channel_name(), "ignored a cluster message"),
@@ -409,7 +432,7 @@ async fn subscribe(
                         }
                     }
                 }
-                status.send_modify(|s| s.connected = false);
+                set_status(&hub, &status, |s| s.connected = false);
                 tracing::warn!("lost the cluster's subscription connection: reconnecting");
             }
             Err(error) => {
@@ -474,6 +497,7 @@ async fn heartbeat(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        let started = std::time::Instant::now();
         let alive: Result<i64, _> = redis::cmd("EVAL")
             .arg(scripts::ALIVE)
             .arg(0)
@@ -493,10 +517,14 @@ async fn heartbeat(
                 );
                 catch_up_twice(&hub, &link);
             }
-            Ok(_) => status.send_modify(|s| s.connected = true),
+            Ok(_) => {
+                hub.metrics()
+                    .cluster_round_trip(started.elapsed().as_secs_f64());
+                set_status(&hub, &status, |s| s.connected = true);
+            }
             Err(error) => {
                 tracing::warn!(%error, "cluster heartbeat failed");
-                status.send_modify(|s| s.connected = false);
+                set_status(&hub, &status, |s| s.connected = false);
                 continue;
             }
         }
@@ -505,7 +533,7 @@ async fn heartbeat(
             .query_async(&mut connection)
             .await
             .unwrap_or_default();
-        status.send_modify(|s| s.nodes = nodes.len());
+        set_status(&hub, &status, |s| s.nodes = nodes.len());
         for node in nodes.iter().filter(|n| n.as_str() != &*link.node) {
             let reaped: Result<i64, _> = redis::cmd("EVAL")
                 .arg(scripts::REAP)
