@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use free_meetings_bench::client::Transport;
 use free_meetings_bench::media;
-use free_meetings_bench::scenarios::{self, Target};
+use free_meetings_bench::scenarios::{self, Placement, Target};
 
 /// Load generator for Free Meetings (Socket.IO v4 websocket transport, or /ws).
 #[derive(Parser)]
@@ -15,6 +15,12 @@ struct Cli {
     /// Server address, e.g. 127.0.0.1:5000.
     #[arg(long)]
     server: SocketAddr,
+    /// Another node of the same cluster (repeat for each); peers spread over all of them.
+    #[arg(long = "also", value_name = "ADDR")]
+    more_nodes: Vec<SocketAddr>,
+    /// With several nodes: a room's members on the same node, or across nodes.
+    #[arg(long, value_enum, default_value = "cross")]
+    placement: Placement,
     /// Server process id, for its RSS and CPU (from /proc).
     #[arg(long)]
     pid: Option<u32>,
@@ -89,6 +95,8 @@ fn main() -> anyhow::Result<()> {
     str0m::crypto::from_feature_flags().install_process_default();
     let target = Target {
         server: cli.server,
+        more_nodes: cli.more_nodes,
+        placement: cli.placement,
         pid: cli.pid,
         transport: cli.transport,
         sources: cli.sources,

@@ -19,6 +19,10 @@ use crate::stats::{Percentiles, percentiles};
 pub struct Target {
     /// The server.
     pub server: SocketAddr,
+    /// More nodes of the same cluster (`--cluster`), for peers to spread over.
+    pub more_nodes: Vec<SocketAddr>,
+    /// How a room's members spread over the nodes.
+    pub placement: Placement,
     /// Its process id, for RSS and CPU.
     pub pid: Option<u32>,
     /// Protocol.
@@ -27,7 +31,30 @@ pub struct Target {
     pub sources: u8,
 }
 
+/// Where a room's members connect when there are several nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placement {
+    /// All of a room on one node (rooms spread over the nodes): no signal crosses nodes.
+    Same,
+    /// A room's members on different nodes: every signal crosses nodes.
+    Cross,
+}
+
 impl Target {
+    /// The node peer `i` of room `room` (of `room_size`) connects to.
+    fn node(&self, i: usize, room: usize, room_size: usize) -> SocketAddr {
+        let count = 1 + self.more_nodes.len();
+        let index = match self.placement {
+            Placement::Same => room % count,
+            Placement::Cross => (room + i % room_size.max(1)) % count,
+        };
+        if index == 0 {
+            self.server
+        } else {
+            self.more_nodes[index - 1]
+        }
+    }
+
     fn source(&self, i: usize) -> IpAddr {
         if !self.server.ip().is_loopback() {
             return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
@@ -74,8 +101,9 @@ async fn join_all(
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
             let t0 = Instant::now();
+            let node = target.node(i, room, room_size);
             let (sender, mut receiver, id) =
-                client::connect(target.server, target.source(i), target.transport).await?;
+                client::connect(node, target.source(i), target.transport).await?;
             sender.emit(
                 "join-room",
                 &json!({"roomId": format!("{tag}-{room}"), "userName": format!("peer {i}")}),
@@ -99,7 +127,13 @@ async fn join_all(
         peers.push(peer);
         joins.push(took);
     }
-    Ok((peers, joins, started.elapsed()))
+    let took = started.elapsed();
+    if !target.more_nodes.is_empty() {
+        // Earlier joiners' nodes hear of later ones through Redis, a moment after their
+        // `init-users`: let that settle before the load starts (a page signals once told).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok((peers, joins, took))
 }
 
 /// `idle`: N peers in rooms of 4, held for `hold`, answering pings.

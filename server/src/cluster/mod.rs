@@ -509,7 +509,15 @@ async fn heartbeat(
             Ok(0) => {
                 tracing::error!(node = %link.node, "the cluster declared this node dead (silent past the node timeout): closing every connection so that people reconnect to a live node");
                 hub.close_all();
-                return;
+                // Its people are gone from every room: it can start over as a node with none.
+                let cleared: Result<i64, _> = redis::cmd("DEL")
+                    .arg(format!("fm:reaped:{}", link.node))
+                    .query_async(&mut connection)
+                    .await;
+                if let Err(error) = cleared {
+                    tracing::warn!(%error, "could not rejoin the cluster yet");
+                }
+                continue;
             }
             Ok(2) => {
                 tracing::warn!(
