@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use free_meetings::ServerConfig;
 use free_meetings_bench::client::Transport;
-use free_meetings_bench::scenarios::{self, Target};
+use free_meetings_bench::scenarios::{self, Placement, Target};
 
 async fn target(transport: Transport) -> (free_meetings::RunningServer, Target) {
     let config = ServerConfig {
@@ -18,6 +18,8 @@ async fn target(transport: Transport) -> (free_meetings::RunningServer, Target) 
     let server = free_meetings::start(config).await.expect("server starts");
     let target = Target {
         server: server.local_addr(),
+        more_nodes: Vec::new(),
+        placement: Placement::Cross,
         pid: Some(std::process::id()),
         transport,
         sources: 2,
