@@ -251,6 +251,37 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
   });
 });
 
+test("a node that stalls past the node timeout is taken out, then steps down: its people are disconnected, and it serves again", async () => {
+  const [n1, n2] = await cluster(2, ["--node-timeout", "2s"]);
+  const ann = await client(n1.url, "ws");
+  const bob = await client(n2.url, "socket.io");
+  await join(ann, "call", "Ann");
+  await join(bob, "call", "Bob");
+  const bobId = bob.id;
+  // Frozen (as by a long pause or a partition from Redis): no heartbeat for 3 s.
+  n2.proc.kill("SIGSTOP");
+  assert.equal(await ann.next("user-left", 6000), bobId, "the others are told once the timeout passes");
+  const bobClosed = bob.closed(10000);
+  n2.proc.kill("SIGCONT");
+  // Back, it finds itself declared dead: it closes its connections rather than serve half-known.
+  await bobClosed;
+  await until(() => /declared this node dead/.test(n2.logs()), "the step-down logged", { ms: 5000, every: 50 });
+  // Then it registers again and serves: a new person on it meets Ann.
+  const cy = await client(n2.url, "socket.io");
+  await until(
+    async () => {
+      const init = cy.next("init-users", 1000).catch(() => null);
+      cy.emit("join-room", { roomId: "call", userName: "Cy" });
+      const members = await init;
+      return members && ids(members).join() === ann.id;
+    },
+    "a joiner on the node that stepped down to see Ann",
+    { ms: 8000, every: 200 },
+  );
+  await barrier(cy, ann);
+  await barrier(ann, cy);
+});
+
 test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; without it the session fails as documented", async () => {
   const lb = await startBalancedCluster();
   try {
