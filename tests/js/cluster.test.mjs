@@ -255,8 +255,8 @@ test("a node that stalls past the node timeout is taken out, then steps down: it
   const [n1, n2] = await cluster(2, ["--node-timeout", "2s"]);
   const ann = await client(n1.url, "ws");
   const bob = await client(n2.url, "socket.io");
-  await join(ann, "call", "Ann");
-  await join(bob, "call", "Bob");
+  await join(ann, "frozen", "Ann");
+  await join(bob, "frozen", "Bob");
   const bobId = bob.id;
   // Frozen (as by a long pause or a partition from Redis): no heartbeat for 3 s.
   n2.proc.kill("SIGSTOP");
@@ -271,7 +271,7 @@ test("a node that stalls past the node timeout is taken out, then steps down: it
   await until(
     async () => {
       const init = cy.next("init-users", 1000).catch(() => null);
-      cy.emit("join-room", { roomId: "call", userName: "Cy" });
+      cy.emit("join-room", { roomId: "frozen", userName: "Cy" });
       const members = await init;
       return members && ids(members).join() === ann.id;
     },
