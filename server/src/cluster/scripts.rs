@@ -9,68 +9,79 @@
 //! chat and states) and `fm:node:N` (signals for node N's peers). The scripts name their keys in
 //! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
 
-/// ARGV: room, peer, name, node, cap. Joins `peer` (leaving its previous room first), unless the
-/// room is full. Returns `{"ok", seq, members...}` (members as HGETALL pairs), `{"full"}`, or
-/// `{"gone"}` when this node has been declared dead.
-pub const JOIN: &str = r#"
-local room, peer, name, node, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return {'gone'} end
-local rkey = 'fm:room:' .. room
-local here = redis.call('HEXISTS', rkey, peer) == 1
-if not here and redis.call('HLEN', rkey) >= cap then return {'full'} end
-local old = redis.call('HGET', 'fm:peers:' .. node, peer)
-if old and old ~= room then
-  local okey = 'fm:room:' .. old
-  if redis.call('HDEL', okey, peer) == 1 then
-    local s = redis.call('INCR', 'fm:seq:' .. old)
-    redis.call('PUBLISH', okey, cjson.encode({t='left', room=old, peer=peer, seq=s}))
+/// The two changes every script makes, each numbered and published with the change: a member
+/// added to a room, and a member taken out of one (told only if it was there).
+macro_rules! members {
+    () => {
+        r#"
+local function add_member(room, peer, name, node)
+  local s = redis.call('INCR', 'fm:seq:' .. room)
+  redis.call('HSET', 'fm:room:' .. room, peer, cjson.encode({name=name, node=node}))
+  redis.call('HSET', 'fm:peers:' .. node, peer, room)
+  redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
+end
+local function drop_member(room, peer)
+  if redis.call('HDEL', 'fm:room:' .. room, peer) == 1 then
+    local s = redis.call('INCR', 'fm:seq:' .. room)
+    redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='left', room=room, peer=peer, seq=s}))
   end
 end
-local seq = redis.call('INCR', 'fm:seq:' .. room)
-if not here then
-  redis.call('HSET', rkey, peer, cjson.encode({name=name, node=node}))
-  redis.call('HSET', 'fm:peers:' .. node, peer, room)
-  redis.call('PUBLISH', rkey, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=seq}))
+-- The room's sequence now and its members, as HGETALL pairs.
+local function snapshot(room, reply)
+  table.insert(reply, redis.call('INCR', 'fm:seq:' .. room))
+  for _, v in ipairs(redis.call('HGETALL', 'fm:room:' .. room)) do table.insert(reply, v) end
+  return reply
 end
-local reply = {'ok', seq}
-for _, v in ipairs(redis.call('HGETALL', rkey)) do table.insert(reply, v) end
-return reply
-"#;
+"#
+    };
+}
+
+/// ARGV: room, peer, name, node, cap. Joins `peer` (leaving its previous room first), unless the
+/// room is full. Returns `{"ok", seq, members...}`, `{"full"}`, or `{"gone"}` when this node has
+/// been declared dead.
+pub const JOIN: &str = concat!(
+    members!(),
+    r#"
+local room, peer, name, node, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return {'gone'} end
+local here = redis.call('HEXISTS', 'fm:room:' .. room, peer) == 1
+if not here and redis.call('HLEN', 'fm:room:' .. room) >= cap then return {'full'} end
+local old = redis.call('HGET', 'fm:peers:' .. node, peer)
+if old and old ~= room then drop_member(old, peer) end
+if not here then add_member(room, peer, name, node) end
+return snapshot(room, {'ok'})
+"#
+);
 
 /// ARGV: room, peer, node. `peer` left `room`: removed and told, once.
-pub const LEAVE: &str = r#"
+pub const LEAVE: &str = concat!(
+    members!(),
+    r#"
 local room, peer, node = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HGET', 'fm:peers:' .. node, peer) == room then
   redis.call('HDEL', 'fm:peers:' .. node, peer)
 end
-local rkey = 'fm:room:' .. room
-if redis.call('HDEL', rkey, peer) == 1 then
-  local s = redis.call('INCR', 'fm:seq:' .. room)
-  redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
-end
+drop_member(room, peer)
 return 1
-"#;
+"#
+);
 
 /// ARGV: node, force ("1" for a node stopping itself). Declares a silent node dead: every peer
 /// of it leaves its room, told once cluster-wide, whichever node runs this first (the others
 /// find it gone from `nodes`). Returns how many peers it removed, or -1 when it did nothing.
-pub const REAP: &str = r#"
+pub const REAP: &str = concat!(
+    members!(),
+    r#"
 local node, force = ARGV[1], ARGV[2]
 if force ~= '1' and redis.call('EXISTS', 'fm:alive:' .. node) == 1 then return -1 end
 if redis.call('SREM', 'fm:nodes', node) == 0 and force ~= '1' then return -1 end
 local index = redis.call('HGETALL', 'fm:peers:' .. node)
-for i = 1, #index, 2 do
-  local peer, room = index[i], index[i + 1]
-  local rkey = 'fm:room:' .. room
-  if redis.call('HDEL', rkey, peer) == 1 then
-    local s = redis.call('INCR', 'fm:seq:' .. room)
-    redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
-  end
-end
+for i = 1, #index, 2 do drop_member(index[i + 1], index[i]) end
 redis.call('DEL', 'fm:peers:' .. node, 'fm:alive:' .. node)
 redis.call('SET', 'fm:reaped:' .. node, '1', 'EX', 3600)
 return #index / 2
-"#;
+"#
+);
 
 /// ARGV: node, timeout in ms. The heartbeat: returns 0 when this node has been declared dead
 /// (it must step down), 2 when Redis had forgotten it (restarted without its data: it must
@@ -87,31 +98,24 @@ if known then return 1 else return 2 end
 /// ones Redis lost and takes out the ones it still lists for this node that have gone (both
 /// told, numbered), then returns `{seq, members...}` like JOIN: how a node catches up with a
 /// room after its connection to Redis was cut.
-pub const RESYNC: &str = r#"
+pub const RESYNC: &str = concat!(
+    members!(),
+    r#"
 local room, node = ARGV[1], ARGV[2]
-local rkey = 'fm:room:' .. room
 local here = {}
 for i = 3, #ARGV, 2 do
   local peer, name = ARGV[i], ARGV[i + 1]
   here[peer] = true
-  if redis.call('HEXISTS', rkey, peer) == 0 then
-    local s = redis.call('INCR', 'fm:seq:' .. room)
-    redis.call('HSET', rkey, peer, cjson.encode({name=name, node=node}))
-    redis.call('HSET', 'fm:peers:' .. node, peer, room)
-    redis.call('PUBLISH', rkey, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
-  end
+  if redis.call('HEXISTS', 'fm:room:' .. room, peer) == 0 then add_member(room, peer, name, node) end
 end
-local listed = redis.call('HGETALL', rkey)
+local listed = redis.call('HGETALL', 'fm:room:' .. room)
 for i = 1, #listed, 2 do
-  local peer, entry = listed[i], cjson.decode(listed[i + 1])
-  if entry.node == node and not here[peer] then
-    redis.call('HDEL', rkey, peer)
+  local peer = listed[i]
+  if cjson.decode(listed[i + 1]).node == node and not here[peer] then
     redis.call('HDEL', 'fm:peers:' .. node, peer)
-    local s = redis.call('INCR', 'fm:seq:' .. room)
-    redis.call('PUBLISH', rkey, cjson.encode({t='left', room=room, peer=peer, seq=s}))
+    drop_member(room, peer)
   end
 end
-local reply = {redis.call('INCR', 'fm:seq:' .. room)}
-for _, v in ipairs(redis.call('HGETALL', rkey)) do table.insert(reply, v) end
-return reply
-"#;
+return snapshot(room, {})
+"#
+);
