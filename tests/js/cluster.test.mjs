@@ -23,6 +23,7 @@ import {
 
 let redis;
 const nodes = [];
+// Each test is bounded on its own, so that a stuck one is named (the file has a limit too).
 
 before(async () => {
   redis = await startRedis();
@@ -43,7 +44,9 @@ async function cluster(count, args = []) {
 const health = async (node) => (await fetch(`${node.url}/health`)).json();
 const ids = (members) => members.map((m) => m.id).sort();
 
-test("a room spans nodes: joins, signals, chat and leaves cross them, and only within the room", async () => {
+test("a room spans nodes: joins, signals, chat and leaves cross them, and only within the room", {
+  timeout: 60000,
+}, async () => {
   const [n1, n2, n3] = await cluster(3);
   await until(async () => (await health(n1)).cluster?.nodes === 3, "three nodes registered", { ms: 10000, every: 100 });
   const h = await health(n2);
@@ -115,7 +118,7 @@ test("a room spans nodes: joins, signals, chat and leaves cross them, and only w
   await Promise.all([n1.stop(), n2.stop(), n3.stop()]);
 });
 
-test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in order", async () => {
+test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in order", { timeout: 60000 }, async () => {
   const [n1, , n3] = await cluster(3, ["--event-rate", "100000", "--event-burst", "100000"]);
   const ann = await client(n1.url, "ws");
   const cy = await client(n3.url, "socket.io");
@@ -133,7 +136,7 @@ test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in or
   );
 });
 
-test("the room cap counts the members on every node", async () => {
+test("the room cap counts the members on every node", { timeout: 60000 }, async () => {
   const [n1, n2, n3] = await cluster(3, ["--max-peers-per-room", "2"]);
   const ann = await client(n1.url, "socket.io");
   const bob = await client(n2.url, "socket.io");
@@ -150,7 +153,9 @@ test("the room cap counts the members on every node", async () => {
   assert.deepEqual(ids(await join(cy, "small", "Cy")), [ann.id]);
 });
 
-test("a node stopped (SIGTERM) or killed (kill -9): its people leave their rooms, told once, and the others carry on", async () => {
+test("a node stopped (SIGTERM) or killed (kill -9): its people leave their rooms, told once, and the others carry on", {
+  timeout: 60000,
+}, async () => {
   const [n1, n2, n3] = await cluster(3, ["--node-timeout", "2s"]);
   const ann = await client(n1.url, "socket.io");
   const bob = await client(n2.url, "ws");
@@ -200,7 +205,9 @@ test("a node stopped (SIGTERM) or killed (kill -9): its people leave their rooms
   assert.deepEqual(annLeft.sort(), [cyId, deeId, bobId].sort());
 });
 
-test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pair on one node keeps talking, and all is whole again soon after", async () => {
+test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pair on one node keeps talking, and all is whole again soon after", {
+  timeout: 60000,
+}, async () => {
   const own = await startRedis();
   const [n1, n2] = await startCluster(own, 2, ["--node-timeout", "2s"]);
   nodes.push(n1, n2);
@@ -251,7 +258,9 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
   });
 });
 
-test("a node that stalls past the node timeout is taken out, then steps down: its people are disconnected, and it serves again", async () => {
+test("a node that stalls past the node timeout is taken out, then steps down: its people are disconnected, and it serves again", {
+  timeout: 60000,
+}, async () => {
   const [n1, n2] = await cluster(2, ["--node-timeout", "2s"]);
   const ann = await client(n1.url, "ws");
   const bob = await client(n2.url, "socket.io");
@@ -282,7 +291,9 @@ test("a node that stalls past the node timeout is taken out, then steps down: it
   await barrier(ann, cy);
 });
 
-test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; without it the session fails as documented", async () => {
+test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; without it the session fails as documented", {
+  timeout: 60000,
+}, async () => {
   const lb = await startBalancedCluster();
   try {
     const polling = { transports: ["polling"], withCredentials: true };

@@ -65,6 +65,8 @@ struct Incoming<'a> {
     state: Option<&'a RawValue>,
     #[serde(borrow)]
     signal: Option<&'a RawValue>,
+    /// Lua's cjson writes an empty list as `{}`.
+    peers: Option<serde_json::Value>,
 }
 
 /// Why a message from another node was not used.
@@ -144,6 +146,18 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
                 )
                 .map_err(MessageError::Json)?,
             ),
+        },
+        "members" => Remote::Members {
+            room,
+            node: NodeId::from(need(m.node, "node")?),
+            peers: match m.peers {
+                Some(serde_json::Value::Array(list)) => list
+                    .iter()
+                    .map(|p| p.as_str().map(peer).unwrap_or_else(|| Err(invalid("peer"))))
+                    .collect::<Result<_, _>>()?,
+                _ => Vec::new(),
+            },
+            seq: m.seq.ok_or_else(|| invalid("no seq"))? as u64,
         },
         other => return Err(invalid(format!("unknown kind {other:?}"))),
     })

@@ -10,6 +10,7 @@
 mod message;
 mod scripts;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -465,6 +466,24 @@ fn catch_up_twice(hub: &Hub, link: &Arc<Link>) {
 }
 
 async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
+    // For the second look: the nodes alive now, whose members Redis no longer lists only if
+    // they are gone (they say so themselves); the others' are gone with their node.
+    let live: Option<HashSet<NodeId>> = if sweep {
+        let (reply, answer) = oneshot::channel();
+        let _ = link.commands.send(Command::Eval {
+            script: "return redis.call('SMEMBERS', 'fm:nodes')",
+            args: Vec::new(),
+            reply: Some(reply),
+        });
+        match answer.await {
+            Ok(Some(Value::Array(nodes))) => {
+                Some(nodes.iter().filter_map(text).map(NodeId::from).collect())
+            }
+            _ => return,
+        }
+    } else {
+        None
+    };
     for room in hub.followed_rooms() {
         let mut args = vec![room.to_string(), link.node.to_string()];
         for (peer, name) in hub.local_members(&room) {
@@ -480,7 +499,7 @@ async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
         if let Ok(Some(Value::Array(items))) = answer.await
             && let Some(snapshot) = snapshot_of(&items)
         {
-            hub.resync(&room, snapshot, sweep);
+            hub.resync(&room, snapshot, live.as_ref());
         }
     }
 }

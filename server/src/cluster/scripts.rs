@@ -95,9 +95,9 @@ if known then return 1 else return 2 end
 "#;
 
 /// ARGV: room, node, then peer, name pairs: this node's members of `room` now. Puts back the
-/// ones Redis lost and takes out the ones it still lists for this node that have gone (both
-/// told, numbered), then returns `{seq, members...}` like JOIN: how a node catches up with a
-/// room after its connection to Redis was cut.
+/// ones Redis lost, takes out the ones it still lists for this node that have gone, tells every
+/// node who this node has in the room (all numbered), then returns `{seq, members...}` like
+/// JOIN: how a node catches up with a room after its connection to Redis was cut.
 pub const RESYNC: &str = concat!(
     members!(),
     r#"
@@ -116,6 +116,12 @@ for i = 1, #listed, 2 do
     drop_member(room, peer)
   end
 end
+-- Tell the others who is here now from this node: a member of it they still hold and Redis
+-- had forgotten (so no leave was published for it) is gone.
+local peers = {}
+for peer in pairs(here) do table.insert(peers, peer) end
+local s = redis.call('INCR', 'fm:seq:' .. room)
+redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='members', room=room, node=node, peers=peers, seq=s}))
 return snapshot(room, {})
 "#
 );

@@ -9,12 +9,17 @@
 //! `Live`, and a room event whose sequence number the mirror has seen is ignored. Sequence
 //! numbers come from Redis, which numbers a room's joins and leaves in the order it applies them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::value::RawValue;
 
-use crate::wire::{ChatText, ClientEvent, PeerId, PeerState, ProtocolError, RoomId, UserName};
+use super::{Hub, State};
+use crate::rooms::{Change, Delivery, Outcome, Refusal};
+use crate::wire::{
+    ChatText, ClientEvent, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, UserName,
+};
 
 /// A node of the cluster, named by itself at start.
 pub type NodeId = Arc<str>;
@@ -24,9 +29,9 @@ pub trait ClusterLink: Send + Sync {
     /// This node's id.
     fn node(&self) -> &NodeId;
     /// Asks the cluster to admit `peer` into `room` (the room's cap counted over every node);
-    /// the answer comes back through [`super::Hub::admitted`] with `event`. `subscribe`: this
+    /// the answer comes back through [`Hub::admitted`] with `event`. `subscribe`: this
     /// node does not follow the room yet, so the cluster must start to before it asks.
-    fn admit(&self, hub: super::Hub, request: JoinRequest, subscribe: bool);
+    fn admit(&self, hub: Hub, request: JoinRequest, subscribe: bool);
     /// Hands an effect of a local decision to the other nodes, in the order given.
     fn publish(&self, effect: Effect);
     /// This node has no member left in `room`: stop following it.
@@ -129,6 +134,14 @@ pub enum Remote {
         user_name: UserName,
         signal: Arc<RawValue>,
     },
+    /// After catching up with Redis, a node says who it has in the room now: a member of it
+    /// not listed is gone (its leave may have been lost while Redis was away).
+    Members {
+        room: RoomId,
+        node: NodeId,
+        peers: Vec<PeerId>,
+        seq: u64,
+    },
 }
 
 impl Remote {
@@ -137,6 +150,7 @@ impl Remote {
         match self {
             Remote::Joined { room, .. }
             | Remote::Left { room, .. }
+            | Remote::Members { room, .. }
             | Remote::Chat { room, .. }
             | Remote::State { room, .. } => Some(room),
             Remote::Signal { .. } => None,
@@ -145,7 +159,9 @@ impl Remote {
 
     fn seq(&self) -> Option<u64> {
         match self {
-            Remote::Joined { seq, .. } | Remote::Left { seq, .. } => Some(*seq),
+            Remote::Joined { seq, .. } | Remote::Left { seq, .. } | Remote::Members { seq, .. } => {
+                Some(*seq)
+            }
             _ => None,
         }
     }
@@ -227,6 +243,434 @@ impl ClusterState {
     }
 }
 
+// The hub's cluster-mode entry points, and the decisions it takes under its lock for them.
+
+impl Hub {
+    /// Joins the cluster: from now on joins are admitted by it and what other nodes must know
+    /// is handed to it.
+    pub fn attach_cluster(&self, link: Arc<dyn ClusterLink>) {
+        self.lock().cluster = Some(ClusterState::new(link));
+    }
+
+    /// Cluster mode: the cluster's answer to a join this hub asked it to admit.
+    pub fn admitted(&self, request: JoinRequest, admission: Admission) {
+        let mut state = self.lock();
+        let JoinRequest {
+            peer, room, event, ..
+        } = request;
+        if let Some(cluster) = &mut state.cluster {
+            cluster.joining.remove(&peer);
+        }
+        if let Admission::Admitted(snapshot) = &admission {
+            state.take_snapshot(&room, snapshot);
+        }
+        if !state.peers.contains_key(&peer) {
+            // Gone while its join waited: undo the cluster's half.
+            if let Some(cluster) = &mut state.cluster {
+                cluster.waiting.remove(&peer);
+                if matches!(admission, Admission::Admitted(_)) {
+                    cluster.link.publish(Effect::Left {
+                        room: room.clone(),
+                        peer,
+                    });
+                }
+            }
+            state.forget_if_unused(&room);
+            return;
+        }
+        match admission {
+            Admission::Admitted(_) => state.decide(peer, Ok(Some(event))),
+            Admission::Full { limit } => {
+                state.apply(Outcome::refusal(
+                    peer,
+                    Refusal::RoomFull {
+                        room: room.clone(),
+                        limit,
+                    },
+                ));
+                state.forget_if_unused(&room);
+            }
+            Admission::Unavailable => {
+                state.apply(Outcome::refusal(peer, Refusal::ClusterUnavailable));
+                state.forget_if_unused(&room);
+            }
+        }
+        state.drain_waiting(self, peer);
+    }
+
+    /// Cluster mode: what another node told this one.
+    pub fn apply_remote(&self, remote: Remote) {
+        let mut state = self.lock();
+        let Some(cluster) = &mut state.cluster else {
+            return;
+        };
+        if cluster.accept(&remote) {
+            state.apply_remote(remote);
+        }
+    }
+
+    /// Cluster mode: a followed room as Redis has it now, after this node's connection to it was
+    /// cut: members it lists and this node missed join (local members are told), and the mirror
+    /// goes on from its sequence number. With `live_nodes` (the second look, a node timeout
+    /// later), a remote member Redis no longer lists leaves if its node is not among them: a
+    /// live node says itself who it has (`Remote::Members`), a dead one cannot.
+    pub fn resync(&self, room: &RoomId, snapshot: Snapshot, live_nodes: Option<&HashSet<NodeId>>) {
+        let mut state = self.lock();
+        let Some(cluster) = &mut state.cluster else {
+            return;
+        };
+        if !cluster.mirrors.contains_key(room) {
+            return;
+        }
+        cluster
+            .mirrors
+            .insert(room.clone(), Mirror::Live { seq: snapshot.seq });
+        if let Some(live) = live_nodes {
+            let listed: HashSet<PeerId> = snapshot.members.iter().map(|m| m.peer).collect();
+            let state = &mut *state;
+            let remote = state.cluster.as_ref().map(|c| &c.remote);
+            let gone: Vec<PeerId> = state
+                .rooms
+                .members(room)
+                .iter()
+                .copied()
+                .filter(|p| !listed.contains(p))
+                .filter(|p| {
+                    remote
+                        .and_then(|r| r.get(p))
+                        .is_some_and(|node| !live.contains(node))
+                })
+                .collect();
+            for peer in gone {
+                state.drop_remote(peer);
+            }
+        }
+        let me = state.cluster.as_ref().map(|c| c.link.node().clone());
+        for member in snapshot.members {
+            if Some(&member.node) == me.as_ref()
+                || state.peers.contains_key(&member.peer)
+                || state.rooms.room_of(member.peer) == Some(room)
+            {
+                continue;
+            }
+            state.apply_remote(Remote::Joined {
+                room: room.clone(),
+                member,
+                seq: snapshot.seq,
+            });
+        }
+    }
+
+    /// Cluster mode: the rooms this node follows (to subscribe again after a reconnect).
+    pub fn followed_rooms(&self) -> Vec<RoomId> {
+        self.lock()
+            .cluster
+            .as_ref()
+            .map(|c| c.mirrors.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Cluster mode: the local members of each followed room, with their names.
+    pub fn local_members(&self, room: &RoomId) -> Vec<(PeerId, UserName)> {
+        let state = self.lock();
+        state
+            .rooms
+            .members(room)
+            .iter()
+            .filter(|&&peer| state.peers.contains_key(&peer))
+            .filter_map(|&peer| Some((peer, state.rooms.name_of(peer)?.clone())))
+            .collect()
+    }
+}
+
+impl State {
+    /// Cluster mode: a join into another room than the peer's is the cluster's to admit.
+    pub(super) fn needs_admission(&self, peer: PeerId, event: &ClientEvent) -> bool {
+        match event {
+            ClientEvent::JoinRoom { room, .. } => {
+                self.cluster.is_some() && self.rooms.room_of(peer) != Some(room)
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn ask_admission(&mut self, hub: &Hub, peer: PeerId, event: ClientEvent) {
+        let (Some(cluster), ClientEvent::JoinRoom { room, name, .. }) = (&mut self.cluster, &event)
+        else {
+            return;
+        };
+        cluster.waiting.entry(peer).or_default();
+        cluster.joining.insert(peer, room.clone());
+        // Until the room is live here, every admission waits for the subscription itself (a
+        // repeated SUBSCRIBE is harmless): its snapshot must not predate what the channel
+        // delivers, or the events in between would be lost.
+        let subscribe = !matches!(cluster.mirrors.get(room), Some(Mirror::Live { .. }));
+        cluster
+            .mirrors
+            .entry(room.clone())
+            .or_insert_with(|| Mirror::Pending(Vec::new()));
+        let request = JoinRequest {
+            peer,
+            room: room.clone(),
+            name: name.clone(),
+            event,
+        };
+        cluster.link.admit(hub.clone(), request, subscribe);
+    }
+
+    /// Handles what a peer sent while its join waited, up to the next join the cluster must
+    /// admit.
+    pub(super) fn drain_waiting(&mut self, hub: &Hub, peer: PeerId) {
+        loop {
+            let Some(cluster) = &mut self.cluster else {
+                return;
+            };
+            cluster.joining.remove(&peer);
+            let Some(queue) = cluster.waiting.get_mut(&peer) else {
+                return;
+            };
+            let Some(event) = queue.pop_front() else {
+                cluster.waiting.remove(&peer);
+                return;
+            };
+            match event {
+                Ok(Some(join @ ClientEvent::JoinRoom { .. }))
+                    if self.needs_admission(peer, &join) =>
+                {
+                    return self.ask_admission(hub, peer, join);
+                }
+                event => self.decide(peer, event),
+            }
+        }
+    }
+
+    /// Cluster mode: hands the other nodes what a local peer's event means for their members
+    /// (joins and leaves are published by the cluster's admission and by `observe`).
+    pub(super) fn publish_effects(
+        &self,
+        peer: PeerId,
+        sent_state: Option<crate::wire::PeerState>,
+        outcome: &Outcome,
+    ) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let Some(room) = self.rooms.room_of(peer) else {
+            return;
+        };
+        for Delivery { to, event } in &outcome.deliveries {
+            if let ServerEvent::Signal {
+                from,
+                user_name,
+                signal,
+            } = event
+                && let Some(node) = cluster.remote.get(to)
+            {
+                cluster.link.publish(Effect::Signal {
+                    node: node.clone(),
+                    room: room.clone(),
+                    to: *to,
+                    from: *from,
+                    user_name: user_name.clone(),
+                    signal: signal.clone(),
+                });
+            }
+        }
+        if outcome.changes.iter().any(|c| matches!(c, Change::Chatted))
+            && let Some(ServerEvent::Chat {
+                from,
+                user_name,
+                text,
+                at,
+            }) = outcome
+                .deliveries
+                .iter()
+                .map(|d| &d.event)
+                .find(|e| matches!(e, ServerEvent::Chat { .. }))
+        {
+            cluster.link.publish(Effect::Chat {
+                room: room.clone(),
+                from: *from,
+                user_name: user_name.clone(),
+                text: text.clone(),
+                at: *at,
+            });
+        }
+        if let Some(state) = sent_state {
+            cluster.link.publish(Effect::State {
+                room: room.clone(),
+                from: peer,
+                state,
+            });
+        }
+    }
+
+    /// Cluster mode: the snapshot a join's admission brought; a pending mirror goes live with
+    /// the members it lists, then replays what arrived meanwhile.
+    pub(super) fn take_snapshot(&mut self, room: &RoomId, snapshot: &Snapshot) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let me = cluster.link.node().clone();
+        let Some(replay) = cluster.go_live(room, snapshot.seq) else {
+            return;
+        };
+        let now = Instant::now();
+        for member in &snapshot.members {
+            if member.node == me || self.peers.contains_key(&member.peer) {
+                continue;
+            }
+            if let Some(cluster) = &mut self.cluster {
+                cluster.remote.insert(member.peer, member.node.clone());
+            }
+            let outcome =
+                self.rooms
+                    .join_remote(member.peer, room.clone(), member.name.clone(), now);
+            self.apply(outcome);
+        }
+        for remote in replay {
+            if self.cluster.as_mut().is_some_and(|c| c.accept(&remote)) {
+                self.apply_remote(remote);
+            }
+        }
+    }
+
+    /// Cluster mode: applies one thing another node said (already accepted by the mirror).
+    pub(super) fn apply_remote(&mut self, remote: Remote) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        match remote {
+            Remote::Joined { room, member, .. } => {
+                if member.node == *cluster.link.node() || self.peers.contains_key(&member.peer) {
+                    return;
+                }
+                cluster.remote.insert(member.peer, member.node);
+                let outcome =
+                    self.rooms
+                        .join_remote(member.peer, room, member.name, Instant::now());
+                self.apply(outcome);
+            }
+            Remote::Left { room, peer, .. } => {
+                if cluster.is_remote(peer) && self.rooms.room_of(peer) == Some(&room) {
+                    self.drop_remote(peer);
+                }
+            }
+            Remote::Members {
+                room, node, peers, ..
+            } => {
+                let gone: Vec<PeerId> = self
+                    .rooms
+                    .members(&room)
+                    .iter()
+                    .copied()
+                    .filter(|p| cluster.remote.get(p) == Some(&node) && !peers.contains(p))
+                    .collect();
+                for peer in gone {
+                    self.drop_remote(peer);
+                }
+            }
+            Remote::Chat {
+                room,
+                from,
+                user_name,
+                text,
+                at,
+            } => {
+                let event = ServerEvent::Chat {
+                    from,
+                    user_name,
+                    text,
+                    at,
+                };
+                let deliveries = self
+                    .rooms
+                    .members(&room)
+                    .iter()
+                    .filter(|to| self.peers.contains_key(to))
+                    .map(|&to| Delivery {
+                        to,
+                        event: event.clone(),
+                    })
+                    .collect();
+                self.apply(Outcome {
+                    deliveries,
+                    changes: Vec::new(),
+                });
+            }
+            Remote::State { room, from, state } => {
+                if cluster.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
+                    let outcome = self.rooms.set_remote_state(from, state);
+                    self.apply(outcome);
+                }
+            }
+            Remote::Signal {
+                room,
+                to,
+                from,
+                user_name,
+                signal,
+            } => {
+                let here = self.peers.contains_key(&to)
+                    && self.rooms.room_of(to) == Some(&room)
+                    && self.rooms.share_room(from, to);
+                if !here {
+                    tracing::debug!(%from, %to, "cross-node signal dropped: its target is not in the sender's room here");
+                    return;
+                }
+                let event = ServerEvent::Signal {
+                    from,
+                    user_name,
+                    signal,
+                };
+                self.apply(Outcome {
+                    deliveries: vec![Delivery { to, event }],
+                    changes: vec![Change::Relayed],
+                });
+            }
+        }
+    }
+
+    /// Cluster mode: a remote member is gone; the local members of its room are told.
+    pub(super) fn drop_remote(&mut self, peer: PeerId) {
+        let outcome = self.rooms.disconnect(peer);
+        self.apply(outcome);
+        if let Some(cluster) = &mut self.cluster {
+            cluster.remote.remove(&peer);
+        }
+    }
+
+    /// Cluster mode: once no local peer is in `room` (and none is joining it), this node stops
+    /// following it and forgets its remote members.
+    pub(super) fn forget_if_unused(&mut self, room: &RoomId) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let members = self.rooms.members(room).to_vec();
+        let in_use = members.iter().any(|p| !cluster.is_remote(*p))
+            || cluster.joining.values().any(|r| r == room);
+        if in_use {
+            return;
+        }
+        for peer in members {
+            // Its departure concerns no local peer: nothing to deliver.
+            let _ = self.rooms.disconnect(peer);
+            if let Some(cluster) = &mut self.cluster {
+                cluster.remote.remove(&peer);
+            }
+        }
+        if let Some(cluster) = &mut self.cluster
+            && cluster.mirrors.remove(room).is_some()
+        {
+            cluster.link.forget_room(room.clone());
+        }
+    }
+
+    pub(super) fn is_remote(&self, peer: PeerId) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.is_remote(peer))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,7 +692,7 @@ mod tests {
         fn node(&self) -> &NodeId {
             &self.0
         }
-        fn admit(&self, _: super::super::Hub, _: JoinRequest, _: bool) {}
+        fn admit(&self, _: Hub, _: JoinRequest, _: bool) {}
         fn publish(&self, _: Effect) {}
         fn forget_room(&self, _: RoomId) {}
     }
