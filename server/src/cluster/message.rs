@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::hub::cluster::{Effect, NodeId, Remote, RemoteMember};
+use crate::hub::cluster::{CrossSignal, Effect, NodeId, Remote, RemoteMember, RoomChat, RoomState};
 use crate::wire::{ChatText, ClientEvent, PeerId, RoomId, UserName};
 
 /// The channel of a room's events.
@@ -115,24 +115,24 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
             peer: peer(&need(m.peer, "peer")?)?,
             seq: m.seq.ok_or_else(|| invalid("no seq"))? as u64,
         },
-        "chat" => Remote::Chat {
+        "chat" => Remote::Chat(RoomChat {
             room,
             from: peer(&need(m.from, "from")?)?,
             user_name: name(&need(m.name, "name")?)?,
             text: ChatText::parse(&need(m.text, "text")?).map_err(invalid)?,
             at: m.at.ok_or_else(|| invalid("no at"))?,
-        },
+        }),
         "state" => {
             let Ok(Some(ClientEvent::State(state))) = ClientEvent::decode("state", m.state) else {
                 return Err(invalid("state"));
             };
-            Remote::State {
+            Remote::State(RoomState {
                 room,
                 from: peer(&need(m.from, "from")?)?,
                 state,
-            }
+            })
         }
-        "signal" => Remote::Signal {
+        "signal" => Remote::Signal(CrossSignal {
             room,
             to: peer(&need(m.to, "to")?)?,
             from: peer(&need(m.from, "from")?)?,
@@ -146,7 +146,7 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
                 )
                 .map_err(MessageError::Json)?,
             ),
-        },
+        }),
         "members" => Remote::Members {
             room,
             node: NodeId::from(need(m.node, "node")?),
@@ -168,13 +168,13 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
 pub fn encode(effect: &Effect) -> Option<(String, String)> {
     let (channel, message) = match effect {
         Effect::Left { .. } => return None,
-        Effect::Chat {
+        Effect::Chat(RoomChat {
             room,
             from,
             user_name,
             text,
             at,
-        } => (
+        }) => (
             room_channel(room),
             Message::Chat {
                 room: room.to_string(),
@@ -184,7 +184,7 @@ pub fn encode(effect: &Effect) -> Option<(String, String)> {
                 at: *at,
             },
         ),
-        Effect::State { room, from, state } => (
+        Effect::State(RoomState { room, from, state }) => (
             room_channel(room),
             Message::State {
                 room: room.to_string(),
@@ -194,11 +194,14 @@ pub fn encode(effect: &Effect) -> Option<(String, String)> {
         ),
         Effect::Signal {
             node,
-            room,
-            to,
-            from,
-            user_name,
-            signal,
+            signal:
+                CrossSignal {
+                    room,
+                    to,
+                    from,
+                    user_name,
+                    signal,
+                },
         } => (
             node_channel(node),
             Message::Signal {
@@ -240,11 +243,13 @@ mod tests {
         let signal: Box<RawValue> = RawValue::from_string(r#"{"sdp":"v=0"}"#.into()).unwrap();
         let effect = Effect::Signal {
             node: "n3".into(),
-            room: RoomId::parse("standup").unwrap(),
-            to: PeerId::random(),
-            from: PeerId::random(),
-            user_name: UserName::parse("Bob").unwrap(),
-            signal: Arc::from(signal),
+            signal: CrossSignal {
+                room: RoomId::parse("standup").unwrap(),
+                to: PeerId::random(),
+                from: PeerId::random(),
+                user_name: UserName::parse("Bob").unwrap(),
+                signal: Arc::from(signal),
+            },
         };
         let (channel, payload) = encode(&effect).unwrap();
         assert_eq!(channel, "fm:node:n3");

@@ -74,31 +74,48 @@ pub struct RemoteMember {
     pub node: NodeId,
 }
 
+/// A chat message on its way between nodes: delivered by each node to its members of `room`.
+#[derive(Debug, Clone)]
+pub struct RoomChat {
+    pub room: RoomId,
+    pub from: PeerId,
+    pub user_name: UserName,
+    pub text: ChatText,
+    pub at: u64,
+}
+
+/// A member's media state on its way between nodes.
+#[derive(Debug, Clone)]
+pub struct RoomState {
+    pub room: RoomId,
+    pub from: PeerId,
+    pub state: PeerState,
+}
+
+/// A signal on its way to a member of `room` on another node.
+#[derive(Debug, Clone)]
+pub struct CrossSignal {
+    pub room: RoomId,
+    pub to: PeerId,
+    pub from: PeerId,
+    pub user_name: UserName,
+    pub signal: Arc<RawValue>,
+}
+
 /// What a local decision means for the other nodes.
 #[derive(Debug, Clone)]
 pub enum Effect {
     /// A local peer left `room` (not by moving to another room: the join says that).
-    Left { room: RoomId, peer: PeerId },
-    Chat {
+    Left {
         room: RoomId,
-        from: PeerId,
-        user_name: UserName,
-        text: ChatText,
-        at: u64,
+        peer: PeerId,
     },
-    State {
-        room: RoomId,
-        from: PeerId,
-        state: PeerState,
-    },
+    Chat(RoomChat),
+    State(RoomState),
     /// A signal from a local peer to a member on `node`.
     Signal {
         node: NodeId,
-        room: RoomId,
-        to: PeerId,
-        from: PeerId,
-        user_name: UserName,
-        signal: Arc<RawValue>,
+        signal: CrossSignal,
     },
 }
 
@@ -115,25 +132,9 @@ pub enum Remote {
         peer: PeerId,
         seq: u64,
     },
-    Chat {
-        room: RoomId,
-        from: PeerId,
-        user_name: UserName,
-        text: ChatText,
-        at: u64,
-    },
-    State {
-        room: RoomId,
-        from: PeerId,
-        state: PeerState,
-    },
-    Signal {
-        room: RoomId,
-        to: PeerId,
-        from: PeerId,
-        user_name: UserName,
-        signal: Arc<RawValue>,
-    },
+    Chat(RoomChat),
+    State(RoomState),
+    Signal(CrossSignal),
     /// After catching up with Redis, a node says who it has in the room now: a member of it
     /// not listed is gone (its leave may have been lost while Redis was away).
     Members {
@@ -151,9 +152,9 @@ impl Remote {
             Remote::Joined { room, .. }
             | Remote::Left { room, .. }
             | Remote::Members { room, .. }
-            | Remote::Chat { room, .. }
-            | Remote::State { room, .. } => Some(room),
-            Remote::Signal { .. } => None,
+            | Remote::Chat(RoomChat { room, .. })
+            | Remote::State(RoomState { room, .. }) => Some(room),
+            Remote::Signal(_) => None,
         }
     }
 
@@ -468,11 +469,13 @@ impl State {
             {
                 cluster.link.publish(Effect::Signal {
                     node: node.clone(),
-                    room: room.clone(),
-                    to: *to,
-                    from: *from,
-                    user_name: user_name.clone(),
-                    signal: signal.clone(),
+                    signal: CrossSignal {
+                        room: room.clone(),
+                        to: *to,
+                        from: *from,
+                        user_name: user_name.clone(),
+                        signal: signal.clone(),
+                    },
                 });
             }
         }
@@ -488,20 +491,20 @@ impl State {
                 .map(|d| &d.event)
                 .find(|e| matches!(e, ServerEvent::Chat { .. }))
         {
-            cluster.link.publish(Effect::Chat {
+            cluster.link.publish(Effect::Chat(RoomChat {
                 room: room.clone(),
                 from: *from,
                 user_name: user_name.clone(),
                 text: text.clone(),
                 at: *at,
-            });
+            }));
         }
         if let Some(state) = sent_state {
-            cluster.link.publish(Effect::State {
+            cluster.link.publish(Effect::State(RoomState {
                 room: room.clone(),
                 from: peer,
                 state,
-            });
+            }));
         }
     }
 
@@ -570,13 +573,13 @@ impl State {
                     self.drop_remote(peer);
                 }
             }
-            Remote::Chat {
+            Remote::Chat(RoomChat {
                 room,
                 from,
                 user_name,
                 text,
                 at,
-            } => {
+            }) => {
                 let event = ServerEvent::Chat {
                     from,
                     user_name,
@@ -598,19 +601,19 @@ impl State {
                     changes: Vec::new(),
                 });
             }
-            Remote::State { room, from, state } => {
+            Remote::State(RoomState { room, from, state }) => {
                 if cluster.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
                     let outcome = self.rooms.set_remote_state(from, state);
                     self.apply(outcome);
                 }
             }
-            Remote::Signal {
+            Remote::Signal(CrossSignal {
                 room,
                 to,
                 from,
                 user_name,
                 signal,
-            } => {
+            }) => {
                 let here = self.peers.contains_key(&to)
                     && self.rooms.room_of(to) == Some(&room)
                     && self.rooms.share_room(from, to);
