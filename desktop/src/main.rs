@@ -31,7 +31,11 @@ use crate::tray::{Action, Tray, TrayView};
 use crate::window::WindowProcess;
 
 fn main() -> ExitCode {
-    let args: cli::Args = match startup::parse_args() {
+    // The tray app joins a cluster only when told on its command line (`--cluster`): a
+    // REDIS_URL in the desktop session, set for other software, must not make it a node.
+    let args: cli::Args = match startup::parse_args_with(|command| {
+        command.mut_arg("cluster", |arg| arg.env(None::<&str>))
+    }) {
         Ok(args) => args,
         Err(code) => return code,
     };

@@ -10,7 +10,18 @@ pub const EXIT_USAGE: u8 = 2;
 /// Parses the command line; on a usage error prints one line and returns the exit code to use
 /// (0 after `--help`/`--version`, 2 otherwise).
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
-    match T::try_parse() {
+    parse_args_with(|command| command)
+}
+
+/// `parse_args` with the command line's definition adjusted first (the desktop app drops an
+/// option's environment variable).
+pub fn parse_args_with<T: clap::Parser>(
+    adjust: impl FnOnce(clap::Command) -> clap::Command,
+) -> Result<T, ExitCode> {
+    let parsed = adjust(T::command())
+        .try_get_matches()
+        .and_then(|matches| T::from_arg_matches(&matches));
+    match parsed {
         Ok(args) => Ok(args),
         Err(error) if !error.use_stderr() => {
             let _ = error.print();
