@@ -412,13 +412,19 @@ export async function room(url, roomId, names, transport = "socket.io") {
 
 /**
  * Sends a marker signal from `from` to `to` and resolves when it arrives: a barrier that proves
- * everything the server queued for `to` before it has been delivered.
+ * everything the server queued for `to` before it has been delivered. Fails, naming both, if
+ * it does not arrive within `ms`.
  */
-export async function barrier(from, to) {
+export async function barrier(from, to, ms = 2 * TIMEOUT_MS) {
   const marker = Math.random();
-  const got = new Promise((resolve) => {
+  const got = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`a signal from ${from.id} to ${to.id} did not arrive within ${ms} ms`));
+    }, ms);
     const off = to.on("signal", (msg) => {
       if (msg?.signal?.barrier === marker) {
+        clearTimeout(timer);
         off();
         resolve();
       }
