@@ -27,7 +27,7 @@ use crate::hub::cluster::{
 use crate::metrics::{Direction, Metrics};
 use crate::wire::{PeerId, RoomId, UserName};
 
-pub use message::{node_channel, room_channel};
+use message::{node_channel, room_channel};
 
 /// What `--cluster` configures.
 #[derive(Debug, Clone)]
@@ -138,11 +138,7 @@ impl Cluster {
         });
         // Registered before any peer can join, so that no join is refused as from a dead node.
         let mut heartbeat_connection = connection.clone();
-        let alive: i64 = redis::cmd("EVAL")
-            .arg(scripts::ALIVE)
-            .arg(0)
-            .arg(&*node)
-            .arg(options.node_timeout.as_millis() as u64)
+        let alive: i64 = alive(&node, options.node_timeout)
             .query_async(&mut heartbeat_connection)
             .await
             .map_err(|source| ClusterError::Connect {
@@ -504,6 +500,17 @@ async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
     }
 }
 
+/// The heartbeat: this node registered and alive for `timeout` more (see `scripts::ALIVE`).
+fn alive(node: &str, timeout: Duration) -> redis::Cmd {
+    let mut command = redis::cmd("EVAL");
+    command
+        .arg(scripts::ALIVE)
+        .arg(0)
+        .arg(node)
+        .arg(timeout.as_millis() as u64);
+    command
+}
+
 /// Keeps this node alive in Redis and reaps the nodes that stopped doing so.
 async fn heartbeat(
     mut connection: ConnectionManager,
@@ -517,11 +524,7 @@ async fn heartbeat(
     loop {
         tick.tick().await;
         let started = std::time::Instant::now();
-        let alive: Result<i64, _> = redis::cmd("EVAL")
-            .arg(scripts::ALIVE)
-            .arg(0)
-            .arg(&*link.node)
-            .arg(timeout.as_millis() as u64)
+        let alive: Result<i64, _> = alive(&link.node, timeout)
             .query_async(&mut connection)
             .await;
         match alive {

@@ -297,10 +297,10 @@ impl Icon {
                     }
                 }
                 Event::KeyPress(e) if self.menu.is_some() => match self.keys.keysym(e.detail) {
-                    XK_DOWN | XK_UP => {
+                    key @ (XK_DOWN | XK_UP) => {
                         if let Some(menu) = &mut self.menu {
-                            let down = self.keys.keysym(e.detail) == XK_DOWN;
-                            menu.highlighted = step(&menu.entries, menu.highlighted, down);
+                            menu.highlighted =
+                                step(&menu.entries, menu.highlighted, key == XK_DOWN);
                             self.draw_menu()?;
                         }
                     }
