@@ -399,12 +399,16 @@ export async function join(c, roomId, userName) {
   return init;
 }
 
-/** Connects `names.length` clients of `transport` into `roomId`, in order. */
+/** Connects `names.length` clients of `transport` into `roomId`, in order; each is in once
+ * those already there have been told (`user-joined`), as a page waits before signalling it:
+ * behind a cluster, another node hears of a join a moment after the joiner's `init-users`. */
 export async function room(url, roomId, names, transport = "socket.io") {
   const peers = [];
   for (const name of names) {
     const c = await client(url, transport);
+    const told = peers.map((p) => p.next("user-joined"));
     await join(c, roomId, name);
+    await Promise.all(told);
     peers.push(c);
   }
   return peers;
