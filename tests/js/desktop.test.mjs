@@ -85,7 +85,9 @@ async function freePort() {
 /** Saves a screenshot once the window's pixels show content (a blank web view has ~1 colour). */
 async function screenshot(name) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, name);
+  // Taken beside the picture and moved over it once painted: a failed run leaves the README's
+  // picture as it was, never a blank one in its place.
+  const file = path.join(os.tmpdir(), `fm-shot-${process.pid}-${name}`);
   await poll(
     () => {
       const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
@@ -96,6 +98,8 @@ async function screenshot(name) {
     `a painted window for ${name}`,
     10000,
   );
+  fs.copyFileSync(file, path.join(SHOTS, name));
+  fs.rmSync(file);
 }
 
 /** Opens the tray menu by clicking the icon (retrying until the icon is embedded and the menu

@@ -2,6 +2,7 @@
 // socket.io-client and ws behind one interface, so a test body runs on both transports), the
 // simulated LAN (network namespaces), the meeting page in Chromium, and the helpers every file
 // shares. Tests import from here; nothing is copied between them.
+import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
@@ -10,6 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
@@ -438,45 +440,76 @@ export async function barrier(from, to, ms = 2 * TIMEOUT_MS) {
   await got;
 }
 
+/** A worker running tests/js/peer_thread.mjs in `role`; resolves once it says it is ready. */
+async function thread(role, data) {
+  const worker = new Worker(new URL("./peer_thread.mjs", import.meta.url), { workerData: { role, ...data } });
+  const messages = [];
+  const waiting = [];
+  worker.on("message", (msg) => {
+    const i = waiting.findIndex((w) => w.type === msg.type);
+    if (i >= 0) waiting.splice(i, 1)[0].resolve(msg);
+    else messages.push(msg);
+  });
+  const failed = new Promise((_, reject) => {
+    worker.on("error", reject);
+    worker.on("exit", (code) => reject(new Error(`the ${role} thread exited (${code}) before answering`)));
+  });
+  failed.catch(() => {}); // observed by `answer`
+  /** The next message of `type` from the worker (one already received counts). */
+  const answer = (type, ms = 2 * TIMEOUT_MS) => {
+    const i = messages.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(messages.splice(i, 1)[0]);
+    let timer;
+    return Promise.race([
+      new Promise((resolve) => waiting.push({ type, resolve })),
+      failed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the ${role} thread did not answer '${type}' in ${ms} ms`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+  return { worker, ready: await answer("ready"), answer };
+}
+
 /**
- * A witness: two peers in a room of their own that keep signalling each other while `attack()`
- * runs. Every probe must arrive within 1 s; resolves with the attack's result once it is done
- * and the witness still answers, or throws naming the slow probe.
+ * A Socket.IO (or `/ws`) peer in `roomId` that reads on a thread of its own, so that a test
+ * busy sending (a burst) cannot keep it from reading: what the test measures is the server.
+ * `count` names the events it counts; `report()` resolves with {counts, last, closedBy}.
+ */
+export async function peerOnThread(url, roomId, userName, { count = [], transport = "socket.io" } = {}) {
+  const { worker, ready, answer } = await thread("peer", { url, roomId, userName, count, transport });
+  return {
+    id: ready.id,
+    emit: (event, data) => worker.postMessage({ type: "emit", event, data }),
+    async report() {
+      worker.postMessage({ type: "report" });
+      return answer("report");
+    },
+    close: () => worker.postMessage({ type: "close" }),
+  };
+}
+
+/**
+ * A witness: two peers in a room of their own, on a thread of their own, that keep signalling
+ * each other while `attack()` runs. Every probe must arrive within 1 s; resolves with the
+ * attack's result once it is done and the witness still answers, or throws naming the slow
+ * probe. On its own thread, a busy test cannot delay the witness's reads: a slow probe is the
+ * server's.
  */
 export async function withWitness(url, attack) {
-  const [a, b] = await room(url, `witness-${Math.random()}`, ["Witness A", "Witness B"]);
-  let running = true;
-  let probes = 0;
-  const probing = (async () => {
-    while (running || probes < 3) {
-      const marker = Math.random();
-      const got = new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`witness probe ${probes} took over 1 s`)), 1000);
-        const off = b.on("signal", (msg) => {
-          if (msg.signal?.probe === marker) {
-            clearTimeout(timer);
-            off();
-            resolve();
-          }
-        });
-      });
-      a.emit("signal", { to: b.id, signal: { probe: marker } });
-      await got;
-      probes++;
-      await sleep(20); // pacing between probes; each probe awaits its own arrival
-    }
-  })();
-  probing.catch(() => {}); // observed below, after the attack; not an unhandled rejection
+  const { worker, answer } = await thread("witness", { url });
+  const done = answer("done", 24 * 60 * 60 * 1000);
+  done.catch(() => {}); // observed below, after the attack; not an unhandled rejection
   try {
     const result = await attack();
-    running = false;
-    await probing;
+    worker.postMessage({ type: "stop" });
+    const { probes, error } = await done;
+    if (error) throw new Error(error);
+    assert.ok(probes >= 3, `the witness probed ${probes} times`);
     return result;
   } finally {
-    running = false;
-    await probing.catch(() => {});
-    a.close();
-    b.close();
+    worker.postMessage({ type: "stop" });
+    await done.catch(() => {});
   }
 }
 
