@@ -3,24 +3,50 @@
 # and the end-to-end tests with the real socket.io-client and headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Each phase's time, printed at the end (also when a phase fails): where a slow run went.
+phases=()
+phase_name=""
+phase_started=$SECONDS
+phase() {
+  [ -n "$phase_name" ] && phases+=("$(printf '%6d s  %s' $((SECONDS - phase_started)) "$phase_name")")
+  phase_name="$1"
+  phase_started=$SECONDS
+  if [ -n "$1" ]; then echo "== $1"; fi
+}
+report() {
+  local code=$?
+  phase ""
+  echo "== time per phase"
+  printf '%s\n' "${phases[@]}"
+  printf '%6d s  in all (exit %d)\n' "$SECONDS" "$code"
+}
+trap report EXIT
+
+phase "setup (system packages, npm packages, crates)"
 ./scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PATH"
 
-echo "== cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== JS format and lint (biome, over ui/ and tests/)"
+phase "JS format and lint (biome, over ui/ and tests/)"
 npx biome ci --error-on-warnings
-echo "== import cycles (and no transport crate in the core)"
+phase "import cycles (and no transport crate in the core)"
 python3 scripts/check_imports.py server/src --pure wire rooms \
   --banned socketioxide socketioxide_core engineioxide axum tungstenite tokio_tungstenite hyper hyper_util tower
 python3 scripts/check_imports.py desktop/src
 python3 scripts/check_imports.py src-tauri/src
-echo "== cargo clippy"
+# One build of every program and test target, in one invocation: the test targets' dev-dependencies
+# (tokio's test-util, tokio-tungstenite) change the features of tokio, axum and the crates above
+# them, so a separate plain `cargo build` compiled all of those a second time. The end-to-end
+# tests run the programs of this build; `cargo test` below reuses it.
+phase "cargo build (every program and test, debug)"
+cargo build --locked --workspace --all-targets
+phase "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-echo "== cargo test"
+phase "cargo test"
 cargo test --locked --workspace
-echo "== end-to-end tests (node --test)"
-cargo build --locked --workspace
+phase "end-to-end tests (node --test)"
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 # A stuck test must fail, not hang the run: a time limit per test, and no waiting on a test file
 # whose event loop stays alive after its tests ended (where this Node has the options).
@@ -38,9 +64,11 @@ for file in tests/js/*.test.mjs; do
 done
 status=0
 node --test "${flags[@]}" --test-concurrency=2 "${others[@]}" || status=1
+phase "end-to-end tests with real video (node --test, one file at a time)"
 node --test "${flags[@]}" --test-concurrency=1 "${media[@]}" || status=1
 # The event contract and the room rules once more, unchanged, against three cluster nodes behind
 # HAProxy (deploy/haproxy.cfg, with Redis): every startServer of these files is such a cluster.
+phase "end-to-end tests again, against a cluster (node --test, FM_CLUSTER=haproxy)"
 FM_CLUSTER=haproxy node --test "${flags[@]}" --test-concurrency=2 \
   tests/js/contract.test.mjs tests/js/rooms.test.mjs tests/js/input.test.mjs tests/js/order.test.mjs || status=1
 exit "$status"
