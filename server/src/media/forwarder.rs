@@ -362,12 +362,19 @@ impl Forwarder {
                                     ended.push((p.peer, changed.mid));
                                 }
                             }
+                            Event::Connected => {
+                                tracing::info!(peer = %p.peer, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "media connected (ICE and DTLS done)");
+                            }
                             Event::MediaData(data) => {
                                 let mut video = false;
                                 if let Some(track) =
                                     p.tracks_in.iter_mut().find(|t| t.mid == data.mid)
                                 {
-                                    new_layers |= track.saw(data.rid, data.data.len(), now);
+                                    let new_layer = track.saw(data.rid, data.data.len(), now);
+                                    if new_layer {
+                                        tracing::debug!(peer = %p.peer, mid = %data.mid, rid = ?data.rid, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "first media on a layer");
+                                    }
+                                    new_layers |= new_layer;
                                     video = track.kind == MediaKind::Video;
                                 }
                                 if !data.contiguous && video {

@@ -190,6 +190,9 @@ pub(super) struct Participant {
     /// What the estimator was last told to sustain and to probe for (see
     /// [`estimator_targets`]).
     estimator_targets: (u64, u64),
+    /// When its first offer was answered: how long connecting and the first media took is
+    /// logged from here (a slow start is the network's, the page's or ours).
+    pub opened: Instant,
 }
 
 impl Participant {
@@ -237,6 +240,7 @@ impl Participant {
             last_counts: None,
             lossy: false,
             estimator_targets: (MIN_BITRATE, MIN_DESIRED),
+            opened: now,
         };
         Ok((participant, answer))
     }
