@@ -275,10 +275,13 @@ export function get(url, headers = {}, options = {}) {
 
 const clients = new Set();
 
-/** Closes every client opened by this file's tests (for afterEach). */
+/** Closes every client opened by this file's tests (for afterEach), and ends the threads of
+ * `peerOnThread` peers, so that a failed test cannot keep its file's process alive. */
 export function closeAll() {
   for (const c of clients) c.close();
   clients.clear();
+  for (const worker of threads) worker.terminate();
+  threads.clear();
 }
 
 /**
@@ -440,9 +443,14 @@ export async function barrier(from, to, ms = 2 * TIMEOUT_MS) {
   await got;
 }
 
+/** The threads of `thread` still running. */
+const threads = new Set();
+
 /** A worker running tests/js/peer_thread.mjs in `role`; resolves once it says it is ready. */
 async function thread(role, data) {
   const worker = new Worker(new URL("./peer_thread.mjs", import.meta.url), { workerData: { role, ...data } });
+  threads.add(worker);
+  worker.on("exit", () => threads.delete(worker));
   const messages = [];
   const waiting = [];
   worker.on("message", (msg) => {
