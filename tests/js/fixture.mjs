@@ -12,7 +12,6 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 
@@ -258,6 +257,19 @@ export async function startBalancedCluster(
       return 0;
     },
   };
+}
+
+/** This machine's host name as the server names itself (first label, lowercase, other
+ * characters as hyphens): with `.local` appended, one of its own names. */
+export function machineName() {
+  const label = os
+    .hostname()
+    .split(".")[0]
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "-")
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, "");
+  return label || "free-meetings";
 }
 
 /** A raw HTTP GET (any headers, e.g. a foreign Host): resolves with {status, headers, body}. */
@@ -688,6 +700,9 @@ export const NO_DEVICE_FLAGS = MEETING_FLAGS.filter((f) => !f.startsWith("--use-
 export async function browserIn(lan, host, args = MEETING_FLAGS) {
   const wrapper = path.join(wrappers(), `chromium-${lan.ns(host)}.sh`);
   fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lan.ns(host)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  // Loaded here, not at the top: the peer threads import this file too, and start faster
+  // without Playwright.
+  const { chromium } = await import("playwright-core");
   return chromium.launch({ executablePath: wrapper, args });
 }
 
@@ -724,6 +739,7 @@ export async function joinAs(browser, url, name, viewport = { width: 960, height
     }, camera);
   }
   const page = await context.newPage();
+  page.cspViolations = cspViolations(page);
   await page.goto(url);
   await page.fill("#name", name);
   await page.click("#join-button");
@@ -741,6 +757,16 @@ export async function joinAs(browser, url, name, viewport = { width: 960, height
     });
   }
   return page;
+}
+
+/** A live list of what the page's Content-Security-Policy refused, as Chromium reports it on the
+ * console: a page that works under its policy leaves it empty. */
+export function cspViolations(page) {
+  const seen = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) seen.push(message.text());
+  });
+  return seen;
 }
 
 /** What a page's peer connections are doing, for a failure message. */
