@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub ice_servers: Vec<IceServer>,
     /// Serve this front-end build at `/` instead of the built-in meeting page.
     pub static_dir: Option<std::path::PathBuf>,
+    /// The Content-Security-Policy sent with `static_dir`'s files (checked to be a header value).
+    pub static_csp: Option<String>,
+    /// The names browsers may reach the server by (the `Host` check against DNS rebinding).
+    pub own_names: crate::own_names::OwnNames,
     /// The media forwarder (SFU), unless media always goes browser to browser.
     pub media: Option<MediaConfig>,
     /// Cluster mode: the Redis shared with the other nodes.

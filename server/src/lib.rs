@@ -28,6 +28,7 @@ pub mod meeting;
 pub mod metrics;
 pub mod options;
 pub mod origin;
+pub mod own_names;
 pub mod rooms;
 pub mod server;
 pub mod startup;

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
+use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::embedded::asset;
 
@@ -120,7 +123,11 @@ pub struct MeetingConfig {
 
 /// Routes for the meeting page; with `static_dir`, that build is served at `/` instead (any
 /// unknown path gets its `index.html`, as single-page apps expect).
-pub fn routes(config: Arc<MeetingConfig>, static_dir: Option<PathBuf>) -> Router {
+pub fn routes(
+    config: Arc<MeetingConfig>,
+    static_dir: Option<PathBuf>,
+    static_csp: Option<HeaderValue>,
+) -> Router {
     let router = Router::new()
         .route("/api/meeting", get(meeting_config).with_state(config))
         .route(
@@ -138,7 +145,20 @@ pub fn routes(config: Arc<MeetingConfig>, static_dir: Option<PathBuf>) -> Router
     match static_dir {
         Some(dir) => {
             let index = ServeFile::new(dir.join("index.html"));
-            router.fallback_service(ServeDir::new(dir).fallback(index))
+            let files = ServeDir::new(dir).fallback(index);
+            // Its own policy only where one was given (--static-csp): the server cannot know
+            // what another front-end loads.
+            match static_csp {
+                Some(csp) => router.fallback_service(
+                    ServiceBuilder::new()
+                        .layer(SetResponseHeaderLayer::overriding(
+                            header::CONTENT_SECURITY_POLICY,
+                            csp,
+                        ))
+                        .service(files),
+                ),
+                None => router.fallback_service(files),
+            }
         }
         None => router.route("/", get(page)).route("/r/{*room}", get(page)),
     }

@@ -37,10 +37,12 @@ pub enum RefusalKind {
     media,
     /// A join while the node could not reach its cluster.
     cluster,
+    /// A request naming a host that is not one of the server's (DNS rebinding).
+    host,
 }
 
 impl RefusalKind {
-    const ALL: [RefusalKind; 10] = [
+    const ALL: [RefusalKind; 11] = [
         RefusalKind::rate,
         RefusalKind::size,
         RefusalKind::origin,
@@ -51,6 +53,7 @@ impl RefusalKind {
         RefusalKind::address_full,
         RefusalKind::media,
         RefusalKind::cluster,
+        RefusalKind::host,
     ];
 }
 

@@ -13,6 +13,7 @@ use crate::config::{MediaConfig, ServerConfig};
 use crate::discovery::{BadName, host_label, instance_name};
 use crate::meeting::{BadIceServer, IceServer};
 use crate::origin::{BadOrigin, OriginPolicy};
+use crate::own_names::{BadPublicName, OwnNames};
 use crate::rooms::{Limits, MediaPolicy, RateLimit};
 use crate::tls::{CertSource, TlsConfig};
 
@@ -140,6 +141,24 @@ pub struct ServerOptions {
     #[arg(long, value_name = "DIR")]
     pub static_dir: Option<PathBuf>,
 
+    /// The Content-Security-Policy header sent with the files of --static-dir (none unless
+    /// given: the server cannot know what that front-end loads), e.g. "default-src 'self'".
+    #[arg(long, value_name = "POLICY", requires = "static_dir")]
+    pub static_csp: Option<String>,
+
+    /// A name people (or a load balancer in front) reach this server by, such as
+    /// meet.example.org (repeatable, or comma-separated in PUBLIC_NAME). Browsers are answered
+    /// only on the server's own names: any address, its host name (plain and .local), its
+    /// --mdns-hostname, localhost, and these; a request naming anything else gets 421 (a web
+    /// page re-pointing its own name at this server, DNS rebinding, is refused so).
+    #[arg(
+        long = "public-name",
+        env = "PUBLIC_NAME",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub public_names: Vec<String>,
+
     /// Where meetings send their media: `auto` (browser to browser, through this server's media
     /// forwarder once a room passes --mesh-max people), `mesh` (always browser to browser: no
     /// media port is opened) or `sfu` (through the server from the first person on; what Wi-Fi
@@ -222,6 +241,10 @@ pub enum ConfigError {
     NodeTimeout(Duration),
     #[error("--static-dir {0}: no index.html in that folder")]
     StaticDir(PathBuf),
+    #[error(transparent)]
+    PublicName(#[from] BadPublicName),
+    #[error("invalid --static-csp: a header value is visible ASCII text on one line")]
+    StaticCsp,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -314,6 +337,16 @@ impl ServerOptions {
         {
             return Err(ConfigError::StaticDir(dir.clone()));
         }
+        if let Some(csp) = &self.static_csp
+            && axum::http::HeaderValue::from_str(csp).is_err()
+        {
+            return Err(ConfigError::StaticCsp);
+        }
+        let own_names = OwnNames::new(
+            &crate::discovery::machine_hostname(),
+            mdns_alias.as_deref(),
+            &self.public_names,
+        )?;
         let asks_for_tls = self.tls
             || self.tls_port.is_some()
             || self.tls_cert.is_some()
@@ -358,6 +391,8 @@ impl ServerOptions {
             tls,
             ice_servers,
             static_dir: self.static_dir,
+            static_csp: self.static_csp,
+            own_names,
             bind: self.bind,
             port: self.port.unwrap_or(DEFAULT_PORT),
             origins,

@@ -176,8 +176,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let features = [
         ws::routes(hub.clone(), ws_settings),
         dashboard::routes(dashboard_state, access),
-        meeting::routes(meeting.clone(), config.static_dir.clone()),
+        meeting::routes(
+            meeting.clone(),
+            config.static_dir.clone(),
+            config
+                .static_csp
+                .as_deref()
+                .and_then(|csp| axum::http::HeaderValue::from_str(csp).ok()),
+        ),
     ];
+    let host = http::host::HostCheck::new(Arc::new(config.own_names.clone()), metrics.clone());
     let handshake = Handshake {
         origins: Arc::new(config.origins.clone()),
         metrics,
@@ -191,7 +199,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         mdns: mdns.clone(),
         cluster: cluster.clone(),
     };
-    let app = http::router(features, health, layer, handshake);
+    let app = http::router(features, health, layer, handshake, host);
     let tls_task = match (tls_listener, &tls) {
         (Some(listener), Some(tls)) => Some(tokio::spawn(crate::http::serve::serve(
             listener,

@@ -1,10 +1,14 @@
 // Protects the HTTP surface in front of the transports: web pages of other origins get 403 on
 // every transport (counted and logged) while allow-listed ones get in with CORS headers and `*`
 // lets anyone in; a client that trickles or withholds its headers is cut off after the header
-// timeout; /health reports counts; /metrics counts what happens and refuses rebinding hosts.
+// timeout; /health reports counts; /metrics counts what happens; a request naming another host
+// than the server's own (DNS rebinding) gets 421 everywhere; every page carries its security
+// headers (CSP, nosniff, no referrer, no framing).
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket from "ws";
 import {
@@ -12,9 +16,11 @@ import {
   closeAll,
   get,
   join,
+  machineName,
   metrics,
   refused,
   room,
+  ROOT,
   startServer,
   UPGRADE_HEADERS,
   withWitness,
@@ -126,5 +132,91 @@ test("/metrics counts connections, rooms, joins and relays, and refuses a rebind
   assert.equal(now.free_meetings_joins_total, before.free_meetings_joins_total + 2);
   assert.equal(now.free_meetings_signals_relayed_total, before.free_meetings_signals_relayed_total + 1);
   assert.equal(now.free_meetings_relay_latency_seconds_count, before.free_meetings_relay_latency_seconds_count + 1);
-  assert.equal((await get(`${server.url}/metrics`, { Host: "evil.example" })).status, 403, "as on the dashboard");
+  assert.equal((await get(`${server.url}/metrics`, { Host: "evil.example" })).status, 421, "a foreign name");
+});
+
+test("DNS rebinding: a request naming another host gets 421 on the pages, polling, Socket.IO websocket and /ws, counted and logged once with the option; the server's own names and --public-name get in", async () => {
+  const named = await startServer(["--public-name", "meet.example.org"]);
+  try {
+    const port = named.port;
+    // A page of http://evil.example:PORT whose name now points at the server: Host and Origin agree.
+    const rebound = { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` };
+    const before = await refused(named.url, "host");
+    const started = Date.now();
+    assert.equal((await get(polling(named.url), rebound)).status, 421, "polling");
+    assert.equal((await get(polling(named.url), { Host: `evil.example:${port}` })).status, 421, "polling, no Origin");
+    const upgrade = { ...rebound, ...UPGRADE_HEADERS };
+    assert.equal((await get(`${named.url}/socket.io/?EIO=4&transport=websocket`, upgrade)).status, 421, "websocket");
+    assert.equal((await get(`${named.url}/ws`, upgrade)).status, 421, "/ws");
+    const ws = new WebSocket(`${named.url.replace(/^http/, "ws")}/ws`, { headers: rebound });
+    const [, res] = await once(ws, "unexpected-response");
+    assert.equal(res.statusCode, 421, "/ws with the ws client");
+    for (const page of ["/", "/r/standup", "/meet/meet.js", "/dashboard/", "/health"])
+      assert.equal((await get(`${named.url}${page}`, rebound)).status, 421, page);
+    assert.equal((await refused(named.url, "host")) - before, 10);
+    // Logged with the option that would allow it, at most once per 10 s however many come.
+    const said = named
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes("evil.example"));
+    const most = 1 + Math.floor((Date.now() - started) / 10_000);
+    assert.ok(said.length >= 1 && said.length <= most, said.join("\n"));
+    assert.match(said[0], /--public-name evil\.example/);
+
+    // Its own names: any address, localhost, the host name (plain and .local), --public-name.
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `${machineName()}:${port}`,
+      `${machineName()}.local:${port}`,
+      `meet.example.org:${port}`,
+      `MEET.example.org.`,
+    ]) {
+      const own = { Host: host, Origin: `http://${host}` };
+      const opened = await get(polling(named.url), own);
+      assert.equal(opened.status, 200, host);
+      assert.match(opened.body, /^0\{"sid"/, host);
+      assert.equal((await get(`${named.url}/`, own)).status, 200, host);
+    }
+    // A native client (no Origin) connecting by address, on both transports.
+    await room(named.url, "by-address", ["A", "B"]);
+    await room(named.url, "by-address-ws", ["A", "B"], "ws");
+  } finally {
+    closeAll();
+    assert.equal(await named.stop(), 0);
+  }
+});
+
+test("every page carries its security headers: a strict CSP on the built-in pages, none but the given one on --static-dir", async () => {
+  for (const path of ["/", "/r/standup", "/dashboard/"]) {
+    const { status, headers } = await get(`${server.url}${path}`);
+    assert.equal(status, 200, path);
+    const csp = headers["content-security-policy"] ?? "";
+    for (const rule of ["script-src 'self'", "frame-ancestors 'none'", "connect-src 'self'", "object-src 'none'"])
+      assert.ok(csp.includes(rule), `${path}: ${rule} in ${csp}`);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+    assert.equal(headers["x-content-type-options"], "nosniff", path);
+    assert.equal(headers["referrer-policy"], "no-referrer", path);
+    assert.equal(headers["x-frame-options"], "DENY", path);
+  }
+  const pages = path.join(ROOT, "tests/js/pages");
+  fs.copyFileSync(path.join(pages, "peer.html"), path.join(pages, "index.html"));
+  try {
+    const plain = await startServer(["--static-dir", pages]);
+    const given = await startServer(["--static-dir", pages, "--static-csp", "default-src 'self'"]);
+    try {
+      const a = await get(`${plain.url}/`);
+      assert.equal(a.status, 200);
+      assert.equal(a.headers["content-security-policy"], undefined, "no policy it cannot know");
+      assert.equal(a.headers["x-content-type-options"], "nosniff");
+      assert.equal(a.headers["referrer-policy"], "no-referrer");
+      const b = await get(`${given.url}/`);
+      assert.equal(b.headers["content-security-policy"], "default-src 'self'");
+    } finally {
+      assert.equal(await plain.stop(), 0);
+      assert.equal(await given.stop(), 0);
+    }
+  } finally {
+    fs.rmSync(path.join(pages, "index.html"), { force: true });
+  }
 });

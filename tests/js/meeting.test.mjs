@@ -119,6 +119,8 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
         const text = await plain.textContent("#notice");
         assert.match(text, new RegExp(`https://${SERVER.replace(/\./g, "\\.")}:5443/r/test`));
         assert.ok(text.includes(fingerprint), text);
+        // The whole call ran under the page's Content-Security-Policy, which refused nothing.
+        for (const page of [ann, bob, cat, dan]) assert.deepEqual(page.cspViolations, []);
       } finally {
         await a.close();
         await b.close();

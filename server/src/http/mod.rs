@@ -3,6 +3,7 @@
 //! merges them, then wraps everything in Socket.IO at `/socket.io`, the handshake check and
 //! CORS. [`serve`] is the accept loop that runs the result over HTTP and HTTPS.
 
+pub mod host;
 pub mod serve;
 
 use std::sync::Arc;
@@ -19,14 +20,17 @@ use crate::discovery::MdnsState;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::transport::handshake::{Handshake, check_handshake};
+use host::{HostCheck, check_host};
 
 /// The whole application: `features` merged with `/health`, behind Socket.IO, the handshake
-/// check and CORS (both from the same origin allow-list).
+/// check and CORS (both from the same origin allow-list), and in front of all of them the
+/// `Host` check and the headers every response carries.
 pub fn router(
     features: impl IntoIterator<Item = Router>,
     health: Health,
     socketio: SocketIoLayer,
     handshake: Handshake,
+    host: HostCheck,
 ) -> Router {
     let cors = cors(&handshake.origins);
     let app = Router::new()
@@ -38,6 +42,7 @@ pub fn router(
         .layer(socketio)
         .layer(middleware::from_fn_with_state(handshake, check_handshake))
         .layer(cors)
+        .layer(middleware::from_fn_with_state(host, check_host))
 }
 
 /// What `/health` reports on.
