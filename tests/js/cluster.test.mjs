@@ -244,6 +244,13 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
         "a joiner on node 2 to see Ann (node 1) and Bob (node 2)",
         { ms: 8000, every: 200 },
       );
+      // Each node's subscription comes back on its own (up to 2 s after Redis): until it has,
+      // what the other node sends it is lost, and it says so in /health. Both back, then talk.
+      await until(
+        async () => (await health(n1)).cluster.connected && (await health(n2)).cluster.connected,
+        "both nodes back in their cluster (subscriptions included)",
+        { ms: 8000, every: 100 },
+      );
       assert.ok(Date.now() - restarted < 5000, `whole again after ${Date.now() - restarted} ms`);
       await barrier(ann, bob);
       await barrier(bob, ann);

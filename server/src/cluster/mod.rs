@@ -58,10 +58,30 @@ pub enum ClusterError {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ClusterStatus {
     pub node: String,
-    /// Both Redis connections are up and the heartbeat was accepted.
+    /// Both Redis connections are up and the heartbeat was accepted: `subscribed` and `beating`
+    /// together. Each connection comes back on its own after Redis does (the subscription up to
+    /// 2 s later), and until the subscription is back, what other nodes send this one is lost.
     pub connected: bool,
     /// Nodes registered in Redis at the last heartbeat.
     pub nodes: usize,
+    /// The subscription to this node's channels is up.
+    #[serde(skip)]
+    subscribed: bool,
+    /// The last heartbeat was accepted.
+    #[serde(skip)]
+    beating: bool,
+}
+
+impl ClusterStatus {
+    fn set_subscribed(&mut self, up: bool) {
+        self.subscribed = up;
+        self.connected = self.subscribed && self.beating;
+    }
+
+    fn set_beating(&mut self, up: bool) {
+        self.beating = up;
+        self.connected = self.subscribed && self.beating;
+    }
 }
 
 enum Command {
@@ -135,6 +155,8 @@ impl Cluster {
             node: node.to_string(),
             connected: false,
             nodes: 0,
+            subscribed: false,
+            beating: false,
         });
         // Registered before any peer can join, so that no join is refused as from a dead node.
         let mut heartbeat_connection = connection.clone();
@@ -402,7 +424,7 @@ async fn subscribe(
                 }
                 if ok {
                     pause = Duration::from_millis(100);
-                    set_status(&hub, &status, |s| s.connected = true);
+                    set_status(&hub, &status, |s| s.set_subscribed(true));
                     if !first {
                         catch_up_twice(&hub, &link);
                     }
@@ -429,7 +451,7 @@ async fn subscribe(
                         }
                     }
                 }
-                set_status(&hub, &status, |s| s.connected = false);
+                set_status(&hub, &status, |s| s.set_subscribed(false));
                 tracing::warn!("lost the cluster's subscription connection: reconnecting");
             }
             Err(error) => {
@@ -550,11 +572,11 @@ async fn heartbeat(
             Ok(_) => {
                 hub.metrics()
                     .cluster_round_trip(started.elapsed().as_secs_f64());
-                set_status(&hub, &status, |s| s.connected = true);
+                set_status(&hub, &status, |s| s.set_beating(true));
             }
             Err(error) => {
                 tracing::warn!(%error, "cluster heartbeat failed");
-                set_status(&hub, &status, |s| s.connected = false);
+                set_status(&hub, &status, |s| s.set_beating(false));
                 continue;
             }
         }
