@@ -75,11 +75,6 @@ impl OwnNames {
             Err(ForeignHost(printable(&name)))
         }
     }
-
-    /// The names, for the log at start.
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
 }
 
 fn normalise(name: &str) -> String {
