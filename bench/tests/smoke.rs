@@ -13,6 +13,8 @@ async fn target(transport: Transport) -> (free_meetings::RunningServer, Target) 
         bind: "127.0.0.1".into(),
         port: 0,
         mdns: false,
+        // Tests run side by side: none shares the user's private meetings.
+        meetings_file: None,
         ..ServerConfig::default()
     };
     let server = free_meetings::start(config).await.expect("server starts");

@@ -133,14 +133,19 @@ async fn run(
     ExitCode::SUCCESS
 }
 
-/// Copy meeting link: a fresh room's link, what people paste into an invitation.
+/// Copy meeting link: a fresh private meeting's guest link, what people paste into an
+/// invitation (the host link is the window's New meeting's, which opens it).
 async fn copy_link(desktop: &Desktop, clipboard: &Clipboard) {
-    let link = desktop
-        .with_server(async |s| NewMeeting::at(&s.status().meeting_link).link)
+    let made = desktop
+        .with_server(async |s| NewMeeting::create(s.hub(), &s.status().meeting_link))
         .await;
-    if let Some(link) = link
-        && let Err(error) = clipboard.set_text(link)
-    {
-        tracing::warn!(%error, "could not copy the meeting link");
+    match made {
+        Some(Ok(meeting)) => {
+            if let Err(error) = clipboard.set_text(meeting.link) {
+                tracing::warn!(%error, "could not copy the meeting link");
+            }
+        }
+        Some(Err(error)) => tracing::warn!(%error, "could not make a meeting"),
+        None => {}
     }
 }

@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub static_csp: Option<String>,
     /// The names browsers may reach the server by (the `Host` check against DNS rebinding).
     pub own_names: crate::own_names::OwnNames,
+    /// Where private meetings' invitations are kept across restarts (`None`: in memory only).
+    pub meetings_file: Option<std::path::PathBuf>,
     /// The media forwarder (SFU), unless media always goes browser to browser.
     pub media: Option<MediaConfig>,
     /// Cluster mode: the Redis shared with the other nodes.

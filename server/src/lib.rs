@@ -7,6 +7,7 @@
 //! - [`metrics`]: the Prometheus counters that watch the core's outcomes;
 //! - [`hub`]: routes what the core decides to each peer's outbox;
 //! - [`transport`]: the Socket.IO and `/ws` adapters, and the handshake check in front of them;
+//! - [`invitation_file`]: private meetings' invitations kept on disk across restarts;
 //! - [`media`]: the media forwarder (SFU) for rooms whose media goes through the server;
 //! - [`dashboard`], [`meeting`]: the other HTTP features (observers and the meeting page);
 //! - [`http`]: merges every feature's routes and runs the accept loop;
@@ -23,6 +24,7 @@ pub mod discovery;
 pub mod embedded;
 pub mod http;
 pub mod hub;
+pub mod invitation_file;
 pub mod media;
 pub mod meeting;
 pub mod metrics;

@@ -4,18 +4,27 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::embedded::asset;
+use crate::hub::Hub;
+use crate::origin::OriginPolicy;
+use crate::rooms::{RateLimit, TokenBucket};
+use crate::wire::{RoomId, RoomKey};
 
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
 const MEET_JS: &str = include_str!("../../ui/meet/meet.js");
@@ -87,6 +96,22 @@ pub fn room_link(base: &str, room: &str) -> String {
     format!("{}/r/{room}", base.trim_end_matches('/'))
 }
 
+/// A private meeting's link: the room's link with its keys in the fragment, which browsers never
+/// send to a server nor put in a `Referer` (`#k=GUEST`, and `&h=HOST` on the host's own link).
+pub fn invitation_link(
+    base: &str,
+    room: &RoomId,
+    guest: &RoomKey,
+    host: Option<&RoomKey>,
+) -> String {
+    let mut link = format!("{}#k={}", room_link(base, room.as_str()), guest.expose());
+    if let Some(host) = host {
+        link.push_str("&h=");
+        link.push_str(host.expose());
+    }
+    link
+}
+
 /// A fresh room name people can read out loud: `calm-otter-42`. About 100,000 of them, so two
 /// new meetings on one server practically never meet by chance.
 pub fn new_room_name() -> String {
@@ -121,15 +146,111 @@ pub struct MeetingConfig {
     pub fingerprint: Option<String>,
 }
 
+/// What `POST /api/meetings` needs: the hub to register meetings in, the origins whose pages
+/// may ask, and each address's allowance.
+#[derive(Clone)]
+pub struct MeetingMaker {
+    pub hub: Hub,
+    pub origins: Arc<OriginPolicy>,
+    allowance: Arc<Mutex<HashMap<IpAddr, TokenBucket>>>,
+}
+
+/// New meetings one address may make: 10 at once, then one a minute.
+const MAKING: RateLimit = RateLimit {
+    per_second: 1.0 / 60.0,
+    burst: 10.0,
+};
+
+/// Addresses remembered for their allowance; past it the oldest allowances start over, which
+/// lets nobody make more than the registry's own cap holds.
+const MAKERS_REMEMBERED: usize = 4096;
+
+impl MeetingMaker {
+    pub fn new(hub: Hub, origins: Arc<OriginPolicy>) -> Self {
+        Self {
+            hub,
+            origins,
+            allowance: Arc::default(),
+        }
+    }
+
+    fn allow(&self, addr: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut allowance = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
+        if allowance.len() >= MAKERS_REMEMBERED && !allowance.contains_key(&addr) {
+            allowance.clear();
+        }
+        allowance
+            .entry(addr)
+            .or_insert_with(|| TokenBucket::new(MAKING, now))
+            .try_take(MAKING, now)
+    }
+}
+
+/// `POST /api/meetings`'s answer: the new private meeting and its two keys, which the page
+/// puts in the links it shows (the server keeps only their digests).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MadeMeeting {
+    room: String,
+    key: String,
+    host_key: String,
+}
+
+/// `POST /api/meetings`: the meeting page's New meeting. Anyone who can open the page may make
+/// a meeting (as anyone may name a room); only a page of this server's own origin (or an
+/// allowed one) may ask, and each address only so often.
+async fn make_meeting(
+    State(maker): State<MeetingMaker>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let refuse = |status: StatusCode, error: String| {
+        (status, Json(serde_json::json!({ "error": error }))).into_response()
+    };
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let from_allowed_page = header(header::ORIGIN)
+        .is_some_and(|origin| maker.origins.allows(origin, header(header::HOST)));
+    if !from_allowed_page {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "a meeting is made from this server's meeting page (the request had no allowed Origin)"
+                .into(),
+        );
+    }
+    if !maker.allow(peer.ip()) {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many new meetings from this address: try again in a minute".into(),
+        );
+    }
+    match maker.hub.new_meeting(new_room_name) {
+        Ok((room, keys)) => Json(MadeMeeting {
+            room: room.as_str().to_owned(),
+            key: keys.guest.expose().to_owned(),
+            host_key: keys.host.expose().to_owned(),
+        })
+        .into_response(),
+        Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    }
+}
+
 /// Routes for the meeting page; with `static_dir`, that build is served at `/` instead (any
-/// unknown path gets its `index.html`, as single-page apps expect).
+/// unknown path gets its `index.html`, as single-page apps expect). `POST /api/meetings` makes
+/// private meetings for either.
 pub fn routes(
     config: Arc<MeetingConfig>,
+    maker: MeetingMaker,
     static_dir: Option<PathBuf>,
     static_csp: Option<HeaderValue>,
 ) -> Router {
     let router = Router::new()
         .route("/api/meeting", get(meeting_config).with_state(config))
+        .route("/api/meetings", post(make_meeting).with_state(maker))
         .route(
             "/meet/meet.js",
             get(|| async { asset(MEET_JS, "text/javascript; charset=utf-8") }),

@@ -39,10 +39,12 @@ pub enum RefusalKind {
     cluster,
     /// A request naming a host that is not one of the server's (DNS rebinding).
     host,
+    /// A join to a private meeting without its key, or with a wrong one.
+    access,
 }
 
 impl RefusalKind {
-    const ALL: [RefusalKind; 11] = [
+    const ALL: [RefusalKind; 12] = [
         RefusalKind::rate,
         RefusalKind::size,
         RefusalKind::origin,
@@ -54,6 +56,7 @@ impl RefusalKind {
         RefusalKind::media,
         RefusalKind::cluster,
         RefusalKind::host,
+        RefusalKind::access,
     ];
 }
 
@@ -67,6 +70,7 @@ impl From<&Refusal> for RefusalKind {
             Refusal::RoomFull { .. } => RefusalKind::room_full,
             Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom => RefusalKind::media,
             Refusal::ClusterUnavailable => RefusalKind::cluster,
+            Refusal::NeedsLink | Refusal::WrongKey => RefusalKind::access,
         }
     }
 }

@@ -11,10 +11,11 @@ use clap::{Args, CommandFactory, FromArgMatches};
 use crate::cluster::ClusterOptions;
 use crate::config::{MediaConfig, ServerConfig};
 use crate::discovery::{BadName, host_label, instance_name};
+use crate::invitation_file::default_meetings_file;
 use crate::meeting::{BadIceServer, IceServer};
 use crate::origin::{BadOrigin, OriginPolicy};
 use crate::own_names::{BadPublicName, OwnNames};
-use crate::rooms::{Limits, MediaPolicy, RateLimit};
+use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
 use crate::tls::{CertSource, TlsConfig};
 
 /// The HTTP port when none is given.
@@ -159,6 +160,19 @@ pub struct ServerOptions {
     )]
     pub public_names: Vec<String>,
 
+    /// Who may enter a room: `open` (anyone who knows a room's name, as the original server;
+    /// meetings made with New meeting still need their invitation link) or `link` (every room
+    /// needs its invitation link: rooms come only from New meeting, and pages written for the
+    /// original server are refused with an error saying so).
+    #[arg(long, env = "ROOM_ACCESS", value_enum, default_value_t = AccessArg::Open, value_name = "open|link")]
+    pub room_access: AccessArg,
+
+    /// Where private meetings are kept across restarts (room names and the SHA-256 of their
+    /// keys, never the keys) [default: <config dir>/free-meetings/meetings.json]. Unused for 30
+    /// days, a meeting's links stop working.
+    #[arg(long, env = "MEETINGS_FILE", value_name = "PATH")]
+    pub meetings_file: Option<PathBuf>,
+
     /// Where meetings send their media: `auto` (browser to browser, through this server's media
     /// forwarder once a room passes --mesh-max people), `mesh` (always browser to browser: no
     /// media port is opened) or `sfu` (through the server from the first person on; what Wi-Fi
@@ -205,6 +219,13 @@ pub struct ServerOptions {
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
     #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
     pub dashboard_token: Option<String>,
+}
+
+/// `--room-access`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessArg {
+    Open,
+    Link,
 }
 
 /// `--media`.
@@ -404,7 +425,12 @@ impl ServerOptions {
                     burst: self.event_burst.into(),
                 },
                 media: media_policy,
+                access: match self.room_access {
+                    AccessArg::Open => RoomAccess::Open,
+                    AccessArg::Link => RoomAccess::Link,
+                },
             },
+            meetings_file: Some(self.meetings_file.unwrap_or_else(default_meetings_file)),
             media,
             max_connections: self.max_connections as usize,
             max_connections_per_address: self.max_connections_per_address as usize,

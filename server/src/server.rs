@@ -62,6 +62,9 @@ pub enum StartError {
     /// Cluster mode could not start.
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// The private meetings kept by an earlier run could not be read.
+    #[error(transparent)]
+    Invitations(#[from] crate::invitation_file::InvitationFileError),
     /// Any other socket error.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -86,6 +89,8 @@ pub struct RunningServer {
     meeting: Arc<MeetingConfig>,
     media: Option<MediaServer>,
     cluster: Option<Arc<Cluster>>,
+    /// Keeps the private meetings' file up to date; ends after its last save at shutdown.
+    invitations_task: Option<JoinHandle<()>>,
 }
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -123,6 +128,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         metrics.clone(),
         config.media.is_some().then_some(media_tx),
     );
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let invitations_task = match (&config.meetings_file, &config.cluster) {
+        (Some(path), None) => {
+            let saved = crate::invitation_file::load(path)?;
+            let restored = hub.restore_invitations(saved);
+            tracing::info!(restored, file = %path.display(), "private meetings kept in");
+            Some(tokio::spawn(crate::invitation_file::keep(
+                hub.clone(),
+                path.clone(),
+                closing.subscribe(),
+            )))
+        }
+        _ => None,
+    };
     let cluster = match &config.cluster {
         Some(options) => Some(Arc::new(
             Cluster::start(options.clone(), hub.clone()).await?,
@@ -154,7 +173,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .build_layer();
     socketio::attach(&io, hub.clone(), config.ping_interval + config.ping_timeout);
     let mdns = MdnsState::default();
-    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let ws_settings = WsSettings {
         ping_interval: config.ping_interval,
         ping_timeout: config.ping_timeout,
@@ -178,6 +196,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         dashboard::routes(dashboard_state, access),
         meeting::routes(
             meeting.clone(),
+            meeting::MeetingMaker::new(hub.clone(), Arc::new(config.origins.clone())),
             config.static_dir.clone(),
             config
                 .static_csp
@@ -238,6 +257,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         meeting,
         media,
         cluster,
+        invitations_task,
     })
 }
 
@@ -459,6 +479,9 @@ impl RunningServer {
         }
         if let Some(media) = self.media {
             media.shutdown().await;
+        }
+        if let Some(invitations) = self.invitations_task {
+            let _ = invitations.await;
         }
         match tokio::time::timeout(SHUTDOWN_GRACE, self.task).await {
             Ok(Ok(())) => tracing::info!("stopped"),

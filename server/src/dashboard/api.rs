@@ -18,7 +18,9 @@ use tokio::time::{Interval, MissedTickBehavior, interval};
 use super::DashboardState;
 use super::view::Snapshot;
 use crate::discovery::{FoundServer, MdnsState, MdnsStatus, lan_addrs, url};
-use crate::meeting::{MeetingConfig, new_room_name, room_link};
+use crate::hub::Hub;
+use crate::meeting::{MeetingConfig, invitation_link, new_room_name};
+use crate::rooms::InviteError;
 
 /// `/api/status`: how to reach this server and whether it is announced.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -107,24 +109,41 @@ pub async fn rooms(State(state): State<DashboardState>) -> Json<Snapshot> {
 }
 
 /// A room nobody uses yet, and its link.
+/// A private meeting just made: its guest link (to share) and its host link (to keep).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewMeeting {
     pub room: String,
+    /// The link to invite people with: it opens the meeting as a guest.
     pub link: String,
+    /// The link that opens it as its host; not to be shared.
+    pub host_link: String,
 }
 
 impl NewMeeting {
-    /// A fresh readable room on the server reached at `link_base`.
-    pub fn at(link_base: &str) -> Self {
-        let room = new_room_name();
-        let link = room_link(link_base, &room);
-        Self { room, link }
+    /// A fresh private meeting on `hub`, with links on the server reached at `link_base`.
+    pub fn create(hub: &Hub, link_base: &str) -> Result<Self, InviteError> {
+        let (room, keys) = hub.new_meeting(new_room_name)?;
+        let link = invitation_link(link_base, &room, &keys.guest, None);
+        let host_link = invitation_link(link_base, &room, &keys.guest, Some(&keys.host));
+        Ok(Self {
+            room: room.as_str().to_owned(),
+            link,
+            host_link,
+        })
     }
 }
 
-/// `GET /api/new-meeting`: a fresh room name and its link, for the window's New meeting.
-pub async fn new_meeting(State(state): State<DashboardState>) -> Json<NewMeeting> {
-    Json(NewMeeting::at(&status_of(&state).meeting_link))
+/// `GET /api/new-meeting`: a fresh private meeting and its links, for the window's New meeting.
+pub async fn new_meeting(State(state): State<DashboardState>) -> Response {
+    match NewMeeting::create(&state.hub, &status_of(&state).meeting_link) {
+        Ok(meeting) => Json(meeting).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": error.to_string() })),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /api/events`: `snapshot` on every change of who is where, `rate` every second

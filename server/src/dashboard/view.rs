@@ -34,8 +34,11 @@ pub struct RoomView {
     pub id: String,
     /// Where its media goes: `mesh` or `sfu`.
     pub media: &'static str,
-    /// The meeting page's link for this room, on the address people on the LAN can open.
-    pub link: String,
+    /// The meeting page's link for this room, on the address people on the LAN can open; none
+    /// for a private meeting, which only its invitation link opens (the server keeps no key).
+    pub link: Option<String>,
+    /// A private meeting (made with New meeting).
+    pub private: bool,
     /// Its members in join order.
     pub peers: Vec<PeerView>,
 }
@@ -46,6 +49,8 @@ pub struct RoomView {
 pub struct PeerView {
     pub id: PeerId,
     pub user_name: String,
+    /// `host`, `guest` (of a private meeting) or `open` (a room entered by its name).
+    pub role: &'static str,
     /// `socket.io` or `ws`.
     pub transport: &'static str,
     /// Remote address as seen by the server.
@@ -76,7 +81,8 @@ impl Snapshot {
             .rooms
             .into_iter()
             .map(|room| RoomView {
-                link: room_link(link_base, room.id.as_str()),
+                link: (!room.private).then(|| room_link(link_base, room.id.as_str())),
+                private: room.private,
                 id: room.id.to_string(),
                 media: room.media.as_str(),
                 peers: room
@@ -85,6 +91,7 @@ impl Snapshot {
                     .map(|seat| PeerView {
                         id: seat.peer,
                         user_name: seat.name.as_str().to_owned(),
+                        role: seat.role.as_str(),
                         transport: seat.transport.as_str(),
                         address: seat.addr.map(|a| a.to_string()),
                         connected_secs: now.saturating_duration_since(seat.since).as_secs(),
@@ -130,6 +137,7 @@ mod tests {
 
     use super::*;
     use crate::hub::{RoomRoster, Seat};
+    use crate::rooms::Role;
     use crate::wire::{MediaMode, RoomId, Transport, UserName};
 
     #[test]
@@ -146,17 +154,30 @@ mod tests {
         let seat = |name: &str| Seat {
             peer: PeerId::random(),
             name: UserName::parse(name).unwrap(),
+            role: Role::Open,
             transport: Transport::WebSocket,
             addr: Some("10.0.0.2:4000".parse().unwrap()),
             since: t0,
         };
         let roster = Roster {
             peers: 3,
-            rooms: vec![RoomRoster {
-                id: RoomId::parse("standup").unwrap(),
-                media: MediaMode::Sfu,
-                seats: vec![seat("Ann"), seat("Bob")],
-            }],
+            rooms: vec![
+                RoomRoster {
+                    id: RoomId::parse("standup").unwrap(),
+                    media: MediaMode::Sfu,
+                    private: false,
+                    seats: vec![seat("Ann"), seat("Bob")],
+                },
+                RoomRoster {
+                    id: RoomId::parse("board").unwrap(),
+                    media: MediaMode::Mesh,
+                    private: true,
+                    seats: vec![Seat {
+                        role: Role::Host,
+                        ..seat("Cy")
+                    }],
+                },
+            ],
         };
         let snapshot = Snapshot::from_roster(
             roster,
@@ -165,10 +186,16 @@ mod tests {
             &HashMap::new(),
             t0 + Duration::from_secs(90),
         );
-        assert_eq!(snapshot.lobby, 1);
-        assert_eq!(snapshot.rooms[0].link, "https://meet.local:5443/r/standup");
+        assert_eq!(snapshot.lobby, 0);
+        assert_eq!(
+            snapshot.rooms[0].link.as_deref(),
+            Some("https://meet.local:5443/r/standup")
+        );
+        // A private meeting's link needs its key, which the server does not have.
+        assert_eq!(snapshot.rooms[1].link, None);
+        assert_eq!(snapshot.rooms[1].peers[0].role, "host");
         assert_eq!(snapshot.rooms[0].media, "sfu");
-        assert_eq!(snapshot.summary, "1 meeting, 2 people");
+        assert_eq!(snapshot.summary, "2 meetings, 3 people");
         let ann = &snapshot.rooms[0].peers[0];
         assert_eq!(
             (

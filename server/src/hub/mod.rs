@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, watch};
 
 use self::cluster::{ClusterState, Effect};
 use crate::metrics::Metrics;
-use crate::rooms::{Change, Delivery, Limits, MediaChange, Moment, Outcome, Refusal, Rooms};
+use crate::rooms::{
+    Change, Delivery, Invitation, InviteError, Limits, MediaChange, MeetingKeys, Moment, Outcome,
+    Refusal, Role, Rooms,
+};
 use crate::wire::{
     ClientEvent, MediaMode, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName,
 };
@@ -63,6 +66,8 @@ pub struct RoomRoster {
     pub id: RoomId,
     /// Where its media goes.
     pub media: MediaMode,
+    /// A private meeting: only its invitation link opens it.
+    pub private: bool,
     /// Its members in join order.
     pub seats: Vec<Seat>,
 }
@@ -74,6 +79,8 @@ pub struct Seat {
     pub peer: PeerId,
     /// The name they joined under.
     pub name: UserName,
+    /// Host, guest, or a member of an open room.
+    pub role: Role,
     /// The transport they came in on.
     pub transport: Transport,
     /// Their address as the server sees it (the TCP peer's).
@@ -109,6 +116,9 @@ struct State {
     peers: HashMap<PeerId, ConnectedPeer>,
     /// Bumped whenever the roster changes (connect, disconnect, join, leave), for observers.
     roster: watch::Sender<u64>,
+    /// Bumped whenever the private meetings' invitations change (made, used, expired), for
+    /// whoever keeps them on disk.
+    invitations: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     /// Where the core's work for the media forwarder goes (none when media forwarding is off).
     media: Option<mpsc::UnboundedSender<MediaChange>>,
@@ -138,6 +148,7 @@ impl Hub {
                 rooms: Rooms::new(limits),
                 peers: HashMap::new(),
                 roster: roster_tx,
+                invitations: watch::Sender::new(0),
                 metrics: metrics.clone(),
                 media,
                 cluster: None,
@@ -157,6 +168,66 @@ impl Hub {
         self.roster.clone()
     }
 
+    /// Makes a private meeting: a room named by `name` (called again while the name it gives
+    /// is in use) that only its two fresh keys open. The keys are returned once, in clear.
+    pub fn new_meeting(
+        &self,
+        mut name: impl FnMut() -> String,
+    ) -> Result<(RoomId, MeetingKeys), InviteError> {
+        const TRIES: usize = 50;
+        let keys = MeetingKeys::random();
+        let invitation = keys.invitation(unix_ms());
+        let mut state = self.lock();
+        let mut last = None;
+        for _ in 0..TRIES {
+            let Ok(room) = RoomId::parse(&name()) else {
+                continue;
+            };
+            match state.rooms.invite(room.clone(), invitation) {
+                Ok(()) => {
+                    state.invitations.send_modify(|v| *v += 1);
+                    return Ok((room, keys));
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or(InviteError::Full(0)))
+    }
+
+    /// Every private meeting's invitation (digests only), for saving.
+    pub fn invitations(&self) -> Vec<(RoomId, Invitation)> {
+        let state = self.lock();
+        state
+            .rooms
+            .invitations()
+            .map(|(room, invitation)| (room.clone(), *invitation))
+            .collect()
+    }
+
+    /// Puts back invitations saved by an earlier run; returns how many were taken.
+    pub fn restore_invitations(&self, saved: Vec<(RoomId, Invitation)>) -> usize {
+        let mut state = self.lock();
+        saved
+            .into_iter()
+            .filter(|(room, invitation)| state.rooms.invite(room.clone(), *invitation).is_ok())
+            .count()
+    }
+
+    /// Forgets invitations unused for 30 days; returns how many.
+    pub fn expire_invitations(&self) -> usize {
+        let mut state = self.lock();
+        let expired = state.rooms.expire_invitations(unix_ms());
+        if expired > 0 {
+            state.invitations.send_modify(|v| *v += 1);
+        }
+        expired
+    }
+
+    /// Changes whenever the invitations do.
+    pub fn invitation_changes(&self) -> watch::Receiver<u64> {
+        self.lock().invitations.subscribe()
+    }
+
     /// Who is where right now.
     pub fn roster(&self) -> Roster {
         let state = self.lock();
@@ -171,6 +242,7 @@ impl Hub {
                         Some(Seat {
                             peer,
                             name: state.rooms.name_of(peer)?.clone(),
+                            role: state.rooms.role_of(peer)?,
                             transport: connected.transport,
                             addr: connected.addr,
                             since: connected.since,
@@ -178,6 +250,7 @@ impl Hub {
                     })
                     .collect();
                 RoomRoster {
+                    private: state.rooms.is_private(room),
                     id: room.clone(),
                     media,
                     seats,
@@ -283,6 +356,15 @@ impl Hub {
     }
 }
 
+/// Milliseconds since the Unix epoch, by the wall clock.
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 impl State {
     fn receive(
         &mut self,
@@ -313,14 +395,9 @@ impl State {
     /// cluster mode, what other nodes must know is handed to the cluster.
     fn decide(&mut self, peer: PeerId, event: Result<Option<ClientEvent>, ProtocolError>) {
         let started = Instant::now();
-        let unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
         let at = Moment {
             instant: started,
-            unix_ms,
+            unix_ms: unix_ms(),
         };
         let sent_state = match &event {
             Ok(Some(ClientEvent::State(state))) => Some(state.clone()),
@@ -386,8 +463,13 @@ impl State {
                     if self.is_remote(*peer) {
                         tracing::debug!(peer = %peer, room = %room, "joined room on another node");
                     } else {
-                        tracing::info!(peer = %peer, room = %room, "joined room");
+                        let role = self.rooms.role_of(*peer).unwrap_or(Role::Open);
+                        tracing::info!(peer = %peer, room = %room, role = role.as_str(), "joined room");
                         self.metrics.joined();
+                        if role != Role::Open {
+                            // The invitation was used: its idle time starts again.
+                            self.invitations.send_modify(|v| *v += 1);
+                        }
                     }
                     roster_changed = true;
                 }

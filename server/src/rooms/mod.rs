@@ -2,6 +2,7 @@
 //! returns the events to deliver and the changes observers (logs, dashboard) may care about.
 //! It builds on the wire layer's validated types only.
 
+mod access;
 mod media;
 mod rate;
 
@@ -9,11 +10,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use access::{
+    INVITATION_IDLE_MS, Invitation, Invitations, InviteError, KeyDigest, MAX_INVITATIONS,
+    MeetingKeys, Role, RoomAccess,
+};
 pub use media::{MediaChange, MediaPolicy};
 pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
 
 use crate::wire::{
-    ChatText, ClientEvent, MediaMode, Member, PeerId, PeerState, ProtocolError, RoomId,
+    ChatText, ClientEvent, MediaMode, Member, PeerId, PeerState, ProtocolError, RoomId, RoomKey,
     ServerEvent, SfuRequest, UserName,
 };
 
@@ -30,6 +35,8 @@ pub struct Limits {
     pub rate: RateLimit,
     /// Where rooms send their media.
     pub media: MediaPolicy,
+    /// Whether rooms without an invitation may be entered by name.
+    pub access: RoomAccess,
 }
 
 /// Why the core refused something; the text is what the client is told.
@@ -50,6 +57,14 @@ pub enum Refusal {
     /// A signal to a peer that is not in the sender's room (or does not exist).
     #[error("peer {0} is not in your room: signal not delivered")]
     TargetNotInRoom(String),
+    /// A join without a key to a private meeting (or, with `--room-access link`, to any room).
+    #[error("this meeting needs its invitation link: ask whoever invited you for it")]
+    NeedsLink,
+    /// A join whose key opens no meeting of that name.
+    #[error(
+        "this invitation link does not open this meeting (mistyped, or expired): ask for a new one"
+    )]
+    WrongKey,
     /// The room is at its member limit.
     #[error("room '{room}' is full ({limit} peers)")]
     RoomFull { room: RoomId, limit: usize },
@@ -149,6 +164,8 @@ impl std::ops::Add<Duration> for Moment {
 struct Peer {
     /// The room and the name used in it; both set together by a join.
     seat: Option<(RoomId, UserName)>,
+    /// What the peer is in its room (meaningful while seated).
+    role: Role,
     /// The media state the peer last announced; kept across rooms, since it is the page's.
     state: Option<PeerState>,
     /// The page can use the SFU (it said so when it joined).
@@ -171,16 +188,19 @@ pub struct Rooms {
     rooms: HashMap<RoomId, Room>,
     /// How many of them are in SFU mode, kept as they change (metrics read it per event).
     sfu_rooms: usize,
+    /// Private meetings' invitations, and whether other rooms are open.
+    invitations: Invitations,
 }
 
 impl Rooms {
     /// An empty server with these limits.
     pub fn new(limits: Limits) -> Self {
         Self {
-            limits,
             peers: HashMap::new(),
             rooms: HashMap::new(),
             sfu_rooms: 0,
+            invitations: Invitations::new(limits.access),
+            limits,
         }
     }
 
@@ -240,6 +260,7 @@ impl Rooms {
             peer,
             Peer {
                 seat: None,
+                role: Role::Open,
                 state: None,
                 sfu: false,
                 bucket: TokenBucket::new(self.limits.rate, now),
@@ -271,9 +292,12 @@ impl Rooms {
         match event {
             Err(error) => out.refuse(from, error.into(), true),
             Ok(None) => {}
-            Ok(Some(ClientEvent::JoinRoom { room, name, sfu })) => {
-                self.join(from, room, name, sfu, &mut out)
-            }
+            Ok(Some(ClientEvent::JoinRoom {
+                room,
+                name,
+                sfu,
+                key,
+            })) => self.join(from, room, name, sfu, key, at.unix_ms, &mut out),
             Ok(Some(ClientEvent::LeaveRoom)) => self.leave(from, &mut out),
             Ok(Some(ClientEvent::Signal { to, signal })) => self.signal(from, to, signal, &mut out),
             Ok(Some(ClientEvent::Chat { text })) => self.chat(from, text, at.unix_ms, &mut out),
@@ -306,7 +330,8 @@ impl Rooms {
             self.connect(peer, now);
         }
         let mut out = Outcome::default();
-        self.seat(peer, room, name, false, &mut out);
+        // Its own node checked its key.
+        self.seat(peer, room, name, false, Role::Open, &mut out);
         out
     }
 
@@ -323,25 +348,79 @@ impl Rooms {
             .is_some_and(|room| self.room_of(b) == Some(room))
     }
 
-    fn join(&mut self, peer: PeerId, room: RoomId, name: UserName, sfu: bool, out: &mut Outcome) {
-        let already_here = self.room_of(peer) == Some(&room);
-        if !already_here {
-            let members = self.members(&room).len();
-            if members >= self.limits.max_peers_per_room {
-                let limit = self.limits.max_peers_per_room;
-                out.refuse(peer, Refusal::RoomFull { room, limit }, true);
-                return;
-            }
-            if !sfu && self.media_of(&room) == Some(MediaMode::Sfu) {
-                out.refuse(peer, Refusal::NeedsSfu(room), true);
-                return;
-            }
+    /// Makes `room` a private meeting that opens with `keys` (New meeting). A room with people
+    /// in it, or already private, is refused: its members would find themselves locked in.
+    pub fn invite(&mut self, room: RoomId, invitation: Invitation) -> Result<(), InviteError> {
+        let in_use = self.rooms.contains_key(&room);
+        self.invitations.insert(room, invitation, in_use)
+    }
+
+    /// Every private meeting's invitation (what the registry file keeps).
+    pub fn invitations(&self) -> impl Iterator<Item = (&RoomId, &Invitation)> {
+        self.invitations.iter()
+    }
+
+    /// Forgets the invitations of meetings unused for 30 days (not of any in progress).
+    pub fn expire_invitations(&mut self, now_ms: u64) -> usize {
+        let rooms = &self.rooms;
+        self.invitations
+            .expire(now_ms, |room| rooms.contains_key(room))
+    }
+
+    /// Whether `room` is a private meeting (only its link opens it).
+    pub fn is_private(&self, room: &RoomId) -> bool {
+        self.invitations.is_private(room)
+    }
+
+    /// What a peer is in its room, if it is in one.
+    pub fn role_of(&self, peer: PeerId) -> Option<Role> {
+        let peer = self.peers.get(&peer)?;
+        peer.seat.as_ref().map(|_| peer.role)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &mut self,
+        peer: PeerId,
+        room: RoomId,
+        name: UserName,
+        sfu: bool,
+        key: Option<RoomKey>,
+        now_ms: u64,
+        out: &mut Outcome,
+    ) {
+        if let Some(role) = self.role_of(peer)
+            && self.room_of(peer) == Some(&room)
+        {
+            // Already in: the join only asks for the room's list again.
+            return self.seat(peer, room, name, sfu, role, out);
         }
-        self.seat(peer, room, name, sfu, out);
+        // Access first: a guesser learns nothing of a private room, not even that it is full.
+        let role = match self.invitations.admit(&room, key.as_ref(), now_ms) {
+            Ok(role) => role,
+            Err(refusal) => return out.refuse(peer, refusal, true),
+        };
+        let members = self.members(&room).len();
+        if members >= self.limits.max_peers_per_room {
+            let limit = self.limits.max_peers_per_room;
+            return out.refuse(peer, Refusal::RoomFull { room, limit }, true);
+        }
+        if !sfu && self.media_of(&room) == Some(MediaMode::Sfu) {
+            return out.refuse(peer, Refusal::NeedsSfu(room), true);
+        }
+        self.seat(peer, room, name, sfu, role, out);
     }
 
     /// Seats a peer that may enter `room` (its checks passed), then tells it who is there.
-    fn seat(&mut self, peer: PeerId, room: RoomId, name: UserName, sfu: bool, out: &mut Outcome) {
+    fn seat(
+        &mut self,
+        peer: PeerId,
+        room: RoomId,
+        name: UserName,
+        sfu: bool,
+        role: Role,
+        out: &mut Outcome,
+    ) {
         let already_here = self.room_of(peer) == Some(&room);
         if !already_here {
             self.leave(peer, out);
@@ -371,6 +450,7 @@ impl Rooms {
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.seat = Some((room.clone(), name));
                 p.sfu = sfu;
+                p.role = role;
             }
             out.changes.push(Change::Joined {
                 peer,

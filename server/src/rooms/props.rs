@@ -51,6 +51,7 @@ fn limits() -> Limits {
             burst: 1e9,
         },
         media: MediaPolicy::Auto { mesh_max: 2 },
+        access: RoomAccess::Open,
     }
 }
 
@@ -143,6 +144,7 @@ proptest! {
                         room: target.clone(),
                         name: UserName::parse("x").expect("valid name"),
                         sfu,
+                        key: None,
                     }));
                     let refused = !sfu && rooms.media_of(&target) == Some(MediaMode::Sfu)
                         && before.get(&who).cloned().flatten().as_ref() != Some(&target);

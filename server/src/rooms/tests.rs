@@ -15,6 +15,7 @@ fn limits() -> Limits {
             burst: 1000.0,
         },
         media: MediaPolicy::Auto { mesh_max: 4 },
+        access: RoomAccess::Open,
     }
 }
 
@@ -30,6 +31,7 @@ fn join(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError> {
         room: RoomId::parse(room).unwrap(),
         name: UserName::parse(name).unwrap(),
         sfu: false,
+        key: None,
     }))
 }
 
@@ -349,6 +351,7 @@ fn join_sfu(room: &str, name: &str) -> Result<Option<ClientEvent>, ProtocolError
         room: RoomId::parse(room).unwrap(),
         name: UserName::parse(name).unwrap(),
         sfu: true,
+        key: None,
     }))
 }
 
@@ -463,6 +466,7 @@ fn a_page_that_cannot_use_the_sfu_keeps_its_room_a_mesh_and_is_refused_by_an_sfu
 fn with_media_sfu_a_room_of_capable_pages_goes_through_the_server_from_the_first_person() {
     let mut rooms = Rooms::new(Limits {
         media: MediaPolicy::Sfu,
+        access: RoomAccess::Open,
         ..limits()
     });
     let p = connected(&mut rooms, 2);
@@ -534,4 +538,70 @@ fn a_member_of_another_node_is_heard_joining_and_passes_no_cap() {
         ["Ann:user-left(Bob)"]
     );
     assert!(!rooms.share_room(ann, bob));
+}
+
+fn join_with(room: &str, name: &str, key: &RoomKey) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::JoinRoom {
+        room: RoomId::parse(room).unwrap(),
+        name: UserName::parse(name).unwrap(),
+        sfu: false,
+        key: Some(key.clone()),
+    }))
+}
+
+#[test]
+fn a_private_meeting_lets_in_its_key_holders_only_and_tells_a_guesser_nothing_more() {
+    let mut rooms = Rooms::new(Limits {
+        max_peers_per_room: 2,
+        ..limits()
+    });
+    let [host, guest, guesser, late] = connected(&mut rooms, 4)[..] else {
+        unreachable!()
+    };
+    let names = [(host, "H"), (guest, "G"), (guesser, "X"), (late, "L")];
+    let keys = MeetingKeys::random();
+    let room = RoomId::parse("calm-otter-42").unwrap();
+    rooms.invite(room.clone(), keys.invitation(0)).unwrap();
+    let out = rooms.handle(host, join_with("calm-otter-42", "H", &keys.host), t0());
+    assert_eq!(summary(&out, &names), ["H:init-users()"]);
+    let out = rooms.handle(guest, join_with("calm-otter-42", "G", &keys.guest), t0());
+    assert_eq!(
+        summary(&out, &names),
+        ["H:user-joined(G)", "G:init-users(H)"]
+    );
+    assert_eq!(
+        (rooms.role_of(host), rooms.role_of(guest)),
+        (Some(Role::Host), Some(Role::Guest))
+    );
+    // The room is full now, but a guesser is told only that it needs its link.
+    let refusal = |out: &Outcome| match (&out.changes[..], &out.deliveries[..]) {
+        (
+            [Change::Refused { refusal, .. }],
+            [
+                Delivery {
+                    event: ServerEvent::Error(text),
+                    ..
+                },
+            ],
+        ) => {
+            assert_eq!(refusal.to_string(), *text);
+            text.clone()
+        }
+        _ => panic!("not one refusal: {:?}", out.changes),
+    };
+    let out = rooms.handle(guesser, join("calm-otter-42", "X"), t0());
+    assert_eq!(
+        refusal(&out),
+        "this meeting needs its invitation link: ask whoever invited you for it"
+    );
+    let out = rooms.handle(late, join_with("calm-otter-42", "L", &keys.guest), t0());
+    assert_eq!(refusal(&out), "room 'calm-otter-42' is full (2 peers)");
+    // A room with people in it never becomes private under them.
+    rooms.handle(guesser, join("standup", "X"), t0());
+    let standup = RoomId::parse("standup").unwrap();
+    assert_eq!(
+        rooms.invite(standup.clone(), keys.invitation(0)),
+        Err(InviteError::Taken(standup))
+    );
+    assert_eq!(rooms.role_of(guesser), Some(Role::Open));
 }

@@ -6,7 +6,9 @@ use serde_json::value::RawValue;
 
 use std::collections::BTreeMap;
 
-use super::{ChatText, PeerId, PeerState, ProtocolError, RoomId, SfuRequest, StreamId, UserName};
+use super::{
+    ChatText, PeerId, PeerState, ProtocolError, RoomId, RoomKey, SfuRequest, StreamId, UserName,
+};
 
 /// An event a client may send, decoded and validated.
 #[derive(Debug)]
@@ -20,6 +22,9 @@ pub enum ClientEvent {
         /// The page can send and receive its media through the server (`sfu: true`); the
         /// original front-ends cannot, and do not say so.
         sfu: bool,
+        /// The key from the meeting's invitation link (`key`), for a private room: the guest
+        /// key, or the host key, which makes its holder the meeting's host.
+        key: Option<RoomKey>,
     },
     /// Leave the current room and stay connected.
     LeaveRoom,
@@ -67,6 +72,8 @@ pub(super) struct JoinPayload<'a> {
     user_name: &'a RawValue,
     #[serde(default)]
     sfu: Option<bool>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 /// `signal`'s payload; the signal itself is never parsed, only relayed.
@@ -176,6 +183,7 @@ impl ClientEvent {
             room: RoomId::parse(&room)?,
             name: UserName::parse(&name)?,
             sfu: payload.sfu.unwrap_or(false),
+            key: payload.key.as_deref().map(RoomKey::parse).transpose()?,
         })
     }
 
@@ -266,6 +274,28 @@ mod tests {
         ));
         assert_eq!(
             join(r#"{"roomId":"r","userName":"A","sfu":"yes"}"#).unwrap_err(),
+            ProtocolError::BadJoin
+        );
+    }
+
+    #[test]
+    fn join_carries_an_invitation_key_when_given() {
+        let join = |json: &str| ClientEvent::decode("join-room", Some(&raw(json)));
+        let key = "abcdefghijklmnopqrstuvwx";
+        assert!(matches!(
+            join(&format!(r#"{{"roomId":"r","userName":"A","key":"{key}"}}"#)),
+            Ok(Some(ClientEvent::JoinRoom { key: Some(ref k), .. })) if k.expose() == key
+        ));
+        assert!(matches!(
+            join(r#"{"roomId":"r","userName":"A","key":null}"#),
+            Ok(Some(ClientEvent::JoinRoom { key: None, .. }))
+        ));
+        assert_eq!(
+            join(r#"{"roomId":"r","userName":"A","key":"too-short"}"#).unwrap_err(),
+            ProtocolError::BadRoomKey
+        );
+        assert_eq!(
+            join(r#"{"roomId":"r","userName":"A","key":7}"#).unwrap_err(),
             ProtocolError::BadJoin
         );
     }

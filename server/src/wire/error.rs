@@ -14,6 +14,9 @@ pub enum ProtocolError {
     /// The user name was empty, too long or contained control characters.
     #[error("userName must be a string of 1-64 characters without control characters")]
     BadUserName,
+    /// The room key (from an invitation link) was not 22-64 URL-safe base64 characters.
+    #[error("key must be the invitation link's key: 22-64 characters of A-Z, a-z, 0-9, - and _")]
+    BadRoomKey,
     /// `signal` payload was not an object with `to` and `signal`.
     #[error("signal needs {{to, signal}}: to is a peer id string, signal any JSON value")]
     BadSignal,

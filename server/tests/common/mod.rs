@@ -19,6 +19,8 @@ pub async fn server(config: ServerConfig) -> RunningServer {
         bind: "127.0.0.1".into(),
         port: 0,
         mdns: false,
+        // Tests run side by side: none shares the user's private meetings.
+        meetings_file: None,
         ..config
     };
     // Tests run side by side: the media port is picked too.

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::connection::{WsSettings, is_oversized, run};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::rooms::{Limits, MediaPolicy, RateLimit};
+use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
 
 /// The server's end of a fake socket: reads what the test sends, writes what the test reads.
 struct ChannelSocket {
@@ -71,6 +71,7 @@ fn hub() -> Hub {
             burst: 100.0,
         },
         media: MediaPolicy::Mesh,
+        access: RoomAccess::Open,
     };
     Hub::new(limits, Arc::new(Metrics::new()), None)
 }
