@@ -85,10 +85,11 @@ async function newMeeting() {
   try {
     const response = await fetch(apiUrl("/api/new-meeting"));
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
-    const { room, link } = await response.json();
+    // The host link opens it for us; the guest link is the one to share.
+    const { room, link, hostLink } = await response.json();
     result.hidden = false;
-    result.textContent = `Meeting “${room}” started: ${link}`;
-    await openLink(link);
+    result.textContent = `Private meeting “${room}” started; its invitation link: ${link}`;
+    await openLink(hostLink);
     await copy(link)
       .then(() => (result.textContent += " (link copied)"))
       .catch(() => {});
@@ -109,10 +110,6 @@ function renderRooms(snapshot) {
     const box = el("div", undefined, "room");
     box.dataset.room = room.id;
     const title = el("div", undefined, "row");
-    const join = el("button", "Join");
-    join.type = "button";
-    join.setAttribute("aria-label", `Join ${room.id} in your browser`);
-    join.addEventListener("click", () => openLink(room.link));
     title.append(
       el("h3", `${room.id} · ${room.peers.length}`),
       el(
@@ -120,10 +117,18 @@ function renderRooms(snapshot) {
         room.media === "sfu" ? "media through this server" : "browser to browser",
         `pill ${room.media === "sfu" ? "live" : ""}`,
       ),
-      el("span", undefined, "spacer"),
-      join,
-      copyButton(room.link, "Copy link", `Copy the link to ${room.id}`),
     );
+    if (room.private) title.append(el("span", "private: invitation link only", "pill"));
+    title.append(el("span", undefined, "spacer"));
+    // A private meeting has no link here: only its invitation link opens it, and the server
+    // keeps no key to make one.
+    if (room.link) {
+      const join = el("button", "Join");
+      join.type = "button";
+      join.setAttribute("aria-label", `Join ${room.id} in your browser`);
+      join.addEventListener("click", () => openLink(room.link));
+      title.append(join, copyButton(room.link, "Copy link", `Copy the link to ${room.id}`));
+    }
     box.append(title);
     const table = el("table");
     const head = el("tr");
@@ -136,7 +141,7 @@ function renderRooms(snapshot) {
       const row = el("tr");
       row.dataset.peer = peer.id;
       row.append(
-        el("td", peer.userName),
+        el("td", peer.role === "host" ? `${peer.userName} (host)` : peer.userName),
         el("td", peer.transport),
         el("td", peer.address || "?"),
         el("td", duration(peer.connectedSecs)),

@@ -86,21 +86,28 @@ test("the dashboard shows people as they join and drops them as they leave, with
   await page.close();
 });
 
-test("New meeting opens a fresh, readable room and copies its link", async () => {
+test("New meeting opens a fresh private meeting as its host and copies the guest link", async () => {
   const context = await browser.newContext();
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
   const page = await context.newPage();
   await page.goto(`${server.url}/dashboard/`);
   await page.waitForSelector("#connection.live");
   const [meeting] = await Promise.all([page.waitForEvent("popup"), page.click("#new-meeting")]);
-  const url = meeting.url();
-  assert.match(url, /\/r\/[a-z]+-[a-z]+-\d{2}$/, url);
   await page.waitForFunction(() => /link copied/.test(document.querySelector("#new-meeting-result").textContent));
-  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  const [, room] = copied.match(/\/r\/([a-z]+-[a-z]+-\d{2})#k=[A-Za-z0-9_-]{24}$/) ?? [];
+  assert.ok(room, `the guest link is copied: ${copied}`);
   await meeting.waitForSelector("#join-button");
-  assert.equal(await meeting.inputValue("#room"), url.split("/r/")[1], "the page opens on that room");
+  assert.equal(await meeting.inputValue("#room"), room, "the page opens on that room");
+  // It opened with the host link; the keys left the address bar at once.
+  await meeting.waitForFunction(
+    () =>
+      location.hash === "" &&
+      JSON.parse(sessionStorage.getItem(`fm-keys:${document.querySelector("#room").value}`)).hostKey,
+  );
+  assert.ok(await meeting.isVisible("#private-note"));
   const again = await (await get(`${server.url}/api/new-meeting`)).body;
-  assert.notEqual(JSON.parse(again).room, url.split("/r/")[1], "each new meeting gets its own room");
+  assert.notEqual(JSON.parse(again).room, room, "each new meeting gets its own room");
   await context.close();
 });
 

@@ -128,6 +128,12 @@ export async function startServer(args = [], options = {}) {
  */
 const CLUSTER = process.env.FM_CLUSTER === "haproxy";
 
+/** A meetings file of its own for each server (`--meetings-file`): servers run side by side, and
+ * none may see another's private meetings, nor the user's. */
+export function meetingsFile() {
+  return path.join(os.tmpdir(), `fm-meetings-${process.pid}-${Math.random().toString(16).slice(2)}.json`);
+}
+
 /** One `free-meetings serve` process (see `startServer`). */
 export async function startNode(args = [], { env = {}, cwd = ROOT, prlimit } = {}) {
   // Port 0 for media too: tests run side by side.
@@ -135,7 +141,7 @@ export async function startNode(args = [], { env = {}, cwd = ROOT, prlimit } = {
   const [command, ...commandArgs] = prlimit ? ["prlimit", `--nofile=${prlimit}:${prlimit}`, ...serve] : serve;
   const started = spawnCollecting(command, commandArgs, {
     cwd,
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "info", ...env },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "info", MEETINGS_FILE: meetingsFile(), ...env },
   });
   const { proc, out } = started;
   const line = await lineMatching(started, /listening on http:\/\/[\d.]+:\d+/).catch((error) => {
@@ -650,7 +656,7 @@ export async function runIn(namespace, command, args) {
 /** Starts `free-meetings serve` in a namespace; resolves once it listens. */
 export async function serveIn(namespace, args) {
   const server = spawnIn(namespace, BIN, ["serve", ...args], {
-    env: { ...process.env, RUST_LOG: process.env.FM_SERVER_LOG || "info" },
+    env: { ...process.env, RUST_LOG: process.env.FM_SERVER_LOG || "info", MEETINGS_FILE: meetingsFile() },
   });
   await lineMatching(server, /listening on http/);
   return {

@@ -24,6 +24,9 @@ const state = {
   socket: null,
   room: null,
   name: null,
+  // A private meeting's keys, from its link's fragment or New private meeting: {room, key,
+  // hostKey}. Kept for this tab only (sessionStorage), never in the address bar.
+  keys: null,
   local: null, // camera and microphone, or null when joined without them
   screen: null, // the shared screen, while sharing
   muted: false,
@@ -65,6 +68,63 @@ function escapeHtml(text) {
 function roomFromPath() {
   const m = location.pathname.match(/^\/r\/(.+)$/);
   return m ? decodeURIComponent(m[1]) : "";
+}
+
+const KEYS_PREFIX = "fm-keys:";
+
+/** Takes a private meeting's keys out of the link (`#k=GUEST&h=HOST`): remembered for this tab,
+ * then removed from the address bar, where a shared screen or a copied address would show them
+ * (browsers never send the fragment to a server or in `Referer`). */
+function keysFromLink(room) {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const key = params.get("k");
+  if (key && room) {
+    rememberKeys({ room, key, hostKey: params.get("h") });
+    history.replaceState(null, "", location.pathname);
+    return;
+  }
+  const saved = room && sessionStorage.getItem(KEYS_PREFIX + room);
+  if (saved) state.keys = JSON.parse(saved);
+}
+
+function rememberKeys(keys) {
+  state.keys = keys;
+  sessionStorage.setItem(KEYS_PREFIX + keys.room, JSON.stringify(keys));
+}
+
+/** The key to join `room` with: the host key when we have it, else the guest key. */
+function keyFor(room) {
+  if (state.keys?.room !== room) return undefined;
+  return state.keys.hostKey || state.keys.key;
+}
+
+/** The link to invite people with: a private meeting's carries its guest key, never the host's. */
+function inviteLink(room) {
+  const link = `${location.origin}/r/${encodeURIComponent(room)}`;
+  return state.keys?.room === room ? `${link}#k=${state.keys.key}` : link;
+}
+
+function showPrivate() {
+  $("private-note").hidden = state.keys?.room !== $("room").value.trim();
+}
+
+async function newMeeting() {
+  try {
+    const response = await fetch("/api/meetings", { method: "POST" });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.error || `the server answered ${response.status}`);
+    rememberKeys({ room: answer.room, key: answer.key, hostKey: answer.hostKey });
+    $("room").value = answer.room;
+    history.replaceState(null, "", `/r/${encodeURIComponent(answer.room)}`);
+    showPrivate();
+    notice(
+      `Private meeting “${escapeHtml(answer.room)}” made, with you as its host. Join, then use Copy link to invite people: only people with that link can come in.`,
+      "info",
+    );
+    $("name").focus();
+  } catch (error) {
+    notice(`Could not make a meeting: ${escapeHtml(error.message || error)}`);
+  }
 }
 
 function httpsLink() {
@@ -900,7 +960,8 @@ function connectSocket() {
     for (const id of [...state.peers.keys()]) dropPeer(id);
     stopSfu();
     sendState(); // first, so the room learns it with our join
-    socket.emit("join-room", { roomId: state.room, userName: state.name, sfu: true });
+    const key = keyFor(state.room);
+    socket.emit("join-room", { roomId: state.room, userName: state.name, sfu: true, ...(key ? { key } : {}) });
   });
   socket.on("media-mode", onMediaMode);
   socket.on("sfu-offer", (msg) => onSfuOffer(msg).catch((e) => console.warn("sfu offer failed", e)));
@@ -921,6 +982,10 @@ function connectSocket() {
   socket.on("error", (message) => {
     if (/is full/.test(message)) {
       notice(`The room “${escapeHtml(state.room)}” is full. Try again later, or choose another room.`);
+      leave(false);
+    } else if (/invitation link/.test(message)) {
+      // Refused at the door: back to the form, with the server's reason.
+      notice(`You cannot join “${escapeHtml(state.room)}”: ${escapeHtml(message)}.`);
       leave(false);
     } else {
       notice(escapeHtml(message));
@@ -968,6 +1033,7 @@ async function join(event) {
   $("join").hidden = true;
   $("call").hidden = false;
   $("room-title").textContent = room;
+  $("room-private").hidden = !keyFor(room);
   meter("preview", null);
   $("preview").srcObject = null;
   const self = tile("self:camera", `${name} (you)`, { self: true });
@@ -1028,6 +1094,10 @@ async function main() {
   }
   $("where").textContent = location.host;
   $("room").value = roomFromPath();
+  keysFromLink($("room").value);
+  showPrivate();
+  $("room").addEventListener("input", showPrivate);
+  $("new-meeting").addEventListener("click", newMeeting);
   $("name").value ||= localStorage.getItem("fm-name") || ""; // keep what was typed while loading
   ($("room").value ? $("name") : $("room")).focus();
   $("join").addEventListener("submit", join);
@@ -1056,7 +1126,7 @@ async function main() {
     $(select).addEventListener("change", (e) => chooseDevice(kind, e.target.value));
   }
   $("copy").addEventListener("click", async () => {
-    const link = `${location.origin}/r/${encodeURIComponent(state.room)}`;
+    const link = inviteLink(state.room);
     try {
       await navigator.clipboard.writeText(link);
       $("copy").textContent = "Copied";

@@ -464,7 +464,7 @@ impl State {
                         tracing::debug!(peer = %peer, room = %room, "joined room on another node");
                     } else {
                         let role = self.rooms.role_of(*peer).unwrap_or(Role::Open);
-                        tracing::info!(peer = %peer, room = %room, role = role.as_str(), "joined room");
+                        tracing::info!(peer = %peer, room = %room, role = %role.as_str(), "joined room");
                         self.metrics.joined();
                         if role != Role::Open {
                             // The invitation was used: its idle time starts again.
