@@ -258,6 +258,10 @@ pub enum ConfigError {
         "--media sfu cannot be used with --cluster: media through the server is not shared between nodes (see docs/scaling.md)"
     )]
     SfuInCluster,
+    #[error(
+        "--room-access link cannot be used with --cluster yet: private meetings are kept by one node only, so every join would be refused"
+    )]
+    LinkAccessInCluster,
     #[error("--node-timeout must be at least 1s (it was {0:?})")]
     NodeTimeout(Duration),
     #[error("--static-dir {0}: no index.html in that folder")]
@@ -375,6 +379,9 @@ impl ServerOptions {
         let tls_on = !self.no_tls && (asks_for_tls || https_by_default);
         if self.cluster.is_some() && self.media == MediaArg::Sfu {
             return Err(ConfigError::SfuInCluster);
+        }
+        if self.cluster.is_some() && self.room_access == AccessArg::Link {
+            return Err(ConfigError::LinkAccessInCluster);
         }
         if self.node_timeout < Duration::from_secs(1) {
             return Err(ConfigError::NodeTimeout(self.node_timeout));

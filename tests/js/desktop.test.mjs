@@ -322,10 +322,13 @@ async function firstTest(app, port) {
   await fromTray("Down", "Down", "Down", "Down");
   await poll(() => entries().length === 0, "the autostart entry to go", 5000);
 
-  // Copy meeting link puts a fresh room's link, on the address the dashboard shows, on the clipboard.
+  // Copy meeting link puts a fresh private meeting's guest link, on the address the dashboard
+  // shows, on the clipboard.
   const { meetingLink } = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
   await fromTray("Down", "Down");
-  const roomLink = new RegExp(`^${meetingLink.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/r/[a-z]+-[a-z]+-\\d{2}$`);
+  const roomLink = new RegExp(
+    `^${meetingLink.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/r/[a-z]+-[a-z]+-\\d{2}#k=[A-Za-z0-9_-]{24}$`,
+  );
   await poll(() => roomLink.test(clipboard()), `a room link under ${meetingLink} on the clipboard`, 5000);
 
   // Quit from the menu: peers are disconnected, the window closes and the app exits 0, freeing

@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import {
+  BIN,
   barrier,
   browserIn,
   client,
@@ -26,7 +27,9 @@ import {
   refused,
   remoteNames,
   serveMeetingIn,
+  spawnCollecting,
   startNode,
+  startRedis,
   TRANSPORTS,
   until,
   withWitness,
@@ -255,6 +258,22 @@ async function guessing(server) {
   await barrier(guest, host);
   assert.deepEqual(joinedInside, [], "nobody inside heard a thing");
 }
+
+test("cluster mode says plainly that private meetings are not available yet, instead of making a meeting other nodes would open to anyone", async () => {
+  const redis = await startRedis();
+  const node = await startNode(["--cluster", redis.url]);
+  try {
+    const response = await fetch(`${node.url}/api/new-meeting`);
+    assert.equal(response.status, 503);
+    assert.match((await response.json()).error, /not available in cluster mode yet/);
+    const refused = spawnCollecting(BIN, ["serve", "--cluster", redis.url, "--room-access", "link", "--no-mdns"]);
+    assert.equal(await refused.exited, 2);
+    assert.match(refused.out.stderr, /--room-access link cannot be used with --cluster yet/);
+  } finally {
+    assert.equal(await node.stop(), 0);
+    redis.proc.kill();
+  }
+});
 
 // ---------------------------------------------------------------- real browsers on a LAN
 

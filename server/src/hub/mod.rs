@@ -178,6 +178,9 @@ impl Hub {
         let keys = MeetingKeys::random();
         let invitation = keys.invitation(unix_ms());
         let mut state = self.lock();
+        if state.cluster.is_some() {
+            return Err(InviteError::Cluster);
+        }
         let mut last = None;
         for _ in 0..TRIES {
             let Ok(room) = RoomId::parse(&name()) else {

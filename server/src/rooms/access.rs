@@ -138,6 +138,12 @@ pub enum InviteError {
     /// The name is in use: by people in it now, or by another private meeting.
     #[error("room '{0}' is already in use")]
     Taken(RoomId),
+    /// In cluster mode: another node would not know the meeting, and would let anyone in by
+    /// its name (or refuse its guests).
+    #[error(
+        "private meetings are not available in cluster mode yet: each node would keep its own, and another node would let anyone in by the name"
+    )]
+    Cluster,
     /// The registry is at its cap.
     #[error("this server already keeps {0} private meetings: try again when some have expired")]
     Full(usize),
