@@ -53,6 +53,8 @@ struct Entry {
     guest_sha256: String,
     host_sha256: String,
     last_used_ms: u64,
+    #[serde(default)]
+    lobby: bool,
 }
 
 const VERSION: u32 = 1;
@@ -93,6 +95,7 @@ pub fn load(path: &Path) -> Result<Vec<(RoomId, Invitation)>, InvitationFileErro
                 guest: digest(&entry.guest_sha256)?,
                 host: digest(&entry.host_sha256)?,
                 last_used_ms: entry.last_used_ms,
+                lobby: entry.lobby,
             };
             Ok((room, invitation))
         })
@@ -112,6 +115,7 @@ pub fn save(path: &Path, invitations: &[(RoomId, Invitation)]) -> Result<(), Inv
             guest_sha256: invitation.guest.to_hex(),
             host_sha256: invitation.host.to_hex(),
             last_used_ms: invitation.last_used_ms,
+            lobby: invitation.lobby,
         })
         .collect();
     meetings.sort_by(|a, b| a.room.cmp(&b.room));

@@ -70,7 +70,10 @@ impl From<&Refusal> for RefusalKind {
             Refusal::RoomFull { .. } => RefusalKind::room_full,
             Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom => RefusalKind::media,
             Refusal::ClusterUnavailable => RefusalKind::cluster,
-            Refusal::NeedsLink | Refusal::WrongKey => RefusalKind::access,
+            Refusal::NeedsLink | Refusal::WrongKey | Refusal::Locked | Refusal::NotHost => {
+                RefusalKind::access
+            }
+            Refusal::NotHere(_) => RefusalKind::routing,
         }
     }
 }

@@ -505,6 +505,8 @@ impl State {
                     tracing::info!(room = %room, mode = mode.as_str(), "room media moved");
                     roster_changed = true;
                 }
+                Change::Lobby { .. } => roster_changed = true,
+                Change::Invitations => self.invitations.send_modify(|v| *v += 1),
                 Change::Media(change) => {
                     if let Some(media) = &self.media {
                         // The forwarder outlives every connection; if it is gone, so is the server.

@@ -96,6 +96,8 @@ pub struct Invitation {
     pub host: KeyDigest,
     /// When it was last used to enter (or made), in milliseconds since the Unix epoch.
     pub last_used_ms: u64,
+    /// Guests wait in the lobby until a host lets them in (a host's choice, kept with it).
+    pub lobby: bool,
 }
 
 /// A new meeting's two keys, in clear: shown once, to whoever asked for the meeting.
@@ -120,11 +122,13 @@ impl MeetingKeys {
             guest: KeyDigest::of(&self.guest),
             host: KeyDigest::of(&self.host),
             last_used_ms: now_ms,
+            lobby: false,
         }
     }
 }
 
-fn random_key() -> RoomKey {
+/// A fresh random key (a new guest link).
+pub fn random_key() -> RoomKey {
     use rand::RngExt;
     let mut bytes = [0u8; KEY_BYTES];
     rand::rng().fill(&mut bytes);
@@ -189,6 +193,16 @@ impl Invitations {
     /// Every invitation kept, for saving.
     pub fn iter(&self) -> impl Iterator<Item = (&RoomId, &Invitation)> {
         self.by_room.iter()
+    }
+
+    /// A private meeting's invitation, to change how it is run.
+    pub fn get_mut(&mut self, room: &RoomId) -> Option<&mut Invitation> {
+        self.by_room.get_mut(room)
+    }
+
+    /// A private meeting's invitation.
+    pub fn get(&self, room: &RoomId) -> Option<&Invitation> {
+        self.by_room.get(room)
     }
 
     /// Whether `room` is a private meeting.

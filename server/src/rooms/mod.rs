@@ -3,6 +3,7 @@
 //! It builds on the wire layer's validated types only.
 
 mod access;
+mod host;
 mod media;
 mod rate;
 
@@ -65,6 +66,15 @@ pub enum Refusal {
         "this invitation link does not open this meeting (mistyped, or expired): ask for a new one"
     )]
     WrongKey,
+    /// A guest's join to a private meeting a host has locked.
+    #[error("this meeting is locked: nobody new can join right now")]
+    Locked,
+    /// A `host` request from someone who is not a private meeting's host.
+    #[error("only the meeting's host can do that")]
+    NotHost,
+    /// A host's request about someone who is not in (or waiting for) the host's meeting.
+    #[error("peer {0} is not in your meeting or its lobby")]
+    NotHere(String),
     /// The room is at its member limit.
     #[error("room '{room}' is full ({limit} peers)")]
     RoomFull { room: RoomId, limit: usize },
@@ -107,6 +117,10 @@ pub enum Change {
     MediaMode { room: RoomId, mode: MediaMode },
     /// Work for the media forwarder.
     Media(MediaChange),
+    /// Someone started or stopped waiting in `room`'s lobby.
+    Lobby { room: RoomId },
+    /// A private meeting's invitation changed (its lobby setting, its guest key): to be saved.
+    Invitations,
 }
 
 /// What one call into the core produced.
@@ -166,6 +180,8 @@ struct Peer {
     seat: Option<(RoomId, UserName)>,
     /// What the peer is in its room (meaningful while seated).
     role: Role,
+    /// The lobby it waits in, if any (then it has no seat).
+    waiting: Option<host::Waiting>,
     /// The media state the peer last announced; kept across rooms, since it is the page's.
     state: Option<PeerState>,
     /// The page can use the SFU (it said so when it joined).
@@ -190,6 +206,8 @@ pub struct Rooms {
     sfu_rooms: usize,
     /// Private meetings' invitations, and whether other rooms are open.
     invitations: Invitations,
+    /// How each private meeting in progress is run (its lock, its lobby's queue).
+    controls: host::AllControls,
 }
 
 impl Rooms {
@@ -200,6 +218,7 @@ impl Rooms {
             rooms: HashMap::new(),
             sfu_rooms: 0,
             invitations: Invitations::new(limits.access),
+            controls: Default::default(),
             limits,
         }
     }
@@ -261,6 +280,7 @@ impl Rooms {
             Peer {
                 seat: None,
                 role: Role::Open,
+                waiting: None,
                 state: None,
                 sfu: false,
                 bucket: TokenBucket::new(self.limits.rate, now),
@@ -303,6 +323,7 @@ impl Rooms {
             Ok(Some(ClientEvent::Chat { text })) => self.chat(from, text, at.unix_ms, &mut out),
             Ok(Some(ClientEvent::State(state))) => self.set_state(from, state, &mut out),
             Ok(Some(ClientEvent::Sfu(request))) => self.sfu(from, request, &mut out),
+            Ok(Some(ClientEvent::Host(action))) => self.host(from, action, &mut out),
         }
         out
     }
@@ -400,6 +421,13 @@ impl Rooms {
             Ok(role) => role,
             Err(refusal) => return out.refuse(peer, refusal, true),
         };
+        if role == Role::Guest {
+            match self.door(&room) {
+                Err(refusal) => return out.refuse(peer, refusal, true),
+                Ok(true) => return self.wait(peer, room, name, sfu, out),
+                Ok(false) => {}
+            }
+        }
         let members = self.members(&room).len();
         if members >= self.limits.max_peers_per_room {
             let limit = self.limits.max_peers_per_room;
@@ -490,6 +518,9 @@ impl Rooms {
         for event in states {
             out.send(peer, event);
         }
+        if self.invitations.is_private(&room) {
+            self.tell_meeting(&room, out);
+        }
         if sfu && !already_here {
             out.changes
                 .push(Change::Media(MediaChange::Open { peer, room }));
@@ -537,6 +568,7 @@ impl Rooms {
     }
 
     fn leave(&mut self, peer: PeerId, out: &mut Outcome) {
+        self.stop_waiting(peer, out);
         let Some((room, _)) = self.peers.get_mut(&peer).and_then(|p| p.seat.take()) else {
             return;
         };
@@ -554,6 +586,10 @@ impl Rooms {
                 }
                 self.rooms.remove(&room);
             }
+        }
+        if self.invitations.is_private(&room) {
+            self.tell_meeting(&room, out);
+            self.forget_controls_if_idle(&room);
         }
         out.changes.push(Change::Left { peer, room });
     }

@@ -3,6 +3,7 @@
 //! (`transport::admission`), tested there.
 
 use super::*;
+use crate::wire::HostAction;
 use serde_json::value::RawValue;
 
 /// The limits `serve` starts with.
@@ -91,6 +92,11 @@ fn summary(out: &Outcome, names: &[(PeerId, &str)]) -> Vec<String> {
                 ServerEvent::Sfu(_) => String::new(),
                 ServerEvent::Error(_) => String::new(),
                 ServerEvent::Welcome(_) => String::new(),
+                ServerEvent::Meeting(_)
+                | ServerEvent::Waiting
+                | ServerEvent::Removed(_)
+                | ServerEvent::MuteRequest { .. }
+                | ServerEvent::MeetingLink(_) => String::new(),
             };
             format!("{}:{}({})", name(d.to), d.event.name(), detail)
         })
@@ -563,11 +569,16 @@ fn a_private_meeting_lets_in_its_key_holders_only_and_tells_a_guesser_nothing_mo
     let room = RoomId::parse("calm-otter-42").unwrap();
     rooms.invite(room.clone(), keys.invitation(0)).unwrap();
     let out = rooms.handle(host, join_with("calm-otter-42", "H", &keys.host), t0());
-    assert_eq!(summary(&out, &names), ["H:init-users()"]);
+    assert_eq!(summary(&out, &names), ["H:init-users()", "H:meeting()"]);
     let out = rooms.handle(guest, join_with("calm-otter-42", "G", &keys.guest), t0());
     assert_eq!(
         summary(&out, &names),
-        ["H:user-joined(G)", "G:init-users(H)"]
+        [
+            "H:user-joined(G)",
+            "G:init-users(H)",
+            "H:meeting()",
+            "G:meeting()"
+        ]
     );
     assert_eq!(
         (rooms.role_of(host), rooms.role_of(guest)),
@@ -604,4 +615,134 @@ fn a_private_meeting_lets_in_its_key_holders_only_and_tells_a_guesser_nothing_mo
         Err(InviteError::Taken(standup))
     );
     assert_eq!(rooms.role_of(guesser), Some(Role::Open));
+}
+
+fn host(action: HostAction) -> Result<Option<ClientEvent>, ProtocolError> {
+    Ok(Some(ClientEvent::Host(action)))
+}
+
+/// The events of one kind an outcome sends to `to`, rendered as JSON payloads.
+fn sent(out: &Outcome, to: PeerId, name: &str) -> Vec<String> {
+    out.deliveries
+        .iter()
+        .filter(|d| d.to == to && d.event.name() == name)
+        .map(|d| serde_json::to_string(&d.event.data()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_host_runs_the_lobby_the_lock_removals_mutes_and_the_end() {
+    let mut rooms = Rooms::new(limits());
+    let [hana, gus, eve, ivy] = connected(&mut rooms, 4)[..] else {
+        unreachable!()
+    };
+    let keys = MeetingKeys::random();
+    let room = RoomId::parse("board").unwrap();
+    rooms.invite(room.clone(), keys.invitation(0)).unwrap();
+    let out = rooms.handle(hana, join_with("board", "Hana", &keys.host), t0());
+    assert_eq!(
+        sent(&out, hana, "meeting"),
+        [format!(
+            r#"{{"hosts":["{hana}"],"lobby":false,"locked":false,"waiting":[]}}"#
+        )]
+    );
+    // Only the host may run the meeting.
+    rooms.handle(gus, join_with("board", "Gus", &keys.guest), t0());
+    let out = rooms.handle(gus, host(HostAction::Lock(true)), t0());
+    assert_eq!(
+        out.changes,
+        [Change::Refused {
+            peer: gus,
+            refusal: Refusal::NotHost
+        }]
+    );
+
+    // Lobby on: a guest with the link waits; the host sees them and lets one in, not another.
+    rooms.handle(hana, host(HostAction::Lobby(true)), t0());
+    let out = rooms.handle(eve, join_with("board", "Eve", &keys.guest), t0());
+    assert_eq!(sent(&out, eve, "waiting").len(), 1);
+    assert_eq!(sent(&out, eve, "init-users"), Vec::<String>::new());
+    assert_eq!(
+        sent(&out, gus, "user-joined"),
+        Vec::<String>::new(),
+        "the room does not see a waiting guest"
+    );
+    assert!(sent(&out, hana, "meeting")[0].contains(r#""waiting":[{"id":"#));
+    assert!(
+        !sent(&out, gus, "meeting")[0].contains("waiting"),
+        "only hosts see the lobby"
+    );
+    rooms.handle(ivy, join_with("board", "Ivy", &keys.guest), t0());
+    assert_eq!(rooms.lobby(&room).len(), 2);
+    let out = rooms.handle(hana, host(HostAction::Decline(ivy)), t0());
+    assert_eq!(
+        sent(&out, ivy, "removed"),
+        [r#"{"reason":"declined","message":"the host did not let you in"}"#]
+    );
+    let out = rooms.handle(hana, host(HostAction::Admit(eve)), t0());
+    assert_eq!(sent(&out, eve, "init-users").len(), 1);
+    assert_eq!(sent(&out, gus, "user-joined").len(), 1);
+    assert_eq!(rooms.members(&room), [hana, gus, eve]);
+    assert!(rooms.lobby(&room).is_empty());
+
+    // Locked: nobody new gets in, link or not; the host link still does.
+    rooms.handle(hana, host(HostAction::Lock(true)), t0());
+    let out = rooms.handle(ivy, join_with("board", "Ivy", &keys.guest), t0());
+    assert_eq!(
+        sent(&out, ivy, "error"),
+        [r#""this meeting is locked: nobody new can join right now""#]
+    );
+
+    // Ask to mute reaches only its target; remove takes someone out at once.
+    let out = rooms.handle(hana, host(HostAction::Mute(gus)), t0());
+    assert_eq!(
+        sent(&out, gus, "mute-request"),
+        [format!(r#"{{"from":"{hana}"}}"#)]
+    );
+    assert_eq!(out.deliveries.len(), 1);
+    let out = rooms.handle(hana, host(HostAction::Remove(eve)), t0());
+    assert_eq!(sent(&out, eve, "removed").len(), 1);
+    assert_eq!(sent(&out, gus, "user-left"), [format!(r#""{eve}""#)]);
+    assert_eq!(rooms.room_of(eve), None);
+    // Removing someone not in the meeting is refused and says so.
+    let out = rooms.handle(hana, host(HostAction::Remove(ivy)), t0());
+    assert_eq!(
+        sent(&out, hana, "error"),
+        [format!(
+            r#""peer {ivy} is not in your meeting or its lobby""#
+        )]
+    );
+
+    // A new guest link: the old one opens nothing, the hosts get the new key.
+    let out = rooms.handle(hana, host(HostAction::NewLink), t0());
+    let [link] = &sent(&out, hana, "meeting-link")[..] else {
+        panic!("no new link")
+    };
+    assert!(out.changes.contains(&Change::Invitations));
+    let new_key = RoomKey::parse(&link[8..link.len() - 2]).unwrap();
+    rooms.handle(hana, host(HostAction::Lock(false)), t0());
+    rooms.handle(hana, host(HostAction::Lobby(false)), t0());
+    let out = rooms.handle(eve, join_with("board", "Eve", &keys.guest), t0());
+    assert_eq!(
+        out.changes,
+        [Change::Refused {
+            peer: eve,
+            refusal: Refusal::WrongKey
+        }]
+    );
+    rooms.handle(eve, join_with("board", "Eve", &new_key), t0());
+    assert_eq!(rooms.role_of(eve), Some(Role::Guest));
+
+    // The host leaves: the meeting goes on, and the host link gives the role back.
+    rooms.handle(hana, Ok(Some(ClientEvent::LeaveRoom)), t0());
+    assert_eq!(rooms.members(&room), [gus, eve]);
+    rooms.handle(hana, join_with("board", "Hana", &keys.host), t0());
+    assert_eq!(rooms.role_of(hana), Some(Role::Host));
+
+    // The end: everyone is out and told.
+    let out = rooms.handle(hana, host(HostAction::End), t0());
+    for peer in [hana, gus, eve] {
+        assert_eq!(sent(&out, peer, "removed").len(), 1);
+    }
+    assert_eq!(rooms.room_count(), 0);
 }

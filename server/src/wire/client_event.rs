@@ -7,7 +7,8 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 use super::{
-    ChatText, PeerId, PeerState, ProtocolError, RoomId, RoomKey, SfuRequest, StreamId, UserName,
+    ChatText, HostAction, PeerId, PeerState, ProtocolError, RoomId, RoomKey, SfuRequest, StreamId,
+    UserName,
 };
 
 /// An event a client may send, decoded and validated.
@@ -41,6 +42,8 @@ pub enum ClientEvent {
     State(PeerState),
     /// Talk to the server's media forwarder.
     Sfu(SfuRequest),
+    /// A private meeting's host runs it.
+    Host(HostAction),
 }
 
 /// Client event names this server knows.
@@ -61,6 +64,8 @@ pub mod names {
     pub const SFU_ANSWER: &str = "sfu-answer";
     /// Client: the quality wanted of each stream received through the server.
     pub const SFU_WANT: &str = "sfu-want";
+    /// Client: a private meeting's host runs it.
+    pub const HOST: &str = "host";
 }
 
 /// `join-room`'s payload, fields still raw so a wrong type is told apart from a bad value.
@@ -171,6 +176,9 @@ impl ClientEvent {
                     .ok_or(ProtocolError::BadSfu)?;
                 ClientEvent::Sfu(SfuRequest::want(want.streams)?)
             }
+            names::HOST => ClientEvent::Host(HostAction::decode(
+                data.ok_or(ProtocolError::BadHost)?.get(),
+            )?),
             _ => return Ok(None),
         };
         Ok(Some(event))

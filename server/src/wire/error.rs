@@ -33,6 +33,11 @@ pub enum ProtocolError {
         "sfu-offer and sfu-answer need {{sdp}}; sfu-want needs {{streams: {{id: \"high\"|\"medium\"|\"low\"|\"off\"}}}} (at most 64)"
     )]
     BadSfu,
+    /// `host` payload was not `{action, peer?, on?}` with a known action.
+    #[error(
+        "host needs {{action, peer?, on?}}: action is lobby or lock (with on: true|false), admit, decline, remove or mute (with peer: an id), end or new-link"
+    )]
+    BadHost,
     /// Binary attachments are not part of this protocol.
     #[error("binary payloads are not supported")]
     Binary,

@@ -10,6 +10,7 @@
 mod chat;
 mod client_event;
 mod error;
+mod host;
 mod ids;
 mod media;
 mod peer_state;
@@ -22,6 +23,7 @@ pub mod ws_frame;
 pub use chat::{CHAT_MAX_CHARS, ChatText};
 pub use client_event::{ClientEvent, names};
 pub use error::ProtocolError;
+pub use host::{HostAction, MeetingView, NewGuestKey, Removal};
 pub use ids::{BadPeerId, PeerId, ROOM_ID_MAX_CHARS, RoomId, USER_NAME_MAX_CHARS, UserName};
 pub use media::{MediaMode, Quality, SfuReply, SfuRequest, WANT_MAX_STREAMS};
 pub use peer_state::{PeerState, STREAM_ID_MAX_CHARS, StreamId};

@@ -7,10 +7,13 @@ use serde::Serialize;
 use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
-use super::{ChatText, MediaMode, PeerId, PeerState, SfuReply, UserName, names};
+use super::{
+    ChatText, MediaMode, MeetingView, NewGuestKey, PeerId, PeerState, Removal, SfuReply, UserName,
+    names,
+};
 
 /// One member of a room as other members see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Member {
     /// The member's peer id.
     pub id: PeerId,
@@ -57,6 +60,16 @@ pub enum ServerEvent {
     Sfu(SfuReply),
     /// To a client whose event was refused: a human-readable message string.
     Error(String),
+    /// To each member of a private meeting: how it is run (on entering, and on every change).
+    Meeting(MeetingView),
+    /// To a guest placed in a private meeting's lobby: wait for a host.
+    Waiting,
+    /// To someone a host turned away, removed, or whose meeting a host ended: they are out.
+    Removed(Removal),
+    /// To a member a host asked to mute.
+    MuteRequest { from: PeerId },
+    /// To the hosts after `new-link`: the new guest key (the old one opens nothing now).
+    MeetingLink(NewGuestKey),
 }
 
 impl ServerEvent {
@@ -75,6 +88,11 @@ impl ServerEvent {
             ServerEvent::Sfu(SfuReply::Answer(_)) => names::SFU_ANSWER,
             ServerEvent::Sfu(SfuReply::Failed(_)) => "sfu-failed",
             ServerEvent::Error(_) => "error",
+            ServerEvent::Meeting(_) => "meeting",
+            ServerEvent::Waiting => "waiting",
+            ServerEvent::Removed(_) => "removed",
+            ServerEvent::MuteRequest { .. } => "mute-request",
+            ServerEvent::MeetingLink(_) => "meeting-link",
         }
     }
 
@@ -146,6 +164,28 @@ impl Serialize for EventData<'_> {
                 st.end()
             }
             ServerEvent::Error(message) => message.serialize(s),
+            ServerEvent::Meeting(view) => view.serialize(s),
+            ServerEvent::Waiting => {
+                let mut st = s.serialize_struct("Waiting", 1)?;
+                st.serialize_field("message", "waiting for the host to let you in")?;
+                st.end()
+            }
+            ServerEvent::Removed(removal) => {
+                let mut st = s.serialize_struct("Removed", 2)?;
+                st.serialize_field("reason", removal.as_str())?;
+                st.serialize_field("message", removal.message())?;
+                st.end()
+            }
+            ServerEvent::MuteRequest { from } => {
+                let mut st = s.serialize_struct("MuteRequest", 1)?;
+                st.serialize_field("from", from)?;
+                st.end()
+            }
+            ServerEvent::MeetingLink(NewGuestKey(key)) => {
+                let mut st = s.serialize_struct("MeetingLink", 1)?;
+                st.serialize_field("key", key.expose())?;
+                st.end()
+            }
         }
     }
 }
