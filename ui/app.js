@@ -119,6 +119,7 @@ function renderRooms(snapshot) {
       ),
     );
     if (room.private) title.append(el("span", "private: invitation link only", "pill"));
+    if (room.waiting?.length) title.append(el("span", `waiting for the host: ${room.waiting.join(", ")}`, "pill down"));
     title.append(el("span", undefined, "spacer"));
     // A private meeting has no link here: only its invitation link opens it, and the server
     // keeps no key to make one.

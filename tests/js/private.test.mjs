@@ -124,6 +124,102 @@ for (const transport of TRANSPORTS) {
   });
 }
 
+for (const transport of TRANSPORTS) {
+  test(`a host runs the meeting: lobby, admit, decline, lock, mute, remove, new link, end (${transport})`, async () => {
+    const meeting = await newMeeting(server.url);
+    const enter = async (name, key) => {
+      const c = await client(server.url, transport);
+      const answer = await joinWith(c, meeting.room, name, key);
+      return { c, answer };
+    };
+    const { c: hana } = await enter("Hana", meeting.hostKey);
+    const { c: gus } = await enter("Gus", meeting.guestKey);
+    // Only the host may: a guest is refused and nothing changes.
+    const refusedGus = gus.next("error");
+    gus.emit("host", { action: "lock", on: true });
+    assert.equal(await refusedGus, "only the meeting's host can do that");
+
+    // Lobby on: guests with the link wait; the host sees them, lets one in, turns one away.
+    let view = hana.next("meeting");
+    hana.emit("host", { action: "lobby", on: true });
+    assert.deepEqual(await view, { hosts: [hana.id], lobby: true, locked: false, waiting: [] });
+    const eve = await client(server.url, transport);
+    const ivy = await client(server.url, transport);
+    const waits = [eve.next("waiting"), ivy.next("waiting")];
+    const gusSaw = gus.record("user-joined");
+    const hostSees = hana.next("meeting");
+    eve.emit("join-room", { roomId: meeting.room, userName: "Eve", key: meeting.guestKey });
+    assert.deepEqual((await hostSees).waiting, [{ id: eve.id, userName: "Eve" }]);
+    ivy.emit("join-room", { roomId: meeting.room, userName: "Ivy", key: meeting.guestKey });
+    await Promise.all(waits);
+    const guestView = gus.next("meeting");
+    const ivyOut = ivy.next("removed");
+    hana.emit("host", { action: "decline", peer: ivy.id });
+    assert.deepEqual(await ivyOut, { reason: "declined", message: "the host did not let you in" });
+    assert.equal((await guestView).waiting, undefined, "only hosts see the lobby");
+    const eveIn = eve.next("init-users");
+    hana.emit("host", { action: "admit", peer: eve.id });
+    assert.deepEqual(
+      (await eveIn).map((m) => m.userName),
+      ["Hana", "Gus"],
+    );
+    await barrier(hana, gus);
+    assert.deepEqual(
+      gusSaw.map((m) => m.userName),
+      ["Eve"],
+      "the room heard of Eve when she was let in, and never of Ivy",
+    );
+
+    // Locked: nobody new, link or not.
+    view = hana.next("meeting");
+    hana.emit("host", { action: "lock", on: true });
+    assert.equal((await view).locked, true);
+    assert.deepEqual(await joinWith(ivy, meeting.room, "Ivy", meeting.guestKey), {
+      error: "this meeting is locked: nobody new can join right now",
+    });
+
+    // Ask to mute reaches the one asked; remove takes someone out at once.
+    const asked = gus.next("mute-request");
+    hana.emit("host", { action: "mute", peer: gus.id });
+    assert.deepEqual(await asked, { from: hana.id });
+    const eveRemoved = eve.next("removed");
+    const eveLeft = gus.next("user-left");
+    hana.emit("host", { action: "remove", peer: eve.id });
+    assert.equal((await eveRemoved).reason, "removed");
+    assert.equal(await eveLeft, eve.id);
+    assert.deepEqual(await joinWith(eve, meeting.room, "Eve", meeting.guestKey), {
+      error: "this meeting is locked: nobody new can join right now",
+    });
+
+    // A new guest link: the old one opens nothing any more.
+    const link = hana.next("meeting-link");
+    hana.emit("host", { action: "new-link" });
+    const { key } = await link;
+    assert.match(key, /^[A-Za-z0-9_-]{24}$/);
+    hana.emit("host", { action: "lock", on: false });
+    hana.emit("host", { action: "lobby", on: false });
+    await barrier(gus, hana);
+    assert.deepEqual(await joinWith(eve, meeting.room, "Eve", meeting.guestKey), { error: WRONG_KEY });
+    assert.ok((await joinWith(eve, meeting.room, "Eve", key)).init, "the new link gets in");
+
+    // The host leaves and comes back with the host link: host again.
+    hana.emit("leave-room");
+    const back = await joinWith(hana, meeting.room, "Hana", meeting.hostKey);
+    assert.ok(back.init);
+
+    // The end: everyone is out and told.
+    const ends = [hana, gus, eve].map((c) => c.next("removed"));
+    hana.emit("host", { action: "end" });
+    for (const end of await Promise.all(ends)) assert.equal(end.reason, "ended");
+    const rooms = JSON.parse(await (await fetch(`${server.url}/api/rooms`)).text());
+    assert.equal(
+      rooms.rooms.find((r) => r.id === meeting.room),
+      undefined,
+      "the meeting is over",
+    );
+  });
+}
+
 test("refusals are counted, and no key is in any log line or in the meetings file", async () => {
   const meeting = await newMeeting(server.url);
   const before = (await refused(server.url, "access")) ?? 0;

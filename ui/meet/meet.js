@@ -27,6 +27,8 @@ const state = {
   // A private meeting's keys, from its link's fragment or New private meeting: {room, key,
   // hostKey}. Kept for this tab only (sessionStorage), never in the address bar.
   keys: null,
+  // How the private meeting is run, as the server last said ({hosts, lobby, locked, waiting?}).
+  meeting: null,
   local: null, // camera and microphone, or null when joined without them
   screen: null, // the shared screen, while sharing
   muted: false,
@@ -175,6 +177,26 @@ function tile(key, label, { self = false, screen = false } = {}) {
     layout();
   });
   figure.append(video, caption, pin);
+  if (!self && !screen) {
+    // A host's per-person controls, shown only to hosts (see showMeeting).
+    for (const [action, text] of [
+      ["mute", "Ask to mute"],
+      ["remove", "Remove"],
+    ]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "host-action";
+      button.dataset.action = action;
+      button.textContent = text;
+      button.setAttribute("aria-label", `${text}: ${label}`);
+      button.hidden = !isHost();
+      button.addEventListener("click", (e) => {
+        e.stopPropagation();
+        hostAction(action, { peer: figure.dataset.peer });
+      });
+      figure.append(button);
+    }
+  }
   figure.addEventListener("dblclick", () => {
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     else figure.requestFullscreen?.().catch(() => {});
@@ -182,6 +204,57 @@ function tile(key, label, { self = false, screen = false } = {}) {
   $("grid").append(figure);
   layout();
   return figure;
+}
+
+// ---------------------------------------------------------------- a private meeting's host
+
+function isHost() {
+  return !!state.meeting && !!state.socket && state.meeting.hosts.includes(state.socket.id);
+}
+
+function hostAction(action, extra = {}) {
+  state.socket?.emit("host", { action, ...extra });
+}
+
+/** Shows how the meeting is run: the host's controls and lobby, who hosts on each tile. */
+function showMeeting(view) {
+  state.meeting = view;
+  const host = isHost();
+  $("host-controls").hidden = !host;
+  pressed(
+    $("lobby"),
+    view.lobby,
+    ["Lobby", "Turn the lobby on: guests wait until you let them in"],
+    ["Lobby on", "Turn the lobby off: guests with the link come straight in"],
+  );
+  pressed($("lock"), view.locked, ["Lock", "Lock the meeting: nobody new can join"], ["Locked", "Unlock the meeting"]);
+  for (const button of document.querySelectorAll(".host-action")) button.hidden = !host;
+  for (const figure of document.querySelectorAll("#stage .tile:not(.screen)")) {
+    const id = figure.classList.contains("self") ? state.socket?.id : figure.dataset.peer;
+    figure.dataset.host = String(view.hosts.includes(id));
+  }
+  const waiting = (host && view.waiting) || [];
+  $("lobby-panel").hidden = waiting.length === 0;
+  $("waiting-list").replaceChildren(
+    ...waiting.map(({ id, userName }) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = userName;
+      const admit = document.createElement("button");
+      admit.type = "button";
+      admit.textContent = "Let in";
+      admit.setAttribute("aria-label", `Let ${userName} in`);
+      admit.addEventListener("click", () => hostAction("admit", { peer: id }));
+      const decline = document.createElement("button");
+      decline.type = "button";
+      decline.className = "danger";
+      decline.textContent = "Decline";
+      decline.setAttribute("aria-label", `Do not let ${userName} in`);
+      decline.addEventListener("click", () => hostAction("decline", { peer: id }));
+      li.append(name, admit, decline);
+      return li;
+    }),
+  );
 }
 
 function removeTile(key) {
@@ -968,6 +1041,7 @@ function connectSocket() {
   socket.on("sfu-answer", (msg) => onSfuAnswer(msg).catch((e) => console.warn("sfu answer failed", e)));
   socket.on("sfu-failed", ({ reason }) => state.sfu && restartSfu(state.sfu, reason));
   socket.on("init-users", (users) => {
+    if ($("notice").dataset.topic === "lobby") notice("");
     for (const { id, userName } of users) {
       const p = ensurePeer(id, userName);
       if (state.mode === "mesh") addOurTracks(p);
@@ -979,6 +1053,23 @@ function connectSocket() {
   socket.on("user-left", (id) => dropPeer(id));
   socket.on("chat", onChat);
   socket.on("state", onState);
+  socket.on("meeting", showMeeting);
+  socket.on("waiting", () => notice("Waiting for the host to let you in…", "info", "lobby"));
+  socket.on("removed", ({ message }) => {
+    leave(false);
+    notice(`You are out of “${escapeHtml(state.room)}”: ${escapeHtml(message)}.`);
+  });
+  socket.on("mute-request", () => {
+    setMuted(true);
+    notice("The host asked you to mute: your microphone is off. Unmute when you need to speak.", "info");
+  });
+  socket.on("meeting-link", ({ key }) => {
+    rememberKeys({ ...state.keys, key });
+    notice(
+      "A new invitation link is made: the old one no longer opens this meeting. Copy link gives the new one.",
+      "info",
+    );
+  });
   socket.on("error", (message) => {
     if (/is full/.test(message)) {
       notice(`The room “${escapeHtml(state.room)}” is full. Try again later, or choose another room.`);
@@ -1063,6 +1154,9 @@ function leave(emit = true) {
   $("messages").replaceChildren();
   toggleChat(false);
   state.pinned = null;
+  state.meeting = null;
+  $("host-controls").hidden = true;
+  $("lobby-panel").hidden = true;
   $("call").hidden = true;
   $("join").hidden = false;
   state.ready = startPreview();
@@ -1098,6 +1192,12 @@ async function main() {
   showPrivate();
   $("room").addEventListener("input", showPrivate);
   $("new-meeting").addEventListener("click", newMeeting);
+  $("lobby").addEventListener("click", () => hostAction("lobby", { on: !state.meeting?.lobby }));
+  $("lock").addEventListener("click", () => hostAction("lock", { on: !state.meeting?.locked }));
+  $("new-link").addEventListener("click", () => hostAction("new-link"));
+  $("end").addEventListener("click", () => {
+    if (confirm("End the meeting for everyone?")) hostAction("end");
+  });
   $("name").value ||= localStorage.getItem("fm-name") || ""; // keep what was typed while loading
   ($("room").value ? $("name") : $("room")).focus();
   $("join").addEventListener("submit", join);

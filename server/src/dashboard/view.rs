@@ -39,6 +39,8 @@ pub struct RoomView {
     pub link: Option<String>,
     /// A private meeting (made with New meeting).
     pub private: bool,
+    /// Names of the guests waiting in its lobby for a host.
+    pub waiting: Vec<String>,
     /// Its members in join order.
     pub peers: Vec<PeerView>,
 }
@@ -83,6 +85,11 @@ impl Snapshot {
             .map(|room| RoomView {
                 link: (!room.private).then(|| room_link(link_base, room.id.as_str())),
                 private: room.private,
+                waiting: room
+                    .waiting
+                    .iter()
+                    .map(|(_, name)| name.as_str().to_owned())
+                    .collect(),
                 id: room.id.to_string(),
                 media: room.media.as_str(),
                 peers: room
@@ -166,12 +173,14 @@ mod tests {
                     id: RoomId::parse("standup").unwrap(),
                     media: MediaMode::Sfu,
                     private: false,
+                    waiting: Vec::new(),
                     seats: vec![seat("Ann"), seat("Bob")],
                 },
                 RoomRoster {
                     id: RoomId::parse("board").unwrap(),
                     media: MediaMode::Mesh,
                     private: true,
+                    waiting: vec![(PeerId::random(), UserName::parse("Eve").unwrap())],
                     seats: vec![Seat {
                         role: Role::Host,
                         ..seat("Cy")
@@ -194,6 +203,7 @@ mod tests {
         // A private meeting's link needs its key, which the server does not have.
         assert_eq!(snapshot.rooms[1].link, None);
         assert_eq!(snapshot.rooms[1].peers[0].role, "host");
+        assert_eq!(snapshot.rooms[1].waiting, ["Eve"]);
         assert_eq!(snapshot.rooms[0].media, "sfu");
         assert_eq!(snapshot.summary, "2 meetings, 3 people");
         let ann = &snapshot.rooms[0].peers[0];

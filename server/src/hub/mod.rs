@@ -68,6 +68,8 @@ pub struct RoomRoster {
     pub media: MediaMode,
     /// A private meeting: only its invitation link opens it.
     pub private: bool,
+    /// Guests waiting in its lobby for a host, in arrival order.
+    pub waiting: Vec<(PeerId, UserName)>,
     /// Its members in join order.
     pub seats: Vec<Seat>,
 }
@@ -254,6 +256,7 @@ impl Hub {
                     .collect();
                 RoomRoster {
                     private: state.rooms.is_private(room),
+                    waiting: state.rooms.lobby(room),
                     id: room.clone(),
                     media,
                     seats,

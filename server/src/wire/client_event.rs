@@ -66,6 +66,10 @@ pub mod names {
     pub const SFU_WANT: &str = "sfu-want";
     /// Client: a private meeting's host runs it.
     pub const HOST: &str = "host";
+    /// Every event a client may send: each framing decodes exactly these.
+    pub const ALL: [&str; 9] = [
+        JOIN_ROOM, LEAVE_ROOM, SIGNAL, CHAT, STATE, SFU_OFFER, SFU_ANSWER, SFU_WANT, HOST,
+    ];
 }
 
 /// `join-room`'s payload, fields still raw so a wrong type is told apart from a bad value.

@@ -71,9 +71,12 @@ impl<'de> serde::de::Visitor<'de> for PacketVisitor {
             names::JOIN_ROOM => Packet::Join(seq.next_element()?.ok_or_else(missing)?),
             names::SIGNAL => Packet::Signal(seq.next_element()?.ok_or_else(missing)?),
             names::LEAVE_ROOM => Packet::Leave,
-            names::CHAT | names::STATE | names::SFU_OFFER | names::SFU_ANSWER | names::SFU_WANT => {
-                Packet::Rare
-            }
+            names::CHAT
+            | names::STATE
+            | names::SFU_OFFER
+            | names::SFU_ANSWER
+            | names::SFU_WANT
+            | names::HOST => Packet::Rare,
             _ => Packet::Unknown,
         };
         // The rest (acks, extra arguments) is not used, but must still be valid JSON.
@@ -98,6 +101,27 @@ mod tests {
                 assert_eq!(signal.get(), r#"{"sdp":"v=0"}"#);
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_client_event_is_decoded_like_the_two_pass_reading_says() {
+        for name in names::ALL {
+            for data in ["{}", r#"{"action":"end"}"#, r#"{"text":"hi"}"#] {
+                let text = format!(r#"["{name}",{data}]"#);
+                assert_eq!(
+                    format!("{:?}", decode(&text)),
+                    format!("{:?}", decode_in_two_passes(&text)),
+                    "{text}"
+                );
+            }
+            assert!(
+                !matches!(
+                    decode_in_two_passes(&format!(r#"["{name}",{{}}]"#)),
+                    Ok(None)
+                ),
+                "{name} is not ignored"
+            );
         }
     }
 
