@@ -26,6 +26,7 @@ import {
   NEEDS_ROOT,
   refused,
   remoteNames,
+  SHOTS,
   serveMeetingIn,
   spawnCollecting,
   startNode,
@@ -417,6 +418,104 @@ test("in browsers: New private meeting, the guest link gets in, a guesser is tol
     // The key never reached the server: not even in its log at info.
     const key = new URL(link).hash.slice(3);
     assert.ok(!srv.out.stderr.includes(key), "the guest key is in no log line");
+  } finally {
+    await Promise.all(browsers.map((b) => b.close()));
+    assert.equal(await srv.stop(), 0, srv.out.stderr);
+    lan.destroy();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("in browsers: the host admits one from the lobby, declines another, locks, removes, and ends it for all", {
+  skip: NEEDS_ROOT,
+}, async () => {
+  const lan = createLan({ srv: "10.82.0.1", guest: "10.82.0.2" });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fm-host-"));
+  const srv = await serveMeetingIn(lan.ns("srv"), [
+    "--tls-dir",
+    path.join(tmp, "tls"),
+    "--meetings-file",
+    path.join(tmp, "meetings.json"),
+  ]);
+  const browsers = [await browserIn(lan, "srv"), await browserIn(lan, "guest")];
+  const told = (page, pattern, what) =>
+    page
+      .waitForFunction(
+        (source) => new RegExp(source).test(document.querySelector("#notice").textContent),
+        pattern.source,
+      )
+      .catch(async (error) => {
+        const shown = await page.textContent("#notice").catch(() => "?");
+        throw new Error(`${what}: ${error.message.split("\n")[0]} (the notice says: ${shown})`);
+      });
+  const names = (page) => until(async () => remoteNames(page), "the grid");
+  try {
+    const base = "https://10.82.0.1:5443";
+    const hostContext = await browsers[0].newContext({ viewport: { width: 960, height: 640 } });
+    const host = await hostContext.newPage();
+    host.cspViolations = cspViolations(host);
+    host.on("dialog", (dialog) => dialog.accept()); // "End the meeting for everyone?"
+    await host.goto(`${base}/`);
+    await host.click("#new-meeting");
+    await host.waitForFunction(() => /\/r\//.test(location.pathname));
+    await host.fill("#name", "Hana");
+    await host.click("#join-button");
+    await host.waitForSelector("#host-controls:not([hidden])");
+    const link = await host.evaluate(() => inviteLink(state.room));
+
+    const gus = await joinAs(browsers[1], link, "Gus");
+    await until(async () => (await remoteNames(host)).includes("Gus"), "Gus at the host's");
+    assert.ok(await gus.isHidden("#host-controls"), "a guest has no host controls");
+    assert.match(await gus.textContent("#grid"), /Hana · host|Hana/);
+
+    // The lobby: Eve waits and is let in; Ivy waits and is turned away.
+    await host.click("#lobby");
+    await host.waitForSelector('#lobby[aria-pressed="true"]');
+    const eve = await joinAs(browsers[1], link, "Eve");
+    await told(eve, /Waiting for the host/, "Eve is told she waits");
+    const ivy = await joinAs(browsers[1], link, "Ivy");
+    await told(ivy, /Waiting for the host/, "Ivy is told she waits");
+    await host.waitForSelector("#waiting-list li:nth-child(2)");
+    assert.deepEqual(await host.$$eval("#waiting-list li span", (s) => s.map((e) => e.textContent)), ["Eve", "Ivy"]);
+    assert.ok(!(await remoteNames(gus)).includes("Eve"), "nobody in the room sees who waits");
+    // The README's picture of a host with two guests waiting (the panel is checked just above).
+    await host.screenshot({ path: path.join(SHOTS, "meeting-host-lobby.png") });
+    await host.click('#waiting-list button[aria-label="Do not let Ivy in"]');
+    await told(ivy, /did not let you in/, "Ivy is told she was declined");
+    assert.ok(await ivy.isVisible("#join"), "Ivy is back at the form");
+    await host.click('#waiting-list button[aria-label="Let Eve in"]');
+    await until(async () => (await remoteNames(gus)).includes("Eve"), "Eve at Gus's");
+    await until(async () => (await remoteNames(eve)).join() === "Gus,Hana", "Hana and Gus at Eve's");
+
+    // Locked: Ivy cannot come back, even with the link.
+    await host.click("#lock");
+    await host.waitForSelector('#lock[aria-pressed="true"]');
+    await ivy.click("#join-button");
+    await told(ivy, /locked/, "Ivy is told the meeting is locked");
+    assert.ok(await ivy.isVisible("#join"), "Ivy is back at the form");
+
+    // Remove Eve: she is out at once, told why, and her tiles go at the others'.
+    await host.click(
+      `#stage .tile[data-peer="${await eve.evaluate(() => state.socket.id)}"] .host-action[data-action="remove"]`,
+    );
+    await told(eve, /removed you/, "Eve is told she was removed");
+    assert.ok(await eve.isVisible("#join"));
+    assert.equal(await eve.evaluate(() => state.peers.size), 0, "Eve's page keeps no connection to anyone");
+    await until(async () => (await names(host)).join() === "Gus", "Eve gone at the host's");
+    await until(async () => (await names(gus)).join() === "Hana", "Eve gone at Gus's");
+
+    // Ask Gus to mute: his microphone goes off, and he is told.
+    await host.click(
+      `#stage .tile[data-peer="${await gus.evaluate(() => state.socket.id)}"] .host-action[data-action="mute"]`,
+    );
+    await told(gus, /asked you to mute/, "Gus is told");
+    assert.equal(await gus.getAttribute("#mic", "aria-pressed"), "true");
+
+    // End for all.
+    await host.click("#end");
+    await told(host, /ended the meeting/, "the host's page says the meeting ended");
+    await told(gus, /ended the meeting/, "Gus is told the meeting ended");
+    for (const page of [host, gus, eve, ivy]) assert.deepEqual(page.cspViolations, []);
   } finally {
     await Promise.all(browsers.map((b) => b.close()));
     assert.equal(await srv.stop(), 0, srv.out.stderr);

@@ -1074,7 +1074,7 @@ function connectSocket() {
     if (/is full/.test(message)) {
       notice(`The room “${escapeHtml(state.room)}” is full. Try again later, or choose another room.`);
       leave(false);
-    } else if (/invitation link/.test(message)) {
+    } else if (/invitation link|is locked/.test(message)) {
       // Refused at the door: back to the form, with the server's reason.
       notice(`You cannot join “${escapeHtml(state.room)}”: ${escapeHtml(message)}.`);
       leave(false);
