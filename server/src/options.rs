@@ -210,6 +210,16 @@ pub struct ServerOptions {
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub cluster: Option<String>,
 
+    /// With --cluster: what this deployment's keys and channels in Redis start with, so that
+    /// deployments sharing one Redis (or one per database) never hear each other.
+    #[arg(
+        long,
+        env = "CLUSTER_PREFIX",
+        default_value = "fm",
+        value_name = "PREFIX"
+    )]
+    pub cluster_prefix: String,
+
     /// With --cluster: how long a node may stay silent before the other nodes take its people
     /// out of their rooms.
     #[arg(long, default_value = "10s", value_parser = duration, value_name = "DURATION")]
@@ -262,6 +272,8 @@ pub enum ConfigError {
         "--room-access link cannot be used with --cluster yet: private meetings are kept by one node only, so every join would be refused"
     )]
     LinkAccessInCluster,
+    #[error(transparent)]
+    ClusterPrefix(#[from] crate::cluster::namespace::BadPrefix),
     #[error("--node-timeout must be at least 1s (it was {0:?})")]
     NodeTimeout(Duration),
     #[error("--static-dir {0}: no index.html in that folder")]
@@ -383,6 +395,7 @@ impl ServerOptions {
         if self.cluster.is_some() && self.room_access == AccessArg::Link {
             return Err(ConfigError::LinkAccessInCluster);
         }
+        crate::cluster::namespace::check_prefix(&self.cluster_prefix)?;
         if self.node_timeout < Duration::from_secs(1) {
             return Err(ConfigError::NodeTimeout(self.node_timeout));
         }
@@ -455,6 +468,7 @@ impl ServerOptions {
                 url,
                 node_timeout: self.node_timeout,
                 max_peers_per_room: self.max_peers_per_room as usize,
+                prefix: self.cluster_prefix,
             }),
         })
     }

@@ -6,16 +6,20 @@
 // transport works through HAProxy with its sticky cookie and fails as documented without.
 // Real redis-server, real nodes, real HAProxy (deploy/haproxy.cfg), both transports.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import {
+  BIN,
   barrier,
   client,
   closeAll,
   join,
   metrics,
   sleep,
+  spawnCollecting,
   startBalancedCluster,
   startCluster,
+  startNode,
   startRedis,
   until,
   withWitness,
@@ -320,5 +324,91 @@ test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; wi
     assert.match(lb.logs() + lb.haproxy.out.stdout, /Session ID unknown|400/);
   } finally {
     await lb.stop();
+  }
+});
+
+/** Runs redis-cli against the test's Redis (or `port`): its output, trimmed. */
+function redisCli(args, port = redis.port) {
+  return execFileSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).trim();
+}
+
+test("a chat forged into Redis reaches nobody; an empty room's counter expires", { timeout: 60000 }, async () => {
+  const [n1, n2] = await cluster(2);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "ws");
+  await join(ann, "forged", "Ann");
+  const annSeesBob = ann.next("user-joined");
+  await join(bob, "forged", "Bob");
+  await annSeesBob;
+  const chats = bob.record("chat");
+  // Published into Redis as if from a member under another name, and from nobody in the room.
+  for (const from of [ann.id, "AAAAAAAAAAAAAAAA"]) {
+    const forged = { t: "chat", room: "forged", from, name: "Mallory", text: "wire the money", at: 0 };
+    // Sent to the room's channel of every database's naming, so a wrong guess cannot hide it.
+    for (const channel of ["fm:0:room:forged", "fm:room:forged"])
+      redisCli(["PUBLISH", channel, JSON.stringify(forged)]);
+  }
+  ann.emit("chat", { text: "hello" });
+  await until(() => chats.length >= 1, "Ann's real chat at Bob's");
+  await barrier(ann, bob);
+  assert.deepEqual(
+    chats.map((c) => `${c.userName}: ${c.text}`),
+    ["Ann: hello"],
+    "only the real message arrives",
+  );
+  // Everyone leaves: the room's counter is set to go.
+  ann.close();
+  bob.close();
+  await until(() => Number(redisCli(["TTL", "fm:seq:forged"])) > 0, "an expiry on fm:seq:forged", {
+    ms: 10000,
+    every: 50,
+  });
+});
+
+test("deployments with different --cluster-prefix share a Redis without hearing each other", {
+  timeout: 60000,
+}, async () => {
+  const [a1, a2] = await cluster(2, ["--cluster-prefix", "acme"]);
+  const [b1] = await cluster(1, ["--cluster-prefix", "beta"]);
+  const ann = await client(a1.url);
+  const bob = await client(a2.url);
+  const eve = await client(b1.url);
+  await join(ann, "same-name", "Ann");
+  const annSeesBob = ann.next("user-joined");
+  await join(bob, "same-name", "Bob");
+  await annSeesBob;
+  // The same room name in the other deployment is another room.
+  assert.deepEqual(await join(eve, "same-name", "Eve"), []);
+  const heard = ann.record("user-joined");
+  await barrier(bob, ann);
+  assert.deepEqual(heard, []);
+  assert.ok(Number(redisCli(["EXISTS", "acme:room:same-name"])) === 1);
+  assert.ok(Number(redisCli(["EXISTS", "beta:room:same-name"])) === 1);
+  const bad = spawnCollecting(BIN, ["serve", "--cluster", redis.url, "--cluster-prefix", "no spaces", "--no-mdns"]);
+  assert.equal(await bad.exited, 2);
+  assert.match(bad.out.stderr, /--cluster-prefix must be 1-32 characters/);
+});
+
+test("a node with a password in its Redis URL never logs the password", { timeout: 60000 }, async () => {
+  const secured = await startRedis(undefined, ["--requirepass", "s3cret-pw"]);
+  try {
+    const url = `redis://:s3cret-pw@127.0.0.1:${secured.port}/`;
+    const node = await startNode(["--cluster", url]);
+    nodes.push(node);
+    await until(() => /joined the cluster/.test(node.logs()), "the node to join");
+    assert.match(node.logs(), /url=redis:\/\/:\*\*\*\*@127\.0\.0\.1/);
+    const wrong = spawnCollecting(BIN, [
+      "serve",
+      "--cluster",
+      url.replace("s3cret-pw", "wrong-pw"),
+      "--no-mdns",
+      "--port",
+      "0",
+    ]);
+    assert.equal(await wrong.exited, 2);
+    assert.match(wrong.out.stderr, /cannot reach Redis at redis:\/\/:\*\*\*\*@/);
+    for (const text of [node.logs(), wrong.out.stderr]) assert.ok(!/s3cret-pw|wrong-pw/.test(text), text);
+  } finally {
+    secured.proc.kill("SIGKILL");
   }
 });

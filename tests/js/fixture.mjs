@@ -178,8 +178,8 @@ export async function freeLoopbackPort() {
 }
 
 /** A Redis of the test's own on loopback (Debian's redis-server, no persistence); on `port`
- * when given (to start it again where it was). */
-export async function startRedis(port) {
+ * when given (to start it again where it was), with `extra` options (a password, TLS). */
+export async function startRedis(port, extra = []) {
   port ??= await freeLoopbackPort();
   const started = spawnCollecting("redis-server", [
     "--port",
@@ -190,6 +190,7 @@ export async function startRedis(port) {
     "",
     "--appendonly",
     "no",
+    ...extra,
   ]);
   await lineMatching(started, /Ready to accept connections/).catch((error) => {
     throw new Error(`redis-server did not start: ${error.message}: ${started.out.stdout}${started.out.stderr}`);

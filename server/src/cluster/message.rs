@@ -8,18 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::namespace::Namespace;
 use crate::hub::cluster::{CrossSignal, Effect, NodeId, Remote, RemoteMember, RoomChat, RoomState};
 use crate::wire::{ChatText, ClientEvent, PeerId, RoomId, UserName};
-
-/// The channel of a room's events.
-pub fn room_channel(room: &RoomId) -> String {
-    format!("fm:room:{room}")
-}
-
-/// The channel of signals for one node's peers.
-pub fn node_channel(node: &str) -> String {
-    format!("fm:node:{node}")
-}
 
 /// What this node writes. (Read back through `Incoming`: serde cannot buffer a raw JSON value
 /// inside an internally tagged enum.)
@@ -165,7 +156,7 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
 
 /// The channel and payload that carry a local effect to the other nodes; `None` for the
 /// effects the Lua scripts publish themselves (leaves).
-pub fn encode(effect: &Effect) -> Option<(String, String)> {
+pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
     let (channel, message) = match effect {
         Effect::Left { .. } => return None,
         Effect::Chat(RoomChat {
@@ -175,7 +166,7 @@ pub fn encode(effect: &Effect) -> Option<(String, String)> {
             text,
             at,
         }) => (
-            room_channel(room),
+            ns.room_channel(room),
             Message::Chat {
                 room: room.to_string(),
                 from: from.to_string(),
@@ -185,7 +176,7 @@ pub fn encode(effect: &Effect) -> Option<(String, String)> {
             },
         ),
         Effect::State(RoomState { room, from, state }) => (
-            room_channel(room),
+            ns.room_channel(room),
             Message::State {
                 room: room.to_string(),
                 from: from.to_string(),
@@ -203,7 +194,7 @@ pub fn encode(effect: &Effect) -> Option<(String, String)> {
                     signal,
                 },
         } => (
-            node_channel(node),
+            ns.node_channel(node),
             Message::Signal {
                 room: room.to_string(),
                 to: to.to_string(),
@@ -251,8 +242,8 @@ mod tests {
                 signal: Arc::from(signal),
             },
         };
-        let (channel, payload) = encode(&effect).unwrap();
-        assert_eq!(channel, "fm:node:n3");
+        let (channel, payload) = encode(&effect, &Namespace::new("fm", 0)).unwrap();
+        assert_eq!(channel, "fm:0:node:n3");
         assert!(matches!(
             decode(payload.as_bytes()).unwrap(),
             Remote::Signal { .. }

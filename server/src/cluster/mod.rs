@@ -8,6 +8,7 @@
 //! happens when Redis or a node fails, is in docs/scaling.md.
 
 mod message;
+pub mod namespace;
 mod scripts;
 
 use std::collections::HashSet;
@@ -27,7 +28,7 @@ use crate::hub::cluster::{
 use crate::metrics::{Direction, Metrics};
 use crate::wire::{PeerId, RoomId, UserName};
 
-use message::{node_channel, room_channel};
+use namespace::{Namespace, Scripts};
 
 /// What `--cluster` configures.
 #[derive(Debug, Clone)]
@@ -38,6 +39,22 @@ pub struct ClusterOptions {
     pub node_timeout: Duration,
     /// The room cap, counted over every node.
     pub max_peers_per_room: usize,
+    /// What this deployment's keys and channels start with (checked: `namespace::check_prefix`).
+    pub prefix: String,
+}
+
+/// A Redis URL as logs and errors show it: its password replaced by `****`.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials.split_once(':').map_or("", |(user, _)| user);
+    format!("{scheme}://{user}:****@{host}{path}")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +107,7 @@ enum Command {
         payload: String,
     },
     Eval {
-        script: &'static str,
+        script: Arc<str>,
         args: Vec<String>,
         reply: Option<oneshot::Sender<Option<Value>>>,
     },
@@ -103,6 +120,8 @@ enum Subscription {
 
 struct Link {
     node: NodeId,
+    ns: Namespace,
+    scripts: Scripts,
     cap: usize,
     node_timeout: Duration,
     commands: mpsc::UnboundedSender<Command>,
@@ -124,13 +143,13 @@ impl Cluster {
     pub async fn start(options: ClusterOptions, hub: Hub) -> Result<Cluster, ClusterError> {
         let client =
             redis::Client::open(options.url.as_str()).map_err(|source| ClusterError::Url {
-                url: options.url.clone(),
+                url: shown_url(&options.url),
                 source,
             })?;
         let connection = ConnectionManager::new(client.clone())
             .await
             .map_err(|source| ClusterError::Connect {
-                url: options.url.clone(),
+                url: shown_url(&options.url),
                 source,
             })?;
         let node: NodeId = {
@@ -144,8 +163,14 @@ impl Cluster {
         };
         let (commands, command_queue) = mpsc::unbounded_channel();
         let (subscriptions, subscription_queue) = mpsc::unbounded_channel();
+        let ns = Namespace::new(
+            &options.prefix,
+            client.get_connection_info().redis_settings().db(),
+        );
         let link = Arc::new(Link {
             node: node.clone(),
+            scripts: ns.scripts(),
+            ns,
             cap: options.max_peers_per_room,
             node_timeout: options.node_timeout,
             commands,
@@ -160,14 +185,15 @@ impl Cluster {
         });
         // Registered before any peer can join, so that no join is refused as from a dead node.
         let mut heartbeat_connection = connection.clone();
-        let alive: i64 = alive(&node, options.node_timeout)
+        let alive: i64 = alive(&link, options.node_timeout)
             .query_async(&mut heartbeat_connection)
             .await
             .map_err(|source| ClusterError::Connect {
-                url: options.url.clone(),
+                url: shown_url(&options.url),
                 source,
             })?;
-        tracing::info!(node = %node, alive, url = %options.url, "joined the cluster");
+        let url = shown_url(&options.url);
+        tracing::info!(node = %node, alive, %url, "joined the cluster");
         hub.attach_cluster(link.clone());
         let metrics = hub.metrics().clone();
         let tasks = vec![
@@ -204,7 +230,7 @@ impl Cluster {
     pub async fn leave(&self) {
         let (reply, answer) = oneshot::channel();
         let _ = self.link.commands.send(Command::Eval {
-            script: scripts::REAP,
+            script: self.link.scripts.reap.clone(),
             args: vec![self.link.node.to_string(), "1".into()],
             reply: Some(reply),
         });
@@ -242,18 +268,20 @@ impl ClusterLink for Link {
         ];
         let room = request.room.clone();
         let cap = self.cap;
+        let channel = self.ns.room_channel(&room);
+        let join = self.scripts.join.clone();
         tokio::spawn(async move {
             let admission = tokio::time::timeout(ADMISSION_TIMEOUT, async {
                 if subscribe {
                     let (followed, answer) = oneshot::channel();
-                    let _ = subscriptions.send(Subscription::Follow(room_channel(&room), followed));
+                    let _ = subscriptions.send(Subscription::Follow(channel, followed));
                     if answer.await != Ok(true) {
                         return Admission::Unavailable;
                     }
                 }
                 let (reply, answer) = oneshot::channel();
                 let _ = commands.send(Command::Eval {
-                    script: scripts::JOIN,
+                    script: join,
                     args,
                     reply: Some(reply),
                 });
@@ -271,11 +299,11 @@ impl ClusterLink for Link {
     fn publish(&self, effect: Effect) {
         let command = match &effect {
             Effect::Left { room, peer } => Command::Eval {
-                script: scripts::LEAVE,
+                script: self.scripts.leave.clone(),
                 args: vec![room.to_string(), peer.to_string(), self.node.to_string()],
                 reply: None,
             },
-            other => match message::encode(other) {
+            other => match message::encode(other, &self.ns) {
                 Some((channel, payload)) => Command::Publish { channel, payload },
                 None => return,
             },
@@ -286,7 +314,7 @@ impl ClusterLink for Link {
     fn forget_room(&self, room: RoomId) {
         let _ = self
             .subscriptions
-            .send(Subscription::Forget(room_channel(&room)));
+            .send(Subscription::Forget(self.ns.room_channel(&room)));
     }
 }
 
@@ -372,7 +400,7 @@ async fn write(
                     pipe.cmd("PUBLISH").arg(channel).arg(payload);
                 }
                 Command::Eval { script, args, .. } => {
-                    pipe.cmd("EVAL").arg(*script).arg(0).arg(args);
+                    pipe.cmd("EVAL").arg(&**script).arg(0).arg(args);
                 }
             }
         }
@@ -416,8 +444,8 @@ async fn subscribe(
         match client.get_async_pubsub().await {
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
-                let mut channels = vec![node_channel(&link.node)];
-                channels.extend(hub.followed_rooms().iter().map(room_channel));
+                let mut channels = vec![link.ns.node_channel(&link.node)];
+                channels.extend(hub.followed_rooms().iter().map(|r| link.ns.room_channel(r)));
                 let mut ok = true;
                 for channel in &channels {
                     ok &= sink.subscribe(channel).await.is_ok();
@@ -489,7 +517,7 @@ async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
     let live: Option<HashSet<NodeId>> = if sweep {
         let (reply, answer) = oneshot::channel();
         let _ = link.commands.send(Command::Eval {
-            script: "return redis.call('SMEMBERS', 'fm:nodes')",
+            script: link.scripts.nodes.clone(),
             args: Vec::new(),
             reply: Some(reply),
         });
@@ -510,7 +538,7 @@ async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
         }
         let (reply, answer) = oneshot::channel();
         let _ = link.commands.send(Command::Eval {
-            script: scripts::RESYNC,
+            script: link.scripts.resync.clone(),
             args,
             reply: Some(reply),
         });
@@ -523,12 +551,12 @@ async fn catch_up(hub: &Hub, link: &Link, sweep: bool) {
 }
 
 /// The heartbeat: this node registered and alive for `timeout` more (see `scripts::ALIVE`).
-fn alive(node: &str, timeout: Duration) -> redis::Cmd {
+fn alive(link: &Link, timeout: Duration) -> redis::Cmd {
     let mut command = redis::cmd("EVAL");
     command
-        .arg(scripts::ALIVE)
+        .arg(&*link.scripts.alive)
         .arg(0)
-        .arg(node)
+        .arg(&*link.node)
         .arg(timeout.as_millis() as u64);
     command
 }
@@ -546,16 +574,14 @@ async fn heartbeat(
     loop {
         tick.tick().await;
         let started = std::time::Instant::now();
-        let alive: Result<i64, _> = alive(&link.node, timeout)
-            .query_async(&mut connection)
-            .await;
+        let alive: Result<i64, _> = alive(&link, timeout).query_async(&mut connection).await;
         match alive {
             Ok(0) => {
                 tracing::error!(node = %link.node, "the cluster declared this node dead (silent past the node timeout): closing every connection so that people reconnect to a live node");
                 hub.close_all();
                 // Its people are gone from every room: it can start over as a node with none.
                 let cleared: Result<i64, _> = redis::cmd("DEL")
-                    .arg(format!("fm:reaped:{}", link.node))
+                    .arg(link.ns.key(&format!("reaped:{}", link.node)))
                     .query_async(&mut connection)
                     .await;
                 if let Err(error) = cleared {
@@ -581,14 +607,14 @@ async fn heartbeat(
             }
         }
         let nodes: Vec<String> = redis::cmd("SMEMBERS")
-            .arg("fm:nodes")
+            .arg(link.ns.key("nodes"))
             .query_async(&mut connection)
             .await
             .unwrap_or_default();
         set_status(&hub, &status, |s| s.nodes = nodes.len());
         for node in nodes.iter().filter(|n| n.as_str() != &*link.node) {
             let reaped: Result<i64, _> = redis::cmd("EVAL")
-                .arg(scripts::REAP)
+                .arg(&*link.scripts.reap)
                 .arg(0)
                 .arg(node)
                 .arg("0")
@@ -603,6 +629,30 @@ async fn heartbeat(
                     "a node went silent past the node timeout: its peers left their rooms"
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_url_is_shown_without_its_password() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+            (
+                "redis://:s3cret@10.0.0.5:6379/2",
+                "redis://:****@10.0.0.5:6379/2",
+            ),
+            (
+                "rediss://fm:s3cret@redis.lan/",
+                "rediss://fm:****@redis.lan/",
+            ),
+            ("rediss://s3cret@redis.lan", "rediss://:****@redis.lan"),
+            ("redis://:p@ss@host/0", "redis://:****@host/0"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
         }
     }
 }

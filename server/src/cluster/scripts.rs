@@ -2,11 +2,14 @@
 //! room's cap, its members and the numbered events its followers hear cannot disagree: the
 //! script that changes a room also publishes the change, numbered, on the room's channel.
 //!
-//! Keys (all under `fm:`): `room:R` hash peer -> {name, node}; `seq:R` the room's event counter;
+//! Each script runs with `K` (the keys' prefix, `fm:` by default) and `CH` (the channels'
+//! prefix, `fm:<db>:`) set by `namespace.rs`. Keys (all under `K`): `room:R` hash peer ->
+//! {name, node} (gone when empty, as Redis does);
+//! `seq:R` the room's event counter (expires a day after the room empties);
 //! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
 //! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
-//! dead (so that it steps down if it comes back). Channels: `fm:room:R` (a room's joins, leaves,
-//! chat and states) and `fm:node:N` (signals for node N's peers). The scripts name their keys in
+//! dead (so that it steps down if it comes back). Channels: `CH room:R` (a room's joins, leaves,
+//! chat and states) and `CH node:N` (signals for node N's peers). The scripts name their keys in
 //! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
 
 /// The two changes every script makes, each numbered and published with the change: a member
@@ -15,21 +18,25 @@ macro_rules! members {
     () => {
         r#"
 local function add_member(room, peer, name, node)
-  local s = redis.call('INCR', 'fm:seq:' .. room)
-  redis.call('HSET', 'fm:room:' .. room, peer, cjson.encode({name=name, node=node}))
-  redis.call('HSET', 'fm:peers:' .. node, peer, room)
-  redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
+  local s = redis.call('INCR', K .. 'seq:' .. room)
+  redis.call('PERSIST', K .. 'seq:' .. room)
+  redis.call('HSET', K .. 'room:' .. room, peer, cjson.encode({name=name, node=node}))
+  redis.call('HSET', K .. 'peers:' .. node, peer, room)
+  redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
 end
 local function drop_member(room, peer)
-  if redis.call('HDEL', 'fm:room:' .. room, peer) == 1 then
-    local s = redis.call('INCR', 'fm:seq:' .. room)
-    redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='left', room=room, peer=peer, seq=s}))
+  if redis.call('HDEL', K .. 'room:' .. room, peer) == 1 then
+    local s = redis.call('INCR', K .. 'seq:' .. room)
+    redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='left', room=room, peer=peer, seq=s}))
+    -- An empty room's counter goes after a day: long after any node could still follow it.
+    if redis.call('EXISTS', K .. 'room:' .. room) == 0 then redis.call('EXPIRE', K .. 'seq:' .. room, 86400) end
   end
 end
 -- The room's sequence now and its members, as HGETALL pairs.
 local function snapshot(room, reply)
-  table.insert(reply, redis.call('INCR', 'fm:seq:' .. room))
-  for _, v in ipairs(redis.call('HGETALL', 'fm:room:' .. room)) do table.insert(reply, v) end
+  table.insert(reply, redis.call('INCR', K .. 'seq:' .. room))
+  if redis.call('EXISTS', K .. 'room:' .. room) == 0 then redis.call('EXPIRE', K .. 'seq:' .. room, 86400) end
+  for _, v in ipairs(redis.call('HGETALL', K .. 'room:' .. room)) do table.insert(reply, v) end
   return reply
 end
 "#
@@ -43,10 +50,10 @@ pub const JOIN: &str = concat!(
     members!(),
     r#"
 local room, peer, name, node, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return {'gone'} end
-local here = redis.call('HEXISTS', 'fm:room:' .. room, peer) == 1
-if not here and redis.call('HLEN', 'fm:room:' .. room) >= cap then return {'full'} end
-local old = redis.call('HGET', 'fm:peers:' .. node, peer)
+if redis.call('EXISTS', K .. 'reaped:' .. node) == 1 then return {'gone'} end
+local here = redis.call('HEXISTS', K .. 'room:' .. room, peer) == 1
+if not here and redis.call('HLEN', K .. 'room:' .. room) >= cap then return {'full'} end
+local old = redis.call('HGET', K .. 'peers:' .. node, peer)
 if old and old ~= room then drop_member(old, peer) end
 if not here then add_member(room, peer, name, node) end
 return snapshot(room, {'ok'})
@@ -58,8 +65,8 @@ pub const LEAVE: &str = concat!(
     members!(),
     r#"
 local room, peer, node = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HGET', 'fm:peers:' .. node, peer) == room then
-  redis.call('HDEL', 'fm:peers:' .. node, peer)
+if redis.call('HGET', K .. 'peers:' .. node, peer) == room then
+  redis.call('HDEL', K .. 'peers:' .. node, peer)
 end
 drop_member(room, peer)
 return 1
@@ -73,12 +80,12 @@ pub const REAP: &str = concat!(
     members!(),
     r#"
 local node, force = ARGV[1], ARGV[2]
-if force ~= '1' and redis.call('EXISTS', 'fm:alive:' .. node) == 1 then return -1 end
-if redis.call('SREM', 'fm:nodes', node) == 0 and force ~= '1' then return -1 end
-local index = redis.call('HGETALL', 'fm:peers:' .. node)
+if force ~= '1' and redis.call('EXISTS', K .. 'alive:' .. node) == 1 then return -1 end
+if redis.call('SREM', K .. 'nodes', node) == 0 and force ~= '1' then return -1 end
+local index = redis.call('HGETALL', K .. 'peers:' .. node)
 for i = 1, #index, 2 do drop_member(index[i + 1], index[i]) end
-redis.call('DEL', 'fm:peers:' .. node, 'fm:alive:' .. node)
-redis.call('SET', 'fm:reaped:' .. node, '1', 'EX', 3600)
+redis.call('DEL', K .. 'peers:' .. node, K .. 'alive:' .. node)
+redis.call('SET', K .. 'reaped:' .. node, '1', 'EX', 3600)
 return #index / 2
 "#
 );
@@ -88,9 +95,9 @@ return #index / 2
 /// publish its rooms again), 1 otherwise.
 pub const ALIVE: &str = r#"
 local node, ms = ARGV[1], ARGV[2]
-if redis.call('EXISTS', 'fm:reaped:' .. node) == 1 then return 0 end
-local known = redis.call('SADD', 'fm:nodes', node) == 0
-redis.call('SET', 'fm:alive:' .. node, '1', 'PX', ms)
+if redis.call('EXISTS', K .. 'reaped:' .. node) == 1 then return 0 end
+local known = redis.call('SADD', K .. 'nodes', node) == 0
+redis.call('SET', K .. 'alive:' .. node, '1', 'PX', ms)
 if known then return 1 else return 2 end
 "#;
 
@@ -106,13 +113,13 @@ local here = {}
 for i = 3, #ARGV, 2 do
   local peer, name = ARGV[i], ARGV[i + 1]
   here[peer] = true
-  if redis.call('HEXISTS', 'fm:room:' .. room, peer) == 0 then add_member(room, peer, name, node) end
+  if redis.call('HEXISTS', K .. 'room:' .. room, peer) == 0 then add_member(room, peer, name, node) end
 end
-local listed = redis.call('HGETALL', 'fm:room:' .. room)
+local listed = redis.call('HGETALL', K .. 'room:' .. room)
 for i = 1, #listed, 2 do
   local peer = listed[i]
   if cjson.decode(listed[i + 1]).node == node and not here[peer] then
-    redis.call('HDEL', 'fm:peers:' .. node, peer)
+    redis.call('HDEL', K .. 'peers:' .. node, peer)
     drop_member(room, peer)
   end
 end
@@ -120,8 +127,8 @@ end
 -- had forgotten (so no leave was published for it) is gone.
 local peers = {}
 for peer in pairs(here) do table.insert(peers, peer) end
-local s = redis.call('INCR', 'fm:seq:' .. room)
-redis.call('PUBLISH', 'fm:room:' .. room, cjson.encode({t='members', room=room, node=node, peers=peers, seq=s}))
+local s = redis.call('INCR', K .. 'seq:' .. room)
+redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='members', room=room, node=node, peers=peers, seq=s}))
 return snapshot(room, {})
 "#
 );

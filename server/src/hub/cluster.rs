@@ -580,6 +580,16 @@ impl State {
                 text,
                 at,
             }) => {
+                // Checked like a signal: a message forged into Redis (from no member, or under
+                // another name than its sender's), or from someone who has already left,
+                // reaches nobody.
+                let genuine = cluster.is_remote(from)
+                    && self.rooms.room_of(from) == Some(&room)
+                    && self.rooms.name_of(from) == Some(&user_name);
+                if !genuine {
+                    tracing::debug!(%from, room = %room, "cross-node chat dropped: its sender is not in that room here");
+                    return;
+                }
                 let event = ServerEvent::Chat {
                     from,
                     user_name,
