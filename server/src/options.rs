@@ -204,11 +204,17 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "on|off")]
     pub media_estimate: Switch,
 
-    /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/):
-    /// members of one room may be on different nodes behind a load balancer. Rooms' media stays
+    /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/,
+    /// or rediss:// for TLS; a password as redis://:PASSWORD@HOST:PORT/, never logged): members
+    /// of one room may be on different nodes behind a load balancer. Rooms' media stays
     /// browser to browser in cluster mode (--media sfu is refused). See docs/scaling.md.
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub cluster: Option<String>,
+
+    /// With --cluster rediss://…: a PEM certificate authority to trust for Redis's certificate
+    /// (instead of the system's).
+    #[arg(long, env = "CLUSTER_CA", value_name = "PATH")]
+    pub cluster_ca: Option<PathBuf>,
 
     /// With --cluster: what this deployment's keys and channels in Redis start with, so that
     /// deployments sharing one Redis (or one per database) never hear each other.
@@ -469,6 +475,7 @@ impl ServerOptions {
                 node_timeout: self.node_timeout,
                 max_peers_per_room: self.max_peers_per_room as usize,
                 prefix: self.cluster_prefix,
+                ca: self.cluster_ca,
             }),
         })
     }

@@ -7,12 +7,16 @@
 // Real redis-server, real nodes, real HAProxy (deploy/haproxy.cfg), both transports.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import {
   BIN,
   barrier,
   client,
   closeAll,
+  freeLoopbackPort,
   join,
   metrics,
   sleep,
@@ -410,5 +414,100 @@ test("a node with a password in its Redis URL never logs the password", { timeou
     for (const text of [node.logs(), wrong.out.stderr]) assert.ok(!/s3cret-pw|wrong-pw/.test(text), text);
   } finally {
     secured.proc.kill("SIGKILL");
+  }
+});
+
+test("rediss://: nodes reach a Redis over TLS with a password, trusting --cluster-ca; without it they refuse to start", {
+  timeout: 60000,
+}, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-rediss-"));
+  const openssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=fm-test-ca",
+  );
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "redis.key",
+    "-out",
+    "redis.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  fs.writeFileSync(path.join(dir, "san"), "subjectAltName=IP:127.0.0.1\n");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "redis.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "redis.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san",
+  );
+  const tlsPort = await freeLoopbackPort();
+  const secured = await startRedis(undefined, [
+    "--port",
+    "0",
+    "--tls-port",
+    String(tlsPort),
+    "--tls-cert-file",
+    path.join(dir, "redis.crt"),
+    "--tls-key-file",
+    path.join(dir, "redis.key"),
+    "--tls-ca-cert-file",
+    path.join(dir, "ca.crt"),
+    "--tls-auth-clients",
+    "no",
+    "--requirepass",
+    "tls-s3cret",
+  ]);
+  try {
+    const url = `rediss://:tls-s3cret@127.0.0.1:${tlsPort}/`;
+    const ca = ["--cluster-ca", path.join(dir, "ca.crt")];
+    const [n1, n2] = await Promise.all([startNode(["--cluster", url, ...ca]), startNode(["--cluster", url, ...ca])]);
+    nodes.push(n1, n2);
+    const ann = await client(n1.url);
+    const bob = await client(n2.url, "ws");
+    await join(ann, "over-tls", "Ann");
+    const annSeesBob = ann.next("user-joined");
+    assert.deepEqual(ids(await join(bob, "over-tls", "Bob")), [ann.id]);
+    await annSeesBob;
+    await barrier(ann, bob);
+    await barrier(bob, ann);
+    for (const node of [n1, n2]) {
+      assert.match(node.logs(), /joined the cluster.*url=rediss:\/\/:\*\*\*\*@127\.0\.0\.1/);
+      assert.ok(!node.logs().includes("tls-s3cret"), "no password in the log");
+    }
+    // The system does not trust the test's authority: without --cluster-ca the node says so.
+    const untrusted = spawnCollecting(BIN, ["serve", "--cluster", url, "--no-mdns", "--port", "0"]);
+    assert.equal(await untrusted.exited, 2);
+    assert.match(untrusted.out.stderr, /cannot reach Redis at rediss:\/\/:\*\*\*\*@127\.0\.0\.1/);
+    assert.ok(!untrusted.out.stderr.includes("tls-s3cret"));
+  } finally {
+    secured.proc.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -41,6 +41,35 @@ pub struct ClusterOptions {
     pub max_peers_per_room: usize,
     /// What this deployment's keys and channels start with (checked: `namespace::check_prefix`).
     pub prefix: String,
+    /// For `rediss://`: a PEM certificate authority to trust instead of the system's.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+/// The Redis client for `--cluster`: plain, or TLS for `rediss://` (rustls with the ring
+/// provider, as the HTTPS side; the system's roots, or `--cluster-ca`).
+fn client(options: &ClusterOptions) -> Result<redis::Client, ClusterError> {
+    let bad_url = |source| ClusterError::Url {
+        url: shown_url(&options.url),
+        source,
+    };
+    if !options.url.starts_with("rediss://") {
+        return redis::Client::open(options.url.as_str()).map_err(bad_url);
+    }
+    // redis builds its TLS configuration with the process's default provider; another part of
+    // the program may have installed it already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root_cert = match &options.ca {
+        Some(path) => Some(std::fs::read(path).map_err(|source| ClusterError::Ca {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert,
+    };
+    redis::Client::build_with_tls(options.url.as_str(), certificates).map_err(bad_url)
 }
 
 /// A Redis URL as logs and errors show it: its password replaced by `****`.
@@ -63,6 +92,11 @@ pub enum ClusterError {
     Url {
         url: String,
         source: redis::RedisError,
+    },
+    #[error("cannot read --cluster-ca {path}: {source}")]
+    Ca {
+        path: std::path::PathBuf,
+        source: std::io::Error,
     },
     #[error("cannot reach Redis at {url}: {source}")]
     Connect {
@@ -141,11 +175,7 @@ const ADMISSION_TIMEOUT: Duration = Duration::from_secs(3);
 impl Cluster {
     /// Connects to Redis, registers this node and attaches the cluster to `hub`.
     pub async fn start(options: ClusterOptions, hub: Hub) -> Result<Cluster, ClusterError> {
-        let client =
-            redis::Client::open(options.url.as_str()).map_err(|source| ClusterError::Url {
-                url: shown_url(&options.url),
-                source,
-            })?;
+        let client = client(&options)?;
         let connection = ConnectionManager::new(client.clone())
             .await
             .map_err(|source| ClusterError::Connect {
