@@ -137,7 +137,7 @@ async fn run(
 /// invitation (the host link is the window's New meeting's, which opens it).
 async fn copy_link(desktop: &Desktop, clipboard: &Clipboard) {
     let made = desktop
-        .with_server(async |s| NewMeeting::create(s.hub(), &s.status().meeting_link))
+        .with_server(async |s| NewMeeting::create(s.hub(), &s.status().meeting_link).await)
         .await;
     match made {
         Some(Ok(meeting)) => {

@@ -228,7 +228,7 @@ async fn make_meeting(
             "too many new meetings from this address: try again in a minute".into(),
         );
     }
-    match maker.hub.new_meeting(new_room_name) {
+    match maker.hub.make_meeting(new_room_name).await {
         Ok((room, keys)) => Json(MadeMeeting {
             room: room.as_str().to_owned(),
             key: keys.guest.expose().to_owned(),

@@ -74,6 +74,7 @@ impl From<&Refusal> for RefusalKind {
                 RefusalKind::access
             }
             Refusal::NotHere(_) => RefusalKind::routing,
+            Refusal::HostControlsUnavailable => RefusalKind::cluster,
         }
     }
 }

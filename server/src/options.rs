@@ -274,10 +274,6 @@ pub enum ConfigError {
         "--media sfu cannot be used with --cluster: media through the server is not shared between nodes (see docs/scaling.md)"
     )]
     SfuInCluster,
-    #[error(
-        "--room-access link cannot be used with --cluster yet: private meetings are kept by one node only, so every join would be refused"
-    )]
-    LinkAccessInCluster,
     #[error(transparent)]
     ClusterPrefix(#[from] crate::cluster::namespace::BadPrefix),
     #[error("--node-timeout must be at least 1s (it was {0:?})")]
@@ -398,9 +394,6 @@ impl ServerOptions {
         if self.cluster.is_some() && self.media == MediaArg::Sfu {
             return Err(ConfigError::SfuInCluster);
         }
-        if self.cluster.is_some() && self.room_access == AccessArg::Link {
-            return Err(ConfigError::LinkAccessInCluster);
-        }
         crate::cluster::namespace::check_prefix(&self.cluster_prefix)?;
         if self.node_timeout < Duration::from_secs(1) {
             return Err(ConfigError::NodeTimeout(self.node_timeout));
@@ -434,6 +427,10 @@ impl ServerOptions {
                 },
             },
         });
+        let access = match self.room_access {
+            AccessArg::Open => RoomAccess::Open,
+            AccessArg::Link => RoomAccess::Link,
+        };
         Ok(ServerConfig {
             tls,
             ice_servers,
@@ -451,10 +448,7 @@ impl ServerOptions {
                     burst: self.event_burst.into(),
                 },
                 media: media_policy,
-                access: match self.room_access {
-                    AccessArg::Open => RoomAccess::Open,
-                    AccessArg::Link => RoomAccess::Link,
-                },
+                access,
             },
             meetings_file: Some(self.meetings_file.unwrap_or_else(default_meetings_file)),
             media,
@@ -476,6 +470,7 @@ impl ServerOptions {
                 max_peers_per_room: self.max_peers_per_room as usize,
                 prefix: self.cluster_prefix,
                 ca: self.cluster_ca,
+                access,
             }),
         })
     }

@@ -8,12 +8,12 @@
 // while a witness pair keeps talking. In real browsers on a simulated LAN: the page's New
 // private meeting, the guest link, the key gone from the address bar, a guesser told why.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import {
-  BIN,
   barrier,
   browserIn,
   client,
@@ -28,7 +28,6 @@ import {
   remoteNames,
   SHOTS,
   serveMeetingIn,
-  spawnCollecting,
   startNode,
   startRedis,
   TRANSPORTS,
@@ -356,18 +355,53 @@ async function guessing(server) {
   assert.deepEqual(joinedInside, [], "nobody inside heard a thing");
 }
 
-test("cluster mode says plainly that private meetings are not available yet, instead of making a meeting other nodes would open to anyone", async () => {
+test("in a cluster: a meeting made on one node opens only with its key on every node; Redis keeps digests", async () => {
   const redis = await startRedis();
-  const node = await startNode(["--cluster", redis.url]);
+  const [n1, n2] = await Promise.all([
+    startNode(["--cluster", redis.url]),
+    startNode(["--cluster", redis.url, "--room-access", "link"]),
+  ]);
   try {
-    const response = await fetch(`${node.url}/api/new-meeting`);
-    assert.equal(response.status, 503);
-    assert.match((await response.json()).error, /not available in cluster mode yet/);
-    const refused = spawnCollecting(BIN, ["serve", "--cluster", redis.url, "--room-access", "link", "--no-mdns"]);
-    assert.equal(await refused.exited, 2);
-    assert.match(refused.out.stderr, /--room-access link cannot be used with --cluster yet/);
+    const meeting = await newMeeting(n1.url);
+    const host = await client(n1.url);
+    assert.deepEqual(await joinWith(host, meeting.room, "Hana", meeting.hostKey), { init: [] });
+    // On the other node: a guesser is refused, a wrong key too, the guest key gets in.
+    const eve = await client(n2.url, "ws");
+    assert.deepEqual(await joinWith(eve, meeting.room, "Eve"), { error: NEEDS_LINK });
+    assert.deepEqual(
+      await joinWith(
+        eve,
+        meeting.room,
+        "Eve",
+        meeting.hostKey.replace(/^./, (c) => (c === "A" ? "B" : "A")),
+      ),
+      {
+        error: WRONG_KEY,
+      },
+    );
+    const told = host.next("user-joined");
+    const gus = await client(n2.url, "ws");
+    assert.deepEqual(await joinWith(gus, meeting.room, "Gus", meeting.guestKey), {
+      init: [{ id: host.id, userName: "Hana" }],
+    });
+    assert.equal((await told).userName, "Gus");
+    // That node runs with --room-access link: an open room's join by name is refused there.
+    assert.deepEqual(await joinWith(eve, "standup", "Eve"), { error: NEEDS_LINK });
+    // Redis holds the digests, never the keys, and forgets them in time.
+    const cli = (...args) =>
+      execFileSync("redis-cli", ["-p", String(redis.port), ...args], { encoding: "utf8" }).trim();
+    const stored = cli("GET", `fm:invite:${meeting.room}`);
+    assert.match(stored, /"guest":"[0-9a-f]{64}"/);
+    assert.ok(!stored.includes(meeting.guestKey) && !stored.includes(meeting.hostKey));
+    assert.ok(Number(cli("TTL", `fm:invite:${meeting.room}`)) > 29 * 24 * 3600);
+    // A host's controls are one node's only: refused plainly in cluster mode for now.
+    const refused = host.next("error");
+    host.emit("host", { action: "lock", on: true });
+    assert.equal(await refused, "a host's controls are not available in cluster mode yet");
   } finally {
-    assert.equal(await node.stop(), 0);
+    closeAll();
+    assert.equal(await n1.stop(), 0);
+    assert.equal(await n2.stop(), 0);
     redis.proc.kill();
   }
 });

@@ -26,6 +26,7 @@ use crate::hub::cluster::{
     Admission, ClusterLink, Effect, JoinRequest, NodeId, RemoteMember, Snapshot,
 };
 use crate::metrics::{Direction, Metrics};
+use crate::rooms::{Invitation, KeyDigest, Refusal};
 use crate::wire::{PeerId, RoomId, UserName};
 
 use namespace::{Namespace, Scripts};
@@ -43,6 +44,8 @@ pub struct ClusterOptions {
     pub prefix: String,
     /// For `rediss://`: a PEM certificate authority to trust instead of the system's.
     pub ca: Option<std::path::PathBuf>,
+    /// Whether rooms without an invitation may be entered by name (`--room-access`).
+    pub access: crate::rooms::RoomAccess,
 }
 
 /// The Redis client for `--cluster`: plain, or TLS for `rediss://` (rustls with the ring
@@ -154,6 +157,7 @@ enum Subscription {
 
 struct Link {
     node: NodeId,
+    access: crate::rooms::RoomAccess,
     ns: Namespace,
     scripts: Scripts,
     cap: usize,
@@ -168,6 +172,9 @@ pub struct Cluster {
     status: watch::Receiver<ClusterStatus>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// How long a private meeting's invitation lasts in Redis after it was made or last used.
+const INVITATION_SECONDS: u64 = crate::rooms::INVITATION_IDLE_MS / 1000;
 
 /// How long a join waits for Redis before it is refused as "cluster unavailable".
 const ADMISSION_TIMEOUT: Duration = Duration::from_secs(3);
@@ -199,6 +206,7 @@ impl Cluster {
         );
         let link = Arc::new(Link {
             node: node.clone(),
+            access: options.access,
             scripts: ns.scripts(),
             ns,
             cap: options.max_peers_per_room,
@@ -295,6 +303,12 @@ impl ClusterLink for Link {
             request.name.as_str().to_owned(),
             self.node.to_string(),
             self.cap.to_string(),
+            request.key.map(|k| k.to_hex()).unwrap_or_default(),
+            match self.access {
+                crate::rooms::RoomAccess::Open => "open".into(),
+                crate::rooms::RoomAccess::Link => "link".into(),
+            },
+            INVITATION_SECONDS.to_string(),
         ];
         let room = request.room.clone();
         let cap = self.cap;
@@ -341,6 +355,32 @@ impl ClusterLink for Link {
         let _ = self.commands.send(command);
     }
 
+    fn invite(&self, room: RoomId, invitation: Invitation) -> oneshot::Receiver<Option<bool>> {
+        let (reply, answer) = oneshot::channel();
+        let digests = serde_json::json!({
+            "guest": invitation.guest.to_hex(),
+            "host": invitation.host.to_hex(),
+        });
+        let (made, made_answer) = oneshot::channel();
+        let _ = self.commands.send(Command::Eval {
+            script: self.scripts.invite.clone(),
+            args: vec![
+                room.to_string(),
+                digests.to_string(),
+                INVITATION_SECONDS.to_string(),
+            ],
+            reply: Some(made),
+        });
+        tokio::spawn(async move {
+            let answer = match made_answer.await {
+                Ok(Some(Value::Int(made))) => Some(made == 1),
+                _ => None,
+            };
+            let _ = reply.send(answer);
+        });
+        answer
+    }
+
     fn forget_room(&self, room: RoomId) {
         let _ = self
             .subscriptions
@@ -365,13 +405,33 @@ fn admission_of(value: &Value, cap: usize) -> Admission {
         return Admission::Unavailable;
     };
     match items.first().and_then(text).as_deref() {
-        Some("ok") => match snapshot_of(&items[1..]) {
-            Some(snapshot) => Admission::Admitted(snapshot),
-            None => Admission::Unavailable,
+        Some("ok") => match (items.get(1).and_then(text), snapshot_of(&items[2..])) {
+            (Some(invitation), Some(snapshot)) => {
+                Admission::Admitted(snapshot, invitation_of(&invitation))
+            }
+            _ => Admission::Unavailable,
         },
         Some("full") => Admission::Full { limit: cap },
+        Some("needs-link") => Admission::Refused(Refusal::NeedsLink),
+        Some("wrong-key") => Admission::Refused(Refusal::WrongKey),
         _ => Admission::Unavailable,
     }
+}
+
+/// A private meeting's invitation as `invite:R` keeps it (`""` for none).
+fn invitation_of(text: &str) -> Option<Invitation> {
+    #[derive(serde::Deserialize)]
+    struct Digests {
+        guest: String,
+        host: String,
+    }
+    let digests: Digests = serde_json::from_str(text).ok()?;
+    Some(Invitation {
+        guest: KeyDigest::from_hex(&digests.guest)?,
+        host: KeyDigest::from_hex(&digests.host)?,
+        last_used_ms: 0,
+        lobby: false,
+    })
 }
 
 /// `seq, peer, {name, node}, peer, {name, node}, ...` as the scripts return a room.

@@ -76,6 +76,7 @@ impl Namespace {
             reap: self.script(scripts::REAP),
             alive: self.script(scripts::ALIVE),
             resync: self.script(scripts::RESYNC),
+            invite: self.script(scripts::INVITE),
             nodes: self.script("return redis.call('SMEMBERS', K .. 'nodes')"),
         }
     }
@@ -89,6 +90,7 @@ pub struct Scripts {
     pub reap: Arc<str>,
     pub alive: Arc<str>,
     pub resync: Arc<str>,
+    pub invite: Arc<str>,
     /// The registered nodes.
     pub nodes: Arc<str>,
 }

@@ -5,7 +5,8 @@
 //! Each script runs with `K` (the keys' prefix, `fm:` by default) and `CH` (the channels'
 //! prefix, `fm:<db>:`) set by `namespace.rs`. Keys (all under `K`): `room:R` hash peer ->
 //! {name, node} (gone when empty, as Redis does);
-//! `seq:R` the room's event counter (expires a day after the room empties);
+//! `seq:R` the room's event counter (expires a day after the room empties); `invite:R` a private
+//! meeting's key digests (expires 30 days after its last use);
 //! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
 //! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
 //! dead (so that it steps down if it comes back). Channels: `CH room:R` (a room's joins, leaves,
@@ -43,20 +44,35 @@ end
     };
 }
 
-/// ARGV: room, peer, name, node, cap. Joins `peer` (leaving its previous room first), unless the
-/// room is full. Returns `{"ok", seq, members...}`, `{"full"}`, or `{"gone"}` when this node has
-/// been declared dead.
+/// ARGV: room, peer, name, node, cap, key (the SHA-256 of the join's key in hex, or empty),
+/// access (`open` or `link`), and how long a used invitation lasts from now, in seconds. Joins `peer` (leaving its previous room first), unless the room is
+/// a private meeting its key does not open (`invite:R` holds the meeting's key digests), or
+/// full. Returns `{"ok", invitation or "", seq, members...}`, `{"needs-link"}`,
+/// `{"wrong-key"}`, `{"full"}`, or `{"gone"}` when this node has been declared dead.
+/// Digests are compared as they are: their timing says nothing about a key.
 pub const JOIN: &str = concat!(
     members!(),
     r#"
 local room, peer, name, node, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local key, access = ARGV[6], ARGV[7]
 if redis.call('EXISTS', K .. 'reaped:' .. node) == 1 then return {'gone'} end
+local invitation = redis.call('GET', K .. 'invite:' .. room)
+if invitation then
+  if key == '' then return {'needs-link'} end
+  local i = cjson.decode(invitation)
+  if key ~= i.guest and key ~= i.host then return {'wrong-key'} end
+  redis.call('EXPIRE', K .. 'invite:' .. room, ARGV[8])
+else
+  invitation = ''
+  if key ~= '' then return {'wrong-key'} end
+  if access == 'link' then return {'needs-link'} end
+end
 local here = redis.call('HEXISTS', K .. 'room:' .. room, peer) == 1
 if not here and redis.call('HLEN', K .. 'room:' .. room) >= cap then return {'full'} end
 local old = redis.call('HGET', K .. 'peers:' .. node, peer)
 if old and old ~= room then drop_member(old, peer) end
 if not here then add_member(room, peer, name, node) end
-return snapshot(room, {'ok'})
+return snapshot(room, {'ok', invitation})
 "#
 );
 
@@ -132,3 +148,13 @@ redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='members', room=roo
 return snapshot(room, {})
 "#
 );
+
+/// ARGV: room, invitation (`{"guest": digest, "host": digest}`), lifetime in seconds. Makes
+/// `room` a private meeting unless the name is in use (people in it, or another meeting).
+/// Returns 1 when made, 0 when the name is taken.
+pub const INVITE: &str = r#"
+local room, invitation, ttl = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', K .. 'room:' .. room) == 1 then return 0 end
+if redis.call('SET', K .. 'invite:' .. room, invitation, 'NX', 'EX', ttl) then return 1 end
+return 0
+"#;

@@ -122,8 +122,8 @@ pub struct NewMeeting {
 
 impl NewMeeting {
     /// A fresh private meeting on `hub`, with links on the server reached at `link_base`.
-    pub fn create(hub: &Hub, link_base: &str) -> Result<Self, InviteError> {
-        let (room, keys) = hub.new_meeting(new_room_name)?;
+    pub async fn create(hub: &Hub, link_base: &str) -> Result<Self, InviteError> {
+        let (room, keys) = hub.make_meeting(new_room_name).await?;
         let link = invitation_link(link_base, &room, &keys.guest, None);
         let host_link = invitation_link(link_base, &room, &keys.guest, Some(&keys.host));
         Ok(Self {
@@ -136,7 +136,7 @@ impl NewMeeting {
 
 /// `GET /api/new-meeting`: a fresh private meeting and its links, for the window's New meeting.
 pub async fn new_meeting(State(state): State<DashboardState>) -> Response {
-    match NewMeeting::create(&state.hub, &status_of(&state).meeting_link) {
+    match NewMeeting::create(&state.hub, &status_of(&state).meeting_link).await {
         Ok(meeting) => Json(meeting).into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,

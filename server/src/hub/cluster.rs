@@ -16,7 +16,9 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 
 use super::{Hub, State};
-use crate::rooms::{Change, Delivery, Outcome, Refusal};
+use tokio::sync::oneshot;
+
+use crate::rooms::{Change, Delivery, Invitation, KeyDigest, Outcome, Refusal};
 use crate::wire::{
     ChatText, ClientEvent, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, UserName,
 };
@@ -36,6 +38,10 @@ pub trait ClusterLink: Send + Sync {
     fn publish(&self, effect: Effect);
     /// This node has no member left in `room`: stop following it.
     fn forget_room(&self, room: RoomId);
+    /// Makes `room` a private meeting cluster-wide, unless its name is in use there: the
+    /// answer is `Some(true)` when made, `Some(false)` when taken, `None` when Redis did not
+    /// answer.
+    fn invite(&self, room: RoomId, invitation: Invitation) -> oneshot::Receiver<Option<bool>>;
 }
 
 /// A local peer's join, waiting for the cluster's admission.
@@ -44,6 +50,8 @@ pub struct JoinRequest {
     pub peer: PeerId,
     pub room: RoomId,
     pub name: UserName,
+    /// The digest of the join's key, for the cluster to check against the meeting's.
+    pub key: Option<KeyDigest>,
     /// The event itself, handled by the core once admitted.
     pub event: ClientEvent,
 }
@@ -51,8 +59,11 @@ pub struct JoinRequest {
 /// The cluster's answer to a join.
 #[derive(Debug)]
 pub enum Admission {
-    /// In: who is in the room cluster-wide, as of `seq`.
-    Admitted(Snapshot),
+    /// In: who is in the room cluster-wide, as of `seq`, and the room's invitation if it is a
+    /// private meeting (this node keeps it, so that its core decides as the cluster did).
+    Admitted(Snapshot, Option<Invitation>),
+    /// Not in, for the reason the core would give (no key, a wrong key).
+    Refused(Refusal),
     /// The room is at its cap, counted over every node.
     Full { limit: usize },
     /// Redis did not answer (or this node has been declared dead and is stepping down).
@@ -250,7 +261,9 @@ impl Hub {
     /// Joins the cluster: from now on joins are admitted by it and what other nodes must know
     /// is handed to it.
     pub fn attach_cluster(&self, link: Arc<dyn ClusterLink>) {
-        self.lock().cluster = Some(ClusterState::new(link));
+        let mut state = self.lock();
+        state.cluster = Some(ClusterState::new(link));
+        state.rooms.disable_host_controls();
     }
 
     /// Cluster mode: the cluster's answer to a join this hub asked it to admit.
@@ -262,14 +275,15 @@ impl Hub {
         if let Some(cluster) = &mut state.cluster {
             cluster.joining.remove(&peer);
         }
-        if let Admission::Admitted(snapshot) = &admission {
+        if let Admission::Admitted(snapshot, invitation) = &admission {
             state.take_snapshot(&room, snapshot);
+            state.rooms.keep_invitation(&room, *invitation);
         }
         if !state.peers.contains_key(&peer) {
             // Gone while its join waited: undo the cluster's half.
             if let Some(cluster) = &mut state.cluster {
                 cluster.waiting.remove(&peer);
-                if matches!(admission, Admission::Admitted(_)) {
+                if matches!(admission, Admission::Admitted(..)) {
                     cluster.link.publish(Effect::Left {
                         room: room.clone(),
                         peer,
@@ -280,7 +294,11 @@ impl Hub {
             return;
         }
         match admission {
-            Admission::Admitted(_) => state.decide(peer, Ok(Some(event))),
+            Admission::Admitted(..) => state.decide(peer, Ok(Some(event))),
+            Admission::Refused(refusal) => {
+                state.apply(Outcome::refusal(peer, refusal));
+                state.forget_if_unused(&room);
+            }
             Admission::Full { limit } => {
                 state.apply(Outcome::refusal(
                     peer,
@@ -396,7 +414,12 @@ impl State {
     }
 
     pub(super) fn ask_admission(&mut self, hub: &Hub, peer: PeerId, event: ClientEvent) {
-        let (Some(cluster), ClientEvent::JoinRoom { room, name, .. }) = (&mut self.cluster, &event)
+        let (
+            Some(cluster),
+            ClientEvent::JoinRoom {
+                room, name, key, ..
+            },
+        ) = (&mut self.cluster, &event)
         else {
             return;
         };
@@ -414,6 +437,7 @@ impl State {
             peer,
             room: room.clone(),
             name: name.clone(),
+            key: key.as_ref().map(KeyDigest::of),
             event,
         };
         cluster.link.admit(hub.clone(), request, subscribe);
@@ -708,6 +732,9 @@ mod tests {
         fn admit(&self, _: Hub, _: JoinRequest, _: bool) {}
         fn publish(&self, _: Effect) {}
         fn forget_room(&self, _: RoomId) {}
+        fn invite(&self, _: RoomId, _: Invitation) -> oneshot::Receiver<Option<bool>> {
+            oneshot::channel().1
+        }
     }
 
     #[test]

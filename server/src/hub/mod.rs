@@ -171,8 +171,36 @@ impl Hub {
     }
 
     /// Makes a private meeting: a room named by `name` (called again while the name it gives
-    /// is in use) that only its two fresh keys open. The keys are returned once, in clear.
-    pub fn new_meeting(
+    /// is in use) that only its two fresh keys open. The keys are returned once, in clear. In
+    /// cluster mode the meeting is made in Redis, for every node.
+    pub async fn make_meeting(
+        &self,
+        mut name: impl FnMut() -> String,
+    ) -> Result<(RoomId, MeetingKeys), InviteError> {
+        let link = self.lock().cluster.as_ref().map(|c| c.link.clone());
+        let Some(link) = link else {
+            return self.new_meeting(name);
+        };
+        const TRIES: usize = 50;
+        let keys = MeetingKeys::random();
+        let invitation = keys.invitation(unix_ms());
+        for _ in 0..TRIES {
+            let Ok(room) = RoomId::parse(&name()) else {
+                continue;
+            };
+            match link.invite(room.clone(), invitation).await {
+                Ok(Some(true)) => return Ok((room, keys)),
+                Ok(Some(false)) => continue,
+                _ => return Err(InviteError::ClusterUnavailable),
+            }
+        }
+        Err(InviteError::Taken(
+            RoomId::parse(&name()).map_err(|_| InviteError::Full(0))?,
+        ))
+    }
+
+    /// [`Hub::make_meeting`] for a server on its own.
+    fn new_meeting(
         &self,
         mut name: impl FnMut() -> String,
     ) -> Result<(RoomId, MeetingKeys), InviteError> {
@@ -180,9 +208,6 @@ impl Hub {
         let keys = MeetingKeys::random();
         let invitation = keys.invitation(unix_ms());
         let mut state = self.lock();
-        if state.cluster.is_some() {
-            return Err(InviteError::Cluster);
-        }
         let mut last = None;
         for _ in 0..TRIES {
             let Ok(room) = RoomId::parse(&name()) else {

@@ -142,12 +142,11 @@ pub enum InviteError {
     /// The name is in use: by people in it now, or by another private meeting.
     #[error("room '{0}' is already in use")]
     Taken(RoomId),
-    /// In cluster mode: another node would not know the meeting, and would let anyone in by
-    /// its name (or refuse its guests).
+    /// In cluster mode, Redis did not answer.
     #[error(
-        "private meetings are not available in cluster mode yet: each node would keep its own, and another node would let anyone in by the name"
+        "this server cannot reach the other servers of its cluster right now: try again in a moment"
     )]
-    Cluster,
+    ClusterUnavailable,
     /// The registry is at its cap.
     #[error("this server already keeps {0} private meetings: try again when some have expired")]
     Full(usize),
@@ -193,6 +192,26 @@ impl Invitations {
     /// Every invitation kept, for saving.
     pub fn iter(&self) -> impl Iterator<Item = (&RoomId, &Invitation)> {
         self.by_room.iter()
+    }
+
+    /// Cluster mode: the room's invitation as the cluster's Redis has it now (`None`: not a
+    /// private meeting), so that this node decides as the cluster did.
+    pub fn set(&mut self, room: &RoomId, invitation: Option<Invitation>) {
+        match invitation {
+            Some(invitation) => {
+                let lobby = self.by_room.get(room).is_some_and(|i| i.lobby);
+                self.by_room.insert(
+                    room.clone(),
+                    Invitation {
+                        lobby,
+                        ..invitation
+                    },
+                );
+            }
+            None => {
+                self.by_room.remove(room);
+            }
+        }
     }
 
     /// A private meeting's invitation, to change how it is run.

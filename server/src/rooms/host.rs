@@ -97,6 +97,9 @@ impl Rooms {
         let Some(invitation) = self.invitations.get(room) else {
             return;
         };
+        if !self.host_controls {
+            return;
+        }
         let members = self.members(room);
         let hosts: Vec<PeerId> = members
             .iter()
@@ -142,6 +145,9 @@ impl Rooms {
 
     /// A host's request.
     pub(super) fn host(&mut self, from: PeerId, action: HostAction, out: &mut Outcome) {
+        if !self.host_controls {
+            return out.refuse(from, Refusal::HostControlsUnavailable, true);
+        }
         let room = match self
             .peers
             .get(&from)

@@ -69,6 +69,9 @@ pub enum Refusal {
     /// A guest's join to a private meeting a host has locked.
     #[error("this meeting is locked: nobody new can join right now")]
     Locked,
+    /// A `host` request in cluster mode.
+    #[error("a host's controls are not available in cluster mode yet")]
+    HostControlsUnavailable,
     /// A `host` request from someone who is not a private meeting's host.
     #[error("only the meeting's host can do that")]
     NotHost,
@@ -208,6 +211,9 @@ pub struct Rooms {
     invitations: Invitations,
     /// How each private meeting in progress is run (its lock, its lobby's queue).
     controls: host::AllControls,
+    /// Whether hosts may run their meetings (not in cluster mode yet: another node would not
+    /// know the lobby, the lock or who is host).
+    host_controls: bool,
 }
 
 impl Rooms {
@@ -219,6 +225,7 @@ impl Rooms {
             sfu_rooms: 0,
             invitations: Invitations::new(limits.access),
             controls: Default::default(),
+            host_controls: true,
             limits,
         }
     }
@@ -386,6 +393,16 @@ impl Rooms {
         let rooms = &self.rooms;
         self.invitations
             .expire(now_ms, |room| rooms.contains_key(room))
+    }
+
+    /// Cluster mode: keeps `room`'s invitation as the cluster has it (see `Invitations::set`).
+    pub fn keep_invitation(&mut self, room: &RoomId, invitation: Option<Invitation>) {
+        self.invitations.set(room, invitation);
+    }
+
+    /// Cluster mode: hosts' controls are refused, and members are not told of them.
+    pub fn disable_host_controls(&mut self) {
+        self.host_controls = false;
     }
 
     /// Whether `room` is a private meeting (only its link opens it).
