@@ -52,10 +52,39 @@ fn one_line(text: &str) -> String {
     line
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: info, quiet Socket.IO internals).
+/// Crates whose debug and trace output carries whole client messages (invitation keys, SDP,
+/// chat): kept at warn unless `RUST_LOG` names them itself, so that `RUST_LOG=debug` for our
+/// own logs does not write people's secrets to disk.
+const VERBATIM: [&str; 4] = [
+    "socketioxide",
+    "engineioxide",
+    "tungstenite",
+    "tokio_tungstenite",
+];
+
+/// The log filter for a `RUST_LOG` value (default: info, quiet Socket.IO internals).
+fn log_filter(rust_log: Option<&str>) -> String {
+    let asked = rust_log
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("info");
+    let mut directives = vec![asked.to_owned()];
+    for target in VERBATIM {
+        let named = asked
+            .split(',')
+            .any(|d| d.trim().split(['=', '[']).next() == Some(target));
+        if !named {
+            directives.push(format!("{target}=warn"));
+        }
+    }
+    directives.join(",")
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (see `log_filter`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
+    let asked = std::env::var("RUST_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(asked.as_deref()))
+        .unwrap_or_else(|_| log_filter(None).into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -96,5 +125,26 @@ pub fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 's
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_logging_keeps_the_message_carrying_crates_quiet_unless_named() {
+        assert_eq!(
+            log_filter(None),
+            "info,socketioxide=warn,engineioxide=warn,tungstenite=warn,tokio_tungstenite=warn"
+        );
+        assert_eq!(
+            log_filter(Some("debug")),
+            "debug,socketioxide=warn,engineioxide=warn,tungstenite=warn,tokio_tungstenite=warn"
+        );
+        assert_eq!(
+            log_filter(Some("debug,socketioxide=trace")),
+            "debug,socketioxide=trace,engineioxide=warn,tungstenite=warn,tokio_tungstenite=warn"
+        );
     }
 }

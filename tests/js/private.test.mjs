@@ -242,6 +242,24 @@ test("refusals are counted, and no key is in any log line or in the meetings fil
   await until(() => hostJoined.test(server.logs()), "the log line saying who is host");
 });
 
+test("even at RUST_LOG=trace no log line carries a key (the crates that log whole messages stay quiet unless named)", async () => {
+  const verbose = await startNode([], { env: { RUST_LOG: "trace" } });
+  let meeting;
+  try {
+    meeting = await newMeeting(verbose.url);
+    for (const transport of TRANSPORTS) {
+      const c = await client(verbose.url, transport);
+      assert.ok((await joinWith(c, meeting.room, "Hana", meeting.hostKey)).init);
+      c.close();
+    }
+    await until(() => (verbose.logs().match(/role=host/g) ?? []).length === 2, "both joins logged");
+  } finally {
+    assert.equal(await verbose.stop(), 0);
+  }
+  assert.match(verbose.logs(), / TRACE /, "the server did log at trace");
+  for (const key of [meeting.guestKey, meeting.hostKey]) assert.ok(!verbose.logs().includes(key), "a key in the log");
+});
+
 test("a restart keeps private meetings, still private", async () => {
   const own = meetingsFile();
   const env = { MEETINGS_FILE: own };
