@@ -111,6 +111,32 @@ test("New meeting opens a fresh private meeting as its host and copies the guest
   await context.close();
 });
 
+test("a private meeting shows who hosts and who waits, and offers no link it cannot make", async () => {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  await page.goto(`${server.url}/dashboard/`);
+  await page.waitForSelector("#connection.live");
+  const made = await (await fetch(`${server.url}/api/new-meeting`)).json();
+  const key = (link, k) => new URLSearchParams(new URL(link).hash.slice(1)).get(k);
+  const hana = await client(server.url);
+  const init = hana.next("init-users");
+  hana.emit("join-room", { roomId: made.room, userName: "Hana", key: key(made.hostLink, "h") });
+  await init;
+  hana.emit("host", { action: "lobby", on: true });
+  const eve = await client(server.url, "ws");
+  const waiting = eve.next("waiting");
+  eve.emit("join-room", { roomId: made.room, userName: "Eve", key: key(made.link, "k") });
+  await waiting;
+  const box = `[data-room="${made.room}"]`;
+  await page.waitForFunction(
+    (sel) => /waiting for the host: Eve/.test(document.querySelector(sel)?.textContent ?? ""),
+    box,
+  );
+  assert.match(await page.textContent(box), /private: invitation link only/);
+  assert.match(await page.textContent(`[data-peer="${hana.id}"]`), /Hana \(host\)/);
+  assert.equal(await page.$(`${box} button[aria-label^="Copy the link"]`), null, "no link for a private meeting");
+  await page.close();
+});
+
 test("the API answers this machine, and refuses other origins and rebinding hosts", async () => {
   const rooms = await get(`${server.url}/api/rooms`);
   assert.equal(rooms.status, 200);

@@ -56,6 +56,23 @@ async function newMeeting(url) {
   return { ...made, guestKey: fragment(made.link).k, hostKey: fragment(made.hostLink).h };
 }
 
+/** The next `meeting` view at `c` that passes `check` (earlier views of other changes may still
+ * be on their way, so the next one alone would not do). */
+function meetingView(c, check, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for a meeting view: ${what}`));
+    }, 5000);
+    const off = c.on("meeting", (view) => {
+      if (!check(view)) return;
+      clearTimeout(timer);
+      off();
+      resolve(view);
+    });
+  });
+}
+
 /** Joins with `key` (none when undefined): resolves with {init} or {error}, whichever comes. */
 function joinWith(c, roomId, userName, key) {
   const answer = Promise.race([
@@ -140,19 +157,19 @@ for (const transport of TRANSPORTS) {
     assert.equal(await refusedGus, "only the meeting's host can do that");
 
     // Lobby on: guests with the link wait; the host sees them, lets one in, turns one away.
-    let view = hana.next("meeting");
+    let view = meetingView(hana, (v) => v.lobby, "the lobby on");
     hana.emit("host", { action: "lobby", on: true });
     assert.deepEqual(await view, { hosts: [hana.id], lobby: true, locked: false, waiting: [] });
     const eve = await client(server.url, transport);
     const ivy = await client(server.url, transport);
     const waits = [eve.next("waiting"), ivy.next("waiting")];
     const gusSaw = gus.record("user-joined");
-    const hostSees = hana.next("meeting");
+    const hostSees = meetingView(hana, (v) => v.waiting.length > 0, "Eve waiting");
     eve.emit("join-room", { roomId: meeting.room, userName: "Eve", key: meeting.guestKey });
     assert.deepEqual((await hostSees).waiting, [{ id: eve.id, userName: "Eve" }]);
     ivy.emit("join-room", { roomId: meeting.room, userName: "Ivy", key: meeting.guestKey });
     await Promise.all(waits);
-    const guestView = gus.next("meeting");
+    const guestView = meetingView(gus, (v) => v.lobby, "the lobby, seen by a guest");
     const ivyOut = ivy.next("removed");
     hana.emit("host", { action: "decline", peer: ivy.id });
     assert.deepEqual(await ivyOut, { reason: "declined", message: "the host did not let you in" });
@@ -171,7 +188,7 @@ for (const transport of TRANSPORTS) {
     );
 
     // Locked: nobody new, link or not.
-    view = hana.next("meeting");
+    view = meetingView(hana, (v) => v.locked, "the lock");
     hana.emit("host", { action: "lock", on: true });
     assert.equal((await view).locked, true);
     assert.deepEqual(await joinWith(ivy, meeting.room, "Ivy", meeting.guestKey), {
