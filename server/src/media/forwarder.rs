@@ -97,9 +97,7 @@ impl Forwarder {
                     SfuRequest::Answer(sdp) => self.answer(peer, &sdp, io),
                     SfuRequest::Want(wants) => {
                         if let Some(p) = self.participants.get_mut(&peer) {
-                            for (stream, quality) in wants {
-                                p.wants.insert(stream.as_str().to_owned(), quality);
-                            }
+                            p.want(wants);
                             self.last_layers = None; // choose again at the next poll
                         }
                     }
@@ -434,6 +432,9 @@ impl Forwarder {
             for (origin, mid, rid, kind) in keyframe_requests {
                 self.request_keyframe(origin, mid, rid, kind, now);
             }
+            for (origin, mid) in ended {
+                self.end_track(origin, mid);
+            }
             for peer in dead {
                 self.drop_participant(
                     peer,
@@ -445,6 +446,28 @@ impl Forwarder {
                 return next;
             }
         }
+    }
+
+    /// `origin` stopped sending one track (a screen share ended): every other member of its
+    /// room stops receiving it (the m-line is stopped in the next offer to each).
+    fn end_track(&mut self, origin: PeerId, mid: Mid) {
+        let Some(room) = self.participants.get(&origin).map(|p| p.room.clone()) else {
+            return;
+        };
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == room && o.peer != origin)
+        {
+            other.remove_tracks_of(origin, Some(mid));
+        }
+        self.last_layers = None;
+    }
+
+    /// How many stream wants a page's connection holds (tests: bounded by what it receives).
+    #[cfg(test)]
+    pub fn wants_held(&self, peer: PeerId) -> usize {
+        self.participants.get(&peer).map_or(0, |p| p.wants.len())
     }
 
     /// A new track of `origin` goes to every other member of its room.

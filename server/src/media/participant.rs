@@ -4,7 +4,7 @@
 //! offers whenever others' tracks come or go, and, being the impolite side of the exchange,
 //! ignores a page's offer that crosses its own (the page rolls back and answers ours).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
@@ -13,7 +13,7 @@ use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::{Candidate, Rtc};
 
 use super::layers::{LayerSent, VideoWant, allocate, estimator_targets, quality_of};
-use crate::wire::{PeerId, Quality, RoomId};
+use crate::wire::{PeerId, Quality, RoomId, StreamId};
 
 /// How long a layer may go without data before it no longer counts as sent.
 const LAYER_SILENCE: Duration = Duration::from_secs(3);
@@ -271,6 +271,21 @@ impl Participant {
         Ok(())
     }
 
+    /// The qualities the page asks of the streams it receives. Only streams it does receive are
+    /// kept, so what a page can make the server hold is bounded by its tracks, however many
+    /// `sfu-want`s it sends.
+    pub fn want(&mut self, wants: BTreeMap<StreamId, Quality>) {
+        for (stream, quality) in wants {
+            let receives = self
+                .tracks_out
+                .iter()
+                .any(|t| t.stream_id == stream.as_str());
+            if receives {
+                self.wants.insert(stream.as_str().to_owned(), quality);
+            }
+        }
+    }
+
     /// Starts sending `origin`'s track to this page (negotiated on the next `offer`).
     pub fn add_track(&mut self, origin: PeerId, track: &TrackIn) {
         let exists = self
@@ -292,6 +307,14 @@ impl Participant {
 
     /// Stops sending every track of `origin` (gone, or its track ended).
     pub fn remove_tracks_of(&mut self, origin: PeerId, mid: Option<Mid>) {
+        let ending = |t: &TrackOut| t.origin == origin && mid.is_none_or(|m| m == t.origin_mid);
+        let gone: Vec<String> = self
+            .tracks_out
+            .iter()
+            .filter(|t| ending(t))
+            .map(|t| t.stream_id.clone())
+            .collect();
+        self.wants.retain(|stream, _| !gone.contains(stream));
         self.tracks_out.retain_mut(|t| {
             if t.origin != origin || mid.is_some_and(|m| m != t.origin_mid) {
                 return true;
