@@ -89,6 +89,11 @@ pub enum MediaDrop {
     unknown,
     /// For a participant, but refused by its connection (malformed or unauthenticated).
     malformed,
+    /// Outgoing: the socket's send buffer was full (the forwarder produced faster than the
+    /// kernel sent).
+    send_buffer_full,
+    /// Outgoing: the kernel refused it (no route, the address gone).
+    send_failed,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -249,10 +254,16 @@ impl Metrics {
         let media_dropped = Family::<DropLabel, Counter>::default();
         registry.register(
             "media_dropped_datagrams",
-            "Datagrams on the media port dropped, by reason",
+            "Datagrams on the media port dropped, received or sent, by reason",
             media_dropped.clone(),
         );
-        for reason in [MediaDrop::garbage, MediaDrop::unknown, MediaDrop::malformed] {
+        for reason in [
+            MediaDrop::garbage,
+            MediaDrop::unknown,
+            MediaDrop::malformed,
+            MediaDrop::send_buffer_full,
+            MediaDrop::send_failed,
+        ] {
             let _ = media_dropped.get_or_create(&DropLabel { reason });
         }
         let media_bitrate_in = Family::<PeerLabel, Gauge>::default();

@@ -94,9 +94,10 @@ impl MediaServer {
             .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
-        let forwarder = forwarder::Forwarder::new(addrs.clone(), config, metrics, stats.clone());
+        let forwarder =
+            forwarder::Forwarder::new(addrs.clone(), config, metrics.clone(), stats.clone());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(udp::run(sockets, forwarder, changes, hub, stop_rx));
+        let task = tokio::spawn(udp::run(sockets, forwarder, changes, hub, metrics, stop_rx));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");
         Ok(Self {
@@ -131,6 +132,12 @@ impl MediaServer {
 /// machine. The kernel caps what it grants at twice `net.core.rmem_max`.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
+/// The send buffer asked for each media socket: one incoming frame becomes a copy for every
+/// receiver at once (a keyframe to 30 people is hundreds of datagrams in one step), which the
+/// default buffer cannot hold. The kernel caps it at twice `net.core.wmem_max`; what is still
+/// dropped is counted (`media_dropped_datagrams{reason="send_buffer_full"}`).
+const SEND_BUFFER: usize = 4 << 20;
+
 async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
     let addr = SocketAddr::new(ip, port);
     let socket = UdpSocket::bind(addr)
@@ -150,6 +157,18 @@ async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
             granted,
             asked = RECEIVE_BUFFER,
             "media socket receive buffer capped by net.core.rmem_max"
+        );
+    }
+    if let Err(error) = buffer.set_send_buffer_size(SEND_BUFFER) {
+        tracing::debug!(%error, "could not enlarge the media socket's send buffer");
+    }
+    if let Ok(granted) = buffer.send_buffer_size()
+        && granted < SEND_BUFFER
+    {
+        tracing::debug!(
+            granted,
+            asked = SEND_BUFFER,
+            "media socket send buffer capped by net.core.wmem_max"
         );
     }
     Ok(socket)

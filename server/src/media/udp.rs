@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::forwarder::{Forwarder, Io};
 use crate::hub::Hub;
+use crate::metrics::{MediaDrop, Metrics};
 use crate::rooms::MediaChange;
 use crate::wire::{PeerId, ServerEvent, SfuReply};
 
@@ -24,6 +25,7 @@ struct Effects<'a> {
     /// Each socket with its address, looked up once.
     sockets: &'a [(SocketAddr, Arc<UdpSocket>)],
     tells: Vec<(PeerId, SfuReply)>,
+    metrics: &'a Metrics,
 }
 
 impl Io for Effects<'_> {
@@ -34,9 +36,17 @@ impl Io for Effects<'_> {
             .find(|(addr, _)| *addr == from)
             .or_else(|| self.sockets.first())
             .map(|(_, socket)| socket);
-        if let Some(socket) = socket {
-            // UDP: a full send buffer drops the datagram, as the network would.
-            let _ = socket.try_send_to(data, to);
+        if let Some(socket) = socket
+            && let Err(error) = socket.try_send_to(data, to)
+        {
+            // UDP: a full send buffer drops the datagram, as the network would; counted, so
+            // that loss at a receiver can be told apart from loss on the way.
+            let reason = if error.kind() == std::io::ErrorKind::WouldBlock {
+                MediaDrop::send_buffer_full
+            } else {
+                MediaDrop::send_failed
+            };
+            self.metrics.media_dropped(reason);
         }
     }
 
@@ -51,14 +61,17 @@ pub(super) async fn run(
     mut forwarder: Forwarder,
     mut changes: mpsc::UnboundedReceiver<MediaChange>,
     hub: Hub,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; DATAGRAM_MAX];
     let mut next = Instant::now();
+    let mut first_socket = 0;
     loop {
         let mut effects = Effects {
             sockets: &sockets,
             tells: Vec::new(),
+            metrics: &metrics,
         };
         let deadline = tokio::time::Instant::from_std(next);
         tokio::select! {
@@ -68,7 +81,7 @@ pub(super) async fn run(
                 let Some(change) = change else { break };
                 forwarder.change(change, Instant::now(), &mut effects);
             }
-            (index, received) = recv_any(&sockets, &mut buf) => {
+            (index, received) = recv_any(&sockets, &mut buf, &mut first_socket) => {
                 let taken = received.is_ok_and(|(len, source)| {
                     forwarder.datagram(sockets[index].0, source, &buf[..len], Instant::now())
                 });
@@ -88,19 +101,87 @@ pub(super) async fn run(
     tracing::debug!("media forwarder stopped");
 }
 
-/// The next datagram on any of the sockets: which one, and what `recv_from` said.
+/// The next datagram on any of the sockets: which one, and what `recv_from` said. The sockets
+/// are polled in turn from `first`, which moves past the one that answered: a flood on one
+/// address cannot keep the others' datagrams waiting.
 async fn recv_any(
     sockets: &[(SocketAddr, Arc<UdpSocket>)],
     buf: &mut [u8],
+    first: &mut usize,
 ) -> (usize, std::io::Result<(usize, SocketAddr)>) {
     std::future::poll_fn(|cx| {
-        for (index, (_, socket)) in sockets.iter().enumerate() {
+        let count = sockets.len();
+        for offset in 0..count {
+            let index = (*first + offset) % count;
             let mut read = ReadBuf::new(buf);
-            if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
+            if let Poll::Ready(result) = sockets[index].1.poll_recv_from(cx, &mut read) {
+                *first = (index + 1) % count;
                 return Poll::Ready((index, result.map(|from| (read.filled().len(), from))));
             }
         }
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn socket() -> (SocketAddr, Arc<UdpSocket>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (socket.local_addr().unwrap(), Arc::new(socket))
+    }
+
+    #[tokio::test]
+    async fn a_flood_on_one_socket_does_not_keep_another_waiting() {
+        let sockets = vec![socket().await, socket().await];
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..100 {
+            sender.send_to(b"flood", sockets[0].0).await.unwrap();
+        }
+        sender.send_to(b"other", sockets[1].0).await.unwrap();
+        // Both sockets have something queued (loopback delivers at once); poll until the
+        // quiet one answers.
+        let mut buf = vec![0u8; DATAGRAM_MAX];
+        let mut first = 0;
+        let mut reads = 0;
+        loop {
+            let (index, received) = recv_any(&sockets, &mut buf, &mut first).await;
+            received.unwrap();
+            reads += 1;
+            if index == 1 {
+                break;
+            }
+            assert!(
+                reads < 100,
+                "the quiet socket waited behind the whole flood"
+            );
+        }
+        assert!(
+            reads <= 2,
+            "the quiet socket's datagram came after {reads} reads"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_datagram_the_kernel_refuses_is_counted() {
+        let sockets = vec![socket().await];
+        // tokio tries a send only once the reactor has seen the socket writable.
+        sockets[0].1.writable().await.unwrap();
+        let metrics = Metrics::new();
+        let mut effects = Effects {
+            sockets: &sockets,
+            tells: Vec::new(),
+            metrics: &metrics,
+        };
+        // An IPv4 socket cannot send to an IPv6 address.
+        effects.transmit(sockets[0].0, "[::1]:9".parse().unwrap(), b"x");
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"free_meetings_media_dropped_datagrams_total{reason="send_failed"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"reason="send_buffer_full"} 0"#), "{text}");
+    }
 }
