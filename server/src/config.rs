@@ -68,6 +68,11 @@ pub struct MediaConfig {
     pub port: u16,
     /// Most bits per second forwarded in total.
     pub max_bitrate: u64,
+    /// Most tracks one page may send (m-lines it sends on).
+    pub max_tracks_in: usize,
+    /// Most bits per second one page may send; past it, its frames are not forwarded until the
+    /// next second.
+    pub max_bitrate_in: u64,
     /// Estimate each receiver's bandwidth (str0m's TWCC estimator, which also paces what is
     /// sent to it) and give it only the layers that fit. Off: every receiver gets the layers
     /// its page asks for, at once and unpaced (a wired LAN).

@@ -152,6 +152,7 @@ pub struct Metrics {
     media_participants: Gauge,
     media_forwarded: Counter,
     media_forwarded_bytes: Counter,
+    media_over_cap: Counter,
     media_dropped: Family<DropLabel, Counter>,
     media_bitrate_in: Family<PeerLabel, Gauge>,
     media_bitrate_out: Family<PeerLabel, Gauge>,
@@ -251,6 +252,12 @@ impl Metrics {
             "Media payload bytes forwarded (one copy per receiver)",
             media_forwarded_bytes.clone(),
         );
+        let media_over_cap = Counter::default();
+        registry.register(
+            "media_over_cap_frames",
+            "Frames not forwarded because their sender was over --media-max-bitrate-in",
+            media_over_cap.clone(),
+        );
         let media_dropped = Family::<DropLabel, Counter>::default();
         registry.register(
             "media_dropped_datagrams",
@@ -316,6 +323,7 @@ impl Metrics {
             media_forwarded,
             media_forwarded_bytes,
             media_dropped,
+            media_over_cap,
             media_bitrate_in,
             media_bitrate_out,
             cluster_nodes,
@@ -355,6 +363,11 @@ impl Metrics {
     pub fn media_forwarded(&self, count: u64, bytes: u64) {
         self.media_forwarded.inc_by(count);
         self.media_forwarded_bytes.inc_by(bytes);
+    }
+
+    /// A frame was not forwarded: its sender was over its bitrate cap.
+    pub fn media_over_cap(&self) {
+        self.media_over_cap.inc();
     }
 
     /// A datagram on the media port was dropped.

@@ -196,6 +196,16 @@ pub struct ServerOptions {
     #[arg(long, default_value = "400Mbit", value_parser = bitrate, value_name = "RATE")]
     pub media_max_bitrate: u64,
 
+    /// Most tracks one page may send through the media forwarder (a camera, a microphone and a
+    /// shared screen with its sound are four); an offer with more is refused with an error.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64), value_name = "COUNT")]
+    pub media_max_tracks: u32,
+
+    /// Most bitrate one page may send to the media forwarder, e.g. 10Mbit; past it that page's
+    /// frames are not forwarded until the next second, it is told, and it is counted.
+    #[arg(long, default_value = "10Mbit", value_parser = bitrate, value_name = "RATE")]
+    pub media_max_bitrate_in: u64,
+
     /// Whether the media forwarder estimates each receiver's bandwidth (str0m's estimator) and
     /// sends only the video layers that fit. Off (the default), each receiver gets the layers its
     /// tiles ask for, a step lower while it reports losing packets. `on` adapts sooner on a weak
@@ -416,6 +426,8 @@ impl ServerOptions {
                 .media_port
                 .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),
             max_bitrate: self.media_max_bitrate,
+            max_tracks_in: self.media_max_tracks as usize,
+            max_bitrate_in: self.media_max_bitrate_in,
             estimate: self.media_estimate == Switch::On,
         });
         let tls = tls_on.then(|| TlsConfig {

@@ -16,7 +16,7 @@ use str0m::{Event, IceConnectionState, Input, Output};
 use super::participant::{OutState, Participant, SentLayers, TrackIn};
 use super::stats::{MediaStats, ParticipantStats};
 use crate::config::MediaConfig;
-use crate::metrics::{MediaDrop, Metrics};
+use crate::metrics::{MediaDrop, Metrics, RefusalKind};
 use crate::rooms::MediaChange;
 use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
 
@@ -29,12 +29,29 @@ const DUE: Duration = Duration::from_micros(10);
 /// How often one sender is asked for a keyframe of one layer, at most.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 
+/// How many m-lines of an SDP offer its author sends on (`sendonly` or `sendrecv`, not
+/// stopped): the tracks a page would make the server take in.
+fn sending_m_lines(sdp: &str) -> usize {
+    sdp.split("\nm=")
+        .skip(1)
+        .filter(|section| {
+            let stopped = section.split_whitespace().nth(1) == Some("0");
+            let sends = section
+                .lines()
+                .any(|l| matches!(l.trim(), "a=sendonly" | "a=sendrecv"));
+            sends && !stopped
+        })
+        .count()
+}
+
 /// What the forwarder asks of the world.
 pub(super) trait Io {
     /// Sends a datagram from one of our addresses.
     fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]);
     /// Tells a page something about its connection (over its signaling connection).
     fn tell(&mut self, peer: PeerId, reply: SfuReply);
+    /// Tells a page what it did wrong (an `error`): over a limit.
+    fn warn(&mut self, peer: PeerId, message: String);
 }
 
 /// Every participant and the rules between them.
@@ -48,6 +65,9 @@ pub(super) struct Forwarder {
     candidates: Vec<SocketAddr>,
     /// The most bits per second sent in total before receivers get lower layers.
     max_bitrate: u64,
+    /// Per page: most tracks sent, most bits per second sent.
+    max_tracks_in: usize,
+    max_bitrate_in: u64,
     /// Whether receivers' bandwidth is estimated (and what they are sent paced).
     estimate: bool,
     /// Over the total budget (with hysteresis): every receiver a step lower.
@@ -70,6 +90,8 @@ impl Forwarder {
             by_source: HashMap::new(),
             candidates,
             max_bitrate: config.max_bitrate,
+            max_tracks_in: config.max_tracks_in,
+            max_bitrate_in: config.max_bitrate_in,
             estimate: config.estimate,
             pressure: false,
             metrics,
@@ -107,6 +129,17 @@ impl Forwarder {
     }
 
     fn offer(&mut self, peer: PeerId, room: RoomId, sdp: &str, now: Instant, io: &mut impl Io) {
+        let sending = sending_m_lines(sdp);
+        if sending > self.max_tracks_in {
+            let why = format!(
+                "the offer sends {sending} tracks, over the server's limit of {} (--media-max-tracks): not connected",
+                self.max_tracks_in
+            );
+            self.metrics.refused(RefusalKind::media);
+            io.warn(peer, why.clone());
+            io.tell(peer, SfuReply::Failed(why));
+            return;
+        }
         let parse = || SdpOffer::from_sdp_string(sdp);
         let offer = match parse() {
             Ok(offer) => offer,
@@ -364,6 +397,13 @@ impl Forwarder {
                                 tracing::info!(peer = %p.peer, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "media connected (ICE and DTLS done)");
                             }
                             Event::MediaData(data) => {
+                                if !p.within_bitrate(data.data.len(), self.max_bitrate_in, now) {
+                                    self.metrics.media_over_cap();
+                                    if p.may_warn_over_cap(now) {
+                                        io.warn(p.peer, format!("you send more than the server's limit of {} kbit/s (--media-max-bitrate-in): your video is not forwarded in full; lower its quality", self.max_bitrate_in / 1000));
+                                    }
+                                    continue;
+                                }
                                 let mut video = false;
                                 if let Some(track) =
                                     p.tracks_in.iter_mut().find(|t| t.mid == data.mid)

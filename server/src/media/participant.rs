@@ -193,6 +193,11 @@ pub(super) struct Participant {
     /// When its first offer was answered: how long connecting and the first media took is
     /// logged from here (a slow start is the network's, the page's or ours).
     pub opened: Instant,
+    /// Bytes received from the page in the current second (its start, the count): the
+    /// per-page bitrate cap.
+    window: (Instant, u64),
+    /// When the page was last told it sends over the cap.
+    warned: Option<Instant>,
 }
 
 impl Participant {
@@ -235,6 +240,8 @@ impl Participant {
             tracks_in: Vec::new(),
             tracks_out: Vec::new(),
             wants: HashMap::new(),
+            window: (now, 0),
+            warned: None,
             bandwidth: None,
             forwarded: 0,
             last_counts: None,
@@ -269,6 +276,27 @@ impl Participant {
         self.tracks_out
             .retain(|t| !matches!(t.state, OutState::Stopping(_)));
         Ok(())
+    }
+
+    /// Counts `bytes` received from the page now; false once the page is over `cap` bits per
+    /// second in the current second (the frame is then not forwarded).
+    pub fn within_bitrate(&mut self, bytes: usize, cap: u64, now: Instant) -> bool {
+        if now.saturating_duration_since(self.window.0) >= Duration::from_secs(1) {
+            self.window = (now, 0);
+        }
+        self.window.1 += bytes as u64;
+        self.window.1 * 8 <= cap
+    }
+
+    /// Whether to tell the page again that it sends over the cap (at most every 10 s).
+    pub fn may_warn_over_cap(&mut self, now: Instant) -> bool {
+        let due = self
+            .warned
+            .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(10));
+        if due {
+            self.warned = Some(now);
+        }
+        due
     }
 
     /// The qualities the page asks of the streams it receives. Only streams it does receive are

@@ -31,6 +31,7 @@ const SERVER: &str = "10.0.0.1:5443";
 struct Wire {
     datagrams: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     replies: Vec<(PeerId, SfuReply)>,
+    warnings: Vec<(PeerId, String)>,
 }
 
 impl Io for Wire {
@@ -39,6 +40,9 @@ impl Io for Wire {
     }
     fn tell(&mut self, peer: PeerId, reply: SfuReply) {
         self.replies.push((peer, reply));
+    }
+    fn warn(&mut self, peer: PeerId, message: String) {
+        self.warnings.push((peer, message));
     }
 }
 
@@ -105,6 +109,8 @@ struct Net {
     now: Instant,
     metrics: Arc<Metrics>,
     room: RoomId,
+    /// Every `error` the forwarder told a page.
+    warnings: Vec<(PeerId, String)>,
 }
 
 impl Net {
@@ -122,6 +128,8 @@ impl Net {
                 &MediaConfig {
                     port: 0,
                     max_bitrate: 400_000_000,
+                    max_tracks_in: 8,
+                    max_bitrate_in: 10_000_000,
                     estimate,
                 },
                 metrics.clone(),
@@ -131,6 +139,7 @@ impl Net {
             now,
             metrics,
             room: RoomId::parse("room").unwrap(),
+            warnings: Vec::new(),
         }
     }
 
@@ -159,6 +168,7 @@ impl Net {
 
     /// Carries what the forwarder produced to the pages, and their answers back.
     fn carry(&mut self, wire: Wire) {
+        self.warnings.extend(wire.warnings);
         for (_from, to, data) in wire.datagrams {
             if let Some(page) = self.pages.iter_mut().find(|p| p.addr == to) {
                 let input = Input::Receive(
@@ -614,4 +624,82 @@ fn want(streams: std::collections::BTreeMap<String, String>) -> SfuRequest {
         Ok(Some(crate::wire::ClientEvent::Sfu(request))) => request,
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_offer_of_300_tracks_is_refused_and_said_so() {
+    let mut net = Net::new();
+    let mut page = Page::new("10.0.0.2:4000", net.now);
+    let mut change = page.rtc.sdp_api();
+    for _ in 0..300 {
+        change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    }
+    let (offer, _) = change.apply().unwrap();
+    let peer = page.peer;
+    let mut wire = Wire::default();
+    let room = net.room.clone();
+    net.forwarder
+        .change(MediaChange::Open { peer, room }, net.now, &mut wire);
+    net.forwarder.change(
+        MediaChange::Request {
+            peer,
+            request: SfuRequest::Offer(offer.to_sdp_string()),
+        },
+        net.now,
+        &mut wire,
+    );
+    assert_eq!(wire.warnings.len(), 1);
+    assert!(
+        wire.warnings[0]
+            .1
+            .starts_with("the offer sends 300 tracks, over the server's limit of 8"),
+        "{}",
+        wire.warnings[0].1
+    );
+    assert!(matches!(&wire.replies[..], [(_, SfuReply::Failed(_))]));
+    assert!(
+        net.forwarder.describe().is_empty(),
+        "no connection was made"
+    );
+    let text = net.metrics.encode();
+    assert!(
+        text.contains(r#"free_meetings_refused_total{reason="media"} 1"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_sender_over_its_bitrate_cap_is_limited_and_told() {
+    let mut net = Net::estimating(false);
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    // 30 frames a second of 100 kB: 24 Mbit/s, over the 10 Mbit/s cap.
+    for n in 0..90 {
+        net.send_frame_of(ann, n, n % 5 == 0, 100_000);
+        net.step(33);
+    }
+    let got = net.frames_of(bob, ann);
+    assert!(
+        (10..=45).contains(&got),
+        "Bob got {got} of 90 frames: at most what 10 Mbit/s carries should pass"
+    );
+    let ann_peer = net.pages[ann].peer;
+    assert!(
+        net.warnings
+            .iter()
+            .any(|(peer, text)| *peer == ann_peer && text.contains("limit of 10000 kbit/s")),
+        "{:?}",
+        net.warnings
+    );
+    assert!(
+        net.warnings.len() <= 1,
+        "told once, not per frame: {:?}",
+        net.warnings
+    );
+    assert!(
+        !net.metrics
+            .encode()
+            .contains("free_meetings_media_over_cap_frames_total 0")
+    );
 }

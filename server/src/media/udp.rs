@@ -25,6 +25,7 @@ struct Effects<'a> {
     /// Each socket with its address, looked up once.
     sockets: &'a [(SocketAddr, Arc<UdpSocket>)],
     tells: Vec<(PeerId, SfuReply)>,
+    warnings: Vec<(PeerId, String)>,
     metrics: &'a Metrics,
 }
 
@@ -53,6 +54,10 @@ impl Io for Effects<'_> {
     fn tell(&mut self, peer: PeerId, reply: SfuReply) {
         self.tells.push((peer, reply));
     }
+
+    fn warn(&mut self, peer: PeerId, message: String) {
+        self.warnings.push((peer, message));
+    }
 }
 
 /// Runs the forwarder until `stop` turns true.
@@ -71,6 +76,7 @@ pub(super) async fn run(
         let mut effects = Effects {
             sockets: &sockets,
             tells: Vec::new(),
+            warnings: Vec::new(),
             metrics: &metrics,
         };
         let deadline = tokio::time::Instant::from_std(next);
@@ -96,6 +102,9 @@ pub(super) async fn run(
         next = forwarder.poll(Instant::now(), &mut effects);
         for (peer, reply) in effects.tells {
             hub.deliver(peer, ServerEvent::Sfu(reply));
+        }
+        for (peer, message) in effects.warnings {
+            hub.deliver(peer, ServerEvent::Error(message));
         }
     }
     tracing::debug!("media forwarder stopped");
@@ -173,6 +182,7 @@ mod tests {
         let mut effects = Effects {
             sockets: &sockets,
             tells: Vec::new(),
+            warnings: Vec::new(),
             metrics: &metrics,
         };
         // An IPv4 socket cannot send to an IPv6 address.
