@@ -68,7 +68,7 @@ impl From<&Refusal> for RefusalKind {
             Refusal::SignalTooLarge { .. } => RefusalKind::size,
             Refusal::NotInRoom(_) | Refusal::TargetNotInRoom(_) => RefusalKind::routing,
             Refusal::RoomFull { .. } => RefusalKind::room_full,
-            Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom => RefusalKind::media,
+            Refusal::NeedsSfu(_) | Refusal::NotInSfuRoom | Refusal::MediaBusy => RefusalKind::media,
             Refusal::ClusterUnavailable => RefusalKind::cluster,
             Refusal::NeedsLink | Refusal::WrongKey | Refusal::Locked | Refusal::NotHost => {
                 RefusalKind::access

@@ -117,7 +117,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
     });
     let metrics = Arc::new(Metrics::new());
-    let (media_tx, media_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (media_tx, media_rx) = crate::hub::media_queue(crate::hub::MEDIA_REQUESTS_QUEUED);
     let mut limits = config.limits.clone();
     if config.cluster.is_some() {
         // The cluster's admission counts the room's cap over every node.

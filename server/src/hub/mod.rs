@@ -4,19 +4,22 @@
 //! tell it.
 
 pub mod cluster;
+mod media_queue;
+
+pub use media_queue::{MEDIA_REQUESTS_QUEUED, MediaInbox, MediaQueue, media_queue};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use self::cluster::{ClusterState, Effect};
 use crate::metrics::Metrics;
 use crate::rooms::{
-    Change, Delivery, Invitation, InviteError, Limits, MediaChange, MeetingKeys, Moment, Outcome,
-    Refusal, Role, Rooms,
+    Change, Delivery, Invitation, InviteError, Limits, MeetingKeys, Moment, Outcome, Refusal, Role,
+    Rooms,
 };
 use crate::wire::{
     ClientEvent, MediaMode, PeerId, ProtocolError, RoomId, ServerEvent, Transport, UserName,
@@ -123,7 +126,7 @@ struct State {
     invitations: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     /// Where the core's work for the media forwarder goes (none when media forwarding is off).
-    media: Option<mpsc::UnboundedSender<MediaChange>>,
+    media: Option<MediaQueue>,
     /// Cluster mode's state (none for a server on its own).
     cluster: Option<ClusterState>,
 }
@@ -139,11 +142,7 @@ pub struct Hub {
 impl Hub {
     /// A hub with no peers, counting into `metrics`, handing media work to `media` (the media
     /// forwarder's queue, when it runs).
-    pub fn new(
-        limits: Limits,
-        metrics: Arc<Metrics>,
-        media: Option<mpsc::UnboundedSender<MediaChange>>,
-    ) -> Self {
+    pub fn new(limits: Limits, metrics: Arc<Metrics>, media: Option<MediaQueue>) -> Self {
         let (roster_tx, roster) = watch::channel(0);
         Self {
             state: Arc::new(Mutex::new(State {
@@ -456,7 +455,10 @@ impl State {
             changes,
         }) = work.pop_front()
         {
-            self.observe(&changes);
+            for peer in self.observe(&changes) {
+                tracing::debug!(peer = %peer, "media request refused: the forwarder's queue is full");
+                work.push_back(Outcome::refusal(peer, Refusal::MediaBusy));
+            }
             for Delivery { to, event } in deliveries {
                 let Some(connected) = self.peers.get(&to) else {
                     continue;
@@ -483,7 +485,8 @@ impl State {
 
     /// Logs changes, counts them, and tells observers when the roster changed; in cluster mode,
     /// tells the other nodes when a local peer left a room.
-    fn observe(&mut self, changes: &[Change]) {
+    fn observe(&mut self, changes: &[Change]) -> Vec<PeerId> {
+        let mut busy = Vec::new();
         let mut roster_changed = false;
         let mut left_rooms = Vec::new();
         for change in changes {
@@ -536,9 +539,10 @@ impl State {
                 Change::Lobby { .. } => roster_changed = true,
                 Change::Invitations => self.invitations.send_modify(|v| *v += 1),
                 Change::Media(change) => {
-                    if let Some(media) = &self.media {
-                        // The forwarder outlives every connection; if it is gone, so is the server.
-                        let _ = media.send(change.clone());
+                    if let Some(media) = &self.media
+                        && let Err(peer) = media.send(change.clone())
+                    {
+                        busy.push(peer);
                     }
                 }
             }
@@ -549,5 +553,6 @@ impl State {
         if roster_changed {
             self.roster.send_modify(|v| *v += 1);
         }
+        busy
     }
 }

@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use stats::{MediaStats, ParticipantStats};
@@ -32,7 +32,6 @@ use crate::config::MediaConfig;
 use crate::discovery::lan_addrs;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::rooms::MediaChange;
 
 /// Why the forwarder could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +62,7 @@ impl MediaServer {
         config: &MediaConfig,
         listen: IpAddr,
         hub: Hub,
-        changes: mpsc::UnboundedReceiver<MediaChange>,
+        changes: crate::hub::MediaInbox,
         metrics: Arc<Metrics>,
     ) -> Result<Self, MediaError> {
         // str0m's DTLS and SRTP use the process-wide crypto provider; installing it twice is a

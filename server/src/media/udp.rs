@@ -9,12 +9,11 @@ use std::time::Instant;
 
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::forwarder::{Forwarder, Io};
-use crate::hub::Hub;
+use crate::hub::{Hub, MediaInbox};
 use crate::metrics::{MediaDrop, Metrics};
-use crate::rooms::MediaChange;
 use crate::wire::{PeerId, ServerEvent, SfuReply};
 
 /// Largest datagram read (a full Ethernet MTU, with room to spare).
@@ -64,7 +63,7 @@ impl Io for Effects<'_> {
 pub(super) async fn run(
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
     mut forwarder: Forwarder,
-    mut changes: mpsc::UnboundedReceiver<MediaChange>,
+    mut changes: MediaInbox,
     hub: Hub,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -83,7 +82,12 @@ pub(super) async fn run(
         tokio::select! {
             biased;
             _ = stop.wait_for(|stop| *stop) => break,
-            change = changes.recv() => {
+            // Memberships before requests: a page's first offer never overtakes its `Open`.
+            change = changes.membership.recv() => {
+                let Some(change) = change else { break };
+                forwarder.change(change, Instant::now(), &mut effects);
+            }
+            change = changes.requests.recv() => {
                 let Some(change) = change else { break };
                 forwarder.change(change, Instant::now(), &mut effects);
             }

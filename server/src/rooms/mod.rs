@@ -91,6 +91,9 @@ pub enum Refusal {
         "this server cannot reach the other servers of its cluster right now: join again in a moment"
     )]
     ClusterUnavailable,
+    /// An SFU request that found the media forwarder's queue full.
+    #[error("the media server is busy: your request was not taken, send it again in a moment")]
+    MediaBusy,
     /// An SFU event from a peer whose room's media does not go through the server.
     #[error("your room's media does not go through the server: nothing to negotiate")]
     NotInSfuRoom,
