@@ -123,7 +123,10 @@ mod tests {
         let busy = "error: the media server is busy: your request was not taken, send it again in a moment";
         let told = outbox.0.lock().unwrap().clone();
         assert_eq!(told.iter().filter(|t| *t == busy).count(), 3, "{told:?}");
-        assert!(matches!(inbox.membership.try_recv(), Ok(MediaChange::Open { .. })));
+        assert!(matches!(
+            inbox.membership.try_recv(),
+            Ok(MediaChange::Open { .. })
+        ));
         assert_eq!(
             (0..3).filter(|_| inbox.requests.try_recv().is_ok()).count(),
             2,

@@ -13,7 +13,7 @@ use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 
-use super::participant::{OutState, Participant, SentLayers, TrackIn};
+use super::participant::{OutState, Participant, SentLayers, TrackIn, fingerprint_of};
 use super::stats::{MediaStats, ParticipantStats};
 use crate::config::MediaConfig;
 use crate::metrics::{MediaDrop, Metrics, RefusalKind};
@@ -140,6 +140,16 @@ impl Forwarder {
             io.tell(peer, SfuReply::Failed(why));
             return;
         }
+        // A new connection from the same page (it reloaded or started over) brings a new
+        // DTLS fingerprint: the old participant goes, whatever str0m would make of the offer.
+        let fingerprint = fingerprint_of(sdp);
+        if self
+            .participants
+            .get(&peer)
+            .is_some_and(|p| p.fingerprint != fingerprint)
+        {
+            self.drop_participant(peer, None, io);
+        }
         let parse = || SdpOffer::from_sdp_string(sdp);
         let offer = match parse() {
             Ok(offer) => offer,
@@ -180,6 +190,7 @@ impl Forwarder {
             now,
         ) {
             Ok((mut p, answer)) => {
+                p.fingerprint = fingerprint;
                 io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
                 // Everyone already here: their tracks go to the newcomer.
                 for other in self.participants.values().filter(|o| o.room == room) {
@@ -215,10 +226,9 @@ impl Forwarder {
             }
         };
         if let Err(error) = p.page_answers(answer) {
-            io.tell(
-                peer,
-                SfuReply::Failed(format!("the answer was refused: {error}")),
-            );
+            // The connection is in no state to go on: the page starts over with a new one.
+            let why = format!("the answer was refused: {error}");
+            self.drop_participant(peer, Some(&why), io);
         }
     }
 

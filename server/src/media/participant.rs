@@ -198,6 +198,16 @@ pub(super) struct Participant {
     window: (Instant, u64),
     /// When the page was last told it sends over the cap.
     warned: Option<Instant>,
+    /// The DTLS fingerprint of the page's connection, from its first offer: an offer with
+    /// another is a new connection (the page started over), never a renegotiation.
+    pub fingerprint: Option<String>,
+}
+
+/// The first `a=fingerprint:` of an SDP (session or media level).
+pub(super) fn fingerprint_of(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=fingerprint:"))
+        .map(|f| f.trim().to_ascii_lowercase())
 }
 
 impl Participant {
@@ -242,6 +252,7 @@ impl Participant {
             wants: HashMap::new(),
             window: (now, 0),
             warned: None,
+            fingerprint: None,
             bandwidth: None,
             forwarded: 0,
             last_counts: None,

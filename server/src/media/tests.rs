@@ -703,3 +703,45 @@ fn a_sender_over_its_bitrate_cap_is_limited_and_told() {
             .contains("free_meetings_media_over_cap_frames_total 0")
     );
 }
+
+#[test]
+fn a_page_that_starts_over_gets_a_fresh_connection() {
+    let mut net = Net::estimating(false);
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    for n in 0..30 {
+        net.send_frame(ann, n, n % 10 == 0);
+        net.step(33);
+    }
+    assert!(net.frames_of(bob, ann) > 0);
+    // Bob's page reloads: a new connection (new ICE credentials, new DTLS fingerprint) from
+    // the same peer, with an offer as short as its first.
+    let peer = net.pages[bob].peer;
+    let mut fresh = Page::new("10.0.0.3:4001", net.now);
+    fresh.peer = peer;
+    let offer = fresh.offer(false);
+    net.pages[bob] = fresh;
+    let mut wire = Wire::default();
+    net.forwarder.change(
+        MediaChange::Request {
+            peer,
+            request: SfuRequest::Offer(offer),
+        },
+        net.now,
+        &mut wire,
+    );
+    net.forwarder.poll(net.now, &mut wire);
+    net.carry(wire);
+    connected(&mut net);
+    for n in 30..90 {
+        net.send_frame(ann, n, n % 10 == 0);
+        net.step(33);
+    }
+    assert!(
+        net.frames_of(bob, ann) > 20,
+        "the new connection got {} frames\n{}",
+        net.frames_of(bob, ann),
+        net.forwarder.describe()
+    );
+}
