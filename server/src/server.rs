@@ -217,6 +217,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         hub: hub.clone(),
         mdns: mdns.clone(),
         cluster: cluster.clone(),
+        media: media.as_ref().map(MediaServer::watch_addrs),
     };
     let app = http::router(features, health, layer, handshake, host);
     let tls_task = match (tls_listener, &tls) {
@@ -435,8 +436,8 @@ impl RunningServer {
     }
 
     /// The media forwarder's UDP addresses, when it runs.
-    pub fn media_addrs(&self) -> &[SocketAddr] {
-        self.media.as_ref().map_or(&[], |m| m.addrs())
+    pub fn media_addrs(&self) -> Vec<SocketAddr> {
+        self.media.as_ref().map_or_else(Vec::new, |m| m.addrs())
     }
 
     /// LAN announcement status.

@@ -624,6 +624,14 @@ export function createLan(hosts, { isolated = [] } = {}) {
       ip("-n", ns(name), "link", "set", "lan0", "up");
       ip("-n", ns(name), "addr", "add", `${address}/24`, "dev", "lan0");
     },
+    /** Takes an address off a host (a network that is not up yet). */
+    unaddress(name, address) {
+      ip("-n", ns(name), "addr", "del", `${address}/24`, "dev", "lan0");
+    },
+    /** Gives a host an address (the network comes up). */
+    address(name, address) {
+      ip("-n", ns(name), "addr", "add", `${address}/24`, "dev", "lan0");
+    },
     /** Moves a host to another address, as a DHCP renewal or a new network would. */
     readdress(name, from, to) {
       ip("-n", ns(name), "addr", "del", `${from}/24`, "dev", "lan0");

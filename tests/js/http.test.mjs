@@ -115,6 +115,8 @@ test("/health reports status, version and counts", async () => {
   assert.equal(body.status, "ok");
   assert.match(body.version, /^\d+\.\d+\.\d+/);
   assert.ok(body.peers >= 2 && body.rooms >= 1, JSON.stringify(body));
+  // Where the media forwarder is reached now (the fixture's servers listen on 127.0.0.1).
+  if (!process.env.FM_CLUSTER) assert.match(body.media.addrs.join(), /^127\.0\.0\.1:\d+$/, JSON.stringify(body));
 });
 
 test("/metrics counts connections, rooms, joins and relays, and refuses a rebinding host", async () => {

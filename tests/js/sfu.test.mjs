@@ -3,13 +3,15 @@
 // four videos arriving over one connection to the server; on Wi-Fi that keeps devices apart
 // (isolated bridge ports) a mesh cannot connect while the server carries everyone; a small tile
 // gets a lower layer than a pinned one, and pinning switches it up; garbage on the media port and
-// a participant who vanishes leave the others playing. Needs root for `ip netns`.
+// a participant who vanishes leave the others playing; a server started before its LAN address
+// exists carries the call once the address appears. Needs root for `ip netns`.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   browserIn,
   createLan,
   joinAs,
+  lineMatching,
   MEETING_FLAGS,
   NEEDS_ROOT,
   runIn,
@@ -374,4 +376,33 @@ test("garbage on the media port and a participant who vanishes leave the others 
       await b.close();
     }
   });
+});
+
+test("a server started before its LAN address exists carries calls through it once the address appears", {
+  skip,
+  timeout: 180000,
+}, async () => {
+  const net = createLan({ srv: "10.83.0.1", p1: "10.83.0.11", p2: "10.83.0.12" });
+  try {
+    // The tray app started at login, before the network: only loopback to offer.
+    net.unaddress("srv", "10.83.0.1");
+    const browsers = [await browserIn(net, "p1", FLAGS), await browserIn(net, "p2", FLAGS)];
+    try {
+      await withServer(net, "srv", ["--media", "sfu"], async (server) => {
+        net.address("srv", "10.83.0.1");
+        await lineMatching(server, /media addresses changed.*10\.83\.0\.1:5443/, { stream: "stderr" });
+        const url = "https://10.83.0.1:5443/r/late";
+        const pages = [
+          await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA),
+          await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA),
+        ];
+        await Promise.all(pages.map((page) => seesPlaying(page, 1)));
+        for (const page of pages) assert.equal((await mediaOf(page)).server, "10.83.0.1:5443");
+      });
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  } finally {
+    net.destroy();
+  }
 });

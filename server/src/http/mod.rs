@@ -52,6 +52,8 @@ pub struct Health {
     pub mdns: MdnsState,
     /// Cluster mode's membership, when the server is a node of one.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The media forwarder's addresses now (they follow the machine's network), when it runs.
+    pub media: Option<tokio::sync::watch::Receiver<Vec<std::net::SocketAddr>>>,
 }
 
 async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
@@ -64,6 +66,7 @@ async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
         "rooms": stats.rooms,
         "mdns": health.mdns.get(),
         "cluster": health.cluster.as_ref().map(|c| c.status()),
+        "media": health.media.as_ref().map(|addrs| json!({ "addrs": *addrs.borrow() })),
     }))
 }
 

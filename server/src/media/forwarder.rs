@@ -498,6 +498,20 @@ impl Forwarder {
         }
     }
 
+    /// Our addresses changed (a new network, a DHCP lease, the LAN coming up after start):
+    /// they are the candidates from now on, and every page is offered them with an ICE
+    /// restart. False when nothing changed.
+    pub fn set_addresses(&mut self, addrs: Vec<SocketAddr>) -> bool {
+        if addrs == self.candidates {
+            return false;
+        }
+        self.candidates = addrs;
+        for p in self.participants.values_mut() {
+            p.new_addresses(&self.candidates);
+        }
+        true
+    }
+
     /// `origin` stopped sending one track (a screen share ended): every other member of its
     /// room stops receiving it (the m-line is stopped in the next offer to each).
     fn end_track(&mut self, origin: PeerId, mid: Mid) {

@@ -48,7 +48,9 @@ pub enum MediaError {
 
 /// A running forwarder.
 pub struct MediaServer {
-    addrs: Vec<SocketAddr>,
+    /// The addresses pages are offered, as the forwarder's task keeps them (they follow the
+    /// machine's network).
+    addrs: watch::Receiver<Vec<SocketAddr>>,
     stats: MediaStats,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -68,13 +70,7 @@ impl MediaServer {
         // str0m's DTLS and SRTP use the process-wide crypto provider; installing it twice is a
         // no-op, so several servers in one process (the tests) share it.
         str0m::crypto::from_feature_flags().install_process_default();
-        let mut ips: Vec<IpAddr> = lan_addrs(SocketAddr::new(listen, 0))
-            .into_iter()
-            .map(|a| a.ip())
-            .collect();
-        if listen.is_unspecified() {
-            ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        }
+        let ips = media_ips(listen);
         if ips.is_empty() {
             return Err(MediaError::NoAddress(listen));
         }
@@ -96,20 +92,33 @@ impl MediaServer {
         let forwarder =
             forwarder::Forwarder::new(addrs.clone(), config, metrics.clone(), stats.clone());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(udp::run(sockets, forwarder, changes, hub, metrics, stop_rx));
+        let (addrs_tx, addrs_rx) = watch::channel(addrs.clone());
+        let place = udp::Place {
+            listen,
+            port,
+            addrs: addrs_tx,
+        };
+        let task = tokio::spawn(udp::run(
+            sockets, place, forwarder, changes, hub, metrics, stop_rx,
+        ));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");
         Ok(Self {
-            addrs,
+            addrs: addrs_rx,
             stats,
             stop,
             task,
         })
     }
 
-    /// The addresses (all on the media port) pages are given as candidates.
-    pub fn addrs(&self) -> &[SocketAddr] {
-        &self.addrs
+    /// The addresses pages are given, as they change.
+    pub fn watch_addrs(&self) -> watch::Receiver<Vec<SocketAddr>> {
+        self.addrs.clone()
+    }
+
+    /// The addresses (all on the media port) pages are given as candidates now.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.borrow().clone()
     }
 
     /// What observers read.
@@ -122,6 +131,19 @@ impl MediaServer {
         self.stop.send_replace(true);
         let _ = self.task.await;
     }
+}
+
+/// The addresses to offer pages for a forwarder listening on `listen`: its LAN addresses
+/// (every one when it listens on all), and loopback for pages on this machine.
+pub(super) fn media_ips(listen: IpAddr) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = lan_addrs(SocketAddr::new(listen, 0))
+        .into_iter()
+        .map(|a| a.ip())
+        .collect();
+    if listen.is_unspecified() {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips
 }
 
 /// The receive buffer asked of the kernel for each media socket. Every participant's packets
@@ -137,7 +159,7 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// dropped is counted (`media_dropped_datagrams{reason="send_buffer_full"}`).
 const SEND_BUFFER: usize = 4 << 20;
 
-async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
+pub(super) async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
     let addr = SocketAddr::new(ip, port);
     let socket = UdpSocket::bind(addr)
         .await

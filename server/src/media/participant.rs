@@ -201,6 +201,8 @@ pub(super) struct Participant {
     /// The DTLS fingerprint of the page's connection, from its first offer: an offer with
     /// another is a new connection (the page started over), never a renegotiation.
     pub fingerprint: Option<String>,
+    /// Our addresses changed: the next offer restarts ICE, so the page checks the new ones.
+    restart_ice: bool,
 }
 
 /// The first `a=fingerprint:` of an SDP (session or media level).
@@ -253,6 +255,7 @@ impl Participant {
             window: (now, 0),
             warned: None,
             fingerprint: None,
+            restart_ice: false,
             bandwidth: None,
             forwarded: 0,
             last_counts: None,
@@ -369,16 +372,31 @@ impl Participant {
         });
     }
 
-    /// An offer adding and stopping tracks, if any changed and none is in flight.
+    /// The server's addresses are now `addrs`: they become candidates, and the next offer
+    /// restarts ICE so that the page finds them (the old ones may be gone).
+    pub fn new_addresses(&mut self, addrs: &[std::net::SocketAddr]) {
+        for &addr in addrs {
+            if let Ok(candidate) = Candidate::host(addr, "udp") {
+                self.rtc.add_local_candidate(candidate);
+            }
+        }
+        self.restart_ice = true;
+    }
+
+    /// An offer adding and stopping tracks, or restarting ICE, if any is due and none is in
+    /// flight.
     pub fn offer(&mut self) -> Option<SdpOffer> {
         let changed = self
             .tracks_out
             .iter()
             .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToStop(_)));
-        if self.pending.is_some() || !changed {
+        if self.pending.is_some() || !(changed || self.restart_ice) {
             return None;
         }
         let mut change = self.rtc.sdp_api();
+        if std::mem::take(&mut self.restart_ice) {
+            change.ice_restart(true);
+        }
         for track in &mut self.tracks_out {
             match track.state {
                 OutState::ToOpen => {

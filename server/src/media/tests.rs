@@ -111,6 +111,8 @@ struct Net {
     room: RoomId,
     /// Every `error` the forwarder told a page.
     warnings: Vec<(PeerId, String)>,
+    /// Server addresses that are gone: datagrams to or from them are lost.
+    gone: Vec<SocketAddr>,
 }
 
 impl Net {
@@ -140,6 +142,7 @@ impl Net {
             metrics,
             room: RoomId::parse("room").unwrap(),
             warnings: Vec::new(),
+            gone: Vec::new(),
         }
     }
 
@@ -169,13 +172,16 @@ impl Net {
     /// Carries what the forwarder produced to the pages, and their answers back.
     fn carry(&mut self, wire: Wire) {
         self.warnings.extend(wire.warnings);
-        for (_from, to, data) in wire.datagrams {
+        for (from, to, data) in wire.datagrams {
+            if self.gone.contains(&from) {
+                continue;
+            }
             if let Some(page) = self.pages.iter_mut().find(|p| p.addr == to) {
                 let input = Input::Receive(
                     self.now,
                     Receive {
                         proto: Protocol::Udp,
-                        source: SERVER.parse().unwrap(),
+                        source: from,
                         destination: to,
                         contents: data.as_slice().try_into().unwrap(),
                     },
@@ -222,7 +228,9 @@ impl Net {
             loop {
                 match page.rtc.poll_output().unwrap() {
                     Output::Timeout(_) => break,
-                    Output::Transmit(t) => to_server.push((t.source, t.contents.to_vec())),
+                    Output::Transmit(t) => {
+                        to_server.push((t.source, t.destination, t.contents.to_vec()))
+                    }
                     Output::Event(Event::MediaData(data)) => {
                         let stream = page
                             .rtc
@@ -236,9 +244,10 @@ impl Net {
             }
         }
         let mut wire = Wire::default();
-        for (source, data) in to_server {
-            self.forwarder
-                .datagram(SERVER.parse().unwrap(), source, &data, now);
+        for (source, destination, data) in to_server {
+            if !self.gone.contains(&destination) {
+                self.forwarder.datagram(destination, source, &data, now);
+            }
         }
         self.forwarder.timeout(now);
         self.forwarder.poll(now, &mut wire);
@@ -742,6 +751,47 @@ fn a_page_that_starts_over_gets_a_fresh_connection() {
         net.frames_of(bob, ann) > 20,
         "the new connection got {} frames\n{}",
         net.frames_of(bob, ann),
+        net.forwarder.describe()
+    );
+}
+
+#[test]
+fn when_the_server_moves_to_another_address_calls_resume_there() {
+    let mut net = Net::estimating(false);
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    for n in 0..30 {
+        net.send_frame(ann, n, n % 10 == 0);
+        net.step(33);
+    }
+    assert!(net.frames_of(bob, ann) > 10);
+    // A new DHCP lease: the old address is gone, a new one is there.
+    net.gone.push(SERVER.parse().unwrap());
+    let moved: SocketAddr = "10.0.0.9:5443".parse().unwrap();
+    assert!(net.forwarder.set_addresses(vec![moved]));
+    assert!(
+        !net.forwarder.set_addresses(vec![moved]),
+        "no change, nothing to do"
+    );
+    let mut wire = Wire::default();
+    net.forwarder.poll(net.now, &mut wire);
+    let restarts = wire
+        .replies
+        .iter()
+        .filter(|(_, r)| matches!(r, SfuReply::Offer(sdp) if sdp.contains("10.0.0.9")))
+        .count();
+    assert_eq!(restarts, 2, "every page is offered the new address");
+    net.carry(wire);
+    let before = net.frames_of(bob, ann);
+    for n in 30..120 {
+        net.send_frame(ann, n, n % 10 == 0);
+        net.step(33);
+    }
+    assert!(
+        net.frames_of(bob, ann) > before + 30,
+        "Bob got {} frames after the move\n{}",
+        net.frames_of(bob, ann) - before,
         net.forwarder.describe()
     );
 }

@@ -2,10 +2,10 @@
 //! media port), the core's media changes, the clock, and the pages' replies through the hub. One
 //! task runs it all: the forwarder has no threads of its own, as str0m intends.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
@@ -59,9 +59,24 @@ impl Io for Effects<'_> {
     }
 }
 
+/// Where the forwarder listens, to follow the machine's addresses.
+pub(super) struct Place {
+    /// The address the server listens on (`0.0.0.0`: every LAN address).
+    pub listen: IpAddr,
+    /// The media port, the same on every address.
+    pub port: u16,
+    /// The addresses offered now, for observers.
+    pub addrs: watch::Sender<Vec<SocketAddr>>,
+}
+
+/// How often the machine's addresses are looked at (a cheap netlink call): a new Wi-Fi, a new
+/// DHCP lease, or the LAN coming up after the tray app started at login.
+const ADDRESS_CHECK: Duration = Duration::from_secs(2);
+
 /// Runs the forwarder until `stop` turns true.
 pub(super) async fn run(
-    sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    place: Place,
     mut forwarder: Forwarder,
     mut changes: MediaInbox,
     hub: Hub,
@@ -71,7 +86,10 @@ pub(super) async fn run(
     let mut buf = vec![0u8; DATAGRAM_MAX];
     let mut next = Instant::now();
     let mut first_socket = 0;
+    let mut address_check = tokio::time::interval(ADDRESS_CHECK);
+    address_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        let mut recheck = false;
         let mut effects = Effects {
             sockets: &sockets,
             tells: Vec::new(),
@@ -102,6 +120,7 @@ pub(super) async fn run(
             () = tokio::time::sleep_until(deadline) => {
                 forwarder.timeout(Instant::now());
             }
+            _ = address_check.tick() => recheck = true,
         }
         next = forwarder.poll(Instant::now(), &mut effects);
         for (peer, reply) in effects.tells {
@@ -110,8 +129,46 @@ pub(super) async fn run(
         for (peer, message) in effects.warnings {
             hub.deliver(peer, ServerEvent::Error(message));
         }
+        if recheck && follow_addresses(&mut sockets, &place, &mut forwarder).await {
+            first_socket = 0;
+            next = Instant::now(); // the restart offers go out at once
+        }
     }
     tracing::debug!("media forwarder stopped");
+}
+
+/// Opens the media port on addresses that appeared and closes it on those that went; true when
+/// the set changed (the forwarder then offers the new set to every page, with an ICE restart).
+async fn follow_addresses(
+    sockets: &mut Vec<(SocketAddr, Arc<UdpSocket>)>,
+    place: &Place,
+    forwarder: &mut Forwarder,
+) -> bool {
+    let now: Vec<IpAddr> = super::media_ips(place.listen);
+    let had: Vec<IpAddr> = sockets.iter().map(|(addr, _)| addr.ip()).collect();
+    if now.iter().all(|ip| had.contains(ip)) && had.iter().all(|ip| now.contains(ip)) {
+        return false;
+    }
+    sockets.retain(|(addr, _)| now.contains(&addr.ip()));
+    for ip in now.iter().filter(|ip| !had.contains(ip)) {
+        match super::bind(*ip, place.port).await {
+            Ok(socket) => {
+                if let Ok(addr) = socket.local_addr() {
+                    sockets.push((addr, Arc::new(socket)));
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot open the media port on a new address"),
+        }
+    }
+    let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
+    let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(
+        addrs = shown.join(" "),
+        "media addresses changed: offering them to every page"
+    );
+    forwarder.set_addresses(addrs.clone());
+    place.addrs.send_replace(addrs);
+    true
 }
 
 /// The next datagram on any of the sockets: which one, and what `recv_from` said. The sockets
