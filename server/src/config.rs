@@ -68,6 +68,9 @@ pub struct MediaConfig {
     pub port: u16,
     /// Most bits per second forwarded in total.
     pub max_bitrate: u64,
+    /// Pages may also reach the forwarder over TCP, on the HTTPS port (ICE over TCP), for
+    /// networks that block UDP. Needs HTTPS.
+    pub tcp: bool,
     /// Most tracks one page may send (m-lines it sends on).
     pub max_tracks_in: usize,
     /// Most bits per second one page may send; past it, its frames are not forwarded until the

@@ -426,6 +426,7 @@ impl ServerOptions {
                 .media_port
                 .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),
             max_bitrate: self.media_max_bitrate,
+            tcp: tls_on,
             max_tracks_in: self.media_max_tracks as usize,
             max_bitrate_in: self.media_max_bitrate_in,
             estimate: self.media_estimate == Switch::On,

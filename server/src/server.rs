@@ -148,6 +148,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         )),
         None => None,
     };
+    // ICE over TCP shares the HTTPS port: the listener hands media connections over.
+    let (media_tcp_tx, media_tcp_rx) = match (&config.media, tls_addr) {
+        (Some(media), Some(_)) if media.tcp => {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
     let media = match &config.media {
         Some(media_config) => Some(
             MediaServer::start(
@@ -156,6 +164,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 hub.clone(),
                 media_rx,
                 metrics.clone(),
+                media_tcp_rx.map(|handed| crate::media::MediaTcp {
+                    port: tls_addr.map_or(0, |a| a.port()),
+                    handed,
+                }),
             )
             .await?,
         ),
@@ -224,7 +236,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         (Some(listener), Some(tls)) => Some(tokio::spawn(crate::http::serve::serve(
             listener,
             app.clone(),
-            Some(tls.acceptor.clone()),
+            Some(crate::http::serve::Tls {
+                acceptor: tls.acceptor.clone(),
+                media: media_tcp_tx,
+            }),
             config.header_timeout,
             closing.subscribe(),
             SHUTDOWN_GRACE,

@@ -4,7 +4,8 @@
 // (isolated bridge ports) a mesh cannot connect while the server carries everyone; a small tile
 // gets a lower layer than a pinned one, and pinning switches it up; garbage on the media port and
 // a participant who vanishes leave the others playing; a server started before its LAN address
-// exists carries the call once the address appears. Needs root for `ip netns`.
+// exists carries the call once the address appears; a network that lets only TCP through to the
+// server carries the call over TCP on the HTTPS port. Needs root for `ip netns`.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -63,16 +64,18 @@ const mediaOf = (page) =>
   page.evaluate(async () => {
     const meshSending = [...state.peers.values()].filter((p) => p.pc).length;
     let server = null;
+    let protocol = null;
     if (state.sfu) {
       const stats = await state.sfu.pc.getStats();
       for (const s of stats.values()) {
         if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
           const remote = stats.get(s.remoteCandidateId);
           server = `${remote.address}:${remote.port}`;
+          protocol = remote.protocol;
         }
       }
     }
-    return { mode: state.mode, meshSending, server };
+    return { mode: state.mode, meshSending, server, protocol };
   });
 
 /** Waits until the page sends video to the server (packets out on its server connection). */
@@ -398,6 +401,45 @@ test("a server started before its LAN address exists carries calls through it on
         ];
         await Promise.all(pages.map((page) => seesPlaying(page, 1)));
         for (const page of pages) assert.equal((await mediaOf(page)).server, "10.83.0.1:5443");
+      });
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  } finally {
+    net.destroy();
+  }
+});
+
+test("a network that lets only TCP through: the call goes over TCP on the HTTPS port", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  const net = createLan(
+    { srv: "10.84.0.1", w1: "10.84.0.11", w2: "10.84.0.12", w3: "10.84.0.13" },
+    { isolated: ["w1", "w2", "w3"] },
+  );
+  try {
+    // A firewall that lets only TCP through to the server: in each laptop, UDP to the server's
+    // address is prohibited by a policy-routing rule (the test machines' kernels have no
+    // netfilter or tc actions to drop it at the server).
+    for (const host of ["w1", "w2", "w3"]) {
+      const rule = await runIn(net.ns(host), "ip", ["rule", "add", "ipproto", "udp", "to", "10.84.0.1", "prohibit"]);
+      assert.equal(rule.code, 0, rule.stderr);
+    }
+    const browsers = [];
+    try {
+      for (const host of ["w1", "w2", "w3"]) browsers.push(await browserIn(net, host, FLAGS));
+      await withServer(net, "srv", ["--media", "sfu"], async () => {
+        const url = "https://10.84.0.1:5443/r/tcp-only";
+        const pages = [];
+        for (const [i, name] of ["Ann", "Bob", "Cat"].entries())
+          pages.push(await joinAs(browsers[i], url, name, SMALL, true, CAMERA));
+        await Promise.all(pages.map((page) => seesPlaying(page, 2)));
+        for (const page of pages) {
+          const media = await mediaOf(page);
+          assert.equal(media.protocol, "tcp", JSON.stringify(media));
+          assert.equal(media.server, "10.84.0.1:5443", JSON.stringify(media));
+        }
       });
     } finally {
       await Promise.all(browsers.map((browser) => browser.close()));

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -21,12 +21,24 @@ use tower::ServiceExt;
 /// How long to wait before accepting again after the process ran out of descriptors.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
+/// HTTPS, and what else shares its port.
+#[derive(Clone)]
+pub struct Tls {
+    pub acceptor: TlsAcceptor,
+    /// Where connections that do not open with a TLS handshake go: the media forwarder's ICE
+    /// over TCP (RFC 4571 frames start with a length, never with TLS's 0x16).
+    pub media: Option<mpsc::Sender<TcpStream>>,
+}
+
+/// The first byte of every TLS connection: a handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` turns true, then
 /// lets in-flight requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
@@ -73,8 +85,22 @@ pub async fn serve(
             Some(tls) => {
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    if let Some(media) = &tls.media {
+                        let mut first = [0u8; 1];
+                        let peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first));
+                        match peeked.await {
+                            Ok(Ok(1)) if first[0] != TLS_HANDSHAKE => {
+                                if media.try_send(stream).is_err() {
+                                    tracing::debug!(%addr, "media TCP connection dropped: the forwarder is busy");
+                                }
+                                return;
+                            }
+                            Ok(Ok(1)) => {}
+                            _ => return, // closed, failed, or silent past the header timeout
+                        }
+                    }
                     // A client that never finishes its TLS handshake is a slowloris too.
-                    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                    match tokio::time::timeout(header_timeout, tls.acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection.serve(stream).await,
                         Ok(Err(error)) => tracing::debug!(%addr, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),

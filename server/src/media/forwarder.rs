@@ -46,8 +46,9 @@ fn sending_m_lines(sdp: &str) -> usize {
 
 /// What the forwarder asks of the world.
 pub(super) trait Io {
-    /// Sends a datagram from one of our addresses.
-    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]);
+    /// Sends a datagram from one of our addresses (UDP), or a frame on the TCP connection from
+    /// `to` (ICE over TCP).
+    fn transmit(&mut self, proto: Protocol, from: SocketAddr, to: SocketAddr, data: &[u8]);
     /// Tells a page something about its connection (over its signaling connection).
     fn tell(&mut self, peer: PeerId, reply: SfuReply);
     /// Tells a page what it did wrong (an `error`): over a limit.
@@ -63,6 +64,8 @@ pub(super) struct Forwarder {
     by_source: HashMap<SocketAddr, PeerId>,
     /// Our addresses, given to every page as its candidates.
     candidates: Vec<SocketAddr>,
+    /// The TCP port pages may also reach us on (ICE over TCP, passive), when there is one.
+    tcp_port: Option<u16>,
     /// The most bits per second sent in total before receivers get lower layers.
     max_bitrate: u64,
     /// Per page: most tracks sent, most bits per second sent.
@@ -80,6 +83,7 @@ pub(super) struct Forwarder {
 impl Forwarder {
     pub fn new(
         candidates: Vec<SocketAddr>,
+        tcp_port: Option<u16>,
         config: &MediaConfig,
         metrics: Arc<Metrics>,
         stats: MediaStats,
@@ -89,6 +93,7 @@ impl Forwarder {
             participants: HashMap::new(),
             by_source: HashMap::new(),
             candidates,
+            tcp_port,
             max_bitrate: config.max_bitrate,
             max_tracks_in: config.max_tracks_in,
             max_bitrate_in: config.max_bitrate_in,
@@ -185,6 +190,7 @@ impl Forwarder {
             peer,
             room.clone(),
             &self.candidates,
+            self.tcp_port,
             offer,
             self.estimate,
             now,
@@ -267,6 +273,19 @@ impl Forwarder {
         data: &[u8],
         now: Instant,
     ) -> bool {
+        self.receive(Protocol::Udp, local, source, data, now)
+    }
+
+    /// A datagram (UDP) or an RFC 4571 frame (ICE over TCP) from `source` to our `local`. True
+    /// if a connection took it.
+    pub fn receive(
+        &mut self,
+        proto: Protocol,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+        now: Instant,
+    ) -> bool {
         let Ok(contents) = data.try_into() else {
             self.metrics.media_dropped(MediaDrop::garbage);
             return false;
@@ -274,7 +293,7 @@ impl Forwarder {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination: local,
                 contents,
@@ -371,7 +390,7 @@ impl Forwarder {
                         }
                         Output::Transmit(t) => {
                             sent_since_timeout = true;
-                            io.transmit(t.source, t.destination, &t.contents);
+                            io.transmit(t.proto, t.source, t.destination, &t.contents);
                         }
                         Output::Event(event) => match event {
                             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -507,7 +526,7 @@ impl Forwarder {
         }
         self.candidates = addrs;
         for p in self.participants.values_mut() {
-            p.new_addresses(&self.candidates);
+            p.new_addresses(&self.candidates, self.tcp_port);
         }
         true
     }

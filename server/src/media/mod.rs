@@ -13,6 +13,7 @@ mod forwarder;
 pub mod layers;
 mod participant;
 pub mod stats;
+pub mod tcp;
 mod udp;
 
 #[cfg(test)]
@@ -46,6 +47,13 @@ pub enum MediaError {
     NoAddress(IpAddr),
 }
 
+/// ICE over TCP on the HTTPS port: the port pages are told, and the connections the HTTPS
+/// listener hands over (those that do not start with a TLS handshake).
+pub struct MediaTcp {
+    pub port: u16,
+    pub handed: tokio::sync::mpsc::Receiver<tokio::net::TcpStream>,
+}
+
 /// A running forwarder.
 pub struct MediaServer {
     /// The addresses pages are offered, as the forwarder's task keeps them (they follow the
@@ -66,6 +74,7 @@ impl MediaServer {
         hub: Hub,
         changes: crate::hub::MediaInbox,
         metrics: Arc<Metrics>,
+        tcp: Option<MediaTcp>,
     ) -> Result<Self, MediaError> {
         // str0m's DTLS and SRTP use the process-wide crypto provider; installing it twice is a
         // no-op, so several servers in one process (the tests) share it.
@@ -89,8 +98,18 @@ impl MediaServer {
             .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
-        let forwarder =
-            forwarder::Forwarder::new(addrs.clone(), config, metrics.clone(), stats.clone());
+        let forwarder = forwarder::Forwarder::new(
+            addrs.clone(),
+            tcp.as_ref().map(|t| t.port),
+            config,
+            metrics.clone(),
+            stats.clone(),
+        );
+        // Without TCP, nothing is ever handed over: a channel whose sender is gone at once.
+        let handed = match tcp {
+            Some(tcp) => tcp.handed,
+            None => tokio::sync::mpsc::channel(1).1,
+        };
         let (stop, stop_rx) = watch::channel(false);
         let (addrs_tx, addrs_rx) = watch::channel(addrs.clone());
         let place = udp::Place {
@@ -99,7 +118,7 @@ impl MediaServer {
             addrs: addrs_tx,
         };
         let task = tokio::spawn(udp::run(
-            sockets, place, forwarder, changes, hub, metrics, stop_rx,
+            sockets, place, forwarder, changes, handed, hub, metrics, stop_rx,
         ));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");

@@ -205,6 +205,27 @@ pub(super) struct Participant {
     restart_ice: bool,
 }
 
+/// Our candidates on `addrs`: UDP on each (preferred: host UDP ranks above TCP), and a passive
+/// TCP candidate on `tcp_port` of each address when pages may also come over TCP (RFC 6544).
+fn host_candidates(addrs: &[std::net::SocketAddr], tcp_port: Option<u16>) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = addrs
+        .iter()
+        .filter_map(|&addr| Candidate::host(addr, "udp").ok())
+        .collect();
+    if let Some(port) = tcp_port {
+        candidates.extend(addrs.iter().filter_map(|addr| {
+            let addr = std::net::SocketAddr::new(addr.ip(), port);
+            Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(str0m::net::TcpType::Passive)
+                .build()
+                .ok()
+        }));
+    }
+    candidates
+}
+
 /// The first `a=fingerprint:` of an SDP (session or media level).
 pub(super) fn fingerprint_of(sdp: &str) -> Option<String> {
     sdp.lines()
@@ -219,6 +240,7 @@ impl Participant {
         peer: PeerId,
         room: RoomId,
         candidates: &[std::net::SocketAddr],
+        tcp_port: Option<u16>,
         offer: SdpOffer,
         estimate: bool,
         now: Instant,
@@ -234,10 +256,8 @@ impl Participant {
             builder = builder.enable_bwe(Some(START_BITRATE));
         }
         let mut rtc = builder.build(now);
-        for &addr in candidates {
-            if let Ok(candidate) = Candidate::host(addr, "udp") {
-                rtc.add_local_candidate(candidate);
-            }
+        for candidate in host_candidates(candidates, tcp_port) {
+            rtc.add_local_candidate(candidate);
         }
         let answer = rtc.sdp_api().accept_offer(offer)?;
         if estimate {
@@ -374,11 +394,9 @@ impl Participant {
 
     /// The server's addresses are now `addrs`: they become candidates, and the next offer
     /// restarts ICE so that the page finds them (the old ones may be gone).
-    pub fn new_addresses(&mut self, addrs: &[std::net::SocketAddr]) {
-        for &addr in addrs {
-            if let Ok(candidate) = Candidate::host(addr, "udp") {
-                self.rtc.add_local_candidate(candidate);
-            }
+    pub fn new_addresses(&mut self, addrs: &[std::net::SocketAddr], tcp_port: Option<u16>) {
+        for candidate in host_candidates(addrs, tcp_port) {
+            self.rtc.add_local_candidate(candidate);
         }
         self.restart_ice = true;
     }

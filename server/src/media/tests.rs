@@ -35,7 +35,7 @@ struct Wire {
 }
 
 impl Io for Wire {
-    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+    fn transmit(&mut self, _proto: Protocol, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         self.datagrams.push((from, to, data.to_vec()));
     }
     fn tell(&mut self, peer: PeerId, reply: SfuReply) {
@@ -127,9 +127,11 @@ impl Net {
         Self {
             forwarder: Forwarder::new(
                 vec![SERVER.parse().unwrap()],
+                None,
                 &MediaConfig {
                     port: 0,
                     max_bitrate: 400_000_000,
+                    tcp: false,
                     max_tracks_in: 8,
                     max_bitrate_in: 10_000_000,
                     estimate,

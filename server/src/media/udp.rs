@@ -2,16 +2,20 @@
 //! media port), the core's media changes, the clock, and the pages' replies through the hub. One
 //! task runs it all: the forwarder has no threads of its own, as str0m intends.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use str0m::net::Protocol;
 use tokio::io::ReadBuf;
-use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
 
 use super::forwarder::{Forwarder, Io};
+use super::tcp::{self, TcpEvent};
 use crate::hub::{Hub, MediaInbox};
 use crate::metrics::{MediaDrop, Metrics};
 use crate::wire::{PeerId, ServerEvent, SfuReply};
@@ -23,13 +27,37 @@ const DATAGRAM_MAX: usize = 2048;
 struct Effects<'a> {
     /// Each socket with its address, looked up once.
     sockets: &'a [(SocketAddr, Arc<UdpSocket>)],
+    /// Pages connected over TCP, by their address.
+    tcp: &'a HashMap<SocketAddr, TcpLink>,
     tells: Vec<(PeerId, SfuReply)>,
     warnings: Vec<(PeerId, String)>,
     metrics: &'a Metrics,
 }
 
+/// A page's TCP connection, as the forwarder's task keeps it.
+struct TcpLink {
+    writer: mpsc::Sender<Vec<u8>>,
+    opened: Instant,
+    /// A frame of it was taken by a participant's connection: it is a page's.
+    proven: bool,
+}
+
 impl Io for Effects<'_> {
-    fn transmit(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+    fn transmit(&mut self, proto: Protocol, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        if proto != Protocol::Udp {
+            let sent = self
+                .tcp
+                .get(&to)
+                .map(|link| link.writer.try_send(data.to_vec()));
+            match sent {
+                Some(Ok(())) => {}
+                Some(Err(mpsc::error::TrySendError::Full(_))) => {
+                    self.metrics.media_dropped(MediaDrop::send_buffer_full)
+                }
+                _ => self.metrics.media_dropped(MediaDrop::send_failed),
+            }
+            return;
+        }
         let socket = self
             .sockets
             .iter()
@@ -79,6 +107,7 @@ pub(super) async fn run(
     place: Place,
     mut forwarder: Forwarder,
     mut changes: MediaInbox,
+    mut handed: mpsc::Receiver<TcpStream>,
     hub: Hub,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -88,9 +117,14 @@ pub(super) async fn run(
     let mut first_socket = 0;
     let mut address_check = tokio::time::interval(ADDRESS_CHECK);
     address_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (tcp_events_tx, mut tcp_events) = mpsc::channel::<TcpEvent>(4096);
+    let mut links: HashMap<SocketAddr, TcpLink> = HashMap::new();
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let mut recheck = false;
+        let mut tcp_event = None;
         let mut effects = Effects {
+            tcp: &links,
             sockets: &sockets,
             tells: Vec::new(),
             warnings: Vec::new(),
@@ -121,6 +155,19 @@ pub(super) async fn run(
                 forwarder.timeout(Instant::now());
             }
             _ = address_check.tick() => recheck = true,
+            Some(stream) = handed.recv() => {
+                tokio::spawn(tcp::serve(stream, tcp_events_tx.clone(), open.clone()));
+                continue;
+            }
+            Some(event) = tcp_events.recv() => {
+                if let TcpEvent::Frame { remote, local, data } = &event {
+                    let taken = forwarder.receive(Protocol::Tcp, *local, *remote, data, Instant::now());
+                    if !taken {
+                        continue;
+                    }
+                }
+                tcp_event = Some(event);
+            }
         }
         next = forwarder.poll(Instant::now(), &mut effects);
         for (peer, reply) in effects.tells {
@@ -128,6 +175,30 @@ pub(super) async fn run(
         }
         for (peer, message) in effects.warnings {
             hub.deliver(peer, ServerEvent::Error(message));
+        }
+        match tcp_event {
+            Some(TcpEvent::Opened { remote, writer, .. }) => {
+                let link = TcpLink {
+                    writer,
+                    opened: Instant::now(),
+                    proven: false,
+                };
+                links.insert(remote, link);
+            }
+            Some(TcpEvent::Frame { remote, .. }) => {
+                if let Some(link) = links.get_mut(&remote) {
+                    link.proven = true;
+                }
+            }
+            Some(TcpEvent::Closed { remote }) => {
+                links.remove(&remote);
+            }
+            None => {}
+        }
+        if recheck {
+            // A connection that sent nothing a page's connection took is not a page's: its
+            // writer goes, which ends it.
+            links.retain(|_, link| link.proven || link.opened.elapsed() < tcp::FIRST_FRAME);
         }
         if recheck && follow_addresses(&mut sockets, &place, &mut forwarder).await {
             first_socket = 0;
