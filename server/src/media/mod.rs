@@ -116,9 +116,10 @@ impl MediaServer {
             listen,
             port,
             addrs: addrs_tx,
+            handed,
         };
         let task = tokio::spawn(udp::run(
-            sockets, place, forwarder, changes, handed, hub, metrics, stop_rx,
+            sockets, place, forwarder, changes, hub, metrics, stop_rx,
         ));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");

@@ -95,6 +95,8 @@ pub(super) struct Place {
     pub port: u16,
     /// The addresses offered now, for observers.
     pub addrs: watch::Sender<Vec<SocketAddr>>,
+    /// TCP connections the HTTPS listener hands over (ICE over TCP).
+    pub handed: mpsc::Receiver<TcpStream>,
 }
 
 /// How often the machine's addresses are looked at (a cheap netlink call): a new Wi-Fi, a new
@@ -104,10 +106,9 @@ const ADDRESS_CHECK: Duration = Duration::from_secs(2);
 /// Runs the forwarder until `stop` turns true.
 pub(super) async fn run(
     mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
-    place: Place,
+    mut place: Place,
     mut forwarder: Forwarder,
     mut changes: MediaInbox,
-    mut handed: mpsc::Receiver<TcpStream>,
     hub: Hub,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -155,7 +156,7 @@ pub(super) async fn run(
                 forwarder.timeout(Instant::now());
             }
             _ = address_check.tick() => recheck = true,
-            Some(stream) = handed.recv() => {
+            Some(stream) = place.handed.recv() => {
                 tokio::spawn(tcp::serve(stream, tcp_events_tx.clone(), open.clone()));
                 continue;
             }
@@ -311,14 +312,21 @@ mod tests {
         // tokio tries a send only once the reactor has seen the socket writable.
         sockets[0].1.writable().await.unwrap();
         let metrics = Metrics::new();
+        let links = HashMap::new();
         let mut effects = Effects {
+            tcp: &links,
             sockets: &sockets,
             tells: Vec::new(),
             warnings: Vec::new(),
             metrics: &metrics,
         };
         // An IPv4 socket cannot send to an IPv6 address.
-        effects.transmit(sockets[0].0, "[::1]:9".parse().unwrap(), b"x");
+        effects.transmit(
+            Protocol::Udp,
+            sockets[0].0,
+            "[::1]:9".parse().unwrap(),
+            b"x",
+        );
         let text = metrics.encode();
         assert!(
             text.contains(r#"free_meetings_media_dropped_datagrams_total{reason="send_failed"} 1"#),
