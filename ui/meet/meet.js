@@ -756,7 +756,7 @@ function startSfu() {
         if (state.sfu === sfu) for (const p of state.peers.values()) closeMesh(p);
       }, MESH_GRACE_MS);
     } else if (pc.connectionState === "failed") {
-      restartSfu(sfu, "The media connection to the server failed.");
+      restartSfu(sfu, `The media connection to the server failed. ${blockedPorts(pc)}`);
     }
   };
 }
@@ -817,6 +817,20 @@ async function onSfuOffer({ sdp }) {
 async function onSfuAnswer({ sdp }) {
   const pc = state.sfu?.pc;
   if (pc?.signalingState === "have-local-offer") await pc.setRemoteDescription({ type: "answer", sdp });
+}
+
+/** What a network must let through for media to reach the server, from the server's own
+ * candidates: said when the connection fails, so that whoever runs the network knows. */
+function blockedPorts(pc) {
+  const found = { udp: new Set(), tcp: new Set() };
+  for (const line of (pc.remoteDescription?.sdp ?? "").split(/\r?\n/)) {
+    const m = line.match(/^a=candidate:\S+ \d+ (udp|tcp) \d+ (\S+) (\d+) typ host/i);
+    if (m && !/^127\.|^::1$/.test(m[2])) found[m[1].toLowerCase()].add(`${m[2]}:${m[3]}`);
+  }
+  const ports = [];
+  if (found.udp.size) ports.push(`UDP to ${[...found.udp].join(", ")}`);
+  if (found.tcp.size) ports.push(`TCP to ${[...found.tcp].join(", ")}`);
+  return ports.length ? `This network may block it: it must let through ${ports.join(", or ")}.` : "";
 }
 
 function restartSfu(sfu, why) {
