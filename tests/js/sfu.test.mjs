@@ -128,7 +128,8 @@ test("five people on two machines: the room moves to the server at the fifth, an
         pages.push(await joinAs(browser, url, name, SMALL, true, CAMERA));
       }
       await Promise.all(pages.map((page) => seesPlaying(page, 3)));
-      for (const page of pages) assert.deepEqual(await mediaOf(page), { mode: "mesh", meshSending: 3, server: null });
+      for (const page of pages)
+        assert.deepEqual(await mediaOf(page), { mode: "mesh", meshSending: 3, server: null, protocol: null });
       await Promise.all(pages.map(recordFreezes));
 
       pages.push(await joinAs(b, url, "Eve", SMALL, true, CAMERA));
@@ -151,7 +152,8 @@ test("five people on two machines: the room moves to the server at the fifth, an
           "the mesh connections to close",
           { ms: 20000, every: 250 },
         );
-        assert.deepEqual(media, { mode: "sfu", meshSending: 0, server: "10.80.0.1:5443" });
+        // UDP preferred: the TCP candidate is only for networks that block it.
+        assert.deepEqual(media, { mode: "sfu", meshSending: 0, server: "10.80.0.1:5443", protocol: "udp" });
       }
       await pages[1].screenshot({ path: `${SHOTS}/meeting-five-through-the-server.png` });
       const freezes = await Promise.all(pages.slice(0, 4).map((page) => page.evaluate(() => window.freezes)));
@@ -446,5 +448,56 @@ test("a network that lets only TCP through: the call goes over TCP on the HTTPS 
     }
   } finally {
     net.destroy();
+  }
+});
+
+/** Video frames a page has received through the server, over every remote video. */
+const framesIn = (page) =>
+  page.evaluate(async () => {
+    let frames = 0;
+    for (const s of (await state.sfu.pc.getStats()).values())
+      if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesReceived ?? 0;
+    return frames;
+  });
+
+test("a tab nobody looks at receives no video through the server, and gets it back when shown", {
+  skip,
+  timeout: 180000,
+}, async () => {
+  const browsers = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+  try {
+    await withServer(lan, "a", ["--media", "sfu"], async () => {
+      const url = "https://10.80.0.1:5443/r/hidden-tab";
+      const ann = await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA);
+      const bob = await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA);
+      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+      // Bob's tab goes to the background (as the browser tells a page: visibilitychange).
+      const setHidden = (hidden) =>
+        bob.evaluate((hidden) => {
+          Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+          document.dispatchEvent(new Event("visibilitychange"));
+        }, hidden);
+      await setHidden(true);
+      // Frames already on their way arrive; then none: over a whole second, nothing new.
+      const stalled = await until(
+        async () => {
+          const before = await framesIn(bob);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          return (await framesIn(bob)) === before;
+        },
+        "Bob's video through the server to stop while his tab is hidden",
+        { ms: 15000, every: 0 },
+      );
+      assert.ok(stalled);
+      // Shown again: the video comes back.
+      const paused = await framesIn(bob);
+      await setHidden(false);
+      await until(async () => (await framesIn(bob)) > paused + 10, "Bob's video to come back", {
+        ms: 15000,
+        every: 200,
+      });
+    });
+  } finally {
+    await Promise.all(browsers.map((browser) => browser.close()));
   }
 });

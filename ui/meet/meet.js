@@ -847,6 +847,13 @@ function restartSfu(sfu, why) {
 }
 
 /** The quality each remote tile needs, by the size it is shown at; sent when it changes. */
+/** Whether anyone can see a tile: the page is shown and the tile is on screen. */
+function seen(figure) {
+  if (document.hidden || !figure) return false;
+  const r = figure.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+}
+
 function sendWants() {
   if (state.mode !== "sfu" || !state.socket?.connected) return;
   const streams = {};
@@ -855,7 +862,8 @@ function sendWants() {
       const key = original === p.state?.screen ? `${p.id}:screen` : `${p.id}:camera`;
       const figure = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
       const width = figure?.getBoundingClientRect().width ?? 0;
-      streams[stream.id] = width >= 560 ? "high" : width >= 260 ? "medium" : "low";
+      // What nobody sees is not sent at all (a hidden tab, a tile scrolled away); its sound is.
+      streams[stream.id] = !seen(figure) ? "off" : width >= 560 ? "high" : width >= 260 ? "medium" : "low";
     }
   }
   const wants = JSON.stringify(streams);
@@ -1250,6 +1258,9 @@ async function main() {
     setTimeout(() => ($("copy").textContent = "Copy link"), 1500);
   });
   document.addEventListener("keydown", onKey);
+  // Not through queueWants: a hidden tab runs no animation frames.
+  document.addEventListener("visibilitychange", () => sendWants());
+  addEventListener("scroll", queueWants, { passive: true });
   new ResizeObserver(() => fitGrid()).observe($("stage"));
   setInterval(watchLevels, 40);
   if (window.isSecureContext) {
