@@ -94,6 +94,9 @@ pub enum MediaDrop {
     send_buffer_full,
     /// Outgoing: the kernel refused it (no route, the address gone).
     send_failed,
+    /// Outgoing media held back: its address has not consented to receive it (a nomination
+    /// from a new address, until that address answers our check).
+    unconsented,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -270,6 +273,7 @@ impl Metrics {
             MediaDrop::malformed,
             MediaDrop::send_buffer_full,
             MediaDrop::send_failed,
+            MediaDrop::unconsented,
         ] {
             let _ = media_dropped.get_or_create(&DropLabel { reason });
         }

@@ -13,6 +13,7 @@ use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 
+use super::consent::{binding_request, is_stun};
 use super::participant::{OutState, Participant, SentLayers, TrackIn, fingerprint_of};
 use super::stats::{MediaStats, ParticipantStats};
 use crate::config::MediaConfig;
@@ -43,6 +44,9 @@ fn sending_m_lines(sdp: &str) -> usize {
         })
         .count()
 }
+
+/// The PRIORITY of our consent checks (a host candidate's, RFC 8445's formula).
+const CONSENT_PRIORITY: u32 = 0x7e00_00ff;
 
 /// What the forwarder asks of the world.
 pub(super) trait Io {
@@ -197,6 +201,7 @@ impl Forwarder {
         ) {
             Ok((mut p, answer)) => {
                 p.fingerprint = fingerprint;
+                p.learn_ice(sdp, &answer.to_sdp_string());
                 io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
                 // Everyone already here: their tracks go to the newcomer.
                 for other in self.participants.values().filter(|o| o.room == room) {
@@ -286,6 +291,15 @@ impl Forwarder {
         data: &[u8],
         now: Instant,
     ) -> bool {
+        // The answer to one of our consent questions is ours, not a connection's.
+        if is_stun(data)
+            && self
+                .participants
+                .values_mut()
+                .any(|p| p.consent.answered(source, data))
+        {
+            return true;
+        }
         let Ok(contents) = data.try_into() else {
             self.metrics.media_dropped(MediaDrop::garbage);
             return false;
@@ -390,7 +404,34 @@ impl Forwarder {
                         }
                         Output::Transmit(t) => {
                             sent_since_timeout = true;
-                            io.transmit(t.proto, t.source, t.destination, &t.contents);
+                            let stun = is_stun(&t.contents);
+                            if stun || !p.consent.settled() {
+                                if !stun {
+                                    p.handshake_dest = Some(t.destination);
+                                }
+                                io.transmit(t.proto, t.source, t.destination, &t.contents);
+                            } else if p.consent.allows(t.destination) {
+                                io.transmit(t.proto, t.source, t.destination, &t.contents);
+                            } else {
+                                // Media to an address that has not shown it wants it: held
+                                // back, and the address asked (see consent.rs).
+                                self.metrics.media_dropped(MediaDrop::unconsented);
+                                if let (Some((ufrag, pwd)), Some(ours)) = (&p.ice, &p.local_ufrag)
+                                    && let Some(id) = p.consent.ask(t.destination, now)
+                                {
+                                    tracing::info!(peer = %p.peer, to = %t.destination, "media asked to go to a new address: asking it for consent first");
+                                    let username = format!("{ufrag}:{ours}");
+                                    let request = binding_request(
+                                        id,
+                                        &username,
+                                        pwd,
+                                        false,
+                                        false,
+                                        CONSENT_PRIORITY,
+                                    );
+                                    io.transmit(t.proto, t.source, t.destination, &request);
+                                }
+                            }
                         }
                         Output::Event(event) => match event {
                             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -423,6 +464,10 @@ impl Forwarder {
                                 }
                             }
                             Event::Connected => {
+                                // The DTLS handshake completed there: a path both ways.
+                                if let Some(dest) = p.handshake_dest {
+                                    p.consent.grant(dest);
+                                }
                                 tracing::info!(peer = %p.peer, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "media connected (ICE and DTLS done)");
                             }
                             Event::MediaData(data) => {

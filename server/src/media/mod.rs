@@ -9,6 +9,7 @@
 //! [`participant`] one page's connection; [`layers`] the layer choice; [`udp`] the sockets and
 //! the task that drives it all; [`stats`] what observers read.
 
+mod consent;
 mod forwarder;
 pub mod layers;
 mod participant;

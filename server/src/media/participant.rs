@@ -12,6 +12,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::{Candidate, Rtc};
 
+use super::consent::{Consent, ice_credentials};
 use super::layers::{LayerSent, VideoWant, allocate, estimator_targets, quality_of};
 use crate::wire::{PeerId, Quality, RoomId, StreamId};
 
@@ -203,6 +204,14 @@ pub(super) struct Participant {
     pub fingerprint: Option<String>,
     /// Our addresses changed: the next offer restarts ICE, so the page checks the new ones.
     restart_ice: bool,
+    /// Where media may go (see `consent.rs`).
+    pub consent: Consent,
+    /// The page's ICE username fragment and password, and ours, as last negotiated: what a
+    /// consent request to the page is made with.
+    pub ice: Option<(String, String)>,
+    pub local_ufrag: Option<String>,
+    /// Where the DTLS handshake's packets last went, before the connection was up.
+    pub handshake_dest: Option<std::net::SocketAddr>,
 }
 
 /// Our candidates on `addrs`: UDP on each (preferred: host UDP ranks above TCP), and a passive
@@ -276,6 +285,10 @@ impl Participant {
             warned: None,
             fingerprint: None,
             restart_ice: false,
+            consent: Consent::default(),
+            ice: None,
+            local_ufrag: None,
+            handshake_dest: None,
             bandwidth: None,
             forwarded: 0,
             last_counts: None,
@@ -292,8 +305,20 @@ impl Participant {
         if self.pending.is_some() {
             return Ok(None);
         }
+        let page = offer.to_sdp_string();
         let answer = self.rtc.sdp_api().accept_offer(offer)?;
+        self.learn_ice(&page, &answer.to_sdp_string());
         Ok(Some(answer))
+    }
+
+    /// Notes both sides' ICE credentials from a negotiation (an ICE restart changes them).
+    pub fn learn_ice(&mut self, page: &str, ours: &str) {
+        if let Some(credentials) = ice_credentials(page) {
+            self.ice = Some(credentials);
+        }
+        if let Some((ufrag, _)) = ice_credentials(ours) {
+            self.local_ufrag = Some(ufrag);
+        }
     }
 
     /// The page's answer to our offer.
@@ -301,7 +326,11 @@ impl Participant {
         let Some(pending) = self.pending.take() else {
             return Ok(());
         };
+        let page = answer.to_sdp_string();
         self.rtc.sdp_api().accept_answer(pending, answer)?;
+        if let Some(credentials) = ice_credentials(&page) {
+            self.ice = Some(credentials);
+        }
         for track in &mut self.tracks_out {
             if let OutState::Negotiating(mid) = track.state {
                 track.state = OutState::Open(mid);
@@ -439,6 +468,9 @@ impl Participant {
         }
         let (offer, pending) = change.apply()?;
         self.pending = Some(pending);
+        if let Some((ufrag, _)) = ice_credentials(&offer.to_sdp_string()) {
+            self.local_ufrag = Some(ufrag);
+        }
         Some(offer)
     }
 

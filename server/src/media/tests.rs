@@ -58,6 +58,9 @@ struct Page {
     video: Option<Mid>,
     /// The last offer the server made this page.
     last_offer: String,
+    /// The page's first offer and the server's answer to it (their ICE credentials).
+    first_offer: String,
+    first_answer: String,
 }
 
 impl Page {
@@ -77,6 +80,8 @@ impl Page {
             received: HashMap::new(),
             video: None,
             last_offer: String::new(),
+            first_offer: String::new(),
+            first_answer: String::new(),
         }
     }
 
@@ -99,7 +104,8 @@ impl Page {
         }
         let (offer, pending) = change.apply().unwrap();
         self.pending = Some(pending);
-        offer.to_sdp_string()
+        self.first_offer = offer.to_sdp_string();
+        self.first_offer.clone()
     }
 }
 
@@ -113,6 +119,8 @@ struct Net {
     warnings: Vec<(PeerId, String)>,
     /// Server addresses that are gone: datagrams to or from them are lost.
     gone: Vec<SocketAddr>,
+    /// Datagrams the forwarder sent to addresses of no page: (to, first byte, length).
+    elsewhere: Vec<(SocketAddr, u8, usize)>,
 }
 
 impl Net {
@@ -145,6 +153,7 @@ impl Net {
             room: RoomId::parse("room").unwrap(),
             warnings: Vec::new(),
             gone: Vec::new(),
+            elsewhere: Vec::new(),
         }
     }
 
@@ -178,6 +187,10 @@ impl Net {
             if self.gone.contains(&from) {
                 continue;
             }
+            if !self.pages.iter().any(|p| p.addr == to) {
+                self.elsewhere
+                    .push((to, data.first().copied().unwrap_or(0), data.len()));
+            }
             if let Some(page) = self.pages.iter_mut().find(|p| p.addr == to) {
                 let input = Input::Receive(
                     self.now,
@@ -197,6 +210,9 @@ impl Net {
             };
             let request = match reply {
                 SfuReply::Answer(sdp) => {
+                    if page.first_answer.is_empty() {
+                        page.first_answer = sdp.clone();
+                    }
                     let pending = page.pending.take().unwrap();
                     let answer = SdpAnswer::from_sdp_string(&sdp).unwrap();
                     page.rtc.sdp_api().accept_answer(pending, answer).unwrap();
@@ -796,4 +812,45 @@ fn when_the_server_moves_to_another_address_calls_resume_there() {
         net.frames_of(bob, ann) - before,
         net.forwarder.describe()
     );
+}
+
+#[test]
+fn a_member_cannot_pour_its_media_onto_another_host_with_a_forged_check() {
+    use super::consent::{binding_request, ice_credentials};
+    let mut net = Net::estimating(false);
+    let ann = net.join("10.0.0.2:4000", true);
+    let bob = net.join("10.0.0.3:4000", false);
+    connected(&mut net);
+    for n in 0..20 {
+        net.send_frame(ann, n, n % 10 == 0);
+        net.step(33);
+    }
+    assert!(net.frames_of(bob, ann) > 5);
+    // Bob knows the server's ICE password (it is in the answer he got): he sends a nominating
+    // check as if from a victim's address.
+    let victim: SocketAddr = "10.0.0.99:9".parse().unwrap();
+    let (bob_ufrag, _) = ice_credentials(&net.pages[bob].first_offer).unwrap();
+    let (server_ufrag, server_pwd) = ice_credentials(&net.pages[bob].first_answer).unwrap();
+    let username = format!("{server_ufrag}:{bob_ufrag}");
+    for round in 0..5u8 {
+        // The highest priority there is, so that the forged pair would win.
+        let check = binding_request([round; 12], &username, &server_pwd, true, true, u32::MAX);
+        net.forwarder
+            .datagram(SERVER.parse().unwrap(), victim, &check, net.now);
+        for n in 0..15 {
+            net.send_frame(ann, 20 + u32::from(round) * 15 + n, n % 5 == 0);
+            net.step(33);
+        }
+    }
+    let at_victim: Vec<_> = net
+        .elsewhere
+        .iter()
+        .filter(|(to, _, _)| *to == victim)
+        .collect();
+    let media = at_victim.iter().filter(|(_, first, _)| *first > 3).count();
+    let stun = at_victim.len() - media;
+    let kinds: Vec<u8> = at_victim.iter().map(|(_, first, _)| *first).collect();
+    println!("at the victim: {media} media datagrams, {stun} STUN ({kinds:?})");
+    assert_eq!(media, 0, "media went to the forged address");
+    assert!(stun <= 10, "{stun} STUN datagrams to the victim");
 }
