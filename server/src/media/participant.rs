@@ -18,6 +18,11 @@ use crate::wire::{PeerId, Quality, RoomId, StreamId};
 
 /// How long a layer may go without data before it no longer counts as sent.
 const LAYER_SILENCE: Duration = Duration::from_secs(3);
+/// How far a layer may fall behind another layer of the same track that still carries data
+/// before it counts as stopped (the browser dropped it: CPU, bandwidth): its receivers then
+/// fall back to the next layer at once. Above two frame intervals of a top layer slowed to
+/// 5 fps, so a slowed layer is not taken for a stopped one.
+const SIBLING_SILENCE: Duration = Duration::from_millis(400);
 /// The bandwidth estimate a new connection starts from.
 const START_BITRATE: Bitrate = Bitrate::kbps(1_500);
 /// The least the estimator sustains (padding when media is quiet), and the least it probes for:
@@ -51,6 +56,8 @@ pub(super) struct LayerIn {
     since: Instant,
     /// Bits per second over the last full second (0 until then).
     pub bitrate: u64,
+    /// Fallen silent behind another layer of its track (see `SIBLING_SILENCE`).
+    stopped: bool,
 }
 
 /// The layers of one sender's video sent lately: each with its rid, quality and bitrate.
@@ -59,9 +66,13 @@ pub(super) type SentLayers = Vec<(Option<Rid>, LayerSent)>;
 impl TrackIn {
     /// The layers sent lately.
     pub fn sent(&self, now: Instant) -> SentLayers {
+        let newest = self.layers.iter().map(|l| l.last).max();
         self.layers
             .iter()
             .filter(|l| now.saturating_duration_since(l.last) < LAYER_SILENCE)
+            .filter(|l| {
+                newest.is_none_or(|n| n.saturating_duration_since(l.last) < SIBLING_SILENCE)
+            })
             .map(|l| {
                 let quality = quality_of(l.rid.as_deref());
                 (
@@ -91,9 +102,19 @@ impl TrackIn {
         }
     }
 
-    /// Notes `bytes` of data on a layer; true if the layer is new (the layer choice must be
-    /// redone).
+    /// Notes `bytes` of data on a layer; true if the layer choice must be redone: the layer is
+    /// new, or another layer of the track has just fallen silent behind it.
     pub fn saw(&mut self, rid: Option<Rid>, bytes: usize, now: Instant) -> bool {
+        let mut fell_silent = false;
+        for other in self.layers.iter_mut().filter(|l| l.rid != rid) {
+            let silent = now.saturating_duration_since(other.last) >= SIBLING_SILENCE;
+            fell_silent |= silent && !other.stopped;
+            other.stopped = silent;
+        }
+        self.note(rid, bytes, now) || fell_silent
+    }
+
+    fn note(&mut self, rid: Option<Rid>, bytes: usize, now: Instant) -> bool {
         let Some(layer) = self.layers.iter_mut().find(|l| l.rid == rid) else {
             self.layers.push(LayerIn {
                 rid,
@@ -101,9 +122,12 @@ impl TrackIn {
                 bytes: bytes as u64,
                 since: now,
                 bitrate: 0,
+                stopped: false,
             });
             return true;
         };
+        // A layer that comes back is a change too.
+        let resumed = std::mem::take(&mut layer.stopped);
         layer.last = now;
         layer.bytes += bytes as u64;
         let elapsed = now.saturating_duration_since(layer.since);
@@ -112,7 +136,7 @@ impl TrackIn {
             layer.bytes = 0;
             layer.since = now;
         }
-        false
+        resumed
     }
 }
 
