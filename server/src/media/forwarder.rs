@@ -82,6 +82,9 @@ pub(super) struct Forwarder {
     metrics: Arc<Metrics>,
     stats: MediaStats,
     last_layers: Option<Instant>,
+    /// Tests: when each frame reached the forwarder, and on which layer.
+    #[cfg(test)]
+    pub arrivals: Vec<(Instant, Option<str0m::media::Rid>)>,
 }
 
 impl Forwarder {
@@ -106,6 +109,8 @@ impl Forwarder {
             metrics,
             stats,
             last_layers: None,
+            #[cfg(test)]
+            arrivals: Vec::new(),
         }
     }
 
@@ -471,6 +476,8 @@ impl Forwarder {
                                 tracing::info!(peer = %p.peer, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "media connected (ICE and DTLS done)");
                             }
                             Event::MediaData(data) => {
+                                #[cfg(test)]
+                                self.arrivals.push((now, data.rid));
                                 if !p.within_bitrate(data.data.len(), self.max_bitrate_in, now) {
                                     self.metrics.media_over_cap();
                                     if p.may_warn_over_cap(now) {
