@@ -102,9 +102,12 @@ const recordFreezes = (page) =>
         const name = figure.querySelector(".name").textContent;
         const frames = figure.querySelector("video").getVideoPlaybackQuality().totalVideoFrames;
         const seen = last[name];
-        if (!seen || frames > seen.frames) {
-          if (seen) window.freezes[name] = Math.max(window.freezes[name] ?? 0, now - seen.at);
-          last[name] = { frames, at: now };
+        // Only videos already playing when recording began: a newcomer's tile waiting for its
+        // first frame is a start, not a freeze.
+        if (!seen) last[name] = { frames, at: now, playing: frames > 0 };
+        else if (frames > seen.frames) {
+          if (seen.playing) window.freezes[name] = Math.max(window.freezes[name] ?? 0, now - seen.at);
+          last[name] = { frames, at: now, playing: seen.playing };
         }
       }
     }, 20);
