@@ -471,7 +471,8 @@ test("a tab nobody looks at receives no video through the server, and gets it ba
   try {
     await withServer(lan, "a", ["--media", "sfu"], async () => {
       const url = "https://10.80.0.1:5443/r/hidden-tab";
-      const ann = await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA);
+      // Ann's camera at its full size: sent in two layers ("l" and "h").
+      const ann = await joinAs(browsers[0], url, "Ann", SMALL, true);
       const bob = await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA);
       await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
       // Bob's tab goes to the background (as the browser tells a page: visibilitychange).
@@ -492,10 +493,24 @@ test("a tab nobody looks at receives no video through the server, and gets it ba
         { ms: 15000, every: 0 },
       );
       assert.ok(stalled);
-      // Shown again: the video comes back.
+      // Nobody takes Ann's upper layers now: her browser stops encoding them (the lowest stays).
+      const encoding = () =>
+        ann.evaluate(() =>
+          state.sfu.senders.video.getParameters().encodings.map((e) => `${e.rid}:${e.active ? "on" : "off"}`),
+        );
+      const on = async () => (await encoding()).filter((e) => e.endsWith(":on")).join();
+      await until(async () => (await on()) === "l:on", "Ann's upper layers to stop", {
+        ms: 15000,
+        every: 200,
+      });
+      // Shown again: the video comes back, and so does the layer Bob's tile takes.
       const paused = await framesIn(bob);
       await setHidden(false);
       await until(async () => (await framesIn(bob)) > paused + 10, "Bob's video to come back", {
+        ms: 15000,
+        every: 200,
+      });
+      await until(async () => (await on()) !== "l:on", "an upper layer of Ann's back", {
         ms: 15000,
         every: 200,
       });

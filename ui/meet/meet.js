@@ -882,6 +882,24 @@ function queueWants() {
   });
 }
 
+/** The server says which layers of our camera anyone takes: the others are not encoded until
+ * someone asks for them again (a tab in the background, small tiles everywhere). */
+async function setLayers({ stream, active }) {
+  const sender = state.sfu?.senders.video;
+  if (!sender || stream !== state.local?.id) return;
+  const params = sender.getParameters();
+  if (!params.encodings?.length) return;
+  let changed = false;
+  for (const encoding of params.encodings) {
+    const on = !encoding.rid || active.includes(encoding.rid);
+    if (encoding.active !== on) {
+      encoding.active = on;
+      changed = true;
+    }
+  }
+  if (changed) await sender.setParameters(params);
+}
+
 /** Back to no server connection (leaving, or starting over after a reconnect). */
 function stopSfu() {
   state.sfu?.pc.close();
@@ -1062,6 +1080,7 @@ function connectSocket() {
   socket.on("sfu-offer", (msg) => onSfuOffer(msg).catch((e) => console.warn("sfu offer failed", e)));
   socket.on("sfu-answer", (msg) => onSfuAnswer(msg).catch((e) => console.warn("sfu answer failed", e)));
   socket.on("sfu-failed", ({ reason }) => state.sfu && restartSfu(state.sfu, reason));
+  socket.on("sfu-layers", (msg) => setLayers(msg).catch((e) => console.warn("layers not set", e)));
   socket.on("init-users", (users) => {
     if ($("notice").dataset.topic === "lobby") notice("");
     for (const { id, userName } of users) {

@@ -14,12 +14,13 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 
 use super::consent::{binding_request, is_stun};
+use super::layers::quality_of;
 use super::participant::{OutState, Participant, SentLayers, TrackIn, fingerprint_of};
 use super::stats::{MediaStats, ParticipantStats};
 use crate::config::MediaConfig;
 use crate::metrics::{MediaDrop, Metrics, RefusalKind};
 use crate::rooms::MediaChange;
-use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
+use crate::wire::{PeerId, Quality, RoomId, SfuReply, SfuRequest};
 
 /// The most timeouts one connection is given in one poll because they are already due: enough
 /// for every packet a receiver's pacer releases in a few milliseconds.
@@ -357,7 +358,11 @@ impl Forwarder {
     /// Drives every connection until each waits for time or input: sends what they send,
     /// forwards what they receive, negotiates what changed. Returns when to be called again.
     pub fn poll(&mut self, now: Instant, io: &mut impl Io) -> Instant {
-        self.choose_layers(now);
+        if self.choose_layers(now) {
+            for (sender, stream, active) in self.layer_hints() {
+                io.tell(sender, SfuReply::Layers { stream, active });
+            }
+        }
         let mut next = now + Duration::from_millis(500);
         loop {
             let mut media: Vec<(PeerId, MediaData)> = Vec::new();
@@ -456,6 +461,7 @@ impl Forwarder {
                                     stream_id: media.stream_id().to_owned(),
                                     layers: Vec::new(),
                                     keyframe_asked: Vec::new(),
+                                    hinted: None,
                                 });
                                 new_tracks.push((p.peer, p.tracks_in.len() - 1));
                             }
@@ -545,7 +551,11 @@ impl Forwarder {
             }
             if new_layers {
                 self.last_layers = None;
-                self.choose_layers(now);
+                if self.choose_layers(now) {
+                    for (sender, stream, active) in self.layer_hints() {
+                        io.tell(sender, SfuReply::Layers { stream, active });
+                    }
+                }
             }
             for (origin, data) in media {
                 self.forward(origin, &data);
@@ -620,6 +630,7 @@ impl Forwarder {
             stream_id: track.stream_id.clone(),
             layers: Vec::new(),
             keyframe_asked: Vec::new(),
+            hinted: None,
         };
         for other in self
             .participants
@@ -694,13 +705,74 @@ impl Forwarder {
         }
     }
 
+    /// Which simulcast layers of each sender's videos anyone could take now: a layer above what
+    /// every receiver wants is chosen by nobody (`allocate` never picks above the want), so its
+    /// sender is told it may stop encoding it; the lowest layer always stays. Only changes are
+    /// returned: (sender, its own stream id, the layers to keep).
+    fn layer_hints(&mut self) -> Vec<(PeerId, String, Vec<String>)> {
+        let mut hints = Vec::new();
+        let wanted: HashMap<(PeerId, Mid), Quality> = self
+            .participants
+            .values()
+            .flat_map(|receiver| {
+                receiver.tracks_out.iter().map(move |t| {
+                    let quality = receiver
+                        .wants
+                        .get(&t.stream_id)
+                        .copied()
+                        .unwrap_or(Quality::Medium);
+                    ((t.origin, t.origin_mid), quality)
+                })
+            })
+            .fold(HashMap::new(), |mut max, (key, quality)| {
+                let entry = max.entry(key).or_insert(Quality::Off);
+                *entry = (*entry).max(quality);
+                max
+            });
+        for sender in self.participants.values_mut() {
+            for track in sender
+                .tracks_in
+                .iter_mut()
+                .filter(|t| t.kind == MediaKind::Video && t.layers.len() > 1)
+            {
+                let ceiling = wanted
+                    .get(&(sender.peer, track.mid))
+                    .copied()
+                    .unwrap_or(Quality::Off);
+                let lowest = track
+                    .layers
+                    .iter()
+                    .map(|l| quality_of(l.rid.as_deref()))
+                    .min()
+                    .unwrap_or(Quality::Low);
+                let mut active: Vec<String> = track
+                    .layers
+                    .iter()
+                    .filter_map(|l| {
+                        let quality = quality_of(l.rid.as_deref());
+                        (quality <= ceiling || quality == lowest)
+                            .then(|| l.rid.map(|r| r.to_string()))
+                            .flatten()
+                    })
+                    .collect();
+                active.sort();
+                if track.hinted.as_ref() != Some(&active) {
+                    track.hinted = Some(active.clone());
+                    hints.push((sender.peer, track.stream_id.clone(), active));
+                }
+            }
+        }
+        hints
+    }
+
     /// Chooses every receiver's layers, at most twice a second (or at once after a change).
-    fn choose_layers(&mut self, now: Instant) {
+    /// True when it chose (not throttled).
+    fn choose_layers(&mut self, now: Instant) -> bool {
         if self
             .last_layers
             .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_millis(500))
         {
-            return;
+            return false;
         }
         self.last_layers = Some(now);
         let sent: HashMap<(PeerId, Mid), SentLayers> = self
@@ -727,6 +799,7 @@ impl Forwarder {
         for (origin, mid, rid) in requests {
             self.request_keyframe(origin, mid, rid, KeyframeRequestKind::Pli, now);
         }
+        true
     }
 }
 

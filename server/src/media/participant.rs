@@ -43,6 +43,8 @@ pub(super) struct TrackIn {
     pub layers: Vec<LayerIn>,
     /// When a keyframe was last asked for, per layer.
     pub keyframe_asked: Vec<(Option<Rid>, Instant)>,
+    /// The layers the page was last told anyone takes (`sfu-layers`), once it sends several.
+    pub hinted: Option<Vec<String>>,
 }
 
 /// One simulcast layer (or the only one) of a track the page sends us.

@@ -228,6 +228,7 @@ impl Net {
                     Some(SfuRequest::Answer(answer.to_sdp_string()))
                 }
                 SfuReply::Failed(why) => panic!("{peer}: {why}"),
+                SfuReply::Layers { .. } => None,
             };
             if let Some(request) = request {
                 let mut wire = Wire::default();

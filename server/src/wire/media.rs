@@ -101,4 +101,7 @@ pub enum SfuReply {
     Offer(String),
     /// The server's connection to the page failed or was refused; the text says why.
     Failed(String),
+    /// The simulcast layers of one of the page's streams (its own stream id) that anyone
+    /// takes: the page may stop encoding the others until they are asked for again.
+    Layers { stream: String, active: Vec<String> },
 }

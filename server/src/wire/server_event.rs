@@ -87,6 +87,7 @@ impl ServerEvent {
             ServerEvent::Sfu(SfuReply::Offer(_)) => names::SFU_OFFER,
             ServerEvent::Sfu(SfuReply::Answer(_)) => names::SFU_ANSWER,
             ServerEvent::Sfu(SfuReply::Failed(_)) => "sfu-failed",
+            ServerEvent::Sfu(SfuReply::Layers { .. }) => "sfu-layers",
             ServerEvent::Error(_) => "error",
             ServerEvent::Meeting(_) => "meeting",
             ServerEvent::Waiting => "waiting",
@@ -156,6 +157,12 @@ impl Serialize for EventData<'_> {
             ServerEvent::Sfu(SfuReply::Offer(sdp) | SfuReply::Answer(sdp)) => {
                 let mut st = s.serialize_struct("Sdp", 1)?;
                 st.serialize_field("sdp", sdp)?;
+                st.end()
+            }
+            ServerEvent::Sfu(SfuReply::Layers { stream, active }) => {
+                let mut st = s.serialize_struct("Layers", 2)?;
+                st.serialize_field("stream", stream)?;
+                st.serialize_field("active", active)?;
                 st.end()
             }
             ServerEvent::Sfu(SfuReply::Failed(reason)) => {
