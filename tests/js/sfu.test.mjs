@@ -519,3 +519,36 @@ test("a tab nobody looks at receives no video through the server, and gets it ba
     await Promise.all(browsers.map((browser) => browser.close()));
   }
 });
+
+test("screen shares through the server, started and stopped again and again, reuse one m-line at the receiver", {
+  skip,
+  timeout: 180000,
+}, async () => {
+  const browsers = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+  try {
+    await withServer(lan, "a", ["--media", "sfu"], async () => {
+      const url = "https://10.80.0.1:5443/r/shares";
+      const ann = await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA);
+      const bob = await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA);
+      await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+      const mLines = () => bob.evaluate(() => state.sfu.pc.remoteDescription.sdp.split("\nm=").length - 1);
+      const start = await mLines();
+      const counts = [];
+      for (let share = 0; share < 4; share++) {
+        await ann.click("#share");
+        await bob.waitForSelector(".tile.screen:not(.self)", { timeout: 30000 });
+        await videoPlays(bob, ".tile.screen:not(.self) video");
+        await ann.click("#share");
+        await bob.waitForSelector(".tile.screen:not(.self)", { state: "detached", timeout: 30000 });
+        counts.push(await mLines());
+      }
+      console.log(`m-lines at the receiver: ${start} at the start, then ${JSON.stringify(counts)}`);
+      assert.ok(
+        counts.every((n) => n <= start + 1),
+        `${start} at the start, then ${counts}`,
+      );
+    });
+  } finally {
+    await Promise.all(browsers.map((browser) => browser.close()));
+  }
+});

@@ -615,7 +615,14 @@ function addOurTracks(p) {
 
 /** Our screen on a connection (a mesh peer's, or the server's). */
 function addScreen(conn) {
-  conn.screenSenders = state.screen.getTracks().map((track) => conn.pc.addTrack(track, state.screen));
+  // To the server, always a new send-only transceiver: addTrack would reuse a transceiver that
+  // receives someone's video, turning that m-line two-way, which the server does not take as a
+  // new track (a share through the server reached nobody so).
+  const add =
+    conn === state.sfu
+      ? (track) => conn.pc.addTransceiver(track, { direction: "sendonly", streams: [state.screen] }).sender
+      : (track) => conn.pc.addTrack(track, state.screen);
+  conn.screenSenders = state.screen.getTracks().map(add);
 }
 
 /** The connections we send our media on: each mesh peer's, or the one to the server. */
@@ -965,6 +972,13 @@ async function startSharing() {
     if (error.name !== "NotAllowedError") notice(`Screen sharing could not start (${escapeHtml(error.message)}).`);
     return;
   }
+  // Every share goes out as one and the same stream: the server then gives the next share the
+  // m-line of the last one, instead of a new one each time at every receiver.
+  state.shareStream ??= new MediaStream();
+  const shared = state.shareStream;
+  for (const track of shared.getTracks()) shared.removeTrack(track);
+  for (const track of screen.getTracks()) shared.addTrack(track);
+  screen = shared;
   state.screen = screen;
   // The browser's own "Stop sharing" ends the track.
   screen.getVideoTracks()[0].addEventListener("ended", () => stopSharing());

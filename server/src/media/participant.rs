@@ -150,6 +150,15 @@ pub(super) enum OutState {
     Open(Mid),
     ToStop(Mid),
     Stopping(Mid),
+    /// Its track ended (a screen share stopped): the m-line is set inactive, not stopped, so
+    /// that the sender's next track of the same stream reuses it (str0m does not recycle a
+    /// stopped m-line, and each share would otherwise leave one in the page's SDP for good).
+    ToPause(Mid),
+    Pausing(Mid),
+    Idle(Mid),
+    /// A new track of the same stream takes the idle m-line again.
+    ToResume(Mid),
+    Resuming(Mid),
 }
 
 /// A track we send the page: another member's track.
@@ -176,7 +185,12 @@ impl TrackOut {
             OutState::Negotiating(m)
             | OutState::Open(m)
             | OutState::ToStop(m)
-            | OutState::Stopping(m) => Some(m),
+            | OutState::Stopping(m)
+            | OutState::ToPause(m)
+            | OutState::Pausing(m)
+            | OutState::Idle(m)
+            | OutState::ToResume(m)
+            | OutState::Resuming(m) => Some(m),
         }
     }
 
@@ -358,8 +372,12 @@ impl Participant {
             self.ice = Some(credentials);
         }
         for track in &mut self.tracks_out {
-            if let OutState::Negotiating(mid) = track.state {
-                track.state = OutState::Open(mid);
+            match track.state {
+                OutState::Negotiating(mid) | OutState::Resuming(mid) => {
+                    track.state = OutState::Open(mid)
+                }
+                OutState::Pausing(mid) => track.state = OutState::Idle(mid),
+                _ => {}
             }
         }
         self.tracks_out
@@ -409,6 +427,26 @@ impl Participant {
             .tracks_out
             .iter()
             .any(|t| t.origin == origin && t.origin_mid == track.mid);
+        let stream_id = format!("{origin}{}", track.stream_id);
+        // A new track of a stream whose last track ended (the next screen share): its m-line
+        // is taken again.
+        let idle = self.tracks_out.iter_mut().find(|t| {
+            t.origin == origin
+                && t.kind == track.kind
+                && t.stream_id == stream_id
+                && matches!(t.state, OutState::ToPause(_) | OutState::Idle(_))
+        });
+        if !exists && let Some(out) = idle {
+            out.origin_mid = track.mid;
+            out.layer = None;
+            out.next_layer = None;
+            out.state = match out.state {
+                OutState::ToPause(m) => OutState::Open(m),
+                OutState::Idle(m) => OutState::ToResume(m),
+                other => other,
+            };
+            return;
+        }
         if !exists {
             self.tracks_out.push(TrackOut {
                 origin,
@@ -436,13 +474,27 @@ impl Participant {
             if t.origin != origin || mid.is_some_and(|m| m != t.origin_mid) {
                 return true;
             }
-            match t.state {
-                OutState::ToOpen => false,
-                OutState::Negotiating(m) | OutState::Open(m) => {
+            match (t.state, mid) {
+                (OutState::ToOpen, _) => false,
+                // Only this track ended: its m-line waits for the stream's next track.
+                (OutState::Open(m) | OutState::Resuming(m) | OutState::ToResume(m), Some(_)) => {
+                    t.state = OutState::ToPause(m);
+                    true
+                }
+                (
+                    OutState::Negotiating(m)
+                    | OutState::Open(m)
+                    | OutState::ToPause(m)
+                    | OutState::Pausing(m)
+                    | OutState::Idle(m)
+                    | OutState::ToResume(m)
+                    | OutState::Resuming(m),
+                    _,
+                ) => {
                     t.state = OutState::ToStop(m);
                     true
                 }
-                OutState::ToStop(_) | OutState::Stopping(_) => true,
+                (OutState::ToStop(_) | OutState::Stopping(_), _) => true,
             }
         });
     }
@@ -459,10 +511,15 @@ impl Participant {
     /// An offer adding and stopping tracks, or restarting ICE, if any is due and none is in
     /// flight.
     pub fn offer(&mut self) -> Option<SdpOffer> {
-        let changed = self
-            .tracks_out
-            .iter()
-            .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToStop(_)));
+        let changed = self.tracks_out.iter().any(|t| {
+            matches!(
+                t.state,
+                OutState::ToOpen
+                    | OutState::ToStop(_)
+                    | OutState::ToPause(_)
+                    | OutState::ToResume(_)
+            )
+        });
         if self.pending.is_some() || !(changed || self.restart_ice) {
             return None;
         }
@@ -486,6 +543,14 @@ impl Participant {
                     change.stop_media(mid);
                     track.state = OutState::Stopping(mid);
                 }
+                OutState::ToPause(mid) => {
+                    change.set_direction(mid, Direction::Inactive);
+                    track.state = OutState::Pausing(mid);
+                }
+                OutState::ToResume(mid) => {
+                    change.set_direction(mid, Direction::SendOnly);
+                    track.state = OutState::Resuming(mid);
+                }
                 _ => {}
             }
         }
@@ -506,6 +571,8 @@ impl Participant {
             match track.state {
                 OutState::Negotiating(_) => track.state = OutState::ToOpen,
                 OutState::Stopping(mid) => track.state = OutState::ToStop(mid),
+                OutState::Pausing(mid) => track.state = OutState::ToPause(mid),
+                OutState::Resuming(mid) => track.state = OutState::ToResume(mid),
                 _ => {}
             }
         }
