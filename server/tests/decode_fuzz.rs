@@ -136,18 +136,26 @@ proptest! {
     #[test]
     fn every_payload_of_every_event(data in json()) {
         let raw = RawValue::from_string(data.to_string()).expect("valid JSON");
-        for name in ["join-room", "leave-room", "signal", "chat", "state", "chat-message"] {
+        for name in ["join-room", "leave-room", "signal", "chat", "state", "host", "chat-message"] {
             let decoded = ClientEvent::decode(name, Some(&raw));
             match (name, decoded) {
-                ("join-room", Ok(Some(ClientEvent::JoinRoom { room, name, .. }))) => {
+                ("join-room", Ok(Some(ClientEvent::JoinRoom { room, name, key, .. }))) => {
+                    if let Some(key) = key {
+                        prop_assert!((22..=64).contains(&key.expose().len()));
+                    }
                     prop_assert!((1..=128).contains(&room.as_str().chars().count()));
                     prop_assert!((1..=64).contains(&name.as_str().chars().count()));
                     prop_assert!(!name.as_str().chars().any(char::is_control));
                 }
                 ("join-room", Err(e)) => prop_assert!(matches!(
                     e,
-                    ProtocolError::BadJoin | ProtocolError::BadRoomId | ProtocolError::BadUserName
+                    ProtocolError::BadJoin
+                        | ProtocolError::BadRoomId
+                        | ProtocolError::BadUserName
+                        | ProtocolError::BadRoomKey
                 )),
+                ("host", Ok(Some(ClientEvent::Host(_)))) => {}
+                ("host", Err(e)) => prop_assert_eq!(e, ProtocolError::BadHost),
                 ("signal", Ok(Some(ClientEvent::Signal { signal, .. }))) => {
                     prop_assert_ne!(signal.get(), "null");
                 }
