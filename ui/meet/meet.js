@@ -1308,6 +1308,7 @@ async function main() {
   // The button is disabled in the HTML until now: a click before the handler above would submit
   // the form natively and reload the page, losing the name typed.
   $("join-button").disabled = false;
+  $("new-meeting").disabled = false;
 }
 
 main();
