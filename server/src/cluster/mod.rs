@@ -632,7 +632,8 @@ async fn registered_nodes(link: &Link) -> Option<HashSet<NodeId>> {
 /// Redis no longer lists leaves if its node is not among those nodes.
 async fn catch_up(hub: &Hub, link: &Link, live: Option<HashSet<NodeId>>) {
     for room in hub.followed_rooms() {
-        let mut args = vec![room.to_string(), link.node.to_string()];
+        let joining: Vec<String> = hub.joining(&room).iter().map(ToString::to_string).collect();
+        let mut args = vec![room.to_string(), link.node.to_string(), joining.join(",")];
         for (peer, name) in hub.local_members(&room) {
             args.push(peer.to_string());
             args.push(name.as_str().to_owned());

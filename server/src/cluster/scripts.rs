@@ -117,16 +117,20 @@ redis.call('SET', K .. 'alive:' .. node, '1', 'PX', ms)
 if known then return 1 else return 2 end
 "#;
 
-/// ARGV: room, node, then peer, name pairs: this node's members of `room` now. Puts back the
-/// ones Redis lost, takes out the ones it still lists for this node that have gone, tells every
-/// node who this node has in the room (all numbered), then returns `{seq, members...}` like
-/// JOIN: how a node catches up with a room after its connection to Redis was cut.
+/// ARGV: room, node, the peers of this node being admitted into `room` right now (comma-separated,
+/// possibly empty), then peer, name pairs: this node's members of `room` now. Puts back the ones
+/// Redis lost, takes out the ones it still lists for this node that have gone (never a peer
+/// being admitted: its JOIN may have run just before), tells every node who this node has in
+/// the room (all numbered), then returns `{seq, members...}` like JOIN: how a node catches up
+/// with a room after its connection to Redis was cut.
 pub const RESYNC: &str = concat!(
     members!(),
     r#"
 local room, node = ARGV[1], ARGV[2]
+local joining = {}
+for peer in string.gmatch(ARGV[3], '[^,]+') do joining[peer] = true end
 local here = {}
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local peer, name = ARGV[i], ARGV[i + 1]
   here[peer] = true
   if redis.call('HEXISTS', K .. 'room:' .. room, peer) == 0 then add_member(room, peer, name, node) end
@@ -135,8 +139,12 @@ local listed = redis.call('HGETALL', K .. 'room:' .. room)
 for i = 1, #listed, 2 do
   local peer = listed[i]
   if cjson.decode(listed[i + 1]).node == node and not here[peer] then
-    redis.call('HDEL', K .. 'peers:' .. node, peer)
-    drop_member(room, peer)
+    if joining[peer] then
+      here[peer] = true
+    else
+      redis.call('HDEL', K .. 'peers:' .. node, peer)
+      drop_member(room, peer)
+    end
   end
 end
 -- Tell the others who is here now from this node: a member of it they still hold and Redis

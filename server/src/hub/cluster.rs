@@ -390,6 +390,18 @@ impl Hub {
     }
 
     /// Cluster mode: the local members of each followed room, with their names.
+    /// Cluster mode: the local peers whose join into `room` the cluster is admitting now.
+    pub fn joining(&self, room: &RoomId) -> Vec<PeerId> {
+        let state = self.lock();
+        state.cluster.as_ref().map_or_else(Vec::new, |c| {
+            c.joining
+                .iter()
+                .filter(|(_, r)| *r == room)
+                .map(|(peer, _)| *peer)
+                .collect()
+        })
+    }
+
     pub fn local_members(&self, room: &RoomId) -> Vec<(PeerId, UserName)> {
         let state = self.lock();
         state
