@@ -358,11 +358,7 @@ impl Forwarder {
     /// Drives every connection until each waits for time or input: sends what they send,
     /// forwards what they receive, negotiates what changed. Returns when to be called again.
     pub fn poll(&mut self, now: Instant, io: &mut impl Io) -> Instant {
-        if self.choose_layers(now) {
-            for (sender, stream, active) in self.layer_hints() {
-                io.tell(sender, SfuReply::Layers { stream, active });
-            }
-        }
+        self.choose_layers_and_tell(now, io);
         let mut next = now + Duration::from_millis(500);
         loop {
             let mut media: Vec<(PeerId, MediaData)> = Vec::new();
@@ -551,11 +547,7 @@ impl Forwarder {
             }
             if new_layers {
                 self.last_layers = None;
-                if self.choose_layers(now) {
-                    for (sender, stream, active) in self.layer_hints() {
-                        io.tell(sender, SfuReply::Layers { stream, active });
-                    }
-                }
+                self.choose_layers_and_tell(now, io);
             }
             for (origin, data) in media {
                 self.forward(origin, &data);
@@ -702,6 +694,16 @@ impl Forwarder {
         }
         if let Some(mut writer) = p.rtc.writer(mid) {
             let _ = writer.request_keyframe(rid, kind);
+        }
+    }
+
+    /// Chooses the layers (unless throttled) and tells each sender what changed of the layers
+    /// anyone takes.
+    fn choose_layers_and_tell(&mut self, now: Instant, io: &mut impl Io) {
+        if self.choose_layers(now) {
+            for (sender, stream, active) in self.layer_hints() {
+                io.tell(sender, SfuReply::Layers { stream, active });
+            }
         }
     }
 

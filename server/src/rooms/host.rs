@@ -164,12 +164,7 @@ impl Rooms {
                 out.changes.push(Change::Invitations);
                 if !on {
                     // Nobody is left waiting for a lobby that is no more.
-                    let waiting = self
-                        .controls
-                        .get(&room)
-                        .map(|c| c.waiting.clone())
-                        .unwrap_or_default();
-                    for peer in waiting {
+                    for peer in self.waiting_for(&room) {
                         self.admit(peer, &room, out);
                     }
                 }
@@ -210,12 +205,7 @@ impl Rooms {
                 return out.send(peer, ServerEvent::MuteRequest { from });
             }
             HostAction::End => {
-                let waiting = self
-                    .controls
-                    .get(&room)
-                    .map(|c| c.waiting.clone())
-                    .unwrap_or_default();
-                for peer in waiting {
+                for peer in self.waiting_for(&room) {
                     self.stop_waiting(peer, out);
                     out.send(peer, ServerEvent::Removed(Removal::Ended));
                 }
@@ -244,6 +234,14 @@ impl Rooms {
             }
         }
         self.tell_meeting(&room, out);
+    }
+
+    /// Who waits in `room`'s lobby, in arrival order.
+    fn waiting_for(&self, room: &RoomId) -> Vec<PeerId> {
+        self.controls
+            .get(room)
+            .map(|c| c.waiting.clone())
+            .unwrap_or_default()
     }
 
     fn waits_for(&self, peer: PeerId, room: &RoomId) -> bool {
