@@ -4,8 +4,10 @@
 // (isolated bridge ports) a mesh cannot connect while the server carries everyone; a small tile
 // gets a lower layer than a pinned one, and pinning switches it up; garbage on the media port and
 // a participant who vanishes leave the others playing; a server started before its LAN address
-// exists carries the call once the address appears; a network that lets only TCP through to the
-// server carries the call over TCP on the HTTPS port. Needs root for `ip netns`.
+// exists carries the call once the address appears, and one whose media address changes mid-call
+// carries it on through the new one; a network that lets only TCP through to the server carries
+// the call over TCP on the HTTPS port, and one that lets no media through gets a page that names
+// the ports to open. Needs root for `ip netns`.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -415,6 +417,64 @@ test("a server started before its LAN address exists carries calls through it on
   }
 });
 
+test("the server's media address changes mid-call: video resumes at every page without anyone leaving", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  // The server has two addresses: .1, which pages reach the meeting page and signaling through
+  // and which stays, and .2, which its DHCP lease moves to .3 mid-call. UDP to .1 is prohibited
+  // at the laptops, so media starts on .2 and must follow the move to .3 (a server that kept its
+  // first list would leave the pages on TCP through .1, or on nothing).
+  const net = createLan({ srv: "10.86.0.1", p1: "10.86.0.11", p2: "10.86.0.12" });
+  try {
+    net.address("srv", "10.86.0.2");
+    for (const host of ["p1", "p2"]) {
+      const rule = await runIn(net.ns(host), "ip", ["rule", "add", "ipproto", "udp", "to", "10.86.0.1", "prohibit"]);
+      assert.equal(rule.code, 0, rule.stderr);
+    }
+    const browsers = [await browserIn(net, "p1", FLAGS), await browserIn(net, "p2", FLAGS)];
+    try {
+      await withServer(net, "srv", ["--media", "sfu"], async (server) => {
+        const url = "https://10.86.0.1:5443/r/moving";
+        const pages = [
+          await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA),
+          await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA),
+        ];
+        await Promise.all(pages.map((page) => seesPlaying(page, 1)));
+        for (const page of pages) {
+          const media = await mediaOf(page);
+          assert.equal(`${media.protocol} ${media.server}`, "udp 10.86.0.2:5443", JSON.stringify(media));
+        }
+        const ids = await Promise.all(pages.map((page) => page.evaluate(() => state.socket.id)));
+        const before = await Promise.all(pages.map(framesIn));
+        const moved = Date.now();
+        net.readdress("srv", "10.86.0.2", "10.86.0.3");
+        await lineMatching(server, /media addresses changed.*10\.86\.0\.3:5443/, { stream: "stderr" });
+        await Promise.all(
+          pages.map((page, i) =>
+            until(
+              async () => (await mediaOf(page)).server === "10.86.0.3:5443" && (await framesIn(page)) > before[i] + 30,
+              "video to flow again through the server's new address",
+              { ms: 30000, every: 200 },
+            ),
+          ),
+        );
+        // The issue's 10 s is a figure to report, not a timed assertion (the wait above bounds it).
+        console.log(`video resumed through the new address ${Date.now() - moved} ms after the address changed`);
+        for (const [i, page] of pages.entries()) {
+          assert.equal(await page.evaluate(() => state.socket.id), ids[i], "nobody reconnected");
+          assert.equal((await mediaOf(page)).protocol, "udp");
+          assert.equal(await page.locator(".tile:not(.self)").count(), 1, "nobody left");
+        }
+      });
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  } finally {
+    net.destroy();
+  }
+});
+
 test("a network that lets only TCP through: the call goes over TCP on the HTTPS port", {
   skip,
   timeout: 240000,
@@ -448,6 +508,41 @@ test("a network that lets only TCP through: the call goes over TCP on the HTTPS 
       });
     } finally {
       await Promise.all(browsers.map((browser) => browser.close()));
+    }
+  } finally {
+    net.destroy();
+  }
+});
+
+test("a network that lets no media through: the page says what failed and which ports to open", {
+  skip,
+  timeout: 180000,
+}, async () => {
+  const net = createLan({ srv: "10.87.0.1", p1: "10.87.0.11" });
+  try {
+    // The laptop reaches the meeting over plain HTTP on 5000 (which a browser may be told to
+    // trust, as a reverse proxy's page would be), and its network refuses UDP to the server and
+    // TCP to 5443: neither the media port nor ICE over TCP on the HTTPS port gets through.
+    for (const rule of [
+      ["ipproto", "udp", "to", "10.87.0.1"],
+      ["ipproto", "tcp", "to", "10.87.0.1", "dport", "5443"],
+    ]) {
+      const added = await runIn(net.ns("p1"), "ip", ["rule", "add", ...rule, "prohibit"]);
+      assert.equal(added.code, 0, added.stderr);
+    }
+    const origin = "http://10.87.0.1:5000";
+    const browser = await browserIn(net, "p1", [...FLAGS, `--unsafely-treat-insecure-origin-as-secure=${origin}`]);
+    try {
+      await withServer(net, "srv", ["--media", "sfu"], async () => {
+        const page = await joinAs(browser, `${origin}/r/walled`, "Ann", SMALL, true, CAMERA);
+        const notice = page.locator("#notice");
+        await notice.filter({ hasText: "The media connection to the server failed" }).waitFor({ timeout: 90000 });
+        const said = await notice.textContent();
+        console.log(`the page said: ${said}`);
+        assert.match(said, /must let through UDP to 10\.87\.0\.1:5443, or TCP to 10\.87\.0\.1:5443/);
+      });
+    } finally {
+      await browser.close();
     }
   } finally {
     net.destroy();
