@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Media benchmark: one room of N synthetic participants (fm-bench media: str0m clients, one
-# 500 kbit/s VP8-framed video each, every frame accounted for) through Free Meetings' forwarder
-# (bandwidth estimation on, then off) and through Janus's videoroom plugin, one server at a time,
+# Media benchmark: rooms of synthetic participants (fm-bench media: str0m clients, one 500 kbit/s
+# VP8-framed video each, every frame accounted for) through Free Meetings' forwarder (its default
+# configuration as target "free-meetings", then on one thread, then with bandwidth estimation
+# on) and through Janus's videoroom plugin, one server at a time,
 # each in the same network namespace: Janus offers no loopback candidates, so both servers sit
 # behind a veth pair (10.213.0.2) and the generator talks to them from 10.213.0.1. Prints one
 # JSON line per run (the first: two participants connected directly, what the generator itself
 # adds to the delay) and writes them to target/bench/media.jsonl. Needs root; installs Janus
 # (Debian package) if missing. Not part of the test command: it takes about ten minutes.
-#   ./scripts/bench_media.sh                      10, 20 and 30 participants
-#   SIZES="20" WARMUP=20 DURATION=20 ./scripts/bench_media.sh
+#   ./scripts/bench_media.sh              20 and 30 in one room, 36 in three rooms of 12
+#   SIZES="20" WARMUP=20 DURATION=20 ./scripts/bench_media.sh      (a size is N or NxROOMS)
+#   TARGETS="free-meetings janus" SIZES="30" ./scripts/bench_media.sh
 #   SIZES="30" FM_ARGS="--media-max-bitrate 1000Mbit" ./scripts/bench_media.sh   past the default cap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH" RUST_BACKTRACE=0
-sizes="${SIZES:-10 20 30}"
+sizes="${SIZES:-20 30 36x3}"
+targets="${TARGETS:-free-meetings fm-1-thread fm-estimate janus}"
 warmup="${WARMUP:-25}"
 duration="${DURATION:-20}"
 bitrate="${BITRATE:-500000}"
@@ -28,7 +31,9 @@ command -v janus >/dev/null || {
 }
 cargo build --release --locked -p free-meetings -p free-meetings-bench
 mkdir -p "$work/janus"
-: > "$results"
+# One line per run, kept across runs (each says when, and on which commit).
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server bench || echo +changes)
+stamp() { python3 -c 'import json,sys,time; d=json.loads(sys.argv[1]); d.setdefault("target",sys.argv[2]); d["commit"]=sys.argv[3]; d["at"]=time.strftime("%Y-%m-%dT%H:%M:%SZ",time.gmtime()); print(json.dumps(d))' "$@"; }
 
 cleanup() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -93,16 +98,21 @@ stop() {
 
 # The baseline: two participants connected to each other, no server (what the generator adds).
 timeout 120 target/release/fm-bench --server "$server_ip:9" media --through direct --participants 2 \
-  --bitrate "$bitrate" --warmup 3 --duration "$duration" | tee -a "$results"
+  --bitrate "$bitrate" --warmup 3 --duration "$duration" > "$work/direct.json"
+stamp "$(cat "$work/direct.json")" direct "$commit" | tee -a "$results"
 
-for n in $sizes; do
-  for target in fm-estimate fm-no-estimate janus; do
+for size in $sizes; do
+  n=${size%x*}
+  rooms=1
+  [ "$size" != "$n" ] && rooms=${size#*x}
+  for target in $targets; do
     case $target in
-      fm-estimate | fm-no-estimate)
-        estimate=on
-        [ "$target" = fm-no-estimate ] && estimate=off
+      free-meetings | fm-1-thread | fm-estimate)
+        extra=()
+        [ "$target" = fm-1-thread ] && extra=(--media-threads 1)
+        [ "$target" = fm-estimate ] && extra=(--media-estimate on)
         start 5600 target/release/free-meetings serve --bind "$server_ip" --port 5600 --no-mdns \
-          --media sfu --media-port 0 --media-estimate "$estimate" ${FM_ARGS:-}
+          --media sfu --media-port 0 "${extra[@]}" ${FM_ARGS:-}
         through=free-meetings addr="$server_ip:5600"
         ;;
       janus)
@@ -111,11 +121,11 @@ for n in $sizes; do
         ;;
     esac
     if out=$(timeout 300 target/release/fm-bench --server "$addr" --pid "$server_pid" media \
-      --through "$through" --participants "$n" --bitrate "$bitrate" \
+      --through "$through" --participants "$n" --rooms "$rooms" --bitrate "$bitrate" \
       --warmup "$warmup" --duration "$duration"); then
-      line=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["target"]=sys.argv[2]; print(json.dumps(d))' "$out" "$target")
+      line=$(stamp "$out" "$target" "$commit")
     else
-      line="{\"target\":\"$target\",\"participants\":$n,\"failed\":true}"
+      line=$(stamp "{\"target\":\"$target\",\"participants\":$n,\"rooms\":$rooms,\"failed\":true}" "$target" "$commit")
       tail -5 "$work/media-server.log" >&2
     fi
     echo "$line" | tee -a "$results"

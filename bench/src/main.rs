@@ -80,6 +80,9 @@ enum Scenario {
         through: media::Server,
         #[arg(long, default_value_t = 10)]
         participants: usize,
+        /// Rooms the participants are spread over (participant i in room i mod rooms).
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
         #[arg(long, default_value_t = 500_000)]
         bitrate: u64,
         #[arg(long, default_value_t = 5.0)]
@@ -129,6 +132,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Media {
                 through,
                 participants,
+                rooms,
                 bitrate,
                 warmup,
                 duration,
@@ -139,6 +143,7 @@ fn main() -> anyhow::Result<()> {
                     server,
                     target.pid,
                     participants,
+                    rooms,
                     bitrate,
                     secs(warmup),
                     secs(duration),

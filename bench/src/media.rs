@@ -147,6 +147,8 @@ pub struct MediaResult {
     pub scenario: &'static str,
     pub server: Server,
     pub participants: usize,
+    /// Rooms the participants were spread over (participant i in room i mod rooms).
+    pub rooms: usize,
     pub bitrate_per_publisher: u64,
     pub duration_s: f64,
     pub frames_sent: u64,
@@ -163,25 +165,35 @@ pub struct MediaResult {
     pub generator_cpu_percent: f64,
 }
 
-/// Runs `participants` publishers at `bitrate` bits/s each for `duration` after a warm-up.
+/// Runs `participants` publishers at `bitrate` bits/s each, spread over `rooms` rooms, for
+/// `duration` after a warm-up.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     server: Server,
     addr: SocketAddr,
     pid: Option<u32>,
     participants: usize,
+    rooms: usize,
     bitrate: u64,
     warmup: Duration,
     duration: Duration,
 ) -> Result<MediaResult> {
     let start = Instant::now();
     let ip = local_ip_towards(addr)?;
+    let rooms = rooms.clamp(1, participants.max(1));
+    let members = |room: usize| -> Vec<u32> {
+        (0..participants as u32)
+            .filter(|i| *i as usize % rooms == room)
+            .collect()
+    };
     let mut janus = None;
     let all = match server {
         Server::FreeMeetings => {
             let mut all = Vec::new();
             for i in 0..participants {
+                let room = format!("{ROOM}-{}", i % rooms);
                 all.push(
-                    join_free_meetings(addr, ip, i as u32)
+                    join_free_meetings(addr, ip, &room, i as u32)
                         .await
                         .with_context(|| format!("participant {i}"))?,
                 );
@@ -191,7 +203,12 @@ pub async fn run(
         Server::Direct => join_directly(ip, participants).await?,
         Server::Janus => {
             let session = Janus::connect(addr).await?;
-            let all = join_janus(&session, ip, participants).await?;
+            let mut all = Vec::new();
+            for room in 0..rooms {
+                all.extend(
+                    join_janus(&session, ip, &members(room), JANUS_ROOM + room as u64).await?,
+                );
+            }
             janus = Some(session); // kept alive (and the session with it) until the end
             all
         }
@@ -235,6 +252,7 @@ pub async fn run(
         scenario: "media",
         server,
         participants,
+        rooms,
         bitrate_per_publisher: bitrate,
         duration_s: seconds,
         frames_sent: sent,
@@ -289,11 +307,16 @@ async fn publisher(ip: IpAddr, index: u32) -> Result<(Connection, Mid, SdpOffer,
 }
 
 /// Connects one participant to Free Meetings, joins the room and sends its first offer.
-async fn join_free_meetings(server: SocketAddr, ip: IpAddr, index: u32) -> Result<Participant> {
+async fn join_free_meetings(
+    server: SocketAddr,
+    ip: IpAddr,
+    room: &str,
+    index: u32,
+) -> Result<Participant> {
     let (signaling, mut events, _id) = client::connect(server, ip, Transport::Ws).await?;
     signaling.emit(
         "join-room",
-        &json!({"roomId": ROOM, "userName": format!("p{index}"), "sfu": true}),
+        &json!({"roomId": room, "userName": format!("p{index}"), "sfu": true}),
     )?;
     let mode = events.expect("media-mode").await?;
     if mode["mode"] != "sfu" {
@@ -308,21 +331,24 @@ async fn join_free_meetings(server: SocketAddr, ip: IpAddr, index: u32) -> Resul
     })
 }
 
-/// Everyone publishes in a new Janus videoroom, then subscribes to everyone else.
-async fn join_janus(janus: &Janus, ip: IpAddr, participants: usize) -> Result<Vec<Participant>> {
+/// The participants `indices` publish in a new Janus videoroom `room`, then each subscribes
+/// to everyone else there.
+async fn join_janus(
+    janus: &Janus,
+    ip: IpAddr,
+    indices: &[u32],
+    room: u64,
+) -> Result<Vec<Participant>> {
+    let participants = indices.len();
     let admin = janus.attach().await?;
     let _ = janus
-        .message(
-            admin,
-            json!({"request": "destroy", "room": JANUS_ROOM}),
-            None,
-        )
+        .message(admin, json!({"request": "destroy", "room": room}), None)
         .await;
     janus
         .message(
             admin,
             json!({
-                "request": "create", "room": JANUS_ROOM, "publishers": participants + 1,
+                "request": "create", "room": room, "publishers": participants + 1,
                 "bitrate": 0, "fir_freq": 0, "videocodec": "vp8", "audiocodec": "opus",
             }),
             None,
@@ -330,12 +356,12 @@ async fn join_janus(janus: &Janus, ip: IpAddr, participants: usize) -> Result<Ve
         .await?;
     let mut all = Vec::new();
     let mut feeds = Vec::new();
-    for index in 0..participants as u32 {
+    for &index in indices {
         let handle = janus.attach().await?;
         let (joined, _) = janus
             .message(
                 handle,
-                json!({"request": "join", "ptype": "publisher", "room": JANUS_ROOM,
+                json!({"request": "join", "ptype": "publisher", "room": room,
                        "display": format!("p{index}")}),
                 None,
             )
@@ -357,7 +383,7 @@ async fn join_janus(janus: &Janus, ip: IpAddr, participants: usize) -> Result<Ve
             .rtc
             .sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer)?)?;
-        feeds.push(feed);
+        feeds.push((index, feed));
         all.push(Participant::new(index, publisher, video));
     }
     // Janus offers a feed to subscribers once its publisher's connection is up.
@@ -367,14 +393,13 @@ async fn join_janus(janus: &Janus, ip: IpAddr, participants: usize) -> Result<Ve
         let handle = janus.attach().await?;
         let streams: Vec<Value> = feeds
             .iter()
-            .enumerate()
-            .filter(|&(other, _)| other as u32 != p.index)
+            .filter(|&&(other, _)| other != p.index)
             .map(|(_, feed)| json!({"feed": feed}))
             .collect();
         let (_, offer) = janus
             .message(
                 handle,
-                json!({"request": "join", "ptype": "subscriber", "room": JANUS_ROOM,
+                json!({"request": "join", "ptype": "subscriber", "room": room,
                        "streams": streams}),
                 None,
             )

@@ -80,4 +80,6 @@ pub struct MediaConfig {
     /// sent to it) and give it only the layers that fit. Off: every receiver gets the layers
     /// its page asks for, at once and unpaced (a wired LAN).
     pub estimate: bool,
+    /// Worker threads forwarding media; each room is carried by one.
+    pub threads: usize,
 }

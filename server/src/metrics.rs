@@ -97,6 +97,8 @@ pub enum MediaDrop {
     /// Outgoing media held back: its address has not consented to receive it (a nomination
     /// from a new address, until that address answers our check).
     unconsented,
+    /// Incoming: the forwarder worker it belongs to was too far behind to queue it.
+    worker_busy,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -357,10 +359,14 @@ impl Metrics {
             .set(gauge(rooms.saturating_sub(sfu)));
     }
 
-    /// Pages with a media connection now.
-    pub fn media_participants(&self, count: usize) {
-        self.media_participants
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    /// A page's media connection opened (`true`) or closed: counted up and down, because each
+    /// forwarder worker knows only its own.
+    pub fn media_participant_counted(&self, opened: bool) {
+        if opened {
+            self.media_participants.inc();
+        } else {
+            self.media_participants.dec();
+        }
     }
 
     /// `count` frames or packets of `bytes` in all were forwarded.

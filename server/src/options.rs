@@ -214,6 +214,11 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "on|off")]
     pub media_estimate: Switch,
 
+    /// Threads forwarding media [default: one per core]. Each room's media is carried whole by
+    /// one of them (the least busy when the room starts), so one room uses at most one core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "COUNT")]
+    pub media_threads: Option<u16>,
+
     /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/,
     /// or rediss:// for TLS; a password as redis://:PASSWORD@HOST:PORT/, never logged): members
     /// of one room may be on different nodes behind a load balancer. Rooms' media stays
@@ -430,6 +435,10 @@ impl ServerOptions {
             max_tracks_in: self.media_max_tracks as usize,
             max_bitrate_in: self.media_max_bitrate_in,
             estimate: self.media_estimate == Switch::On,
+            threads: self.media_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            ),
         });
         let tls = tls_on.then(|| TlsConfig {
             port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),

@@ -10,25 +10,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::stun::BINDING_SUCCESS;
+
 /// How often one participant's new address may be asked for consent.
 pub const ASK_EVERY: Duration = Duration::from_secs(2);
-
-const BINDING_REQUEST: u16 = 0x0001;
-const BINDING_SUCCESS: u16 = 0x0101;
-const MAGIC_COOKIE: u32 = 0x2112_A442;
-const USERNAME: u16 = 0x0006;
-const MESSAGE_INTEGRITY: u16 = 0x0008;
-const FINGERPRINT: u16 = 0x8028;
-const PRIORITY: u16 = 0x0024;
-const USE_CANDIDATE: u16 = 0x0025;
-const ICE_CONTROLLED: u16 = 0x8029;
-const ICE_CONTROLLING: u16 = 0x802A;
-
-/// Whether a datagram is STUN (RFC 7983: first byte 0-3), which may go anywhere a check came
-/// from: it is small, and answering checks is how ICE finds paths.
-pub fn is_stun(data: &[u8]) -> bool {
-    data.first().is_some_and(|b| *b < 4)
-}
 
 /// One participant's consented destination and the question in flight.
 #[derive(Debug, Default)]
@@ -56,8 +41,9 @@ impl Consent {
         self.granted.is_some()
     }
 
-    /// A new transaction to ask `to`, unless one was asked too recently.
-    pub fn ask(&mut self, to: SocketAddr, now: Instant) -> Option<[u8; 12]> {
+    /// A new transaction to ask `to`, unless one was asked too recently. Its first byte is
+    /// `worker`, the worker that asks: the answer is handed back to it (see placement.rs).
+    pub fn ask(&mut self, to: SocketAddr, worker: u8, now: Instant) -> Option<[u8; 12]> {
         if self
             .asked
             .is_some_and(|(_, _, at)| now.saturating_duration_since(at) < ASK_EVERY)
@@ -66,6 +52,7 @@ impl Consent {
         }
         let mut id = [0u8; 12];
         rand::RngExt::fill(&mut rand::rng(), &mut id);
+        id[0] = worker;
         self.asked = Some((to, id, now));
         Some(id)
     }
@@ -87,78 +74,6 @@ impl Consent {
     }
 }
 
-/// A STUN binding request (RFC 5389, with ICE's attributes): `username` is
-/// `<their ufrag>:<our ufrag>`, `password` theirs. `controlling` and `use_candidate` make it a
-/// nominating check (what a page sends); ours is a controlled agent's plain check.
-pub fn binding_request(
-    id: [u8; 12],
-    username: &str,
-    password: &str,
-    controlling: bool,
-    use_candidate: bool,
-    priority: u32,
-) -> Vec<u8> {
-    let mut message = Vec::with_capacity(128);
-    message.extend_from_slice(&BINDING_REQUEST.to_be_bytes());
-    message.extend_from_slice(&[0, 0]); // length, set below
-    message.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
-    message.extend_from_slice(&id);
-    attribute(&mut message, USERNAME, username.as_bytes());
-    attribute(&mut message, PRIORITY, &priority.to_be_bytes());
-    let role = if controlling {
-        ICE_CONTROLLING
-    } else {
-        ICE_CONTROLLED
-    };
-    attribute(&mut message, role, &0x0102_0304_0506_0708_u64.to_be_bytes());
-    if use_candidate {
-        attribute(&mut message, USE_CANDIDATE, &[]);
-    }
-    // MESSAGE-INTEGRITY covers the message with a length that counts itself.
-    set_length(&mut message, 24);
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        password.as_bytes(),
-    );
-    let tag = ring::hmac::sign(&key, &message);
-    attribute(&mut message, MESSAGE_INTEGRITY, tag.as_ref());
-    // FINGERPRINT covers everything before it, with a length that counts it too.
-    set_length(&mut message, 8);
-    let crc = crc32(&message) ^ 0x5354_554e;
-    attribute(&mut message, FINGERPRINT, &crc.to_be_bytes());
-    message
-}
-
-fn attribute(message: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    message.extend_from_slice(&kind.to_be_bytes());
-    message.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    message.extend_from_slice(value);
-    while !message.len().is_multiple_of(4) {
-        message.push(0);
-    }
-}
-
-/// Sets the header's length to the attributes so far plus `more` bytes to come.
-fn set_length(message: &mut [u8], more: usize) {
-    let length = (message.len() - 20 + more) as u16;
-    message[2..4].copy_from_slice(&length.to_be_bytes());
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFF_u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// `a=ice-ufrag` and `a=ice-pwd` of an SDP.
 pub fn ice_credentials(sdp: &str) -> Option<(String, String)> {
     let find = |name: &str| {
@@ -172,11 +87,7 @@ pub fn ice_credentials(sdp: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_is_the_ieee_one() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-    }
+    use crate::media::stun::MAGIC_COOKIE;
 
     #[test]
     fn consent_goes_to_the_address_that_answered_our_question_only() {
@@ -186,8 +97,9 @@ mod tests {
         let mut consent = Consent::default();
         consent.grant(page);
         assert!(consent.allows(page) && !consent.allows(victim));
-        let id = consent.ask(victim, now).unwrap();
-        assert_eq!(consent.ask(victim, now), None, "asked at most every 2 s");
+        let id = consent.ask(victim, 1, now).unwrap();
+        assert_eq!(id[0], 1, "the asking worker");
+        assert_eq!(consent.ask(victim, 1, now), None, "asked at most every 2 s");
         let mut answer = vec![0x01, 0x01, 0, 0];
         answer.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
         answer.extend_from_slice(&id);

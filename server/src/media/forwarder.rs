@@ -13,10 +13,10 @@ use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 
-use super::consent::{binding_request, is_stun};
 use super::layers::quality_of;
 use super::participant::{OutState, Participant, SentLayers, TrackIn, fingerprint_of};
 use super::stats::{MediaStats, ParticipantStats};
+use super::stun::{binding_request, is_stun};
 use crate::config::MediaConfig;
 use crate::metrics::{MediaDrop, Metrics, RefusalKind};
 use crate::rooms::MediaChange;
@@ -83,6 +83,9 @@ pub(super) struct Forwarder {
     metrics: Arc<Metrics>,
     stats: MediaStats,
     last_layers: Option<Instant>,
+    /// Which worker this is: the first byte of its consent questions, so that their answers
+    /// come back to it.
+    worker: u8,
     /// Tests: when each frame reached the forwarder, and on which layer.
     #[cfg(test)]
     pub arrivals: Vec<(Instant, Option<str0m::media::Rid>)>,
@@ -110,9 +113,16 @@ impl Forwarder {
             metrics,
             stats,
             last_layers: None,
+            worker: 0,
             #[cfg(test)]
             arrivals: Vec::new(),
         }
+    }
+
+    /// The forwarder of worker `index` (see placement.rs).
+    pub fn for_worker(mut self, index: u8) -> Self {
+        self.worker = index;
+        self
     }
 
     /// Work from the core: a member opened or closed, or something a page said.
@@ -216,8 +226,9 @@ impl Forwarder {
                     }
                 }
                 tracing::info!(peer = %peer, room = %room, "media connection opened");
-                self.participants.insert(peer, p);
-                self.metrics.media_participants(self.participants.len());
+                if self.participants.insert(peer, p).is_none() {
+                    self.metrics.media_participant_counted(true);
+                }
             }
             Err(error) => {
                 io.tell(
@@ -266,7 +277,7 @@ impl Forwarder {
         }
         self.stats.remove(peer);
         self.metrics.media_participant_gone(peer);
-        self.metrics.media_participants(self.participants.len());
+        self.metrics.media_participant_counted(false);
         if let Some(why) = why {
             tracing::info!(peer = %peer, why, "media connection lost");
             io.tell(peer, SfuReply::Failed(why.to_owned()));
@@ -277,6 +288,7 @@ impl Forwarder {
 
     /// A datagram on one of our sockets. True if a connection took it: then [`Self::poll`] has
     /// work to do; a dropped one (garbage, or nobody's) costs nothing more.
+    #[cfg(test)]
     pub fn datagram(
         &mut self,
         local: SocketAddr,
@@ -423,7 +435,7 @@ impl Forwarder {
                                 // back, and the address asked (see consent.rs).
                                 self.metrics.media_dropped(MediaDrop::unconsented);
                                 if let (Some((ufrag, pwd)), Some(ours)) = (&p.ice, &p.local_ufrag)
-                                    && let Some(id) = p.consent.ask(t.destination, now)
+                                    && let Some(id) = p.consent.ask(t.destination, self.worker, now)
                                 {
                                     tracing::info!(peer = %p.peer, to = %t.destination, "media asked to go to a new address: asking it for consent first");
                                     let username = format!("{ufrag}:{ours}");

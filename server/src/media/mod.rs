@@ -5,17 +5,25 @@
 //! every participant, ICE-lite on our side, DTLS-SRTP, no decoding and nothing stored. The core
 //! decides which rooms use it and who is in them (`rooms::MediaChange`); the pages negotiate with
 //! it over their existing signaling connection (`sfu-offer`, `sfu-answer`, `sfu-want`).
-//! [`forwarder`] holds the participants and the routing between them, without I/O;
-//! [`participant`] one page's connection; [`layers`] the layer choice; [`udp`] the sockets and
-//! the task that drives it all; [`stats`] what observers read.
+//!
+//! Rooms are spread over worker threads (`--media-threads`, one per core by default), each
+//! carrying its rooms' connections whole: [`demux`] reads the sockets and hands every datagram
+//! and change to the worker of its room, as [`placement`] decides; a [`worker`] drives one
+//! [`forwarder`], which holds its participants and the routing between them, without I/O;
+//! [`participant`] is one page's connection; [`layers`] the layer choice; [`consent`] and
+//! [`stun`] what keeps media from going where it was not asked for; [`stats`] what observers
+//! read.
 
 mod consent;
+mod demux;
 mod forwarder;
 pub mod layers;
 mod participant;
+mod placement;
 pub mod stats;
+mod stun;
 pub mod tcp;
-mod udp;
+mod worker;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +54,8 @@ pub enum MediaError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("no address to offer for media: the server listens on {0}")]
     NoAddress(IpAddr),
+    #[error("cannot start a media forwarding thread: {0}")]
+    Thread(io::Error),
 }
 
 /// ICE over TCP on the HTTPS port: the port pages are told, and the connections the HTTPS
@@ -99,13 +109,30 @@ impl MediaServer {
             .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
-        let forwarder = forwarder::Forwarder::new(
-            addrs.clone(),
-            tcp.as_ref().map(|t| t.port),
-            config,
-            metrics.clone(),
-            stats.clone(),
-        );
+        let threads = config.threads.clamp(1, usize::from(u8::MAX));
+        let (registered, registrations) = tokio::sync::mpsc::unbounded_channel();
+        let mut workers = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let forwarder = forwarder::Forwarder::new(
+                addrs.clone(),
+                tcp.as_ref().map(|t| t.port),
+                config,
+                metrics.clone(),
+                stats.clone(),
+            )
+            .for_worker(index as u8);
+            let senders = demux::senders(&sockets).map_err(MediaError::Thread)?;
+            let handle = worker::spawn(
+                index,
+                forwarder,
+                senders,
+                hub.clone(),
+                metrics.clone(),
+                registered.clone(),
+            )
+            .map_err(MediaError::Thread)?;
+            workers.push(handle);
+        }
         // Without TCP, nothing is ever handed over: a channel whose sender is gone at once.
         let handed = match tcp {
             Some(tcp) => tcp.handed,
@@ -113,17 +140,27 @@ impl MediaServer {
         };
         let (stop, stop_rx) = watch::channel(false);
         let (addrs_tx, addrs_rx) = watch::channel(addrs.clone());
-        let place = udp::Place {
+        let place = demux::Place {
             listen,
             port,
             addrs: addrs_tx,
             handed,
         };
-        let task = tokio::spawn(udp::run(
-            sockets, place, forwarder, changes, hub, metrics, stop_rx,
-        ));
+        let demux = demux::Demux {
+            sockets,
+            place,
+            workers,
+            placement: placement::Placement::new(threads),
+            registrations,
+            metrics,
+        };
+        let task = tokio::spawn(demux.run(changes, stop_rx));
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-        tracing::info!(addrs = ports.join(" "), "media forwarder listening (UDP)");
+        tracing::info!(
+            addrs = ports.join(" "),
+            threads,
+            "media forwarder listening (UDP)"
+        );
         Ok(Self {
             addrs: addrs_rx,
             stats,

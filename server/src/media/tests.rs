@@ -146,6 +146,7 @@ impl Net {
                     max_tracks_in: 8,
                     max_bitrate_in: 10_000_000,
                     estimate,
+                    threads: 1,
                 },
                 metrics.clone(),
                 MediaStats::default(),
@@ -828,7 +829,8 @@ fn when_the_server_moves_to_another_address_calls_resume_there() {
 
 #[test]
 fn a_member_cannot_pour_its_media_onto_another_host_with_a_forged_check() {
-    use super::consent::{binding_request, ice_credentials};
+    use super::consent::ice_credentials;
+    use super::stun::binding_request;
     let mut net = Net::estimating(false);
     let ann = net.join("10.0.0.2:4000", true);
     let bob = net.join("10.0.0.3:4000", false);

@@ -1,0 +1,306 @@
+//! The forwarder's front door: its UDP sockets (one per address it offers as a candidate, all on
+//! the media port), the pages' ICE-over-TCP connections, and the core's media changes. One task
+//! reads them all and hands each item to the worker that carries its room ([`Placement`]); the
+//! workers do the forwarding. It also follows the machine's addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use str0m::net::{DatagramRecv, Protocol};
+use tokio::io::ReadBuf;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+use super::placement::Placement;
+use super::tcp::{self, TcpEvent};
+use super::worker::{Datagram, Registration, Work, WorkerHandle};
+use crate::hub::MediaInbox;
+use crate::metrics::{MediaDrop, Metrics};
+use crate::rooms::MediaChange;
+
+/// Largest datagram read (a full Ethernet MTU, with room to spare).
+const DATAGRAM_MAX: usize = 2048;
+
+/// How often the machine's addresses are looked at (a cheap netlink call): a new Wi-Fi, a new
+/// DHCP lease, or the LAN coming up after the tray app started at login.
+const ADDRESS_CHECK: Duration = Duration::from_secs(2);
+
+/// Where the forwarder listens, to follow the machine's addresses.
+pub(super) struct Place {
+    /// The address the server listens on (`0.0.0.0`: every LAN address).
+    pub listen: IpAddr,
+    /// The media port, the same on every address.
+    pub port: u16,
+    /// The addresses offered now, for observers.
+    pub addrs: watch::Sender<Vec<SocketAddr>>,
+    /// TCP connections the HTTPS listener hands over (ICE over TCP).
+    pub handed: mpsc::Receiver<TcpStream>,
+}
+
+/// A page's TCP connection, as the demultiplexer keeps it.
+struct TcpLink {
+    writer: mpsc::Sender<Vec<u8>>,
+    opened: Instant,
+    /// The worker its frames go to, once one of them named a page's username.
+    worker: Option<usize>,
+}
+
+/// The demultiplexer's state.
+pub(super) struct Demux {
+    pub sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    pub place: Place,
+    pub workers: Vec<WorkerHandle>,
+    pub placement: Placement,
+    pub registrations: mpsc::UnboundedReceiver<Registration>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Demux {
+    /// Runs until `stop` turns true, then stops the workers.
+    pub async fn run(mut self, mut changes: MediaInbox, mut stop: watch::Receiver<bool>) {
+        let mut buf = vec![0u8; DATAGRAM_MAX];
+        let mut first_socket = 0;
+        let mut address_check = tokio::time::interval(ADDRESS_CHECK);
+        address_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let (tcp_events_tx, mut tcp_events) = mpsc::channel::<TcpEvent>(4096);
+        let mut links: HashMap<SocketAddr, TcpLink> = HashMap::new();
+        let open = Arc::new(AtomicUsize::new(0));
+        loop {
+            let mut recheck = false;
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => break,
+                // A worker's username before any datagram: the page's first check may be next.
+                Some((peer, ufrag)) = self.registrations.recv() => {
+                    self.placement.registered(peer, &ufrag);
+                }
+                // Memberships before requests: a page's first offer never overtakes its `Open`.
+                change = changes.membership.recv() => {
+                    let Some(change) = change else { break };
+                    self.dispatch(change);
+                }
+                change = changes.requests.recv() => {
+                    let Some(change) = change else { break };
+                    self.dispatch(change);
+                }
+                (index, received) = recv_any(&self.sockets, &mut buf, &mut first_socket) => {
+                    if let Ok((len, source)) = received {
+                        let local = self.sockets[index].0;
+                        self.hand(Protocol::Udp, local, source, &buf[..len]);
+                    }
+                }
+                _ = address_check.tick() => {
+                    // A connection that sent nothing a page's connection took is not a page's:
+                    // its writer goes, which ends it.
+                    links.retain(|_, link| {
+                        link.worker.is_some() || link.opened.elapsed() < tcp::FIRST_FRAME
+                    });
+                    recheck = true;
+                }
+                Some(stream) = self.place.handed.recv() => {
+                    tokio::spawn(tcp::serve(stream, tcp_events_tx.clone(), open.clone()));
+                }
+                Some(event) = tcp_events.recv() => match event {
+                    TcpEvent::Opened { remote, writer, .. } => {
+                        let link = TcpLink { writer, opened: Instant::now(), worker: None };
+                        links.insert(remote, link);
+                    }
+                    TcpEvent::Frame { remote, local, data } => {
+                        let Some(worker) = self.route(Protocol::Tcp, remote, &data) else {
+                            continue;
+                        };
+                        let Some(link) = links.get_mut(&remote) else { continue };
+                        if link.worker != Some(worker) {
+                            if let Some(before) = link.worker {
+                                self.workers[before].work(Work::TcpClosed { remote });
+                            }
+                            link.worker = Some(worker);
+                            let writer = link.writer.clone();
+                            self.workers[worker].work(Work::TcpLink { remote, writer });
+                        }
+                        let datagram = Datagram { proto: Protocol::Tcp, local, source: remote, data };
+                        self.workers[worker].datagram(datagram, &self.metrics);
+                    }
+                    TcpEvent::Closed { remote } => {
+                        if let Some(worker) = links.remove(&remote).and_then(|l| l.worker) {
+                            self.workers[worker].work(Work::TcpClosed { remote });
+                        }
+                    }
+                },
+            }
+            if recheck && self.follow_addresses().await {
+                first_socket = 0;
+            }
+        }
+        for worker in self.workers {
+            let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+        }
+        tracing::debug!("media forwarder stopped");
+    }
+
+    /// A change from the core goes to the worker of its peer's room.
+    fn dispatch(&mut self, change: MediaChange) {
+        let worker = match &change {
+            MediaChange::Open { peer, room } => {
+                let (worker, left) = self.placement.open(*peer, room.clone());
+                if let Some(left) = left {
+                    self.workers[left].work(Work::Change(MediaChange::Close { peer: *peer }));
+                }
+                Some(worker)
+            }
+            MediaChange::Close { peer } => self.placement.close(*peer),
+            // A request from a page that closed meanwhile: nobody to take it.
+            MediaChange::Request { peer, .. } => self.placement.worker_of(*peer),
+        };
+        if let Some(worker) = worker {
+            self.workers[worker].work(Work::Change(change));
+        }
+    }
+
+    /// The worker a datagram goes to; one for nobody is counted here.
+    fn route(&mut self, proto: Protocol, source: SocketAddr, data: &[u8]) -> Option<usize> {
+        while let Ok((peer, ufrag)) = self.registrations.try_recv() {
+            self.placement.registered(peer, &ufrag);
+        }
+        let worker = self.placement.route((proto, source), data);
+        if worker.is_none() {
+            let reason = if DatagramRecv::try_from(data).is_err() {
+                MediaDrop::garbage
+            } else {
+                MediaDrop::unknown
+            };
+            self.metrics.media_dropped(reason);
+        }
+        worker
+    }
+
+    fn hand(&mut self, proto: Protocol, local: SocketAddr, source: SocketAddr, data: &[u8]) {
+        if let Some(worker) = self.route(proto, source, data) {
+            let datagram = Datagram {
+                proto,
+                local,
+                source,
+                data: data.to_vec(),
+            };
+            self.workers[worker].datagram(datagram, &self.metrics);
+        }
+    }
+
+    /// Opens the media port on addresses that appeared and closes it on those that went; true
+    /// when the set changed (every worker then offers the new set to its pages, with an ICE
+    /// restart).
+    async fn follow_addresses(&mut self) -> bool {
+        let now = super::media_ips(self.place.listen);
+        let had: Vec<IpAddr> = self.sockets.iter().map(|(addr, _)| addr.ip()).collect();
+        if now.iter().all(|ip| had.contains(ip)) && had.iter().all(|ip| now.contains(ip)) {
+            return false;
+        }
+        self.sockets.retain(|(addr, _)| now.contains(&addr.ip()));
+        for ip in now.iter().filter(|ip| !had.contains(ip)) {
+            match super::bind(*ip, self.place.port).await {
+                Ok(socket) => {
+                    if let Ok(addr) = socket.local_addr() {
+                        self.sockets.push((addr, Arc::new(socket)));
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot open the media port on a new address"),
+            }
+        }
+        let addrs: Vec<SocketAddr> = self.sockets.iter().map(|(addr, _)| *addr).collect();
+        let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            addrs = shown.join(" "),
+            "media addresses changed: offering them to every page"
+        );
+        for worker in &self.workers {
+            match senders(&self.sockets) {
+                Ok(sockets) => worker.work(Work::Addresses(sockets)),
+                Err(error) => tracing::warn!(%error, "cannot hand the media sockets to a worker"),
+            }
+        }
+        self.place.addrs.send_replace(addrs);
+        true
+    }
+}
+
+/// Each socket again, for a worker to send from on its own thread (the same sockets: a
+/// datagram from any of them leaves from the media port).
+pub(super) fn senders(
+    sockets: &[(SocketAddr, Arc<UdpSocket>)],
+) -> std::io::Result<Vec<(SocketAddr, std::net::UdpSocket)>> {
+    sockets
+        .iter()
+        .map(|(addr, socket)| {
+            let clone = socket2::SockRef::from(socket.as_ref()).try_clone()?;
+            Ok((*addr, clone.into()))
+        })
+        .collect()
+}
+
+/// The next datagram on any of the sockets: which one, and what `recv_from` said. The sockets
+/// are polled in turn from `first`, which moves past the one that answered: a flood on one
+/// address cannot keep the others' datagrams waiting.
+async fn recv_any(
+    sockets: &[(SocketAddr, Arc<UdpSocket>)],
+    buf: &mut [u8],
+    first: &mut usize,
+) -> (usize, std::io::Result<(usize, SocketAddr)>) {
+    std::future::poll_fn(|cx| {
+        let count = sockets.len();
+        for offset in 0..count {
+            let index = (*first + offset) % count;
+            let mut read = ReadBuf::new(buf);
+            if let Poll::Ready(result) = sockets[index].1.poll_recv_from(cx, &mut read) {
+                *first = (index + 1) % count;
+                return Poll::Ready((index, result.map(|from| (read.filled().len(), from))));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn socket() -> (SocketAddr, Arc<UdpSocket>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (socket.local_addr().unwrap(), Arc::new(socket))
+    }
+
+    #[tokio::test]
+    async fn a_flood_on_one_socket_does_not_keep_another_waiting() {
+        let sockets = vec![socket().await, socket().await];
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..100 {
+            sender.send_to(b"flood", sockets[0].0).await.unwrap();
+        }
+        sender.send_to(b"other", sockets[1].0).await.unwrap();
+        // Both sockets have something queued (loopback delivers at once); poll until the
+        // quiet one answers.
+        let mut buf = vec![0u8; DATAGRAM_MAX];
+        let mut first = 0;
+        let mut reads = 0;
+        loop {
+            let (index, received) = recv_any(&sockets, &mut buf, &mut first).await;
+            received.unwrap();
+            reads += 1;
+            if index == 1 {
+                break;
+            }
+            assert!(
+                reads < 100,
+                "the quiet socket waited behind the whole flood"
+            );
+        }
+        assert!(
+            reads <= 2,
+            "the quiet socket's datagram came after {reads} reads"
+        );
+    }
+}
