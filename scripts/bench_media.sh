@@ -8,14 +8,14 @@
 # JSON line per run (the first: two participants connected directly, what the generator itself
 # adds to the delay) and writes them to target/bench/media.jsonl. Needs root; installs Janus
 # (Debian package) if missing. Not part of the test command: it takes about ten minutes.
-#   ./scripts/bench_media.sh              20 and 30 in one room, 36 in three rooms of 12
-#   SIZES="20" WARMUP=20 DURATION=20 ./scripts/bench_media.sh      (a size is N or NxROOMS)
+#   ./scripts/bench_media.sh   20 and 30 in one room, 36 in three rooms of 12, 50 each showing 9
+#   SIZES="20" WARMUP=20 DURATION=20 ./scripts/bench_media.sh  (a size: N[xROOMS][/SHOWN])
 #   TARGETS="free-meetings janus" SIZES="30" ./scripts/bench_media.sh
 #   SIZES="30" FM_ARGS="--media-max-bitrate 1000Mbit" ./scripts/bench_media.sh   past the default cap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH" RUST_BACKTRACE=0
-sizes="${SIZES:-20 30 36x3}"
+sizes="${SIZES:-20 30 36x3 50/9}"
 targets="${TARGETS:-free-meetings fm-1-thread fm-estimate janus}"
 warmup="${WARMUP:-25}"
 duration="${DURATION:-20}"
@@ -102,6 +102,9 @@ timeout 120 target/release/fm-bench --server "$server_ip:9" media --through dire
 stamp "$(cat "$work/direct.json")" direct "$commit" | tee -a "$results"
 
 for size in $sizes; do
+  shown=()
+  [ "${size#*/}" != "$size" ] && shown=(--shown "${size#*/}")
+  size=${size%/*}
   n=${size%x*}
   rooms=1
   [ "$size" != "$n" ] && rooms=${size#*x}
@@ -121,7 +124,7 @@ for size in $sizes; do
         ;;
     esac
     if out=$(timeout 300 target/release/fm-bench --server "$addr" --pid "$server_pid" media \
-      --through "$through" --participants "$n" --rooms "$rooms" --bitrate "$bitrate" \
+      --through "$through" --participants "$n" --rooms "$rooms" "${shown[@]}" --bitrate "$bitrate" \
       --warmup "$warmup" --duration "$duration"); then
       line=$(stamp "$out" "$target" "$commit")
     else

@@ -83,6 +83,10 @@ enum Scenario {
         /// Rooms the participants are spread over (participant i in room i mod rooms).
         #[arg(long, default_value_t = 1)]
         rooms: usize,
+        /// Videos each participant shows (the next ones in its room); the others it asks the
+        /// server not to send. Default: all.
+        #[arg(long)]
+        shown: Option<usize>,
         #[arg(long, default_value_t = 500_000)]
         bitrate: u64,
         #[arg(long, default_value_t = 5.0)]
@@ -133,6 +137,7 @@ fn main() -> anyhow::Result<()> {
                 through,
                 participants,
                 rooms,
+                shown,
                 bitrate,
                 warmup,
                 duration,
@@ -144,6 +149,7 @@ fn main() -> anyhow::Result<()> {
                     target.pid,
                     participants,
                     rooms,
+                    shown,
                     bitrate,
                     secs(warmup),
                     secs(duration),

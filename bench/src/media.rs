@@ -98,6 +98,9 @@ struct Participant {
     subscriber: Option<Connection>,
     /// Free Meetings' signaling, for its renegotiations while the scenario runs.
     signaling: Option<(Sender, Receiver)>,
+    /// With `--shown`, the `sfu-want` this participant sends after each renegotiation: the
+    /// videos it shows, every other one "off".
+    wants: Option<Value>,
     pending: Option<SdpPendingOffer>,
     seq: u32,
     keyframe_wanted: bool,
@@ -113,6 +116,7 @@ impl Participant {
             video,
             subscriber: None,
             signaling: None,
+            wants: None,
             pending: None,
             seq: 0,
             keyframe_wanted: true,
@@ -149,6 +153,8 @@ pub struct MediaResult {
     pub participants: usize,
     /// Rooms the participants were spread over (participant i in room i mod rooms).
     pub rooms: usize,
+    /// Videos each participant shows (receives); the rest it asks not to get. None: all.
+    pub shown: Option<usize>,
     pub bitrate_per_publisher: u64,
     pub duration_s: f64,
     pub frames_sent: u64,
@@ -174,6 +180,7 @@ pub async fn run(
     pid: Option<u32>,
     participants: usize,
     rooms: usize,
+    shown: Option<usize>,
     bitrate: u64,
     warmup: Duration,
     duration: Duration,
@@ -192,11 +199,23 @@ pub async fn run(
             let mut all = Vec::new();
             for i in 0..participants {
                 let room = format!("{ROOM}-{}", i % rooms);
-                all.push(
-                    join_free_meetings(addr, ip, &room, i as u32)
-                        .await
-                        .with_context(|| format!("participant {i}"))?,
-                );
+                let mut p = join_free_meetings(addr, ip, &room, i as u32)
+                    .await
+                    .with_context(|| format!("participant {i}"))?;
+                if shown.is_some() {
+                    let members = members(i % rooms);
+                    let seen = shown_by(i as u32, &members, shown);
+                    let streams: serde_json::Map<String, Value> = members
+                        .iter()
+                        .filter(|m| **m != i as u32)
+                        .map(|m| {
+                            let want = if seen.contains(m) { "high" } else { "off" };
+                            (format!("bench{m}"), json!(want))
+                        })
+                        .collect();
+                    p.wants = Some(json!({ "streams": streams }));
+                }
+                all.push(p);
             }
             all
         }
@@ -206,7 +225,14 @@ pub async fn run(
             let mut all = Vec::new();
             for room in 0..rooms {
                 all.extend(
-                    join_janus(&session, ip, &members(room), JANUS_ROOM + room as u64).await?,
+                    join_janus(
+                        &session,
+                        ip,
+                        &members(room),
+                        JANUS_ROOM + room as u64,
+                        shown,
+                    )
+                    .await?,
                 );
             }
             janus = Some(session); // kept alive (and the session with it) until the end
@@ -253,6 +279,7 @@ pub async fn run(
         server,
         participants,
         rooms,
+        shown,
         bitrate_per_publisher: bitrate,
         duration_s: seconds,
         frames_sent: sent,
@@ -338,6 +365,7 @@ async fn join_janus(
     ip: IpAddr,
     indices: &[u32],
     room: u64,
+    shown: Option<usize>,
 ) -> Result<Vec<Participant>> {
     let participants = indices.len();
     let admin = janus.attach().await?;
@@ -391,9 +419,10 @@ async fn join_janus(
     handshake(&mut publishers).await?;
     for p in &mut all {
         let handle = janus.attach().await?;
+        let seen = shown_by(p.index, indices, shown);
         let streams: Vec<Value> = feeds
             .iter()
-            .filter(|&&(other, _)| other != p.index)
+            .filter(|(other, _)| seen.contains(other))
             .map(|(_, feed)| json!({"feed": feed}))
             .collect();
         let (_, offer) = janus
@@ -654,12 +683,27 @@ fn signaling(p: &mut Participant, name: &str, data: &Value) -> Result<()> {
             let answer = p.publisher.rtc.sdp_api().accept_offer(offer)?;
             if let Some((signaling, _)) = &p.signaling {
                 signaling.emit("sfu-answer", &json!({"sdp": answer.to_sdp_string()}))?;
+                // Wants count only for streams the page receives: said again as they arrive.
+                if let Some(wants) = &p.wants {
+                    signaling.emit("sfu-want", wants)?;
+                }
             }
         }
         "sfu-failed" | "error" => bail!("server said {name}: {data}"),
         _ => {}
     }
     Ok(())
+}
+
+/// The publishers `index` shows among `members` of its room: the `shown` next ones after it
+/// (all others when None), so that every publisher is shown by as many receivers.
+fn shown_by(index: u32, members: &[u32], shown: Option<usize>) -> Vec<u32> {
+    let others = members.len().saturating_sub(1);
+    let count = shown.unwrap_or(others).min(others);
+    let at = members.iter().position(|m| *m == index).unwrap_or(0);
+    (1..=count)
+        .map(|step| members[(at + step) % members.len()])
+        .collect()
 }
 
 /// A frame: a VP8 frame tag (bit 0 clear on a keyframe), then publisher, sequence and send time,
