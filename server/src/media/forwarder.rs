@@ -60,6 +60,32 @@ pub(super) trait Io {
     fn warn(&mut self, peer: PeerId, message: String);
 }
 
+/// What one participant's connection produced that concerns the others of its room, taken out
+/// of the connection first and applied after (str0m's chat example does the same): while one
+/// connection is being polled, no other may be written to.
+// `Media` is large (str0m's MediaData) and the others small; they live only in one Vec per
+// pass, and boxing would allocate once per frame.
+#[allow(clippy::large_enum_variant)]
+enum Propagated {
+    /// The page sends a new track (by its index in the page's tracks): it goes to the others.
+    TrackOpened(PeerId, usize),
+    /// The page stopped sending a track (a screen share ended).
+    TrackEnded(PeerId, Mid),
+    /// The first media on a simulcast layer: receivers' layers are chosen again.
+    NewLayer,
+    /// A frame or audio packet, to forward to the others.
+    Media(PeerId, MediaData),
+    /// A sender is to send a keyframe of one layer (a receiver lost a picture, or we did).
+    Keyframe {
+        origin: PeerId,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+    },
+    /// The connection ended or failed.
+    Gone(PeerId),
+}
+
 /// Every participant and the rules between them.
 pub(super) struct Forwarder {
     /// Members of SFU rooms, as the core opened them (a connection comes with the first offer).
@@ -373,13 +399,7 @@ impl Forwarder {
         self.choose_layers_and_tell(now, io);
         let mut next = now + Duration::from_millis(500);
         loop {
-            let mut media: Vec<(PeerId, MediaData)> = Vec::new();
-            let mut dead: Vec<PeerId> = Vec::new();
-            let mut keyframe_requests: Vec<(PeerId, Mid, Option<Rid>, KeyframeRequestKind)> =
-                Vec::new();
-            let mut new_tracks: Vec<(PeerId, usize)> = Vec::new();
-            let mut new_layers = false;
-            let mut ended: Vec<(PeerId, Mid)> = Vec::new();
+            let mut propagated: Vec<Propagated> = Vec::new();
             for p in self.participants.values_mut() {
                 if let Some(offer) = p.offer() {
                     io.tell(p.peer, SfuReply::Offer(offer.to_sdp_string()));
@@ -393,14 +413,14 @@ impl Forwarder {
                 let mut sent_since_timeout = false;
                 loop {
                     if !p.rtc.is_alive() {
-                        dead.push(p.peer);
+                        propagated.push(Propagated::Gone(p.peer));
                         break;
                     }
                     let output = match p.rtc.poll_output() {
                         Ok(output) => output,
                         Err(error) => {
                             tracing::debug!(peer = %p.peer, %error, "media connection failed");
-                            dead.push(p.peer);
+                            propagated.push(Propagated::Gone(p.peer));
                             break;
                         }
                     };
@@ -453,7 +473,7 @@ impl Forwarder {
                         }
                         Output::Event(event) => match event {
                             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                                dead.push(p.peer);
+                                propagated.push(Propagated::Gone(p.peer));
                                 break;
                             }
                             Event::MediaAdded(added) => {
@@ -471,7 +491,8 @@ impl Forwarder {
                                     keyframe_asked: Vec::new(),
                                     hinted: None,
                                 });
-                                new_tracks.push((p.peer, p.tracks_in.len() - 1));
+                                propagated
+                                    .push(Propagated::TrackOpened(p.peer, p.tracks_in.len() - 1));
                             }
                             Event::MediaChanged(changed) if !changed.direction.is_receiving() => {
                                 // The page stopped sending a track (a screen share ended).
@@ -479,7 +500,7 @@ impl Forwarder {
                                     p.tracks_in.iter().position(|t| t.mid == changed.mid)
                                 {
                                     p.tracks_in.remove(i);
-                                    ended.push((p.peer, changed.mid));
+                                    propagated.push(Propagated::TrackEnded(p.peer, changed.mid));
                                 }
                             }
                             Event::Connected => {
@@ -507,18 +528,20 @@ impl Forwarder {
                                     if new_layer {
                                         tracing::debug!(peer = %p.peer, mid = %data.mid, rid = ?data.rid, after_ms = now.saturating_duration_since(p.opened).as_millis() as u64, "first media on a layer");
                                     }
-                                    new_layers |= new_layer;
+                                    if new_layer {
+                                        propagated.push(Propagated::NewLayer);
+                                    }
                                     video = track.kind == MediaKind::Video;
                                 }
                                 if !data.contiguous && video {
-                                    keyframe_requests.push((
-                                        p.peer,
-                                        data.mid,
-                                        data.rid,
-                                        KeyframeRequestKind::Pli,
-                                    ));
+                                    propagated.push(Propagated::Keyframe {
+                                        origin: p.peer,
+                                        mid: data.mid,
+                                        rid: data.rid,
+                                        kind: KeyframeRequestKind::Pli,
+                                    });
                                 }
-                                media.push((p.peer, data));
+                                propagated.push(Propagated::Media(p.peer, data));
                             }
                             Event::KeyframeRequest(request) => {
                                 // The page lost a picture: ask its sender for a keyframe of the
@@ -526,13 +549,12 @@ impl Forwarder {
                                 if let Some(out) =
                                     p.tracks_out.iter().find(|t| t.mid() == Some(request.mid))
                                 {
-                                    let rid = out.layer.flatten();
-                                    keyframe_requests.push((
-                                        out.origin,
-                                        out.origin_mid,
-                                        rid,
-                                        request.kind,
-                                    ));
+                                    propagated.push(Propagated::Keyframe {
+                                        origin: out.origin,
+                                        mid: out.origin_mid,
+                                        rid: out.layer.flatten(),
+                                        kind: request.kind,
+                                    });
                                 }
                             }
                             Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
@@ -550,35 +572,36 @@ impl Forwarder {
                     }
                 }
             }
-            let progressed = !media.is_empty()
-                || !new_tracks.is_empty()
-                || !dead.is_empty()
-                || !keyframe_requests.is_empty();
-            for (origin, index) in new_tracks {
-                self.announce_track(origin, index);
-            }
-            if new_layers {
-                self.last_layers = None;
-                self.choose_layers_and_tell(now, io);
-            }
-            for (origin, data) in media {
-                self.forward(origin, &data);
-            }
-            for (origin, mid, rid, kind) in keyframe_requests {
-                self.request_keyframe(origin, mid, rid, kind, now);
-            }
-            for (origin, mid) in ended {
-                self.end_track(origin, mid);
-            }
-            for peer in dead {
-                self.drop_participant(
-                    peer,
-                    Some("the media connection to the server was lost"),
-                    io,
-                );
-            }
-            if !progressed {
+            // What each connection produced is applied only now, in the order it came, once
+            // no connection is borrowed: it changes others' connections.
+            if propagated.is_empty() {
                 return next;
+            }
+            let mut layers_chosen = false;
+            for item in propagated {
+                match item {
+                    Propagated::TrackOpened(origin, index) => self.announce_track(origin, index),
+                    Propagated::TrackEnded(origin, mid) => self.end_track(origin, mid),
+                    // Receivers may take the new layer from this very frame on.
+                    Propagated::NewLayer if !layers_chosen => {
+                        layers_chosen = true;
+                        self.last_layers = None;
+                        self.choose_layers_and_tell(now, io);
+                    }
+                    Propagated::NewLayer => {}
+                    Propagated::Media(origin, data) => self.forward(origin, &data),
+                    Propagated::Keyframe {
+                        origin,
+                        mid,
+                        rid,
+                        kind,
+                    } => self.request_keyframe(origin, mid, rid, kind, now),
+                    Propagated::Gone(peer) => self.drop_participant(
+                        peer,
+                        Some("the media connection to the server was lost"),
+                        io,
+                    ),
+                }
             }
         }
     }
