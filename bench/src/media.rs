@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -136,13 +137,23 @@ struct Tally {
 }
 
 /// The scenario's clock: one start shared by every participant, so send times written into
-/// frames by one task are read by another.
-#[derive(Clone, Copy)]
+/// frames by one task are read by another; the measured window is set once everyone has joined
+/// (participants run from their join on, so that their connections stay alive meanwhile).
+#[derive(Clone)]
 struct Clock {
     start: Instant,
-    measure_from: Instant,
-    until: Instant,
+    window: Arc<OnceLock<(Instant, Instant)>>,
     frame_bytes: usize,
+}
+
+impl Clock {
+    /// When measuring starts and when the scenario ends: far off until everyone has joined.
+    fn window(&self) -> (Instant, Instant) {
+        self.window.get().copied().unwrap_or_else(|| {
+            let far = Instant::now() + Duration::from_secs(86_400);
+            (far, far)
+        })
+    }
 }
 
 /// What the scenario measured.
@@ -193,10 +204,15 @@ pub async fn run(
             .filter(|i| *i as usize % rooms == room)
             .collect()
     };
+    let clock = Clock {
+        start,
+        window: Arc::new(OnceLock::new()),
+        frame_bytes: (bitrate / 8 / FPS).max(32) as usize,
+    };
+    let mut tasks = Vec::new();
     let mut janus = None;
     let all = match server {
         Server::FreeMeetings => {
-            let mut all = Vec::new();
             for i in 0..participants {
                 let room = format!("{ROOM}-{}", i % rooms);
                 let mut p = join_free_meetings(addr, ip, &room, i as u32)
@@ -215,9 +231,9 @@ pub async fn run(
                         .collect();
                     p.wants = Some(json!({ "streams": streams }));
                 }
-                all.push(p);
+                tasks.push(tokio::spawn(participate(p, clock.clone())));
             }
-            all
+            Vec::new()
         }
         Server::Direct => join_directly(ip, participants).await?,
         Server::Janus => {
@@ -240,16 +256,11 @@ pub async fn run(
         }
     };
     let measure_from = Instant::now() + warmup;
-    let clock = Clock {
-        start,
-        measure_from,
-        until: measure_from + duration,
-        frame_bytes: (bitrate / 8 / FPS).max(32) as usize,
-    };
-    let tasks: Vec<_> = all
-        .into_iter()
-        .map(|p| tokio::spawn(participate(p, clock)))
-        .collect();
+    let _ = clock.window.set((measure_from, measure_from + duration));
+    tasks.extend(
+        all.into_iter()
+            .map(|p| tokio::spawn(participate(p, clock.clone()))),
+    );
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let server_cpu_start = cpu_time(pid);
     let own_cpu_start = cpu_time(Some(std::process::id()));
@@ -525,10 +536,11 @@ async fn participate(mut p: Participant, clock: Clock) -> Result<Tally> {
     let mut measuring = false;
     loop {
         let now = Instant::now();
-        if now >= clock.until {
+        let (measure_from, until) = clock.window();
+        if now >= until {
             break;
         }
-        if !measuring && now >= clock.measure_from {
+        if !measuring && now >= measure_from {
             measuring = true;
             tally = Tally::default();
         }
