@@ -99,9 +99,9 @@ struct Participant {
     subscriber: Option<Connection>,
     /// Free Meetings' signaling, for its renegotiations while the scenario runs.
     signaling: Option<(Sender, Receiver)>,
-    /// With `--shown`, the `sfu-want` this participant sends after each renegotiation: the
-    /// videos it shows, every other one "off".
-    wants: Option<Value>,
+    /// With `--shown`, the publishers whose videos this participant shows; it asks for every
+    /// other one "off" (`sfu-want`) after each renegotiation.
+    shows: Option<Vec<u32>>,
     pending: Option<SdpPendingOffer>,
     seq: u32,
     keyframe_wanted: bool,
@@ -117,7 +117,7 @@ impl Participant {
             video,
             subscriber: None,
             signaling: None,
-            wants: None,
+            shows: None,
             pending: None,
             seq: 0,
             keyframe_wanted: true,
@@ -219,17 +219,7 @@ pub async fn run(
                     .await
                     .with_context(|| format!("participant {i}"))?;
                 if shown.is_some() {
-                    let members = members(i % rooms);
-                    let seen = shown_by(i as u32, &members, shown);
-                    let streams: serde_json::Map<String, Value> = members
-                        .iter()
-                        .filter(|m| **m != i as u32)
-                        .map(|m| {
-                            let want = if seen.contains(m) { "high" } else { "off" };
-                            (format!("bench{m}"), json!(want))
-                        })
-                        .collect();
-                    p.wants = Some(json!({ "streams": streams }));
+                    p.shows = Some(shown_by(i as u32, &members(i % rooms), shown));
                 }
                 tasks.push(tokio::spawn(participate(p, clock.clone())));
             }
@@ -696,8 +686,22 @@ fn signaling(p: &mut Participant, name: &str, data: &Value) -> Result<()> {
             if let Some((signaling, _)) = &p.signaling {
                 signaling.emit("sfu-answer", &json!({"sdp": answer.to_sdp_string()}))?;
                 // Wants count only for streams the page receives: said again as they arrive.
-                if let Some(wants) = &p.wants {
-                    signaling.emit("sfu-want", wants)?;
+                // The server names each stream it forwards `<sender's id><sender's stream id>`.
+                if let Some(shows) = &p.shows {
+                    let streams: serde_json::Map<String, Value> = sdp
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("a=msid:")?.split_whitespace().next())
+                        .filter_map(|stream| {
+                            let index: u32 = stream.rsplit_once("bench")?.1.parse().ok()?;
+                            let want = if shows.contains(&index) {
+                                "high"
+                            } else {
+                                "off"
+                            };
+                            Some((stream.to_owned(), json!(want)))
+                        })
+                        .collect();
+                    signaling.emit("sfu-want", &json!({ "streams": streams }))?;
                 }
             }
         }

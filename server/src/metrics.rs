@@ -117,6 +117,11 @@ struct MediaLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabel {
+    worker: u32,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: RefusalKind,
 }
@@ -155,6 +160,7 @@ pub struct Metrics {
     relay_seconds: Histogram,
     rooms_by_media: Family<MediaLabel, Gauge>,
     media_participants: Gauge,
+    media_worker_participants: Family<WorkerLabel, Gauge>,
     media_forwarded: Counter,
     media_forwarded_bytes: Counter,
     media_over_cap: Counter,
@@ -245,6 +251,12 @@ impl Metrics {
             "Pages sending their media through the forwarder",
             media_participants.clone(),
         );
+        let media_worker_participants = Family::<WorkerLabel, Gauge>::default();
+        registry.register(
+            "media_worker_participants",
+            "Pages each media forwarding thread carries (--media-threads; a room is carried whole by one)",
+            media_worker_participants.clone(),
+        );
         let media_forwarded = Counter::default();
         registry.register(
             "media_forwarded",
@@ -326,6 +338,7 @@ impl Metrics {
             relay_seconds,
             rooms_by_media,
             media_participants,
+            media_worker_participants,
             media_forwarded,
             media_forwarded_bytes,
             media_dropped,
@@ -366,6 +379,17 @@ impl Metrics {
             self.media_participants.inc();
         } else {
             self.media_participants.dec();
+        }
+    }
+
+    /// The pages each media worker carries now (index: worker).
+    pub fn media_worker_load(&self, load: &[usize]) {
+        for (worker, count) in load.iter().enumerate() {
+            self.media_worker_participants
+                .get_or_create(&WorkerLabel {
+                    worker: u32::try_from(worker).unwrap_or(u32::MAX),
+                })
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
         }
     }
 

@@ -1,6 +1,7 @@
 // Protects meetings whose media goes through the server (the SFU), with real Chromiums in network
 // namespaces: a room moves to the server when its fifth person joins and everyone then sees
-// four videos arriving over one connection to the server; on Wi-Fi that keeps devices apart
+// four videos arriving over one connection to the server; two rooms at once are carried by two
+// forwarding threads, each room seeing only its own; on Wi-Fi that keeps devices apart
 // (isolated bridge ports) a mesh cannot connect while the server carries everyone; a small tile
 // gets a lower layer than a pinned one, and pinning switches it up; garbage on the media port and
 // a participant who vanishes leave the others playing; a server started before its LAN address
@@ -272,6 +273,40 @@ const sentLayers = (page) =>
     }
     return layers;
   });
+
+test("two rooms at once are carried by two forwarding threads, and each sees only its own", {
+  skip,
+  timeout: 240000,
+}, async () => {
+  await withServer(lan, "a", ["--media", "sfu", "--media-threads", "2"], async () => {
+    const [a, b] = [await browserIn(lan, "a", FLAGS), await browserIn(lan, "b", FLAGS)];
+    try {
+      const pages = [];
+      for (const [room, names] of [
+        ["north", ["Ann", "Bob"]],
+        ["south", ["Cat", "Dan"]],
+      ])
+        for (const [i, name] of names.entries())
+          pages.push(await joinAs([a, b][i], `https://10.80.0.1:5443/r/${room}`, name, SMALL, true, CAMERA));
+      await Promise.all(pages.map((page) => seesPlaying(page, 1)));
+      const shown = await Promise.all(
+        pages.map((page) => page.$$eval(".tile:not(.self) .name", (els) => els.map((e) => e.textContent))),
+      );
+      assert.deepEqual(shown, [["Bob"], ["Ann"], ["Dan"], ["Cat"]]);
+      const { stdout } = await runIn(lan.ns("a"), "node", [
+        "-e",
+        "fetch('http://127.0.0.1:5000/metrics').then(r=>r.text()).then(t=>console.log(t))",
+      ]);
+      const load = [...stdout.matchAll(/free_meetings_media_worker_participants\{worker="(\d)"\} (\d+)/g)].map(
+        ([, worker, count]) => `${worker}:${count}`,
+      );
+      assert.deepEqual(load.sort(), ["0:2", "1:2"], stdout);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
 
 test("a small tile gets a lower layer than a pinned one, and pinning switches it up", {
   skip,

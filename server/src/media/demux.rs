@@ -156,6 +156,9 @@ impl Demux {
             // A request from a page that closed meanwhile: nobody to take it.
             MediaChange::Request { peer, .. } => self.placement.worker_of(*peer),
         };
+        if matches!(change, MediaChange::Open { .. } | MediaChange::Close { .. }) {
+            self.metrics.media_worker_load(self.placement.load());
+        }
         if let Some(worker) = worker {
             self.workers[worker].work(Work::Change(change));
         }

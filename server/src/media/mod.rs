@@ -146,6 +146,7 @@ impl MediaServer {
             addrs: addrs_tx,
             handed,
         };
+        metrics.media_worker_load(&vec![0; threads]);
         let demux = demux::Demux {
             sockets,
             place,

@@ -179,7 +179,6 @@ impl Placement {
     }
 
     /// Pages each worker carries now.
-    #[cfg(test)]
     pub fn load(&self) -> &[usize] {
         &self.load
     }
