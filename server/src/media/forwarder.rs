@@ -373,9 +373,11 @@ impl Forwarder {
             return false;
         };
         self.by_source.insert(source, peer);
-        if let Some(p) = self.participants.get_mut(&peer)
-            && let Err(error) = p.rtc.handle_input(input)
-        {
+        let Some(p) = self.participants.get_mut(&peer) else {
+            return false;
+        };
+        p.idle_until = None;
+        if let Err(error) = p.rtc.handle_input(input) {
             // A malformed or unauthenticated packet: counted and dropped, never fatal.
             tracing::debug!(peer = %peer, %error, "media input refused");
             self.metrics.media_dropped(MediaDrop::malformed);
@@ -384,9 +386,13 @@ impl Forwarder {
         true
     }
 
-    /// Time passes for every connection.
+    /// Time passes for every connection that is due.
     pub fn timeout(&mut self, now: Instant) {
         for p in self.participants.values_mut() {
+            if p.idle_until.is_some_and(|at| at > now + DUE) {
+                continue;
+            }
+            p.idle_until = None;
             if let Err(error) = p.rtc.handle_input(Input::Timeout(now)) {
                 tracing::debug!(peer = %p.peer, %error, "media timeout handling failed");
             }
@@ -401,6 +407,10 @@ impl Forwarder {
         loop {
             let mut propagated: Vec<Propagated> = Vec::new();
             for p in self.participants.values_mut() {
+                if let Some(at) = p.idle_until.filter(|at| *at > now + DUE) {
+                    next = next.min(at);
+                    continue;
+                }
                 if let Some(offer) = p.offer() {
                     io.tell(p.peer, SfuReply::Offer(offer.to_sdp_string()));
                 }
@@ -438,6 +448,7 @@ impl Forwarder {
                         }
                         Output::Timeout(at) => {
                             next = next.min(at);
+                            p.idle_until = Some(at);
                             break;
                         }
                         Output::Transmit(t) => {
@@ -700,6 +711,7 @@ impl Forwarder {
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
+            p.idle_until = None;
             if let Err(error) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
                 tracing::debug!(peer = %p.peer, %error, "forwarding failed");
                 continue;
@@ -727,6 +739,7 @@ impl Forwarder {
         {
             return;
         }
+        p.idle_until = None;
         if let Some(mut writer) = p.rtc.writer(mid) {
             let _ = writer.request_keyframe(rid, kind);
         }

@@ -252,6 +252,10 @@ pub(super) struct Participant {
     pub local_ufrag: Option<String>,
     /// Where the DTLS handshake's packets last went, before the connection was up.
     pub handshake_dest: Option<std::net::SocketAddr>,
+    /// The connection said it has nothing to do before this time, and nothing was given to it
+    /// since: a poll may pass it by (in a big room, most connections most of the time). None:
+    /// it must be polled. Everything that gives the connection something clears it.
+    pub idle_until: Option<Instant>,
 }
 
 /// Our candidates on `addrs`: UDP on each (preferred: host UDP ranks above TCP), and a passive
@@ -328,6 +332,7 @@ impl Participant {
             consent: Consent::default(),
             ice: None,
             local_ufrag: None,
+            idle_until: None,
             handshake_dest: None,
             bandwidth: None,
             forwarded: 0,
@@ -342,6 +347,7 @@ impl Participant {
     /// A renegotiation offered by the page: answered, unless our own offer is in flight (then
     /// the page's is ignored: it rolls back, answers ours, and offers again).
     pub fn page_offers(&mut self, offer: SdpOffer) -> Result<Option<SdpAnswer>, str0m::RtcError> {
+        self.idle_until = None;
         if self.pending.is_some() {
             return Ok(None);
         }
@@ -363,6 +369,7 @@ impl Participant {
 
     /// The page's answer to our offer.
     pub fn page_answers(&mut self, answer: SdpAnswer) -> Result<(), str0m::RtcError> {
+        self.idle_until = None;
         let Some(pending) = self.pending.take() else {
             return Ok(());
         };
@@ -423,6 +430,7 @@ impl Participant {
 
     /// Starts sending `origin`'s track to this page (negotiated on the next `offer`).
     pub fn add_track(&mut self, origin: PeerId, track: &TrackIn) {
+        self.idle_until = None;
         let exists = self
             .tracks_out
             .iter()
@@ -462,6 +470,7 @@ impl Participant {
 
     /// Stops sending every track of `origin` (gone, or its track ended).
     pub fn remove_tracks_of(&mut self, origin: PeerId, mid: Option<Mid>) {
+        self.idle_until = None;
         let ending = |t: &TrackOut| t.origin == origin && mid.is_none_or(|m| m == t.origin_mid);
         let gone: Vec<String> = self
             .tracks_out
@@ -502,6 +511,7 @@ impl Participant {
     /// The server's addresses are now `addrs`: they become candidates, and the next offer
     /// restarts ICE so that the page finds them (the old ones may be gone).
     pub fn new_addresses(&mut self, addrs: &[std::net::SocketAddr], tcp_port: Option<u16>) {
+        self.idle_until = None;
         for candidate in host_candidates(addrs, tcp_port) {
             self.rtc.add_local_candidate(candidate);
         }
@@ -567,6 +577,7 @@ impl Participant {
 
     /// After a page's offer was answered, our half-negotiated changes are redone.
     pub fn renegotiate_later(&mut self) {
+        self.idle_until = None;
         for track in &mut self.tracks_out {
             match track.state {
                 OutState::Negotiating(_) => track.state = OutState::ToOpen,
@@ -586,6 +597,7 @@ impl Participant {
         pressure: bool,
         sent: &HashMap<(PeerId, Mid), SentLayers>,
     ) -> Vec<(PeerId, Mid, Option<Rid>)> {
+        self.idle_until = None;
         let videos: Vec<(usize, &SentLayers)> = self
             .tracks_out
             .iter()
