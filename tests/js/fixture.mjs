@@ -680,6 +680,10 @@ export async function serveIn(namespace, args) {
 /** The meeting server in a namespace as the meeting tests use it: every address, HTTP on 5000,
  * HTTPS (and UDP media) on 5443, no mDNS; resolves once HTTPS listens. */
 export async function serveMeetingIn(namespace, extra = []) {
+  // FM_MEDIA_THREADS=1 runs the media tests again on one forwarding thread (the default is one
+  // per core), unless a test chooses its own.
+  const threads = process.env.FM_MEDIA_THREADS;
+  if (threads && !extra.includes("--media-threads")) extra = [...extra, "--media-threads", threads];
   const server = await serveIn(namespace, [
     "--bind",
     "0.0.0.0",

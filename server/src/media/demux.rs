@@ -17,10 +17,11 @@ use tokio::sync::{mpsc, watch};
 
 use super::placement::Placement;
 use super::tcp::{self, TcpEvent};
-use super::worker::{Datagram, Registration, Work, WorkerHandle};
-use crate::hub::MediaInbox;
+use super::worker::{Datagram, Report, Work, WorkerHandle};
+use crate::hub::{Hub, MediaInbox};
 use crate::metrics::{MediaDrop, Metrics};
 use crate::rooms::MediaChange;
+use crate::wire::{ServerEvent, SfuReply};
 
 /// Largest datagram read (a full Ethernet MTU, with room to spare).
 const DATAGRAM_MAX: usize = 2048;
@@ -55,7 +56,9 @@ pub(super) struct Demux {
     pub place: Place,
     pub workers: Vec<WorkerHandle>,
     pub placement: Placement,
-    pub registrations: mpsc::UnboundedReceiver<Registration>,
+    pub reports: mpsc::UnboundedReceiver<Report>,
+    /// To tell pages whose worker failed.
+    pub hub: Hub,
     pub metrics: Arc<Metrics>,
 }
 
@@ -75,9 +78,7 @@ impl Demux {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
                 // A worker's username before any datagram: the page's first check may be next.
-                Some((peer, ufrag)) = self.registrations.recv() => {
-                    self.placement.registered(peer, &ufrag);
-                }
+                Some(report) = self.reports.recv() => self.report(report),
                 // Memberships before requests: a page's first offer never overtakes its `Open`.
                 change = changes.membership.recv() => {
                     let Some(change) = change else { break };
@@ -164,10 +165,37 @@ impl Demux {
         }
     }
 
+    fn report(&mut self, report: Report) {
+        match report {
+            Report::Registered(peer, ufrag) => self.placement.registered(peer, &ufrag),
+            Report::Died(worker) => self.worker_died(worker),
+        }
+    }
+
+    /// A worker's thread failed: its rooms move to the others, and their pages are told that
+    /// their media connection was lost, so that they connect again (to the new worker).
+    fn worker_died(&mut self, worker: usize) {
+        let moved = self.placement.worker_died(worker);
+        tracing::error!(
+            worker,
+            pages = moved.len(),
+            "a media forwarding thread failed: its meetings move to another thread and reconnect"
+        );
+        for (peer, room, to) in moved {
+            if let Some(to) = to {
+                self.workers[to].work(Work::Change(MediaChange::Open { peer, room }));
+            }
+            let why = "the server's media thread for this meeting failed".to_owned();
+            self.hub
+                .deliver(peer, ServerEvent::Sfu(SfuReply::Failed(why)));
+        }
+        self.metrics.media_worker_load(self.placement.load());
+    }
+
     /// The worker a datagram goes to; one for nobody is counted here.
     fn route(&mut self, proto: Protocol, source: SocketAddr, data: &[u8]) -> Option<usize> {
-        while let Ok((peer, ufrag)) = self.registrations.try_recv() {
-            self.placement.registered(peer, &ufrag);
+        while let Ok(report) = self.reports.try_recv() {
+            self.report(report);
         }
         let worker = self.placement.route((proto, source), data);
         if worker.is_none() {
@@ -269,7 +297,130 @@ async fn recv_any(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::config::MediaConfig;
+    use crate::hub::{Outbox, OutboxError};
+    use crate::media::forwarder::Forwarder;
+    use crate::media::stats::MediaStats;
+    use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
+    use crate::wire::{PeerId, RoomId, Transport};
+
+    /// The names of the events a page was sent, with `sfu-failed`'s reason.
+    #[derive(Default)]
+    struct Told(Mutex<Vec<String>>);
+
+    impl Outbox for Told {
+        fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
+            let text = match event {
+                ServerEvent::Sfu(SfuReply::Failed(why)) => format!("sfu-failed: {why}"),
+                other => other.name().to_owned(),
+            };
+            self.0.lock().unwrap().push(text);
+            Ok(())
+        }
+        fn close(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_fails_takes_down_only_its_rooms_which_are_told_and_move() {
+        let metrics = Arc::new(Metrics::new());
+        let limits = Limits {
+            max_peers_per_room: 50,
+            max_signal_bytes: 64 * 1024,
+            rate: RateLimit {
+                per_second: 1e9,
+                burst: 1e9,
+            },
+            media: MediaPolicy::Sfu,
+            access: RoomAccess::Open,
+        };
+        let hub = Hub::new(limits, metrics.clone(), None);
+        let (ann, bob) = (PeerId::random(), PeerId::random());
+        let (ann_told, bob_told) = (Arc::new(Told::default()), Arc::new(Told::default()));
+        hub.connect(ann, Transport::WebSocket, None, ann_told.clone());
+        hub.connect(bob, Transport::WebSocket, None, bob_told.clone());
+        let config = MediaConfig {
+            port: 0,
+            max_bitrate: 400_000_000,
+            tcp: false,
+            max_tracks_in: 8,
+            max_bitrate_in: 10_000_000,
+            estimate: false,
+            threads: 2,
+        };
+        let (report, reports) = mpsc::unbounded_channel();
+        let workers = (0..2)
+            .map(|index| {
+                let forwarder = Forwarder::new(
+                    Vec::new(),
+                    None,
+                    &config,
+                    metrics.clone(),
+                    MediaStats::default(),
+                )
+                .for_worker(index as u8);
+                super::super::worker::spawn(
+                    index,
+                    forwarder,
+                    Vec::new(),
+                    hub.clone(),
+                    metrics.clone(),
+                    report.clone(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let (addrs, _) = watch::channel(Vec::new());
+        let (_, handed) = mpsc::channel(1);
+        let mut demux = Demux {
+            sockets: Vec::new(),
+            place: Place {
+                listen: "127.0.0.1".parse().unwrap(),
+                port: 0,
+                addrs,
+                handed,
+            },
+            workers,
+            placement: Placement::new(2),
+            reports,
+            hub,
+            metrics: metrics.clone(),
+        };
+        let (north, south) = (
+            RoomId::parse("north").unwrap(),
+            RoomId::parse("south").unwrap(),
+        );
+        demux.dispatch(MediaChange::Open {
+            peer: ann,
+            room: north,
+        });
+        demux.dispatch(MediaChange::Open {
+            peer: bob,
+            room: south,
+        });
+        assert_eq!(demux.placement.worker_of(bob), Some(1));
+        demux.workers[1].work(Work::Panic);
+        let died = demux.reports.recv().await.unwrap();
+        assert_eq!(died, Report::Died(1));
+        demux.report(died);
+        let why = "sfu-failed: the server's media thread for this meeting failed";
+        assert_eq!(*bob_told.0.lock().unwrap(), [why]);
+        assert!(
+            ann_told.0.lock().unwrap().is_empty(),
+            "another room's page is untouched"
+        );
+        assert_eq!(demux.placement.worker_of(bob), Some(0), "its room moved");
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"free_meetings_media_worker_participants{worker="0"} 2"#)
+        );
+        for worker in demux.workers {
+            worker.join();
+        }
+    }
 
     async fn socket() -> (SocketAddr, Arc<UdpSocket>) {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

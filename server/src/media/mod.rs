@@ -110,7 +110,7 @@ impl MediaServer {
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
         let threads = config.threads.clamp(1, usize::from(u8::MAX));
-        let (registered, registrations) = tokio::sync::mpsc::unbounded_channel();
+        let (report, reports) = tokio::sync::mpsc::unbounded_channel();
         let mut workers = Vec::with_capacity(threads);
         for index in 0..threads {
             let forwarder = forwarder::Forwarder::new(
@@ -128,7 +128,7 @@ impl MediaServer {
                 senders,
                 hub.clone(),
                 metrics.clone(),
-                registered.clone(),
+                report.clone(),
             )
             .map_err(MediaError::Thread)?;
             workers.push(handle);
@@ -152,7 +152,8 @@ impl MediaServer {
             place,
             workers,
             placement: placement::Placement::new(threads),
-            registrations,
+            reports,
+            hub,
             metrics,
         };
         let task = tokio::spawn(demux.run(changes, stop_rx));

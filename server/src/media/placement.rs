@@ -47,6 +47,8 @@ struct Home {
 pub(super) struct Placement {
     /// Pages each worker carries.
     load: Vec<usize>,
+    /// Workers whose thread failed: given nothing more.
+    dead: Vec<bool>,
     rooms: HashMap<RoomId, Home>,
     pages: HashMap<PeerId, Page>,
     ufrags: HashMap<String, PeerId>,
@@ -58,6 +60,7 @@ impl Placement {
     pub fn new(workers: usize) -> Self {
         Self {
             load: vec![0; workers.max(1)],
+            dead: vec![false; workers.max(1)],
             rooms: HashMap::new(),
             pages: HashMap::new(),
             ufrags: HashMap::new(),
@@ -76,9 +79,9 @@ impl Placement {
             }
             left = self.close(peer);
         }
-        let load = &self.load;
+        let least = self.least_loaded().unwrap_or(0);
         let home = self.rooms.entry(room.clone()).or_insert_with(|| Home {
-            worker: (0..load.len()).min_by_key(|w| load[*w]).unwrap_or(0),
+            worker: least,
             members: 0,
         });
         home.members += 1;
@@ -115,6 +118,50 @@ impl Placement {
             }
         }
         Some(page.worker)
+    }
+
+    /// The live worker that carries the fewest pages.
+    fn least_loaded(&self) -> Option<usize> {
+        (0..self.load.len())
+            .filter(|w| !self.dead[*w])
+            .min_by_key(|w| self.load[*w])
+    }
+
+    /// `worker`'s thread failed: it gets nothing more, and each of its rooms moves whole to the
+    /// least loaded live worker (none if no worker is left). Returns every page that moved,
+    /// with its room and its new worker; their usernames and sources are forgotten (their
+    /// pages connect again, afresh).
+    pub fn worker_died(&mut self, worker: usize) -> Vec<(PeerId, RoomId, Option<usize>)> {
+        let Some(dead) = self.dead.get_mut(worker) else {
+            return Vec::new();
+        };
+        *dead = true;
+        let rooms: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .filter(|(_, home)| home.worker == worker)
+            .map(|(room, _)| room.clone())
+            .collect();
+        let mut moved = Vec::new();
+        for room in rooms {
+            let peers: Vec<PeerId> = self
+                .pages
+                .iter()
+                .filter(|(_, page)| page.room == room)
+                .map(|(peer, _)| *peer)
+                .collect();
+            // All out first: the room's home goes with its last page, and the first page
+            // back makes a new one on a live worker, which the others join.
+            for peer in &peers {
+                self.close(*peer);
+            }
+            let live = self.least_loaded().is_some();
+            for peer in peers {
+                let to = live.then(|| self.open(peer, room.clone()).0);
+                moved.push((peer, room.clone(), to));
+            }
+        }
+        moved
     }
 
     /// The worker carrying `peer`, while it is open.
@@ -239,6 +286,38 @@ mod tests {
         // A page moved to another room without closing: the worker of its old room is named.
         assert_eq!(placement.open(c, room("one")), (0, Some(1)));
         assert_eq!(placement.load(), [2, 0]);
+    }
+
+    #[test]
+    fn a_failed_workers_rooms_move_whole_to_the_live_ones_and_it_gets_no_more() {
+        let mut placement = Placement::new(3);
+        let peers: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
+        placement.open(peers[0], room("a")); // worker 0
+        placement.open(peers[1], room("b")); // worker 1
+        placement.open(peers[2], room("c")); // worker 2
+        placement.open(peers[3], room("b")); // worker 1
+        placement.registered(peers[1], "b1");
+        let moved = placement.worker_died(1);
+        let mut to: Vec<Option<usize>> = moved.iter().map(|(_, _, to)| *to).collect();
+        to.dedup();
+        assert_eq!(moved.len(), 2, "{moved:?}");
+        assert_eq!(to.len(), 1, "the room moved whole: {moved:?}");
+        let new = to[0].unwrap();
+        assert_ne!(new, 1);
+        assert_eq!(placement.worker_of(peers[1]), Some(new));
+        assert_eq!(placement.worker_of(peers[3]), Some(new));
+        assert_eq!(
+            placement.route(udp("10.0.0.1:1"), &check("b1")),
+            None,
+            "its pages connect again afresh"
+        );
+        assert_eq!(placement.load()[1], 0);
+        // A new room never goes to the failed worker, even though it carries nobody.
+        assert_ne!(placement.open(peers[4], room("d")).0, 1);
+        // With no live worker left, pages are still told (nowhere to go).
+        let mut alone = Placement::new(1);
+        alone.open(peers[0], room("a"));
+        assert_eq!(alone.worker_died(0), vec![(peers[0], room("a"), None)]);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub(super) enum Work {
     TcpClosed {
         remote: SocketAddr,
     },
+    /// Tests: the worker fails, as a bug would make it.
+    #[cfg(test)]
+    Panic,
 }
 
 /// A datagram (UDP) or an RFC 4571 frame (TCP) for a connection of this worker.
@@ -52,9 +55,15 @@ pub(super) struct Datagram {
     pub data: Vec<u8>,
 }
 
-/// A worker's ICE username for a page, registered with the demultiplexer before the page can
-/// know it (so that the page's first check finds its way).
-pub(super) type Registration = (PeerId, String);
+/// What a worker tells the demultiplexer.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Report {
+    /// The ICE username fragment the worker gave a page, told before the page can know it (so
+    /// that the page's first check finds its way).
+    Registered(PeerId, String),
+    /// The worker's thread failed (a panic): its rooms are to move to another.
+    Died(usize),
+}
 
 /// The demultiplexer's end of a worker.
 pub(super) struct WorkerHandle {
@@ -91,7 +100,7 @@ pub(super) fn spawn(
     sockets: Vec<(SocketAddr, UdpSocket)>,
     hub: Hub,
     metrics: Arc<Metrics>,
-    registrations: mpsc::UnboundedSender<Registration>,
+    reports: mpsc::UnboundedSender<Report>,
 ) -> io::Result<WorkerHandle> {
     let (work_tx, work) = mpsc::unbounded_channel();
     let (datagrams_tx, datagrams) = mpsc::channel(DATAGRAMS_QUEUED);
@@ -104,11 +113,20 @@ pub(super) fn spawn(
         links: HashMap::new(),
         hub,
         metrics,
-        registrations,
+        reports: reports.clone(),
     };
     let thread = std::thread::Builder::new()
         .name(format!("media-{index}"))
-        .spawn(move || runtime.block_on(worker.run(work, datagrams)))?;
+        .spawn(move || {
+            // A bug in one worker takes down only its rooms: their pages are told and
+            // reconnect, through another worker.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runtime.block_on(worker.run(work, datagrams))
+            }));
+            if run.is_err() {
+                let _ = reports.send(Report::Died(index));
+            }
+        })?;
     Ok(WorkerHandle {
         work: work_tx,
         datagrams: datagrams_tx,
@@ -123,7 +141,7 @@ struct Worker {
     links: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     hub: Hub,
     metrics: Arc<Metrics>,
-    registrations: mpsc::UnboundedSender<Registration>,
+    reports: mpsc::UnboundedSender<Report>,
 }
 
 impl Worker {
@@ -168,6 +186,8 @@ impl Worker {
                             self.links.remove(&remote);
                             continue;
                         }
+                        #[cfg(test)]
+                        Work::Panic => panic!("a media worker fails (test)"),
                     }
                 }
                 first = datagrams.recv() => {
@@ -196,7 +216,7 @@ impl Worker {
                 if let SfuReply::Answer(sdp) | SfuReply::Offer(sdp) = &reply
                     && let Some((ufrag, _)) = ice_credentials(sdp)
                 {
-                    let _ = self.registrations.send((peer, ufrag));
+                    let _ = self.reports.send(Report::Registered(peer, ufrag));
                 }
                 self.hub.deliver(peer, ServerEvent::Sfu(reply));
             }
