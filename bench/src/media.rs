@@ -27,7 +27,7 @@ use tokio::net::UdpSocket;
 
 use crate::client::{self, Receiver, Sender, Transport};
 use crate::janus::Janus;
-use crate::proc::cpu_time;
+use crate::proc::{cpu_time, thread_cpu_times};
 use crate::stats::{Percentiles, percentiles};
 
 /// Frames a second each publisher sends.
@@ -177,6 +177,8 @@ pub struct MediaResult {
     pub delay: Percentiles,
     pub forwarded_mbps: f64,
     pub server_cpu_percent: f64,
+    /// The server's CPU (percent of one core) by thread name, over the measured window.
+    pub server_threads_cpu_percent: std::collections::BTreeMap<String, f64>,
     /// Server CPU (percent of one core) per forwarded Mbit/s.
     pub server_cpu_percent_per_mbps: f64,
     pub generator_cpu_percent: f64,
@@ -253,6 +255,7 @@ pub async fn run(
     );
     tokio::time::sleep_until(tokio::time::Instant::from_std(measure_from)).await;
     let server_cpu_start = cpu_time(pid);
+    let threads_start = thread_cpu_times(pid);
     let own_cpu_start = cpu_time(Some(std::process::id()));
     let (mut sent, mut bytes, mut delays) = (0u64, 0u64, Vec::new());
     let (mut received, mut expected) = (0u64, 0u64);
@@ -269,6 +272,17 @@ pub async fn run(
     drop(janus);
     let seconds = duration.as_secs_f64();
     let server_cpu = cpu_time(pid).saturating_sub(server_cpu_start).as_secs_f64() / seconds * 100.0;
+    let server_threads_cpu_percent = thread_cpu_times(pid)
+        .into_iter()
+        .map(|(name, used)| {
+            let before = threads_start.get(&name).copied().unwrap_or_default();
+            (
+                name,
+                used.saturating_sub(before).as_secs_f64() / seconds * 100.0,
+            )
+        })
+        .filter(|(_, percent)| *percent >= 0.5)
+        .collect();
     let own_cpu = cpu_time(Some(std::process::id()))
         .saturating_sub(own_cpu_start)
         .as_secs_f64()
@@ -294,6 +308,7 @@ pub async fn run(
         delay: percentiles(&mut delays),
         forwarded_mbps,
         server_cpu_percent: server_cpu,
+        server_threads_cpu_percent,
         server_cpu_percent_per_mbps: if forwarded_mbps > 0.0 {
             server_cpu / forwarded_mbps
         } else {

@@ -18,7 +18,30 @@ pub fn cpu_time(pid: Option<u32>) -> Duration {
     let Some(pid) = pid else {
         return Duration::ZERO;
     };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time used so far by each thread of a process, by thread name (threads of one name
+/// added up): shows how the server's work is spread.
+pub fn thread_cpu_times(pid: Option<u32>) -> std::collections::BTreeMap<String, Duration> {
+    let mut threads = std::collections::BTreeMap::new();
+    let Some(pid) = pid else { return threads };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let used = stat_cpu(&path.join("stat").to_string_lossy());
+        *threads
+            .entry(name.trim().to_owned())
+            .or_insert(Duration::ZERO) += used;
+    }
+    threads
+}
+
+fn stat_cpu(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
