@@ -1,7 +1,8 @@
 //! The forwarder's front door: its UDP sockets (one per address it offers as a candidate, all on
-//! the media port), the pages' ICE-over-TCP connections, and the core's media changes. One task
-//! reads them all and hands each item to the worker that carries its room ([`Placement`]); the
-//! workers do the forwarding. It also follows the machine's addresses.
+//! the media port), the pages' ICE-over-TCP connections, and the core's media changes. One task,
+//! on a thread and runtime of its own (`media-io`), reads them all and hands each item to the
+//! worker that carries its room ([`Placement`]); the workers do the forwarding. It also follows
+//! the machine's addresses.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -103,7 +104,14 @@ impl Demux {
                     recheck = true;
                 }
                 Some(stream) = self.place.handed.recv() => {
-                    tokio::spawn(tcp::serve(stream, tcp_events_tx.clone(), open.clone()));
+                    // Accepted by the HTTPS listener's runtime: moved to this one's reactor.
+                    let stream = stream.into_std().and_then(TcpStream::from_std);
+                    match stream {
+                        Ok(stream) => {
+                            tokio::spawn(tcp::serve(stream, tcp_events_tx.clone(), open.clone()));
+                        }
+                        Err(error) => tracing::debug!(%error, "an ICE-over-TCP connection was lost on its way"),
+                    }
                 }
                 Some(event) = tcp_events.recv() => match event {
                     TcpEvent::Opened { remote, writer, .. } => {
@@ -133,7 +141,7 @@ impl Demux {
                     }
                 },
             }
-            if recheck && self.follow_addresses().await {
+            if recheck && self.follow_addresses() {
                 first_socket = 0;
             }
         }
@@ -224,7 +232,7 @@ impl Demux {
     /// Opens the media port on addresses that appeared and closes it on those that went; true
     /// when the set changed (every worker then offers the new set to its pages, with an ICE
     /// restart).
-    async fn follow_addresses(&mut self) -> bool {
+    fn follow_addresses(&mut self) -> bool {
         let now = super::media_ips(self.place.listen);
         let had: Vec<IpAddr> = self.sockets.iter().map(|(addr, _)| addr.ip()).collect();
         if now.iter().all(|ip| had.contains(ip)) && had.iter().all(|ip| now.contains(ip)) {
@@ -232,7 +240,10 @@ impl Demux {
         }
         self.sockets.retain(|(addr, _)| now.contains(&addr.ip()));
         for ip in now.iter().filter(|ip| !had.contains(ip)) {
-            match super::bind(*ip, self.place.port).await {
+            let opened = super::bind(*ip, self.place.port)
+                .map_err(|e| e.to_string())
+                .and_then(|socket| UdpSocket::from_std(socket).map_err(|e| e.to_string()));
+            match opened {
                 Ok(socket) => {
                     if let Ok(addr) = socket.local_addr() {
                         self.sockets.push((addr, Arc::new(socket)));
@@ -260,7 +271,7 @@ impl Demux {
 
 /// Each socket again, for a worker to send from on its own thread (the same sockets: a
 /// datagram from any of them leaves from the media port).
-pub(super) fn senders(
+fn senders(
     sockets: &[(SocketAddr, Arc<UdpSocket>)],
 ) -> std::io::Result<Vec<(SocketAddr, std::net::UdpSocket)>> {
     sockets

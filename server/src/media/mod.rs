@@ -34,7 +34,6 @@ use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use stats::{MediaStats, ParticipantStats};
 
@@ -72,7 +71,8 @@ pub struct MediaServer {
     addrs: watch::Receiver<Vec<SocketAddr>>,
     stats: MediaStats,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    /// The thread reading the sockets (the workers end with it).
+    io: std::thread::JoinHandle<()>,
 }
 
 impl MediaServer {
@@ -97,16 +97,14 @@ impl MediaServer {
         let mut port = config.port;
         let mut sockets = Vec::new();
         for ip in ips {
-            let socket = bind(ip, port).await?;
+            let socket = bind(ip, port)?;
             if port == 0 {
                 port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
             }
-            sockets.push(Arc::new(socket));
+            if let Ok(addr) = socket.local_addr() {
+                sockets.push((addr, socket));
+            }
         }
-        let sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
-            .into_iter()
-            .filter_map(|s| Some((s.local_addr().ok()?, s)))
-            .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|(addr, _)| *addr).collect();
         let stats = MediaStats::default();
         let threads = config.threads.clamp(1, usize::from(u8::MAX));
@@ -121,7 +119,11 @@ impl MediaServer {
                 stats.clone(),
             )
             .for_worker(index as u8);
-            let senders = demux::senders(&sockets).map_err(MediaError::Thread)?;
+            let senders = sockets
+                .iter()
+                .map(|(addr, socket)| Ok((*addr, socket.try_clone()?)))
+                .collect::<io::Result<Vec<_>>>()
+                .map_err(MediaError::Thread)?;
             let handle = worker::spawn(
                 index,
                 forwarder,
@@ -147,16 +149,39 @@ impl MediaServer {
             handed,
         };
         metrics.media_worker_load(&vec![0; threads]);
-        let demux = demux::Demux {
-            sockets,
-            place,
-            workers,
-            placement: placement::Placement::new(threads),
-            reports,
-            hub,
-            metrics,
-        };
-        let task = tokio::spawn(demux.run(changes, stop_rx));
+        // The sockets are read on a thread of their own too, with its own runtime and reactor:
+        // a busy signaling runtime does not delay media (the sockets are registered there).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(MediaError::Thread)?;
+        let io = std::thread::Builder::new()
+            .name("media-io".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let sockets = sockets
+                        .into_iter()
+                        .filter_map(|(addr, socket)| match UdpSocket::from_std(socket) {
+                            Ok(socket) => Some((addr, Arc::new(socket))),
+                            Err(error) => {
+                                tracing::error!(%addr, %error, "cannot read the media port there");
+                                None
+                            }
+                        })
+                        .collect();
+                    let demux = demux::Demux {
+                        sockets,
+                        place,
+                        workers,
+                        placement: placement::Placement::new(threads),
+                        reports,
+                        hub,
+                        metrics,
+                    };
+                    demux.run(changes, stop_rx).await;
+                });
+            })
+            .map_err(MediaError::Thread)?;
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(
             addrs = ports.join(" "),
@@ -167,7 +192,7 @@ impl MediaServer {
             addrs: addrs_rx,
             stats,
             stop,
-            task,
+            io,
         })
     }
 
@@ -189,7 +214,8 @@ impl MediaServer {
     /// Stops forwarding; every media connection ends with it.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
-        let _ = self.task.await;
+        let io = self.io;
+        let _ = tokio::task::spawn_blocking(move || io.join()).await;
     }
 }
 
@@ -219,14 +245,15 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 /// dropped is counted (`media_dropped_datagrams{reason="send_buffer_full"}`).
 const SEND_BUFFER: usize = 4 << 20;
 
-pub(super) async fn bind(ip: IpAddr, port: u16) -> Result<UdpSocket, MediaError> {
+/// Opens the media port on `ip`, non-blocking, for the runtime that will read it to take up.
+pub(super) fn bind(ip: IpAddr, port: u16) -> Result<std::net::UdpSocket, MediaError> {
     let addr = SocketAddr::new(ip, port);
-    let socket = UdpSocket::bind(addr)
-        .await
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::AddrInUse => MediaError::PortInUse { addr: ip, port },
-            _ => MediaError::Bind { addr, source },
-        })?;
+    let refused = |source: io::Error| match source.kind() {
+        io::ErrorKind::AddrInUse => MediaError::PortInUse { addr: ip, port },
+        _ => MediaError::Bind { addr, source },
+    };
+    let socket = std::net::UdpSocket::bind(addr).map_err(refused)?;
+    socket.set_nonblocking(true).map_err(refused)?;
     let buffer = socket2::SockRef::from(&socket);
     if let Err(error) = buffer.set_recv_buffer_size(RECEIVE_BUFFER) {
         tracing::debug!(%error, "could not enlarge the media socket's receive buffer");
