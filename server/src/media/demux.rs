@@ -131,7 +131,13 @@ impl Demux {
                             let writer = link.writer.clone();
                             self.workers[worker].work(Work::TcpLink { remote, writer });
                         }
-                        let datagram = Datagram { proto: Protocol::Tcp, local, source: remote, data };
+                        let datagram = Datagram {
+                            at: Instant::now(),
+                            proto: Protocol::Tcp,
+                            local,
+                            source: remote,
+                            data,
+                        };
                         self.workers[worker].datagram(datagram, &self.metrics);
                     }
                     TcpEvent::Closed { remote } => {
@@ -220,6 +226,7 @@ impl Demux {
     fn hand(&mut self, proto: Protocol, local: SocketAddr, source: SocketAddr, data: &[u8]) {
         if let Some(worker) = self.route(proto, source, data) {
             let datagram = Datagram {
+                at: Instant::now(),
                 proto,
                 local,
                 source,

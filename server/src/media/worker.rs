@@ -49,6 +49,9 @@ pub(super) enum Work {
 
 /// A datagram (UDP) or an RFC 4571 frame (TCP) for a connection of this worker.
 pub(super) struct Datagram {
+    /// When it was read off the socket: its arrival time for the connection (the page's
+    /// bandwidth estimate is built on these), however long it then waited for this worker.
+    pub at: Instant,
     pub proto: Protocol,
     pub local: SocketAddr,
     pub source: SocketAddr,
@@ -192,11 +195,10 @@ impl Worker {
                 }
                 first = datagrams.recv() => {
                     let Some(first) = first else { break };
-                    let now = Instant::now();
-                    let mut taken = take(&mut self.forwarder, &first, now);
+                    let mut taken = take(&mut self.forwarder, &first);
                     for _ in 1..DATAGRAMS_PER_STEP {
                         let Ok(more) = datagrams.try_recv() else { break };
-                        taken |= take(&mut self.forwarder, &more, now);
+                        taken |= take(&mut self.forwarder, &more);
                     }
                     if !taken {
                         continue; // dropped: nothing changed, the next wake-up stands
@@ -228,8 +230,8 @@ impl Worker {
     }
 }
 
-fn take(forwarder: &mut Forwarder, d: &Datagram, now: Instant) -> bool {
-    forwarder.receive(d.proto, d.local, d.source, &d.data, now)
+fn take(forwarder: &mut Forwarder, d: &Datagram) -> bool {
+    forwarder.receive(d.proto, d.local, d.source, &d.data, d.at)
 }
 
 /// What the forwarder sends and says during one step.
