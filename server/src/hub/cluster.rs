@@ -187,9 +187,6 @@ pub(super) enum Mirror {
     Live { seq: u64 },
 }
 
-/// Most events a peer may send while its join waits for the cluster (then they are refused).
-pub(super) const MAX_WAITING: usize = 256;
-
 /// The hub's cluster state, under the hub's lock.
 pub(super) struct ClusterState {
     pub link: Arc<dyn ClusterLink>,
@@ -747,6 +744,72 @@ mod tests {
         fn invite(&self, _: RoomId, _: Invitation) -> oneshot::Receiver<Option<bool>> {
             oneshot::channel().1
         }
+    }
+
+    #[derive(Default)]
+    struct Errors(std::sync::Mutex<Vec<String>>);
+
+    impl crate::hub::Outbox for Errors {
+        fn send(&self, event: &ServerEvent) -> Result<(), crate::hub::OutboxError> {
+            if let ServerEvent::Error(message) = event {
+                self.0.lock().unwrap().push(message.clone());
+            }
+            Ok(())
+        }
+        fn close(&self) {}
+    }
+
+    #[test]
+    fn a_burst_sent_while_a_join_waits_for_the_cluster_is_kept_up_to_the_rate_limits_burst() {
+        use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
+        use crate::wire::{Transport, UserName};
+        let limits = Limits {
+            max_peers_per_room: 50,
+            max_signal_bytes: 64 * 1024,
+            rate: RateLimit {
+                per_second: 10.0,
+                burst: 1000.0,
+            },
+            media: MediaPolicy::Mesh,
+            access: RoomAccess::Open,
+        };
+        let hub = Hub::new(limits, Arc::new(crate::metrics::Metrics::new()), None);
+        // Redis never answers: the join waits for as long as the test sends.
+        hub.attach_cluster(Arc::new(NoLink("a".into())));
+        let (sender, errors) = (PeerId::random(), Arc::new(Errors::default()));
+        hub.connect(sender, Transport::WebSocket, None, errors.clone());
+        hub.receive(
+            sender,
+            Ok(Some(ClientEvent::JoinRoom {
+                room: room(),
+                name: UserName::parse("Sender").unwrap(),
+                sfu: false,
+                key: None,
+            })),
+        );
+        let signal = |seq: usize| {
+            let text = format!(
+                r#"{{"to":"{}","signal":{{"seq":{seq}}}}}"#,
+                PeerId::random()
+            );
+            let raw = serde_json::value::RawValue::from_string(text).unwrap();
+            ClientEvent::decode("signal", Some(&raw))
+        };
+        for seq in 0..1000 {
+            hub.receive(sender, signal(seq));
+        }
+        // Before: refused from the 257th on (a fixed 256), in cluster mode only.
+        assert!(
+            errors.0.lock().unwrap().is_empty(),
+            "{:?}",
+            errors.0.lock().unwrap().first()
+        );
+        hub.receive(sender, signal(1000));
+        assert_eq!(
+            errors.0.lock().unwrap().len(),
+            1,
+            "past the burst: refused as over the rate"
+        );
     }
 
     #[test]

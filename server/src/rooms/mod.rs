@@ -238,6 +238,11 @@ impl Rooms {
         self.limits.rate.per_second as u32
     }
 
+    /// How many events the rate limit lets a peer send at once (`--event-burst`).
+    pub fn rate_burst(&self) -> usize {
+        self.limits.rate.burst as usize
+    }
+
     /// Connected peers.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
