@@ -19,6 +19,7 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
   const pairs = Math.max(1, Math.floor(clients / 2));
   const deadline = Date.now() + durationS * 1000;
   const warmAt = Date.now() + Math.min(60_000, (durationS * 1000) / 3);
+  const started = Date.now();
   const stats = {
     sent: 0,
     echoed: 0,
@@ -52,10 +53,19 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
         a?.close();
         b?.close();
         const options = { connectWithin: 10_000 };
+        const asked = Date.now();
         [a, b] = await Promise.all([
           client(server.url, "socket.io", options),
           client(server.url, "socket.io", options),
-        ]);
+        ]).catch((error) => {
+          // Seen once in a full run (the first wave, under load) and not since: say enough to
+          // find the cause next time.
+          const tail = server.out.stderr.split("\n").slice(-15).join("\n");
+          const at = `pair ${k}, cycle ${cycle}, ${asked - started} ms into the run`;
+          error.message += ` (${at}; ${stats.reconnects} pairs had connected; server log tail:\n${tail})`;
+          throw error;
+        });
+        stats.reconnects++;
         for (const s of [a, b]) {
           s.on("error", (e) => {
             if (String(e).includes(NOBODY)) {
@@ -65,7 +75,6 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
           });
         }
         b.on("signal", ({ from, signal }) => b.emit("signal", { to: from, signal }));
-        stats.reconnects++;
       } else {
         a.emit("leave-room");
         b.emit("leave-room");
@@ -116,7 +125,6 @@ export async function soak({ clients = 500, durationS = 600, rate = 2, log = () 
     b?.close();
   }
 
-  const started = Date.now();
   let end;
   try {
     await Promise.all(Array.from({ length: pairs }, (_, k) => sleep((k * 1000) / pairs).then(() => pair(k))));
