@@ -82,6 +82,7 @@ fn help_explains_every_option() {
         "--no-mdns",
         "--name",
         "--mdns-hostname",
+        "--media-threads",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
@@ -146,6 +147,7 @@ fn bad_addresses_and_values_are_one_line_errors_with_exit_code_2() {
             "not a usable .local name",
         ),
         (vec!["--name", &long_name], "(--name)"),
+        (vec!["--media-threads", "0"], "--media-threads"),
     ] {
         let mut full = vec!["serve", "--no-mdns", "--port", "0", "--media-port", "0"];
         full.extend(&args);
