@@ -91,9 +91,6 @@ pub(super) struct Forwarder {
     /// Members of SFU rooms, as the core opened them (a connection comes with the first offer).
     members: HashMap<PeerId, RoomId>,
     participants: HashMap<PeerId, Participant>,
-    /// The participants of each room (with a connection): who a frame goes to, found without
-    /// looking at other rooms' participants.
-    rooms: HashMap<RoomId, Vec<PeerId>>,
     /// Which participant a remote address belongs to, once it has talked to us.
     by_source: HashMap<SocketAddr, PeerId>,
     /// Our addresses, given to every page as its candidates.
@@ -131,7 +128,6 @@ impl Forwarder {
         Self {
             members: HashMap::new(),
             participants: HashMap::new(),
-            rooms: HashMap::new(),
             by_source: HashMap::new(),
             candidates,
             tcp_port,
@@ -250,8 +246,7 @@ impl Forwarder {
                 p.learn_ice(sdp, &answer.to_sdp_string());
                 io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
                 // Everyone already here: their tracks go to the newcomer.
-                let here = self.rooms.get(&room).into_iter().flatten();
-                for other in here.filter_map(|o| self.participants.get(o)) {
+                for other in self.participants.values().filter(|o| o.room == room) {
                     for track in &other.tracks_in {
                         p.add_track(other.peer, track);
                     }
@@ -259,7 +254,6 @@ impl Forwarder {
                 tracing::info!(peer = %peer, room = %room, "media connection opened");
                 if self.participants.insert(peer, p).is_none() {
                     self.metrics.media_participant_counted(true);
-                    self.rooms.entry(room).or_default().push(peer);
                 }
             }
             Err(error) => {
@@ -300,16 +294,12 @@ impl Forwarder {
         };
         gone.rtc.disconnect();
         self.by_source.retain(|_, p| *p != peer);
-        if let Some(members) = self.rooms.get_mut(&gone.room) {
-            members.retain(|m| *m != peer);
-            if members.is_empty() {
-                self.rooms.remove(&gone.room);
-            }
-        }
-        for other in self.rooms.get(&gone.room).into_iter().flatten() {
-            if let Some(other) = self.participants.get_mut(other) {
-                other.remove_tracks_of(peer, None);
-            }
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == gone.room)
+        {
+            other.remove_tracks_of(peer, None);
         }
         self.stats.remove(peer);
         self.metrics.media_participant_gone(peer);
@@ -644,17 +634,15 @@ impl Forwarder {
     /// `origin` stopped sending one track (a screen share ended): every other member of its
     /// room stops receiving it (the m-line is stopped in the next offer to each).
     fn end_track(&mut self, origin: PeerId, mid: Mid) {
-        let Some(members) = self
-            .participants
-            .get(&origin)
-            .and_then(|p| self.rooms.get(&p.room))
-        else {
+        let Some(room) = self.participants.get(&origin).map(|p| p.room.clone()) else {
             return;
         };
-        for other in members.iter().filter(|o| **o != origin) {
-            if let Some(other) = self.participants.get_mut(other) {
-                other.remove_tracks_of(origin, Some(mid));
-            }
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == room && o.peer != origin)
+        {
+            other.remove_tracks_of(origin, Some(mid));
         }
         self.last_layers = None;
     }
@@ -670,9 +658,7 @@ impl Forwarder {
         let Some(p) = self.participants.get(&origin) else {
             return;
         };
-        let Some(members) = self.rooms.get(&p.room) else {
-            return;
-        };
+        let room = p.room.clone();
         let Some(track) = p.tracks_in.get(index) else {
             return;
         };
@@ -684,29 +670,28 @@ impl Forwarder {
             keyframe_asked: Vec::new(),
             hinted: None,
         };
-        for other in members.iter().filter(|o| **o != origin) {
-            if let Some(other) = self.participants.get_mut(other) {
-                other.add_track(origin, &track);
-            }
+        for other in self
+            .participants
+            .values_mut()
+            .filter(|o| o.room == room && o.peer != origin)
+        {
+            other.add_track(origin, &track);
         }
         self.last_layers = None;
     }
 
     /// Writes one frame (or audio packet) of `origin` to every member of its room that takes it.
     fn forward(&mut self, origin: PeerId, data: &MediaData) {
-        let Some(members) = self
-            .participants
-            .get(&origin)
-            .and_then(|p| self.rooms.get(&p.room))
-        else {
+        let Some(room) = self.participants.get(&origin).map(|p| p.room.clone()) else {
             return;
         };
         let keyframe = data.is_keyframe();
         let (mut count, mut bytes) = (0u64, 0u64);
-        for p in members.iter().filter(|m| **m != origin) {
-            let Some(p) = self.participants.get_mut(p) else {
-                continue;
-            };
+        for p in self
+            .participants
+            .values_mut()
+            .filter(|p| p.room == room && p.peer != origin)
+        {
             let Some(out) = p
                 .tracks_out
                 .iter_mut()
