@@ -746,19 +746,6 @@ mod tests {
         }
     }
 
-    #[derive(Default)]
-    struct Errors(std::sync::Mutex<Vec<String>>);
-
-    impl crate::hub::Outbox for Errors {
-        fn send(&self, event: &ServerEvent) -> Result<(), crate::hub::OutboxError> {
-            if let ServerEvent::Error(message) = event {
-                self.0.lock().unwrap().push(message.clone());
-            }
-            Ok(())
-        }
-        fn close(&self) {}
-    }
-
     #[test]
     fn a_burst_sent_while_a_join_waits_for_the_cluster_is_kept_up_to_the_rate_limits_burst() {
         use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
@@ -776,7 +763,10 @@ mod tests {
         let hub = Hub::new(limits, Arc::new(crate::metrics::Metrics::new()), None);
         // Redis never answers: the join waits for as long as the test sends.
         hub.attach_cluster(Arc::new(NoLink("a".into())));
-        let (sender, errors) = (PeerId::random(), Arc::new(Errors::default()));
+        let (sender, errors) = (
+            PeerId::random(),
+            Arc::new(crate::hub::recorded::Recorded::default()),
+        );
         hub.connect(sender, Transport::WebSocket, None, errors.clone());
         hub.receive(
             sender,
@@ -799,14 +789,10 @@ mod tests {
             hub.receive(sender, signal(seq));
         }
         // Before: refused from the 257th on (a fixed 256), in cluster mode only.
-        assert!(
-            errors.0.lock().unwrap().is_empty(),
-            "{:?}",
-            errors.0.lock().unwrap().first()
-        );
+        assert!(errors.errors().is_empty(), "{:?}", errors.errors().first());
         hub.receive(sender, signal(1000));
         assert_eq!(
-            errors.0.lock().unwrap().len(),
+            errors.errors().len(),
             1,
             "past the burst: refused as over the rate"
         );

@@ -64,28 +64,14 @@ impl MediaQueue {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use super::*;
-    use crate::hub::{Hub, Outbox, OutboxError};
+    use crate::hub::Hub;
+    use crate::hub::recorded::Recorded;
     use crate::metrics::Metrics;
     use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
-    use crate::wire::{ClientEvent, RoomId, ServerEvent, Transport, UserName};
-
-    #[derive(Default)]
-    struct Collected(Mutex<Vec<String>>);
-
-    impl Outbox for Collected {
-        fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
-            let text = match event {
-                ServerEvent::Error(message) => format!("error: {message}"),
-                other => other.name().to_owned(),
-            };
-            self.0.lock().unwrap().push(text);
-            Ok(())
-        }
-        fn close(&self) {}
-    }
+    use crate::wire::{ClientEvent, RoomId, Transport, UserName};
 
     #[test]
     fn requests_past_a_full_queue_are_refused_to_their_sender_and_memberships_never_are() {
@@ -102,7 +88,7 @@ mod tests {
         };
         let hub = Hub::new(limits, Arc::new(Metrics::new()), Some(queue));
         let ann = PeerId::random();
-        let outbox = Arc::new(Collected::default());
+        let outbox = Arc::new(Recorded::default());
         hub.connect(ann, Transport::WebSocket, None, outbox.clone());
         hub.receive(
             ann,
@@ -121,7 +107,7 @@ mod tests {
             hub.receive(ann, want());
         }
         let busy = "error: the media server is busy: your request was not taken, send it again in a moment";
-        let told = outbox.0.lock().unwrap().clone();
+        let told = outbox.all();
         assert_eq!(told.iter().filter(|t| *t == busy).count(), 3, "{told:?}");
         assert!(matches!(
             inbox.membership.try_recv(),

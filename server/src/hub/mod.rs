@@ -5,6 +5,8 @@
 
 pub mod cluster;
 mod media_queue;
+#[cfg(test)]
+pub(crate) mod recorded;
 
 pub use media_queue::{MEDIA_REQUESTS_QUEUED, MediaInbox, MediaQueue, media_queue};
 

@@ -315,31 +315,13 @@ async fn recv_any(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
     use crate::config::MediaConfig;
-    use crate::hub::{Outbox, OutboxError};
+    use crate::hub::recorded::Recorded;
     use crate::media::forwarder::Forwarder;
     use crate::media::stats::MediaStats;
     use crate::rooms::{Limits, MediaPolicy, RateLimit, RoomAccess};
     use crate::wire::{PeerId, RoomId, Transport};
-
-    /// The names of the events a page was sent, with `sfu-failed`'s reason.
-    #[derive(Default)]
-    struct Told(Mutex<Vec<String>>);
-
-    impl Outbox for Told {
-        fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
-            let text = match event {
-                ServerEvent::Sfu(SfuReply::Failed(why)) => format!("sfu-failed: {why}"),
-                other => other.name().to_owned(),
-            };
-            self.0.lock().unwrap().push(text);
-            Ok(())
-        }
-        fn close(&self) {}
-    }
 
     #[tokio::test]
     async fn a_worker_that_fails_takes_down_only_its_rooms_which_are_told_and_move() {
@@ -356,7 +338,7 @@ mod tests {
         };
         let hub = Hub::new(limits, metrics.clone(), None);
         let (ann, bob) = (PeerId::random(), PeerId::random());
-        let (ann_told, bob_told) = (Arc::new(Told::default()), Arc::new(Told::default()));
+        let (ann_told, bob_told) = (Arc::new(Recorded::default()), Arc::new(Recorded::default()));
         hub.connect(ann, Transport::WebSocket, None, ann_told.clone());
         hub.connect(bob, Transport::WebSocket, None, bob_told.clone());
         let config = MediaConfig {
@@ -424,9 +406,9 @@ mod tests {
         assert_eq!(died, Report::Died(1));
         demux.report(died);
         let why = "sfu-failed: the server's media thread for this meeting failed";
-        assert_eq!(*bob_told.0.lock().unwrap(), [why]);
+        assert_eq!(bob_told.all(), [why]);
         assert!(
-            ann_told.0.lock().unwrap().is_empty(),
+            ann_told.all().is_empty(),
             "another room's page is untouched"
         );
         assert_eq!(demux.placement.worker_of(bob), Some(0), "its room moved");
