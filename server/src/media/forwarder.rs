@@ -705,6 +705,7 @@ impl Forwarder {
             if !out.forwards(data.rid, keyframe) {
                 continue;
             }
+            let time = out.timeline.rewrite(data.rid, data.time, data.network_time);
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };
@@ -712,7 +713,7 @@ impl Forwarder {
                 continue;
             };
             p.idle_until = None;
-            if let Err(error) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            if let Err(error) = writer.write(pt, data.network_time, time, data.data.clone()) {
                 tracing::debug!(peer = %p.peer, %error, "forwarding failed");
                 continue;
             }
@@ -807,6 +808,7 @@ impl Forwarder {
                     .collect();
                 active.sort();
                 if track.hinted.as_ref() != Some(&active) {
+                    tracing::debug!(peer = %sender.peer, mid = %track.mid, ?active, "sender told which layers anyone takes");
                     track.hinted = Some(active.clone());
                     hints.push((sender.peer, track.stream_id.clone(), active));
                 }
@@ -889,6 +891,11 @@ fn record_stats(
         forwarded: p.forwarded,
         loss_in: peer_stats.ingress_loss_fraction,
         loss_out: peer_stats.egress_loss_fraction,
+        layers: p
+            .tracks_out
+            .iter()
+            .filter_map(|t| Some((t.stream_id.clone(), t.layer.flatten()?.to_string())))
+            .collect(),
     };
     metrics.media_participant(p.peer, bitrate_in, bitrate_out);
     stats.set(p.peer, figures);

@@ -10,7 +10,8 @@
 //! carrying its rooms' connections whole: [`demux`] reads the sockets and hands every datagram
 //! and change to the worker of its room, as [`placement`] decides; a [`worker`] drives one
 //! [`forwarder`], which holds its participants and the routing between them, without I/O;
-//! [`participant`] is one page's connection; [`layers`] the layer choice; [`consent`] and
+//! [`participant`] is one page's connection; [`layers`] the layer choice, [`timeline`] the RTP time
+//! kept continuous across layer switches; [`consent`] and
 //! [`stun`] what keeps media from going where it was not asked for; [`stats`] what observers
 //! read.
 
@@ -23,6 +24,7 @@ mod placement;
 pub mod stats;
 mod stun;
 pub mod tcp;
+mod timeline;
 mod worker;
 
 #[cfg(test)]

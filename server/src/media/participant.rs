@@ -14,6 +14,7 @@ use str0m::{Candidate, Rtc};
 
 use super::consent::{Consent, ice_credentials};
 use super::layers::{LayerSent, VideoWant, allocate, estimator_targets, quality_of};
+use super::timeline::Timeline;
 use crate::wire::{PeerId, Quality, RoomId, StreamId};
 
 /// How long a layer may go without data before it no longer counts as sent.
@@ -176,6 +177,8 @@ pub(super) struct TrackOut {
     pub layer: Option<Option<Rid>>,
     /// The layer to switch to at its next keyframe.
     pub next_layer: Option<Option<Rid>>,
+    /// The RTP time sent, continuous across layer switches.
+    pub timeline: Timeline,
 }
 
 impl TrackOut {
@@ -464,6 +467,7 @@ impl Participant {
                 state: OutState::ToOpen,
                 layer: None,
                 next_layer: None,
+                timeline: Timeline::default(),
             });
         }
     }

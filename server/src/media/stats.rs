@@ -2,7 +2,7 @@
 //! each participant its bitrates in and out, the frames forwarded to it, and loss, refreshed
 //! once a second from str0m's statistics. Written by the forwarder, read by anyone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
@@ -23,6 +23,9 @@ pub struct ParticipantStats {
     pub loss_in: Option<f32>,
     /// Fraction of the server's packets lost on the way to the page (0-1).
     pub loss_out: Option<f32>,
+    /// The simulcast layer (`l`, `m`, `h`) of each video forwarded to the page now, by the
+    /// stream id the page receives it under (the sender's peer id, then its own stream id).
+    pub layers: BTreeMap<String, String>,
 }
 
 /// The forwarder's figures, shared.
