@@ -234,8 +234,13 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
     const refused = carl.next("error", 6000);
     carl.emit("join-room", { roomId: "later", userName: "Carl" });
     assert.match(await refused, /cannot reach the other servers of its cluster/);
-    assert.equal((await fetch(`${n1.url}/health`)).status, 200, "the node stays up");
-    assert.equal((await health(n1)).cluster.connected, false, "and says it is out of its cluster");
+    // The node stays up and says it cannot admit joins: 503 with the reason, so that a load
+    // balancer sends newcomers elsewhere.
+    const down = await fetch(`${n1.url}/health`);
+    assert.equal(down.status, 503, "not ready while Redis is lost");
+    const said = await down.json();
+    assert.equal(said.cluster.connected, false, "and says it is out of its cluster");
+    assert.match(said.reason, /cannot reach its cluster's Redis/);
 
     // Redis back, empty (no persistence): within 5 s the nodes put their rooms back.
     const back = await startRedis(own.port);
@@ -259,6 +264,7 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
         "both nodes back in their cluster (subscriptions included)",
         { ms: 8000, every: 100 },
       );
+      assert.equal((await fetch(`${n1.url}/health`)).status, 200, "ready again once back");
       assert.ok(Date.now() - restarted < 5000, `whole again after ${Date.now() - restarted} ms`);
       await barrier(ann, bob);
       await barrier(bob, ann);

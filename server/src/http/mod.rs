@@ -9,7 +9,7 @@ pub mod serve;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde_json::json;
@@ -56,18 +56,32 @@ pub struct Health {
     pub media: Option<tokio::sync::watch::Receiver<Vec<std::net::SocketAddr>>>,
 }
 
-async fn health_check(State(health): State<Health>) -> Json<serde_json::Value> {
+/// 200 while the server can admit joins, 503 with the reason while it cannot (a cluster node
+/// that has lost Redis refuses every join): a load balancer checking it sends newcomers only to
+/// nodes that can take them, and people already in rooms on the node keep their calls.
+async fn health_check(State(health): State<Health>) -> (StatusCode, Json<serde_json::Value>) {
     let stats = health.hub.stats();
-    Json(json!({
-        "status": "ok",
-        "ok": true,
+    let cluster = health.cluster.as_ref().map(|c| c.status());
+    let unready = cluster
+        .as_ref()
+        .filter(|c| !c.connected)
+        .map(|_| "this node cannot reach its cluster's Redis: it refuses joins until it can");
+    let code = match unready {
+        Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+        None => StatusCode::OK,
+    };
+    let body = json!({
+        "status": if unready.is_some() { "unavailable" } else { "ok" },
+        "ok": unready.is_none(),
+        "reason": unready,
         "version": env!("CARGO_PKG_VERSION"),
         "peers": stats.peers,
         "rooms": stats.rooms,
         "mdns": health.mdns.get(),
-        "cluster": health.cluster.as_ref().map(|c| c.status()),
+        "cluster": cluster,
         "media": health.media.as_ref().map(|addrs| json!({ "addrs": *addrs.borrow() })),
-    }))
+    });
+    (code, Json(body))
 }
 
 /// CORS headers for the same allow-list the handshake check enforces.
