@@ -480,12 +480,7 @@ impl State {
 
     /// Cluster mode: hands the other nodes what a local peer's event means for their members
     /// (joins and leaves are published by the cluster's admission and by `observe`).
-    pub(super) fn publish_effects(
-        &self,
-        peer: PeerId,
-        sent_state: Option<crate::wire::PeerState>,
-        outcome: &Outcome,
-    ) {
+    pub(super) fn publish_effects(&self, peer: PeerId, outcome: &Outcome) {
         let Some(cluster) = &self.cluster else {
             return;
         };
@@ -532,12 +527,15 @@ impl State {
                 at: *at,
             }));
         }
-        if let Some(state) = sent_state {
-            cluster.link.publish(Effect::State(RoomState {
-                room: room.clone(),
-                from: peer,
-                state,
-            }));
+        // Only a state the core took: one it refused (the rate limit) never leaves the node.
+        for change in &outcome.changes {
+            if let Change::StateShared { peer, room, state } = change {
+                cluster.link.publish(Effect::State(RoomState {
+                    room: room.clone(),
+                    from: *peer,
+                    state: state.clone(),
+                }));
+            }
         }
     }
 

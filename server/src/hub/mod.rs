@@ -435,17 +435,13 @@ impl State {
             instant: started,
             unix_ms: unix_ms(),
         };
-        let sent_state = match &event {
-            Ok(Some(ClientEvent::State(state))) => Some(state.clone()),
-            _ => None,
-        };
         let outcome = self.rooms.handle(peer, event, at);
         let relays = outcome
             .changes
             .iter()
             .filter(|change| matches!(change, Change::Relayed))
             .count();
-        self.publish_effects(peer, sent_state, &outcome);
+        self.publish_effects(peer, &outcome);
         self.apply(outcome);
         for _ in 0..relays {
             self.metrics.relayed(started.elapsed().as_secs_f64());
@@ -499,6 +495,7 @@ impl State {
             match change {
                 Change::Relayed => {}
                 Change::Chatted => self.metrics.chatted(),
+                Change::StateShared { .. } => {}
                 Change::Joined { peer, room } => {
                     if self.is_remote(*peer) {
                         tracing::debug!(peer = %peer, room = %room, "joined room on another node");

@@ -117,6 +117,13 @@ pub enum Change {
     Relayed,
     /// A chat message went to a room (its text is not here: nothing logs it).
     Chatted,
+    /// A member's media state was taken and told to its room (cluster mode: the other nodes'
+    /// members of the room must hear it too).
+    StateShared {
+        peer: PeerId,
+        room: RoomId,
+        state: PeerState,
+    },
     /// An event from `peer` was refused.
     Refused { peer: PeerId, refusal: Refusal },
     /// A room's media changed course (it moved to the SFU).
@@ -650,6 +657,11 @@ impl Rooms {
                 out.send(member, ServerEvent::State { from, state });
             }
         }
+        out.changes.push(Change::StateShared {
+            peer: from,
+            room,
+            state,
+        });
     }
 
     fn sfu(&mut self, from: PeerId, request: SfuRequest, out: &mut Outcome) {

@@ -746,3 +746,42 @@ fn a_host_runs_the_lobby_the_lock_removals_mutes_and_the_end() {
     }
     assert_eq!(rooms.room_count(), 0);
 }
+
+#[test]
+fn a_state_the_room_hears_is_reported_for_other_nodes_and_a_refused_one_is_not() {
+    let limits = Limits {
+        rate: RateLimit {
+            per_second: 1.0,
+            burst: 2.0, // the join and one state
+        },
+        ..limits()
+    };
+    let mut rooms = Rooms::new(limits);
+    let p = connected(&mut rooms, 2);
+    let now = t0();
+    rooms.handle(p[0], join("r", "A"), now);
+    rooms.handle(p[1], join("r", "B"), now);
+    let taken = rooms.handle(p[0], state(true, false), now);
+    let shared: Vec<_> = taken
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::StateShared { peer, room, state } => Some((*peer, room.as_str(), state.muted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shared, [(p[0], "r", true)]);
+    // Past the burst: refused, and nothing for the room (nor for the other nodes) to hear.
+    let refused = rooms.handle(p[0], state(false, false), now);
+    assert!(matches!(
+        refused.changes[..],
+        [Change::Refused {
+            refusal: Refusal::RateLimited { .. },
+            ..
+        }]
+    ));
+    // Not in a room yet: kept for the join, told to nobody now.
+    let q = connected(&mut rooms, 1);
+    let alone = rooms.handle(q[0], state(true, false), now);
+    assert!(alone.changes.is_empty(), "{:?}", alone.changes);
+}
