@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Fails on an import cycle between a crate's top-level modules, and on a transport crate
-imported by the core.
+"""Fails on an import cycle between a crate's top-level modules, on a transport crate
+imported by the core, and on an import the architecture's code map does not allow.
 
 Every `crate::MODULE` path in a module's files (use lines and inline paths alike) is an arrow
 from that module to MODULE. The modules are the files and folders directly under the crate's
 source folder; lib.rs and main.rs are the crate root, not modules. Usage:
 
-    scripts/check_imports.py SRC_DIR [--pure MODULE ...] [--banned CRATE ...]
+    scripts/check_imports.py SRC_DIR [--pure MODULE ...] [--banned CRATE ...] [--map ARCHITECTURE.md]
 
 --pure names the modules that may import none of the --banned crates (the core).
+--map reads the table under "## Code map" (columns: module | holds | may import): the modules
+of a row are the names in backticks in its first column, what they may import the names in
+backticks in its last; every module of the crate must have a row, and every arrow must be
+allowed by its row.
 """
 import argparse
 import pathlib
@@ -76,11 +80,51 @@ def cycles(graph):
     return found
 
 
+NAME = re.compile(r"`([a-z_][a-z0-9_]*)(?:/|\.rs)?`")
+
+
+def code_map(path):
+    """{module: allowed imports} from the code map table of ARCHITECTURE.md."""
+    allowed = {}
+    in_map = False
+    for line in pathlib.Path(path).read_text().splitlines():
+        if line.startswith("## "):
+            in_map = line.strip() == "## Code map"
+            continue
+        if not in_map or not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] == "module":
+            continue
+        may = set(NAME.findall(cells[-1]))
+        for module in NAME.findall(cells[0]):
+            allowed.setdefault(module, set()).update(may)
+    return allowed
+
+
+def against_map(graph, allowed, src, map_path):
+    """Lines saying where the code and the map disagree."""
+    problems = []
+    for module in sorted(graph):
+        if module not in allowed:
+            problems.append(f"{src}: module {module} has no row in {map_path}'s code map")
+            continue
+        for target in sorted(graph[module] - allowed[module]):
+            problems.append(
+                f"{src}: {module} imports {target}, which {map_path}'s code map does not allow"
+                f" (it may import: {', '.join(sorted(allowed[module])) or 'nothing of the crate'})"
+            )
+    for module in sorted(set(allowed) - set(graph) - {"main", "lib"}):
+        problems.append(f"{map_path}'s code map names {module}, which {src} does not have")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=pathlib.Path)
     parser.add_argument("--pure", nargs="*", default=[])
     parser.add_argument("--banned", nargs="*", default=[])
+    parser.add_argument("--map", type=pathlib.Path)
     args = parser.parse_args()
     files_by_module = modules(args.src)
     graph = arrows(files_by_module)
@@ -96,9 +140,14 @@ def main():
             for crate in sorted(set(banned.findall(code))) if banned else []:
                 failed = True
                 print(f"{path}: the core imports the transport crate {crate}")
+    if args.map:
+        for problem in against_map(graph, code_map(args.map), args.src, args.map):
+            failed = True
+            print(problem)
     if failed:
         return 1
-    print(f"{args.src}: {len(graph)} modules, no import cycle")
+    checked = f", every import allowed by {args.map}" if args.map else ""
+    print(f"{args.src}: {len(graph)} modules, no import cycle{checked}")
     return 0
 
 

@@ -31,8 +31,8 @@ phase "cargo fmt --check"
 cargo fmt --all -- --check
 phase "JS format and lint (biome, over ui/ and tests/)"
 npx biome ci --error-on-warnings
-phase "import cycles (and no transport crate in the core)"
-python3 scripts/check_imports.py server/src --pure wire rooms \
+phase "imports: the code map's layers, no cycle, no transport crate in the core"
+python3 scripts/check_imports.py server/src --map ARCHITECTURE.md --pure wire rooms \
   --banned socketioxide socketioxide_core engineioxide axum tungstenite tokio_tungstenite hyper hyper_util tower
 python3 scripts/check_imports.py desktop/src
 python3 scripts/check_imports.py src-tauri/src
