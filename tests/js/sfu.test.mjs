@@ -340,7 +340,8 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
         lastLayers = { Ann: of("Ann"), Cat: of("Cat") };
         return lastLayers;
       };
-      // l < m < h; undefined (nothing forwarded yet) below all.
+      // Each look starts a `node` in the namespace (the API answers this machine only): every
+      // 500 ms, not more, to leave the browsers their CPU. l < m < h; undefined below all.
       const rank = (rid) => ["l", "m", "h"].indexOf(rid);
       const pin = (name) =>
         bob.evaluate((who) => {
@@ -356,7 +357,7 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
           return rank(l.Ann) > rank(l.Cat) && rank(l.Cat) >= 0 && l;
         },
         "the server to forward Ann's pinned video at a higher layer than Cat's small one",
-        { ms: 20000, every: 250 },
+        { ms: 20000, every: 500 },
       ).catch((error) => {
         error.message += `; layers at Bob ${JSON.stringify(lastLayers)}`;
         throw error;
@@ -389,7 +390,7 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
           return rank(l.Cat) > rank(l.Ann) && rank(l.Ann) >= 0 && l;
         },
         "the server to forward Cat's video at a higher layer than Ann's once Cat is pinned",
-        { ms: 20000, every: 250 },
+        { ms: 20000, every: 500 },
       ).catch(async (error) => {
         // What Cat sends and has switched on tells whether the browser or the server held it back.
         const encodings = await cat.evaluate(() =>
