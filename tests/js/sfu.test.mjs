@@ -81,6 +81,16 @@ const mediaOf = (page) =>
     return { mode: state.mode, meshSending, server, protocol };
   });
 
+/** `path` of the server in namespace `host` (its API answers this machine only), as text: read
+ * by a `node` started in that namespace, so each call costs a process start the browsers feel. */
+const fromServer = async (net, host, path) => {
+  const { stdout } = await runIn(net.ns(host), "node", [
+    "-e",
+    `fetch('http://127.0.0.1:5000${path}').then(r=>r.text()).then(t=>process.stdout.write(t))`,
+  ]);
+  return stdout;
+};
+
 /** Waits until the page sends video to the server (packets out on its server connection). */
 const sendsToServer = (page) =>
   until(
@@ -167,11 +177,7 @@ test("five people on two machines: the room moves to the server at the fifth, an
       console.log(
         `freeze during the move (ms): ${JSON.stringify(freezes.map((f) => Object.values(f).map(Math.round)))}`,
       );
-      const rooms = await runIn(lan.ns("a"), "node", [
-        "-e",
-        "fetch('http://127.0.0.1:5000/api/rooms').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.rooms)))",
-      ]);
-      const [room] = JSON.parse(rooms.stdout);
+      const [room] = JSON.parse(await fromServer(lan, "a", "/api/rooms")).rooms;
       assert.equal(room.media, "sfu");
       assert.ok(
         room.peers.every((p) => p.media && p.media.bitrateIn > 0),
@@ -293,10 +299,7 @@ test("two rooms at once are carried by two forwarding threads, and each sees onl
         pages.map((page) => page.$$eval(".tile:not(.self) .name", (els) => els.map((e) => e.textContent))),
       );
       assert.deepEqual(shown, [["Bob"], ["Ann"], ["Dan"], ["Cat"]]);
-      const { stdout } = await runIn(lan.ns("a"), "node", [
-        "-e",
-        "fetch('http://127.0.0.1:5000/metrics').then(r=>r.text()).then(t=>console.log(t))",
-      ]);
+      const stdout = await fromServer(lan, "a", "/metrics");
       const load = [...stdout.matchAll(/free_meetings_media_worker_participants\{worker="(\d)"\} (\d+)/g)].map(
         ([, worker, count]) => `${worker}:${count}`,
       );
@@ -327,21 +330,18 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
         ["Cat", cat],
       ])
         ids[name] = await page.evaluate(() => state.socket.id);
-      // The layer of Ann's and Cat's videos the server forwards to Bob now (its /api/rooms).
+      // The layer of Ann's and Cat's videos the server forwards to Bob now (its /api/rooms),
+      // looked at every 500 ms, not more, to leave the browsers their CPU.
       let lastLayers = {};
       const layersAtBob = async () => {
-        const { stdout } = await runIn(lan.ns("a"), "node", [
-          "-e",
-          "fetch('http://127.0.0.1:5000/api/rooms').then(r=>r.json()).then(j=>console.log(JSON.stringify(j.rooms)))",
-        ]);
-        const bobs = JSON.parse(stdout)[0].peers.find((p) => p.id === ids.Bob);
+        const rooms = JSON.parse(await fromServer(lan, "a", "/api/rooms")).rooms;
+        const bobs = rooms[0].peers.find((p) => p.id === ids.Bob);
         const of = (name) =>
           Object.entries(bobs?.media?.layers ?? {}).find(([stream]) => stream.startsWith(ids[name]))?.[1];
         lastLayers = { Ann: of("Ann"), Cat: of("Cat") };
         return lastLayers;
       };
-      // Each look starts a `node` in the namespace (the API answers this machine only): every
-      // 500 ms, not more, to leave the browsers their CPU. l < m < h; undefined below all.
+      // l < m < h; undefined (nothing forwarded yet) below all.
       const rank = (rid) => ["l", "m", "h"].indexOf(rid);
       const pin = (name) =>
         bob.evaluate((who) => {
@@ -455,16 +455,13 @@ test("garbage on the media port and a participant who vanishes leave the others 
       assert.equal(sent.code, 0, sent.stderr);
       const shed = (await kernelShed(lan.ns("a"))) - shedBefore;
       await Promise.all([ann, bob, cat].map((page) => seesPlaying(page, 2)));
-      const metrics = await runIn(lan.ns("a"), "node", [
-        "-e",
-        "fetch('http://127.0.0.1:5000/metrics').then(r=>r.text()).then(t=>console.log(t))",
-      ]);
-      const dropped = [...metrics.stdout.matchAll(/free_meetings_media_dropped_datagrams_total\{reason="\w+"\} (\d+)/g)]
+      const metrics = await fromServer(lan, "a", "/metrics");
+      const dropped = [...metrics.matchAll(/free_meetings_media_dropped_datagrams_total\{reason="\w+"\} (\d+)/g)]
         .map((m) => Number(m[1]))
         .reduce((x, y) => x + y, 0);
       // Each datagram was either counted by the server or, in a burst that outran it (a debug
       // build beside three browsers on two cores), shed by the kernel from its full buffer.
-      assert.ok(dropped + shed >= 2900, `counted ${dropped}, shed by the kernel ${shed}, of 3000\n${metrics.stdout}`);
+      assert.ok(dropped + shed >= 2900, `counted ${dropped}, shed by the kernel ${shed}, of 3000\n${metrics}`);
       assert.ok(dropped >= 1500, `counted only ${dropped} of 3000`);
 
       // Cat's tab crashes: no goodbye on any connection. Ann and Bob keep playing each other,

@@ -705,13 +705,14 @@ impl Forwarder {
             if !out.forwards(data.rid, keyframe) {
                 continue;
             }
-            let time = out.timeline.rewrite(data.rid, data.time, data.network_time);
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
+            // Only a frame that is written moves the time line on.
+            let time = out.timeline.rewrite(data.rid, data.time, data.network_time);
             p.idle_until = None;
             if let Err(error) = writer.write(pt, data.network_time, time, data.data.clone()) {
                 tracing::debug!(peer = %p.peer, %error, "forwarding failed");
