@@ -221,8 +221,9 @@ pub struct ServerOptions {
 
     /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/,
     /// or rediss:// for TLS; a password as redis://:PASSWORD@HOST:PORT/, never logged): members
-    /// of one room may be on different nodes behind a load balancer. Rooms' media stays
-    /// browser to browser in cluster mode (--media sfu is refused). See docs/scaling.md.
+    /// of one room may be on different nodes behind a load balancer. A room whose media goes
+    /// through a server has it carried by one node (its media home), which the pages reach
+    /// directly on its media port, whichever node carries their signaling. See docs/scaling.md.
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub cluster: Option<String>,
 
@@ -285,10 +286,6 @@ pub enum ConfigError {
     MdnsHostname(BadName),
     #[error(transparent)]
     IceServer(#[from] BadIceServer),
-    #[error(
-        "--media sfu cannot be used with --cluster: media through the server is not shared between nodes (see docs/scaling.md)"
-    )]
-    SfuInCluster,
     #[error(transparent)]
     ClusterPrefix(#[from] crate::cluster::namespace::BadPrefix),
     #[error("--node-timeout must be at least 1s (it was {0:?})")]
@@ -406,19 +403,11 @@ impl ServerOptions {
             || self.tls_cert.is_some()
             || self.tls_dir.is_some();
         let tls_on = !self.no_tls && (asks_for_tls || https_by_default);
-        if self.cluster.is_some() && self.media == MediaArg::Sfu {
-            return Err(ConfigError::SfuInCluster);
-        }
         crate::cluster::namespace::check_prefix(&self.cluster_prefix)?;
         if self.node_timeout < Duration::from_secs(1) {
             return Err(ConfigError::NodeTimeout(self.node_timeout));
         }
-        // In cluster mode rooms stay browser to browser: the media forwarder is per node.
-        let media_arg = if self.cluster.is_some() {
-            MediaArg::Mesh
-        } else {
-            self.media
-        };
+        let media_arg = self.media;
         let media_policy = match media_arg {
             MediaArg::Auto => MediaPolicy::Auto {
                 mesh_max: self.mesh_max as usize,
@@ -493,6 +482,7 @@ impl ServerOptions {
                 prefix: self.cluster_prefix,
                 ca: self.cluster_ca,
                 access,
+                media: media_policy,
             }),
         })
     }
@@ -559,16 +549,17 @@ mod tests {
     }
 
     #[test]
-    fn a_cluster_node_keeps_media_browser_to_browser_and_refuses_sfu() {
+    fn a_cluster_node_forwards_media_as_a_node_on_its_own_does() {
         let config = parse(&["--cluster", "redis://127.0.0.1:6379/"])
             .into_config(false)
             .unwrap();
-        assert_eq!(config.limits.media, MediaPolicy::Mesh);
-        assert!(config.media.is_none(), "no media port on a cluster node");
+        assert_eq!(config.limits.media, MediaPolicy::Auto { mesh_max: 4 });
+        assert!(config.media.is_some(), "each node carries the media of some rooms");
         let cluster = config.cluster.expect("cluster mode");
         assert_eq!(cluster.node_timeout, Duration::from_secs(10));
+        assert_eq!(cluster.media, MediaPolicy::Auto { mesh_max: 4 });
         let sfu = parse(&["--cluster", "redis://h/", "--media", "sfu"]).into_config(false);
-        assert!(matches!(sfu, Err(ConfigError::SfuInCluster)), "{sfu:?}");
+        assert_eq!(sfu.unwrap().cluster.unwrap().media, MediaPolicy::Sfu);
         let fast =
             parse(&["--cluster", "redis://h/", "--node-timeout", "100ms"]).into_config(false);
         assert!(matches!(fast, Err(ConfigError::NodeTimeout(_))), "{fast:?}");

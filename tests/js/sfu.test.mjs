@@ -158,7 +158,11 @@ test("five people on two machines: the room moves to the server at the fifth, an
       const moved = Date.now();
       await Promise.all(pages.map(sendsToServer));
       console.log(`every page sent its video to the server ${Date.now() - moved} ms after the fifth was in`);
-      await Promise.all(pages.map((page) => seesPlaying(page, 4)));
+      await Promise.all(pages.map((page) => seesPlaying(page, 4))).catch(async (error) => {
+        // What the server forwards each page, at which layer, within which estimate.
+        console.log(await fromServer(lan, "a", "/api/rooms"));
+        throw error;
+      });
       for (const page of pages) {
         const media = await until(
           async () => {

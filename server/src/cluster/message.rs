@@ -9,8 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::namespace::Namespace;
-use crate::hub::cluster::{CrossSignal, Effect, NodeId, Remote, RemoteMember, RoomChat, RoomState};
-use crate::wire::{ChatText, ClientEvent, PeerId, RoomId, UserName};
+use crate::hub::cluster::{
+    CrossSfuReply, CrossSfuRequest, CrossSignal, Effect, MediaReply, NodeId, Remote, RemoteMember,
+    RoomChat, RoomState,
+};
+use crate::wire::{
+    ChatText, ClientEvent, PeerId, RoomId, SfuReply, SfuRequest, UserName, names as client_names,
+};
 
 /// What this node writes. (Read back through `Incoming`: serde cannot buffer a raw JSON value
 /// inside an internally tagged enum.)
@@ -36,6 +41,20 @@ enum Message {
         name: String,
         signal: Box<RawValue>,
     },
+    /// A page's `sfu-offer`, `sfu-answer` or `sfu-want`, as the page sent it.
+    SfuRequest {
+        room: String,
+        from: String,
+        event: &'static str,
+        data: Box<RawValue>,
+    },
+    /// The forwarder's event to a page, as the page will get it.
+    SfuReply {
+        room: String,
+        to: String,
+        event: &'static str,
+        data: Box<RawValue>,
+    },
 }
 
 /// Any message, as read: the fields its kind `t` needs are checked by `decode`.
@@ -58,6 +77,11 @@ struct Incoming<'a> {
     signal: Option<&'a RawValue>,
     /// Lua's cjson writes an empty list as `{}`.
     peers: Option<serde_json::Value>,
+    home: Option<String>,
+    sfu: Option<bool>,
+    event: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
 }
 
 /// Why a message from another node was not used.
@@ -98,9 +122,34 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
                 peer: peer(&need(m.peer, "peer")?)?,
                 name: name(&need(m.name, "name")?)?,
                 node: NodeId::from(need(m.node, "node")?),
+                sfu: m.sfu.unwrap_or(false),
             },
             seq: m.seq.ok_or_else(|| invalid("no seq"))? as u64,
         },
+        "media" => Remote::MediaHome {
+            room,
+            home: NodeId::from(need(m.home, "home")?),
+            seq: m.seq.ok_or_else(|| invalid("no seq"))? as u64,
+        },
+        "sfu-request" => {
+            let event = m.event.ok_or_else(|| invalid("no event"))?;
+            let Ok(Some(ClientEvent::Sfu(request))) = ClientEvent::decode(event, m.data) else {
+                return Err(invalid("media request"));
+            };
+            Remote::SfuRequest(CrossSfuRequest {
+                room,
+                from: peer(&need(m.from, "from")?)?,
+                request,
+            })
+        }
+        "sfu-reply" => Remote::SfuReply(CrossSfuReply {
+            room,
+            to: peer(&need(m.to, "to")?)?,
+            reply: media_reply(
+                m.event.ok_or_else(|| invalid("no event"))?,
+                m.data.ok_or_else(|| invalid("no data"))?,
+            )?,
+        }),
         "left" => Remote::Left {
             room,
             peer: peer(&need(m.peer, "peer")?)?,
@@ -154,6 +203,51 @@ pub fn decode(payload: &[u8]) -> Result<Remote, MessageError> {
     })
 }
 
+/// A forwarder's event to a page, read back from its name and payload.
+fn media_reply(event: &str, data: &RawValue) -> Result<MediaReply, MessageError> {
+    #[derive(Deserialize)]
+    struct Sdp {
+        sdp: String,
+    }
+    #[derive(Deserialize)]
+    struct Failed {
+        reason: String,
+    }
+    #[derive(Deserialize)]
+    struct Layers {
+        stream: String,
+        active: Vec<String>,
+    }
+    let json = data.get();
+    Ok(match event {
+        client_names::SFU_OFFER => {
+            MediaReply::Sfu(SfuReply::Offer(serde_json::from_str::<Sdp>(json)?.sdp))
+        }
+        client_names::SFU_ANSWER => {
+            MediaReply::Sfu(SfuReply::Answer(serde_json::from_str::<Sdp>(json)?.sdp))
+        }
+        "sfu-failed" => MediaReply::Sfu(SfuReply::Failed(
+            serde_json::from_str::<Failed>(json)?.reason,
+        )),
+        "sfu-layers" => {
+            let Layers { stream, active } = serde_json::from_str(json)?;
+            MediaReply::Sfu(SfuReply::Layers { stream, active })
+        }
+        "error" => MediaReply::Error(serde_json::from_str(json)?),
+        other => return Err(invalid(format!("unknown media reply {other:?}"))),
+    })
+}
+
+/// A page's request as the page wrote it: its event name and payload.
+fn media_request(request: &SfuRequest) -> Option<(&'static str, Box<RawValue>)> {
+    let (event, data) = match request {
+        SfuRequest::Offer(sdp) => (client_names::SFU_OFFER, serde_json::json!({ "sdp": sdp })),
+        SfuRequest::Answer(sdp) => (client_names::SFU_ANSWER, serde_json::json!({ "sdp": sdp })),
+        SfuRequest::Want(streams) => (client_names::SFU_WANT, serde_json::json!({ "streams": streams })),
+    };
+    Some((event, serde_json::value::to_raw_value(&data).ok()?))
+}
+
 /// The channel and payload that carry a local effect to the other nodes; `None` for the
 /// effects the Lua scripts publish themselves (leaves).
 pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
@@ -203,6 +297,40 @@ pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
                 signal: RawValue::from_string(signal.get().to_owned()).ok()?,
             },
         ),
+        Effect::SfuRequest {
+            node,
+            request: CrossSfuRequest {
+                room,
+                from,
+                request,
+            },
+        } => {
+            let (event, data) = media_request(request)?;
+            (
+                ns.node_channel(node),
+                Message::SfuRequest {
+                    room: room.to_string(),
+                    from: from.to_string(),
+                    event,
+                    data,
+                },
+            )
+        }
+        Effect::SfuReply {
+            node,
+            reply: CrossSfuReply { room, to, reply },
+        } => {
+            let event = reply.clone().event();
+            (
+                ns.node_channel(node),
+                Message::SfuReply {
+                    room: room.to_string(),
+                    to: to.to_string(),
+                    event: event.name(),
+                    data: serde_json::value::to_raw_value(&event.data()).ok()?,
+                },
+            )
+        }
     };
     Some((channel, serde_json::to_string(&message).ok()?))
 }
@@ -254,5 +382,74 @@ mod tests {
             "an empty room id is refused"
         );
         assert!(decode(b"{\"t\":\"nonsense\"}").is_err());
+    }
+
+    #[test]
+    fn media_requests_and_replies_round_trip_and_are_validated_as_a_page_s() {
+        let room = RoomId::parse("standup").unwrap();
+        let (from, to) = (PeerId::random(), PeerId::random());
+        let ns = Namespace::new("fm", 0);
+        let streams: std::collections::BTreeMap<_, _> = [(
+            crate::wire::StreamId::parse("abc~1").unwrap(),
+            crate::wire::Quality::Low,
+        )]
+        .into();
+        for request in [
+            SfuRequest::Offer("v=0".into()),
+            SfuRequest::Answer("v=0".into()),
+            SfuRequest::Want(streams),
+        ] {
+            let effect = Effect::SfuRequest {
+                node: "n2".into(),
+                request: CrossSfuRequest {
+                    room: room.clone(),
+                    from,
+                    request: request.clone(),
+                },
+            };
+            let (channel, payload) = encode(&effect, &ns).unwrap();
+            assert_eq!(channel, "fm:0:node:n2");
+            match decode(payload.as_bytes()).unwrap() {
+                Remote::SfuRequest(r) => assert_eq!((r.from, r.request), (from, request)),
+                other => panic!("{other:?}"),
+            }
+        }
+        for reply in [
+            MediaReply::Sfu(SfuReply::Offer("v=0".into())),
+            MediaReply::Sfu(SfuReply::Answer("v=0".into())),
+            MediaReply::Sfu(SfuReply::Failed("why".into())),
+            MediaReply::Sfu(SfuReply::Layers {
+                stream: "s".into(),
+                active: vec!["l".into()],
+            }),
+            MediaReply::Error("too many tracks".into()),
+        ] {
+            let effect = Effect::SfuReply {
+                node: "n1".into(),
+                reply: CrossSfuReply {
+                    room: room.clone(),
+                    to,
+                    reply: reply.clone(),
+                },
+            };
+            let (_, payload) = encode(&effect, &ns).unwrap();
+            match decode(payload.as_bytes()).unwrap() {
+                Remote::SfuReply(r) => assert_eq!((r.to, r.reply), (to, reply)),
+                other => panic!("{other:?}"),
+            }
+        }
+        let forged = format!(
+            r#"{{"t":"sfu-request","room":"standup","from":"{from}","event":"sfu-want","data":{{"streams":{{"x":"ultra"}}}}}}"#
+        );
+        assert!(decode(forged.as_bytes()).is_err(), "checked as a page's");
+        let other = format!(
+            r#"{{"t":"sfu-request","room":"standup","from":"{from}","event":"join-room","data":{{"roomId":"x","userName":"y"}}}}"#
+        );
+        assert!(decode(other.as_bytes()).is_err(), "only media requests");
+        let home = r#"{"t":"media","room":"standup","home":"n3","seq":9}"#;
+        assert!(matches!(
+            decode(home.as_bytes()).unwrap(),
+            Remote::MediaHome { seq: 9, .. }
+        ));
     }
 }

@@ -46,6 +46,19 @@ pub struct ClusterOptions {
     pub ca: Option<std::path::PathBuf>,
     /// Whether rooms without an invitation may be entered by name (`--room-access`).
     pub access: crate::rooms::RoomAccess,
+    /// When a room's media moves to a server (`--media`, `--mesh-max`): decided in Redis at each
+    /// join, so that every node sees the move at the same point of the room's history.
+    pub media: crate::rooms::MediaPolicy,
+}
+
+/// The policy as the JOIN script takes it: the most people whose media goes browser to
+/// browser, 0 for through the server from the first, -1 for never.
+fn mesh_max(policy: crate::rooms::MediaPolicy) -> i64 {
+    match policy {
+        crate::rooms::MediaPolicy::Auto { mesh_max } => i64::try_from(mesh_max).unwrap_or(i64::MAX),
+        crate::rooms::MediaPolicy::Sfu => 0,
+        crate::rooms::MediaPolicy::Mesh => -1,
+    }
 }
 
 /// The Redis client for `--cluster`: plain, or TLS for `rediss://` (rustls with the ring
@@ -158,6 +171,7 @@ enum Subscription {
 struct Link {
     node: NodeId,
     access: crate::rooms::RoomAccess,
+    mesh_max: i64,
     ns: Namespace,
     scripts: Scripts,
     cap: usize,
@@ -207,6 +221,7 @@ impl Cluster {
         let link = Arc::new(Link {
             node: node.clone(),
             access: options.access,
+            mesh_max: mesh_max(options.media),
             scripts: ns.scripts(),
             ns,
             cap: options.max_peers_per_room,
@@ -309,6 +324,8 @@ impl ClusterLink for Link {
                 crate::rooms::RoomAccess::Link => "link".into(),
             },
             INVITATION_SECONDS.to_string(),
+            if request.sfu { "1" } else { "0" }.into(),
+            self.mesh_max.to_string(),
         ];
         let room = request.room.clone();
         let cap = self.cap;
@@ -414,6 +431,7 @@ fn admission_of(value: &Value, cap: usize) -> Admission {
         Some("full") => Admission::Full { limit: cap },
         Some("needs-link") => Admission::Refused(Refusal::NeedsLink),
         Some("wrong-key") => Admission::Refused(Refusal::WrongKey),
+        Some("needs-sfu") => Admission::NeedsSfu,
         _ => Admission::Unavailable,
     }
 }
@@ -434,19 +452,24 @@ fn invitation_of(text: &str) -> Option<Invitation> {
     })
 }
 
-/// `seq, peer, {name, node}, peer, {name, node}, ...` as the scripts return a room.
+/// `seq, home, peer, {name, node, sfu}, peer, {name, node, sfu}, ...` as the scripts return a
+/// room (`home` is `""` while its media goes browser to browser).
 fn snapshot_of(items: &[Value]) -> Option<Snapshot> {
     let seq = match items.first()? {
         Value::Int(n) => u64::try_from(*n).ok()?,
         _ => return None,
     };
+    let home = text(items.get(1)?)?;
+    let home = (!home.is_empty()).then(|| NodeId::from(home));
     let mut members = Vec::new();
-    for pair in items[1..].chunks(2) {
+    for pair in items[2..].chunks(2) {
         let [peer, entry] = pair else { continue };
         #[derive(serde::Deserialize)]
         struct Entry {
             name: String,
             node: String,
+            #[serde(default)]
+            sfu: bool,
         }
         let (Some(peer), Some(entry)) = (text(peer), text(entry)) else {
             continue;
@@ -461,9 +484,14 @@ fn snapshot_of(items: &[Value]) -> Option<Snapshot> {
             peer,
             name,
             node: entry.node.into(),
+            sfu: entry.sfu,
         });
     }
-    Some(Snapshot { seq, members })
+    Some(Snapshot {
+        seq,
+        home,
+        members,
+    })
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -634,9 +662,10 @@ async fn catch_up(hub: &Hub, link: &Link, live: Option<HashSet<NodeId>>) {
     for room in hub.followed_rooms() {
         let joining: Vec<String> = hub.joining(&room).iter().map(ToString::to_string).collect();
         let mut args = vec![room.to_string(), link.node.to_string(), joining.join(",")];
-        for (peer, name) in hub.local_members(&room) {
+        for (peer, name, sfu) in hub.local_members(&room) {
             args.push(peer.to_string());
             args.push(name.as_str().to_owned());
+            args.push(if sfu { "1" } else { "0" }.into());
         }
         let (reply, answer) = oneshot::channel();
         let _ = link.commands.send(Command::Eval {

@@ -7,6 +7,9 @@
 //! {name, node} (gone when empty, as Redis does);
 //! `seq:R` the room's event counter (expires a day after the room empties); `invite:R` a private
 //! meeting's key digests (expires 30 days after its last use);
+//! `media:R` the node that carries room R's media (its *media home*; set while the room's media
+//! goes through the server), `homes:N` the rooms whose media node N carries, `load` hash node ->
+//! how many people's media it carries (what placement compares);
 //! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
 //! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
 //! dead (so that it steps down if it comes back). Channels: `CH room:R` (a room's joins, leaves,
@@ -18,24 +21,66 @@
 macro_rules! members {
     () => {
         r#"
-local function add_member(room, peer, name, node)
+local function add_member(room, peer, name, node, sfu)
   local s = redis.call('INCR', K .. 'seq:' .. room)
   redis.call('PERSIST', K .. 'seq:' .. room)
-  redis.call('HSET', K .. 'room:' .. room, peer, cjson.encode({name=name, node=node}))
+  redis.call('HSET', K .. 'room:' .. room, peer, cjson.encode({name=name, node=node, sfu=sfu}))
   redis.call('HSET', K .. 'peers:' .. node, peer, room)
-  redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, seq=s}))
+  local home = redis.call('GET', K .. 'media:' .. room)
+  if home then redis.call('HINCRBY', K .. 'load', home, 1) end
+  redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='joined', room=room, peer=peer, name=name, node=node, sfu=sfu, seq=s}))
 end
 local function drop_member(room, peer)
   if redis.call('HDEL', K .. 'room:' .. room, peer) == 1 then
     local s = redis.call('INCR', K .. 'seq:' .. room)
     redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='left', room=room, peer=peer, seq=s}))
-    -- An empty room's counter goes after a day: long after any node could still follow it.
-    if redis.call('EXISTS', K .. 'room:' .. room) == 0 then redis.call('EXPIRE', K .. 'seq:' .. room, 86400) end
+    local home = redis.call('GET', K .. 'media:' .. room)
+    if home then redis.call('HINCRBY', K .. 'load', home, -1) end
+    if redis.call('EXISTS', K .. 'room:' .. room) == 0 then
+      -- An empty room's counter goes after a day: long after any node could still follow it.
+      redis.call('EXPIRE', K .. 'seq:' .. room, 86400)
+      if home then
+        redis.call('DEL', K .. 'media:' .. room)
+        redis.call('SREM', K .. 'homes:' .. home, room)
+      end
+    end
   end
 end
--- The room's sequence now and its members, as HGETALL pairs.
+-- Gives the room's media a home: of the live nodes its members are on (they follow the room
+-- already), the one carrying the fewest people's media. Told to the room, numbered.
+local function place(room)
+  local best, best_load, seen = nil, nil, {}
+  for _, entry in ipairs(redis.call('HVALS', K .. 'room:' .. room)) do
+    local n = cjson.decode(entry).node
+    if not seen[n] and redis.call('EXISTS', K .. 'alive:' .. n) == 1 then
+      seen[n] = true
+      local l = tonumber(redis.call('HGET', K .. 'load', n) or '0')
+      if not best or l < best_load or (l == best_load and n < best) then best, best_load = n, l end
+    end
+  end
+  if not best then return false end
+  redis.call('SET', K .. 'media:' .. room, best)
+  redis.call('SADD', K .. 'homes:' .. best, room)
+  redis.call('HINCRBY', K .. 'load', best, redis.call('HLEN', K .. 'room:' .. room))
+  local s = redis.call('INCR', K .. 'seq:' .. room)
+  redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='media', room=room, home=best, seq=s}))
+  return best
+end
+-- The room's media moves to the server once it has more than `mesh_max` members (-1: never)
+-- and every one of them can send it there.
+local function maybe_place(room, mesh_max)
+  if mesh_max < 0 or redis.call('EXISTS', K .. 'media:' .. room) == 1 then return end
+  local entries = redis.call('HVALS', K .. 'room:' .. room)
+  if #entries <= mesh_max then return end
+  for _, entry in ipairs(entries) do
+    if not cjson.decode(entry).sfu then return end
+  end
+  place(room)
+end
+-- The room's sequence now, its media home ('' for none) and its members, as HGETALL pairs.
 local function snapshot(room, reply)
   table.insert(reply, redis.call('INCR', K .. 'seq:' .. room))
+  table.insert(reply, redis.call('GET', K .. 'media:' .. room) or '')
   if redis.call('EXISTS', K .. 'room:' .. room) == 0 then redis.call('EXPIRE', K .. 'seq:' .. room, 86400) end
   for _, v in ipairs(redis.call('HGETALL', K .. 'room:' .. room)) do table.insert(reply, v) end
   return reply
@@ -45,10 +90,15 @@ end
 }
 
 /// ARGV: room, peer, name, node, cap, key (the SHA-256 of the join's key in hex, or empty),
-/// access (`open` or `link`), and how long a used invitation lasts from now, in seconds. Joins `peer` (leaving its previous room first), unless the room is
-/// a private meeting its key does not open (`invite:R` holds the meeting's key digests), or
-/// full. Returns `{"ok", invitation or "", seq, members...}`, `{"needs-link"}`,
-/// `{"wrong-key"}`, `{"full"}`, or `{"gone"}` when this node has been declared dead.
+/// access (`open` or `link`), how long a used invitation lasts from now, in seconds, whether the
+/// page can send its media through the server (`1` or `0`), and the node's `mesh_max` (the most
+/// people whose media goes browser to browser; 0: through the server from the first, -1: never).
+/// Joins `peer` (leaving its previous room first), unless the room is a private meeting its key
+/// does not open (`invite:R` holds the meeting's key digests), full, or through the server for a
+/// page that cannot follow it there; then moves the room's media to the server if it has grown
+/// past `mesh_max`. Returns `{"ok", invitation or "", seq, home or "", members...}`,
+/// `{"needs-link"}`, `{"wrong-key"}`, `{"full"}`, `{"needs-sfu"}`, or `{"gone"}` when this node
+/// has been declared dead.
 /// Digests are compared as they are: their timing says nothing about a key.
 pub const JOIN: &str = concat!(
     members!(),
@@ -67,11 +117,16 @@ else
   if key ~= '' then return {'wrong-key'} end
   if access == 'link' then return {'needs-link'} end
 end
+local sfu, mesh_max = ARGV[9] == '1', tonumber(ARGV[10])
 local here = redis.call('HEXISTS', K .. 'room:' .. room, peer) == 1
 if not here and redis.call('HLEN', K .. 'room:' .. room) >= cap then return {'full'} end
+if not here and not sfu and redis.call('EXISTS', K .. 'media:' .. room) == 1 then return {'needs-sfu'} end
 local old = redis.call('HGET', K .. 'peers:' .. node, peer)
 if old and old ~= room then drop_member(old, peer) end
-if not here then add_member(room, peer, name, node) end
+if not here then
+  add_member(room, peer, name, node, sfu)
+  maybe_place(room, mesh_max)
+end
 return snapshot(room, {'ok', invitation})
 "#
 );
@@ -91,7 +146,8 @@ return 1
 
 /// ARGV: node, force ("1" for a node stopping itself). Declares a silent node dead: every peer
 /// of it leaves its room, told once cluster-wide, whichever node runs this first (the others
-/// find it gone from `nodes`). Returns how many peers it removed, or -1 when it did nothing.
+/// find it gone from `nodes`), and the rooms whose media it carried get a new home. Returns how
+/// many peers it removed, or -1 when it did nothing.
 pub const REAP: &str = concat!(
     members!(),
     r#"
@@ -102,6 +158,15 @@ local index = redis.call('HGETALL', K .. 'peers:' .. node)
 for i = 1, #index, 2 do drop_member(index[i + 1], index[i]) end
 redis.call('DEL', K .. 'peers:' .. node, K .. 'alive:' .. node)
 redis.call('SET', K .. 'reaped:' .. node, '1', 'EX', 3600)
+local homed = redis.call('SMEMBERS', K .. 'homes:' .. node)
+redis.call('DEL', K .. 'homes:' .. node)
+redis.call('HDEL', K .. 'load', node)
+for _, room in ipairs(homed) do
+  if redis.call('EXISTS', K .. 'room:' .. room) == 1 then
+    redis.call('DEL', K .. 'media:' .. room)
+    place(room)
+  end
+end
 return #index / 2
 "#
 );
@@ -118,10 +183,10 @@ if known then return 1 else return 2 end
 "#;
 
 /// ARGV: room, node, the peers of this node being admitted into `room` right now (comma-separated,
-/// possibly empty), then peer, name pairs: this node's members of `room` now. Puts back the ones
+/// possibly empty), then peer, name, sfu (`1` or `0`) triples: this node's members of `room` now. Puts back the ones
 /// Redis lost, takes out the ones it still lists for this node that have gone (never a peer
 /// being admitted: its JOIN may have run just before), tells every node who this node has in
-/// the room (all numbered), then returns `{seq, members...}` like JOIN: how a node catches up
+/// the room (all numbered), then returns `{seq, home, members...}` like JOIN: how a node catches up
 /// with a room after its connection to Redis was cut.
 pub const RESYNC: &str = concat!(
     members!(),
@@ -130,10 +195,10 @@ local room, node = ARGV[1], ARGV[2]
 local joining = {}
 for peer in string.gmatch(ARGV[3], '[^,]+') do joining[peer] = true end
 local here = {}
-for i = 4, #ARGV, 2 do
+for i = 4, #ARGV, 3 do
   local peer, name = ARGV[i], ARGV[i + 1]
   here[peer] = true
-  if redis.call('HEXISTS', K .. 'room:' .. room, peer) == 0 then add_member(room, peer, name, node) end
+  if redis.call('HEXISTS', K .. 'room:' .. room, peer) == 0 then add_member(room, peer, name, node, ARGV[i + 2] == '1') end
 end
 local listed = redis.call('HGETALL', K .. 'room:' .. room)
 for i = 1, #listed, 2 do

@@ -18,9 +18,10 @@ use serde_json::value::RawValue;
 use super::{Hub, State};
 use tokio::sync::oneshot;
 
-use crate::rooms::{Change, Delivery, Invitation, KeyDigest, Outcome, Refusal};
+use crate::rooms::{Change, Delivery, Invitation, KeyDigest, MediaChange, Outcome, Refusal};
 use crate::wire::{
-    ChatText, ClientEvent, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, UserName,
+    ChatText, ClientEvent, MediaMode, PeerId, PeerState, ProtocolError, RoomId, ServerEvent,
+    SfuReply, SfuRequest, UserName,
 };
 
 /// A node of the cluster, named by itself at start.
@@ -52,6 +53,8 @@ pub struct JoinRequest {
     pub name: UserName,
     /// The digest of the join's key, for the cluster to check against the meeting's.
     pub key: Option<KeyDigest>,
+    /// The page can send its media through the server (the room's move there counts on it).
+    pub sfu: bool,
     /// The event itself, handled by the core once admitted.
     pub event: ClientEvent,
 }
@@ -66,6 +69,8 @@ pub enum Admission {
     Refused(Refusal),
     /// The room is at its cap, counted over every node.
     Full { limit: usize },
+    /// The room's media goes through a server, and this page cannot send it there.
+    NeedsSfu,
     /// Redis did not answer (or this node has been declared dead and is stepping down).
     Unavailable,
 }
@@ -74,6 +79,8 @@ pub enum Admission {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub seq: u64,
+    /// The node carrying the room's media, once it goes through a server.
+    pub home: Option<NodeId>,
     pub members: Vec<RemoteMember>,
 }
 
@@ -83,6 +90,8 @@ pub struct RemoteMember {
     pub peer: PeerId,
     pub name: UserName,
     pub node: NodeId,
+    /// Its page can send its media through the server.
+    pub sfu: bool,
 }
 
 /// A chat message on its way between nodes: delivered by each node to its members of `room`.
@@ -113,6 +122,48 @@ pub struct CrossSignal {
     pub signal: Arc<RawValue>,
 }
 
+/// What a page said to the media forwarder, on its way to the node carrying its room's media.
+#[derive(Debug, Clone)]
+pub struct CrossSfuRequest {
+    pub room: RoomId,
+    pub from: PeerId,
+    pub request: SfuRequest,
+}
+
+/// What the forwarder of a room's media home says to a page on another node.
+#[derive(Debug, Clone)]
+pub struct CrossSfuReply {
+    pub room: RoomId,
+    pub to: PeerId,
+    pub reply: MediaReply,
+}
+
+/// The two things a forwarder says to a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaReply {
+    Sfu(SfuReply),
+    /// An `error` (a refused offer, too much bitrate).
+    Error(String),
+}
+
+impl MediaReply {
+    /// What the forwarder delivered, if it is one of the two (nothing else is sent across).
+    pub fn of(event: ServerEvent) -> Option<Self> {
+        match event {
+            ServerEvent::Sfu(reply) => Some(MediaReply::Sfu(reply)),
+            ServerEvent::Error(message) => Some(MediaReply::Error(message)),
+            _ => None,
+        }
+    }
+
+    pub fn event(self) -> ServerEvent {
+        match self {
+            MediaReply::Sfu(reply) => ServerEvent::Sfu(reply),
+            MediaReply::Error(message) => ServerEvent::Error(message),
+        }
+    }
+}
+
 /// What a local decision means for the other nodes.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -127,6 +178,16 @@ pub enum Effect {
     Signal {
         node: NodeId,
         signal: CrossSignal,
+    },
+    /// A local page's media request, for its room's media home `node`.
+    SfuRequest {
+        node: NodeId,
+        request: CrossSfuRequest,
+    },
+    /// This node's forwarder answers a page on `node`.
+    SfuReply {
+        node: NodeId,
+        reply: CrossSfuReply,
     },
 }
 
@@ -146,6 +207,15 @@ pub enum Remote {
     Chat(RoomChat),
     State(RoomState),
     Signal(CrossSignal),
+    /// The room's media goes through a server from now on, carried by `home` (a new home when
+    /// the room had one: its node died or stopped).
+    MediaHome {
+        room: RoomId,
+        home: NodeId,
+        seq: u64,
+    },
+    SfuRequest(CrossSfuRequest),
+    SfuReply(CrossSfuReply),
     /// After catching up with Redis, a node says who it has in the room now: a member of it
     /// not listed is gone (its leave may have been lost while Redis was away).
     Members {
@@ -163,20 +233,32 @@ impl Remote {
             Remote::Joined { room, .. }
             | Remote::Left { room, .. }
             | Remote::Members { room, .. }
+            | Remote::MediaHome { room, .. }
             | Remote::Chat(RoomChat { room, .. })
             | Remote::State(RoomState { room, .. }) => Some(room),
-            Remote::Signal(_) => None,
+            Remote::Signal(_) | Remote::SfuRequest(_) | Remote::SfuReply(_) => None,
         }
     }
 
     fn seq(&self) -> Option<u64> {
         match self {
-            Remote::Joined { seq, .. } | Remote::Left { seq, .. } | Remote::Members { seq, .. } => {
-                Some(*seq)
-            }
+            Remote::Joined { seq, .. }
+            | Remote::Left { seq, .. }
+            | Remote::Members { seq, .. }
+            | Remote::MediaHome { seq, .. } => Some(*seq),
             _ => None,
         }
     }
+}
+
+/// Where one piece of the core's work for the media forwarder goes.
+pub(super) enum MediaRoute {
+    /// This node's forwarder.
+    Here,
+    /// The room's media home, another node.
+    Home(Effect),
+    /// Nowhere: another node's forwarder opens that member, or the room has no home yet.
+    Nowhere,
 }
 
 /// How far this node follows a room.
@@ -197,6 +279,8 @@ pub(super) struct ClusterState {
     /// The node of each remote member kept in the core.
     pub remote: HashMap<PeerId, NodeId>,
     pub mirrors: HashMap<RoomId, Mirror>,
+    /// The node carrying each followed room's media, for rooms whose media goes through one.
+    pub homes: HashMap<RoomId, NodeId>,
 }
 
 impl ClusterState {
@@ -207,7 +291,13 @@ impl ClusterState {
             joining: HashMap::new(),
             remote: HashMap::new(),
             mirrors: HashMap::new(),
+            homes: HashMap::new(),
         }
+    }
+
+    /// Whether this node carries `room`'s media.
+    pub fn is_home(&self, room: &RoomId) -> bool {
+        self.homes.get(room) == Some(self.link.node())
     }
 
     /// Whether a room event is to be applied now: `false` when it is buffered (mirror pending),
@@ -261,6 +351,7 @@ impl Hub {
         let mut state = self.lock();
         state.cluster = Some(ClusterState::new(link));
         state.rooms.disable_host_controls();
+        state.rooms.decide_media_elsewhere();
     }
 
     /// Cluster mode: the cluster's answer to a join this hub asked it to admit.
@@ -304,6 +395,10 @@ impl Hub {
                         limit,
                     },
                 ));
+                state.forget_if_unused(&room);
+            }
+            Admission::NeedsSfu => {
+                state.apply(Outcome::refusal(peer, Refusal::NeedsSfu(room.clone())));
                 state.forget_if_unused(&room);
             }
             Admission::Unavailable => {
@@ -361,6 +456,9 @@ impl Hub {
                 state.drop_remote(peer);
             }
         }
+        if let Some(home) = snapshot.home.clone() {
+            state.media_home(room, home);
+        }
         let me = state.cluster.as_ref().map(|c| c.link.node().clone());
         for member in snapshot.members {
             if Some(&member.node) == me.as_ref()
@@ -386,7 +484,6 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// Cluster mode: the local members of each followed room, with their names.
     /// Cluster mode: the local peers whose join into `room` the cluster is admitting now.
     pub fn joining(&self, room: &RoomId) -> Vec<PeerId> {
         let state = self.lock();
@@ -399,14 +496,19 @@ impl Hub {
         })
     }
 
-    pub fn local_members(&self, room: &RoomId) -> Vec<(PeerId, UserName)> {
+    /// Cluster mode: the local members of `room`, with their names and whether their pages can
+    /// send media through the server.
+    pub fn local_members(&self, room: &RoomId) -> Vec<(PeerId, UserName, bool)> {
         let state = self.lock();
         state
             .rooms
             .members(room)
             .iter()
             .filter(|&&peer| state.peers.contains_key(&peer))
-            .filter_map(|&peer| Some((peer, state.rooms.name_of(peer)?.clone())))
+            .filter_map(|&peer| {
+                let name = state.rooms.name_of(peer)?.clone();
+                Some((peer, name, state.rooms.can_use_sfu(peer)))
+            })
             .collect()
     }
 }
@@ -426,7 +528,10 @@ impl State {
         let (
             Some(cluster),
             ClientEvent::JoinRoom {
-                room, name, key, ..
+                room,
+                name,
+                key,
+                sfu,
             },
         ) = (&mut self.cluster, &event)
         else {
@@ -447,6 +552,7 @@ impl State {
             room: room.clone(),
             name: name.clone(),
             key: key.as_ref().map(KeyDigest::of),
+            sfu: *sfu,
             event,
         };
         cluster.link.admit(hub.clone(), request, subscribe);
@@ -557,10 +663,17 @@ impl State {
             if let Some(cluster) = &mut self.cluster {
                 cluster.remote.insert(member.peer, member.node.clone());
             }
-            let outcome =
-                self.rooms
-                    .join_remote(member.peer, room.clone(), member.name.clone(), now);
+            let outcome = self.rooms.join_remote(
+                member.peer,
+                room.clone(),
+                member.name.clone(),
+                member.sfu,
+                now,
+            );
             self.apply(outcome);
+        }
+        if let Some(home) = snapshot.home.clone() {
+            self.media_home(room, home);
         }
         for remote in replay {
             if self.cluster.as_mut().is_some_and(|c| c.accept(&remote)) {
@@ -580,15 +693,66 @@ impl State {
                     return;
                 }
                 cluster.remote.insert(member.peer, member.node);
-                let outcome =
-                    self.rooms
-                        .join_remote(member.peer, room, member.name, Instant::now());
+                let outcome = self.rooms.join_remote(
+                    member.peer,
+                    room,
+                    member.name,
+                    member.sfu,
+                    Instant::now(),
+                );
                 self.apply(outcome);
             }
             Remote::Left { room, peer, .. } => {
                 if cluster.is_remote(peer) && self.rooms.room_of(peer) == Some(&room) {
                     self.drop_remote(peer);
+                    self.forget_if_unused(&room);
                 }
+            }
+            Remote::MediaHome { room, home, .. } => self.media_home(&room, home),
+            Remote::SfuRequest(CrossSfuRequest {
+                room,
+                from,
+                request,
+            }) => {
+                // Checked as the core checks a local page's: a request forged into Redis, or
+                // from someone who has left, reaches no forwarder.
+                let genuine = cluster.is_remote(from)
+                    && cluster.is_home(&room)
+                    && self.rooms.room_of(from) == Some(&room)
+                    && self.rooms.media_of(&room) == Some(MediaMode::Sfu);
+                if !genuine {
+                    tracing::debug!(%from, room = %room, "cross-node media request dropped: not for a room whose media this node carries");
+                    return;
+                }
+                let node = cluster.remote.get(&from).cloned();
+                let busy = self
+                    .media
+                    .as_ref()
+                    .is_some_and(|media| media.send(MediaChange::Request { peer: from, request }).is_err());
+                if busy && let (Some(cluster), Some(node)) = (&self.cluster, node) {
+                    cluster.link.publish(Effect::SfuReply {
+                        node,
+                        reply: CrossSfuReply {
+                            room,
+                            to: from,
+                            reply: MediaReply::Error(Refusal::MediaBusy.to_string()),
+                        },
+                    });
+                }
+            }
+            Remote::SfuReply(CrossSfuReply { room, to, reply }) => {
+                let here = self.peers.contains_key(&to) && self.rooms.room_of(to) == Some(&room);
+                if !here {
+                    tracing::debug!(%to, room = %room, "cross-node media reply dropped: its page is not in that room here");
+                    return;
+                }
+                self.apply(Outcome {
+                    deliveries: vec![Delivery {
+                        to,
+                        event: reply.event(),
+                    }],
+                    changes: Vec::new(),
+                });
             }
             Remote::Members {
                 room, node, peers, ..
@@ -603,6 +767,7 @@ impl State {
                 for peer in gone {
                     self.drop_remote(peer);
                 }
+                self.forget_if_unused(&room);
             }
             Remote::Chat(RoomChat {
                 room,
@@ -691,8 +856,10 @@ impl State {
             return;
         };
         let members = self.rooms.members(room).to_vec();
+        // A room whose media this node carries is followed while anyone is in it.
         let in_use = members.iter().any(|p| !cluster.is_remote(*p))
-            || cluster.joining.values().any(|r| r == room);
+            || cluster.joining.values().any(|r| r == room)
+            || (cluster.is_home(room) && !members.is_empty());
         if in_use {
             return;
         }
@@ -703,11 +870,114 @@ impl State {
                 cluster.remote.remove(&peer);
             }
         }
-        if let Some(cluster) = &mut self.cluster
-            && cluster.mirrors.remove(room).is_some()
-        {
-            cluster.link.forget_room(room.clone());
+        if let Some(cluster) = &mut self.cluster {
+            cluster.homes.remove(room);
+            if cluster.mirrors.remove(room).is_some() {
+                cluster.link.forget_room(room.clone());
+            }
         }
+    }
+
+    /// Cluster mode: `room`'s media goes through `home` (told by Redis at the move, or when its
+    /// home changed). The first time, the core moves the room; after, a new home opens every
+    /// member at its forwarder, and each page here is told to connect again, there.
+    pub(super) fn media_home(&mut self, room: &RoomId, home: NodeId) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let me = cluster.link.node().clone();
+        let before = cluster.homes.insert(room.clone(), home.clone());
+        tracing::info!(room = %room, home = %home, here = (home == me), "room media carried by a node");
+        if self.rooms.media_of(room) != Some(MediaMode::Sfu) {
+            let outcome = self.rooms.move_to_sfu(room);
+            self.apply(outcome);
+            return;
+        }
+        if before.as_ref() == Some(&home) {
+            return;
+        }
+        let members = self.rooms.members(room).to_vec();
+        if let Some(media) = &self.media {
+            for &peer in &members {
+                let change = if home == me {
+                    MediaChange::Open {
+                        peer,
+                        room: room.clone(),
+                    }
+                } else {
+                    MediaChange::Close { peer }
+                };
+                let _ = media.send(change);
+            }
+        }
+        let why = "The server carrying this meeting's media stopped.".to_owned();
+        let deliveries = members
+            .into_iter()
+            .filter(|peer| self.peers.contains_key(peer))
+            .map(|to| Delivery {
+                to,
+                event: ServerEvent::Sfu(SfuReply::Failed(why.clone())),
+            })
+            .collect();
+        self.apply(Outcome {
+            deliveries,
+            changes: Vec::new(),
+        });
+    }
+
+    /// Cluster mode: where the core's work for the media forwarder goes. Only a room's media
+    /// home opens its members; a local page's request goes to the home, wherever it is.
+    pub(super) fn media_route(&self, change: &MediaChange) -> MediaRoute {
+        let Some(cluster) = &self.cluster else {
+            return MediaRoute::Here;
+        };
+        match change {
+            MediaChange::Open { room, .. } if cluster.is_home(room) => MediaRoute::Here,
+            MediaChange::Open { .. } => MediaRoute::Nowhere,
+            MediaChange::Close { .. } => MediaRoute::Here,
+            MediaChange::Request { peer, request } => {
+                let Some(room) = self.rooms.room_of(*peer) else {
+                    return MediaRoute::Nowhere;
+                };
+                match cluster.homes.get(room) {
+                    Some(home) if home == cluster.link.node() => MediaRoute::Here,
+                    Some(home) => MediaRoute::Home(Effect::SfuRequest {
+                        node: home.clone(),
+                        request: CrossSfuRequest {
+                            room: room.clone(),
+                            from: *peer,
+                            request: request.clone(),
+                        },
+                    }),
+                    None => MediaRoute::Nowhere,
+                }
+            }
+        }
+    }
+
+    /// Cluster mode: a forwarder's reply to a page on another node goes there; `false` when the
+    /// page is not a remote one.
+    pub(super) fn reply_across(&self, peer: PeerId, event: &ServerEvent) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let Some(node) = cluster.remote.get(&peer) else {
+            return false;
+        };
+        if let (Some(room), Some(reply)) = (
+            self.rooms.room_of(peer),
+            MediaReply::of(event.clone()),
+        ) {
+            cluster.link.publish(Effect::SfuReply {
+                node: node.clone(),
+                reply: CrossSfuReply {
+                    room: room.clone(),
+                    to: peer,
+                    reply,
+                },
+            });
+        }
+        true
     }
 
     pub(super) fn is_remote(&self, peer: PeerId) -> bool {

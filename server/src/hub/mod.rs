@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use self::cluster::{ClusterState, Effect};
+use self::cluster::{ClusterState, Effect, MediaRoute};
 use crate::metrics::Metrics;
 use crate::rooms::{
     Change, Delivery, Invitation, InviteError, Limits, MeetingKeys, Moment, Outcome, Refusal, Role,
@@ -367,6 +367,9 @@ impl Hub {
     /// peer that is gone is skipped; one whose queue is full is dropped, as in any delivery.
     pub fn deliver(&self, peer: PeerId, event: ServerEvent) {
         let mut state = self.lock();
+        if state.reply_across(peer, &event) {
+            return;
+        }
         let outcome = Outcome {
             deliveries: vec![Delivery { to: peer, event }],
             changes: Vec::new(),
@@ -541,13 +544,21 @@ impl State {
                 }
                 Change::Lobby { .. } => roster_changed = true,
                 Change::Invitations => self.invitations.send_modify(|v| *v += 1),
-                Change::Media(change) => {
-                    if let Some(media) = &self.media
-                        && let Err(peer) = media.send(change.clone())
-                    {
-                        busy.push(peer);
+                Change::Media(change) => match self.media_route(change) {
+                    MediaRoute::Here => {
+                        if let Some(media) = &self.media
+                            && let Err(peer) = media.send(change.clone())
+                        {
+                            busy.push(peer);
+                        }
                     }
-                }
+                    MediaRoute::Home(effect) => {
+                        if let Some(cluster) = &self.cluster {
+                            cluster.link.publish(effect);
+                        }
+                    }
+                    MediaRoute::Nowhere => {}
+                },
             }
         }
         for room in left_rooms {

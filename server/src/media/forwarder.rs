@@ -220,7 +220,11 @@ impl Forwarder {
                     io.tell(peer, SfuReply::Answer(answer.to_sdp_string()));
                     return;
                 }
-                Ok(None) => return, // ours is in flight: the page answers it and offers again
+                Ok(None) => {
+                    // Ours is in flight: the page answers it and offers again.
+                    tracing::debug!(peer = %peer, "the page's offer crossed ours: ours goes on");
+                    return;
+                }
                 // A new connection from the same page (it reloaded or started over): the old
                 // one goes, this one is answered afresh.
                 Err(_) => {
@@ -892,6 +896,7 @@ fn record_stats(
         forwarded: p.forwarded,
         loss_in: peer_stats.ingress_loss_fraction,
         loss_out: peer_stats.egress_loss_fraction,
+        estimate: p.bandwidth,
         layers: p
             .tracks_out
             .iter()

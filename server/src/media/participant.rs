@@ -374,8 +374,10 @@ impl Participant {
     pub fn page_answers(&mut self, answer: SdpAnswer) -> Result<(), str0m::RtcError> {
         self.idle_until = None;
         let Some(pending) = self.pending.take() else {
+            tracing::debug!(peer = %self.peer, "an answer came with no offer of ours pending: ignored");
             return Ok(());
         };
+        tracing::debug!(peer = %self.peer, "the page answered our offer");
         let page = answer.to_sdp_string();
         self.rtc.sdp_api().accept_answer(pending, answer)?;
         if let Some(credentials) = ice_credentials(&page) {
@@ -573,6 +575,7 @@ impl Participant {
         }
         let (offer, pending) = change.apply()?;
         self.pending = Some(pending);
+        tracing::debug!(peer = %self.peer, tracks = self.tracks_out.len(), "offered the page a renegotiation");
         if let Some((ufrag, _)) = ice_credentials(&offer.to_sdp_string()) {
             self.local_ufrag = Some(ufrag);
         }

@@ -23,6 +23,9 @@ pub struct ParticipantStats {
     pub loss_in: Option<f32>,
     /// Fraction of the server's packets lost on the way to the page (0-1).
     pub loss_out: Option<f32>,
+    /// The bandwidth estimate towards the page, in bits per second (none until str0m has one):
+    /// videos that do not fit in it are sent at a lower layer, or paused.
+    pub estimate: Option<u64>,
     /// The simulcast layer (`l`, `m`, `h`) of each video forwarded to the page now, by the
     /// stream id the page receives it under (the sender's peer id, then its own stream id).
     pub layers: BTreeMap<String, String>,

@@ -224,6 +224,9 @@ pub struct Rooms {
     /// Whether hosts may run their meetings (not in cluster mode yet: another node would not
     /// know the lobby, the lock or who is host).
     host_controls: bool,
+    /// Cluster mode: when a room's media moves to a server is decided in Redis for every node
+    /// at once (`move_to_sfu`), not here.
+    media_elsewhere: bool,
 }
 
 impl Rooms {
@@ -236,6 +239,7 @@ impl Rooms {
             invitations: Invitations::new(limits.access),
             controls: Default::default(),
             host_controls: true,
+            media_elsewhere: false,
             limits,
         }
     }
@@ -367,6 +371,7 @@ impl Rooms {
         peer: PeerId,
         room: RoomId,
         name: UserName,
+        sfu: bool,
         now: Instant,
     ) -> Outcome {
         if !self.peers.contains_key(&peer) {
@@ -374,8 +379,27 @@ impl Rooms {
         }
         let mut out = Outcome::default();
         // Its own node checked its key.
-        self.seat(peer, room, name, false, Role::Open, &mut out);
+        self.seat(peer, room, name, sfu, Role::Open, &mut out);
         out
+    }
+
+    /// Cluster mode: rooms move to the SFU when the cluster says so (`move_to_sfu`), never on
+    /// this node's count alone: a node that follows a room from its middle would count otherwise.
+    pub fn decide_media_elsewhere(&mut self) {
+        self.media_elsewhere = true;
+    }
+
+    /// Cluster mode: the cluster moved `room`'s media to a server. Every member is told and
+    /// opened, as when a room grows past the mesh here.
+    pub fn move_to_sfu(&mut self, room: &RoomId) -> Outcome {
+        let mut out = Outcome::default();
+        self.switch_to_sfu(room, None, &mut out);
+        out
+    }
+
+    /// Whether a peer's page said it can send its media through the server.
+    pub fn can_use_sfu(&self, peer: PeerId) -> bool {
+        self.peers.get(&peer).is_some_and(|p| p.sfu)
     }
 
     /// Cluster mode: a peer of another node sent its media state.
@@ -489,7 +513,11 @@ impl Rooms {
                 user_name: name.clone(),
             };
             let joiner_state = self.peers.get(&peer).and_then(|p| p.state.clone());
-            let first_mode = self.limits.media.mode_for(1, sfu);
+            let first_mode = if self.media_elsewhere {
+                MediaMode::Mesh
+            } else {
+                self.limits.media.mode_for(1, sfu)
+            };
             let entry = self.rooms.entry(room.clone()).or_insert_with(|| {
                 if first_mode == MediaMode::Sfu {
                     self.sfu_rooms += 1;
@@ -566,7 +594,7 @@ impl Rooms {
         let Some(room) = self.rooms.get(room_id) else {
             return;
         };
-        if room.media == MediaMode::Sfu {
+        if room.media == MediaMode::Sfu || self.media_elsewhere {
             return;
         }
         let all_capable = room
@@ -576,11 +604,23 @@ impl Rooms {
         if self.limits.media.mode_for(room.members.len(), all_capable) != MediaMode::Sfu {
             return;
         }
+        self.switch_to_sfu(room_id, Some(joiner), out);
+    }
+
+    /// Moves a room's media to the SFU: every member but `joiner` (told with its `init-users`)
+    /// is told now, and each is opened at the forwarder.
+    fn switch_to_sfu(&mut self, room_id: &RoomId, joiner: Option<PeerId>, out: &mut Outcome) {
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        if room.media == MediaMode::Sfu {
+            return;
+        }
         let others: Vec<PeerId> = room
             .members
             .iter()
             .copied()
-            .filter(|&id| id != joiner)
+            .filter(|&id| Some(id) != joiner)
             .collect();
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.media = MediaMode::Sfu;

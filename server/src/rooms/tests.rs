@@ -511,6 +511,47 @@ fn with_media_sfu_a_room_of_capable_pages_goes_through_the_server_from_the_first
 }
 
 #[test]
+fn in_a_cluster_a_room_moves_to_the_sfu_when_the_cluster_says_and_not_before() {
+    let mut rooms = Rooms::new(limits());
+    rooms.decide_media_elsewhere();
+    let p = connected(&mut rooms, 5);
+    let names = [(p[0], "A"), (p[1], "B"), (p[2], "C"), (p[3], "D"), (p[4], "E")];
+    let room = RoomId::parse("big").unwrap();
+    for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
+        rooms.handle(p[i], join_sfu("big", name), t0());
+    }
+    // Two more from another node: past --mesh-max, yet this node does not count alone (it may
+    // follow the room from its middle, having missed who came and went).
+    for (i, name) in [(3, "D"), (4, "E")] {
+        let out = rooms.join_remote(
+            p[i],
+            room.clone(),
+            UserName::parse(name).unwrap(),
+            true,
+            t0().instant,
+        );
+        assert!(media_changes(&out).is_empty());
+    }
+    assert_eq!(rooms.media_of(&room), Some(MediaMode::Mesh));
+    let out = rooms.move_to_sfu(&room);
+    assert_eq!(rooms.media_of(&room), Some(MediaMode::Sfu));
+    assert_eq!(
+        summary(&out, &names),
+        [
+            "A:media-mode(sfu)",
+            "B:media-mode(sfu)",
+            "C:media-mode(sfu)",
+            "D:media-mode(sfu)",
+            "E:media-mode(sfu)"
+        ],
+        "every member (the hub skips the remote ones)"
+    );
+    assert_eq!(media_changes(&out).len(), 5, "each opened: the hub opens them at the media home only");
+    assert!(rooms.move_to_sfu(&room).changes.is_empty(), "once");
+    assert!(rooms.can_use_sfu(p[4]), "a remote member's page said it can");
+}
+
+#[test]
 fn a_member_of_another_node_is_heard_joining_and_passes_no_cap() {
     let mut rooms = Rooms::new(Limits {
         max_peers_per_room: 1,
@@ -527,6 +568,7 @@ fn a_member_of_another_node_is_heard_joining_and_passes_no_cap() {
         bob,
         RoomId::parse("standup").unwrap(),
         UserName::parse("Bob").unwrap(),
+        false,
         t0().instant,
     );
     assert_eq!(
