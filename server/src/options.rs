@@ -554,7 +554,10 @@ mod tests {
             .into_config(false)
             .unwrap();
         assert_eq!(config.limits.media, MediaPolicy::Auto { mesh_max: 4 });
-        assert!(config.media.is_some(), "each node carries the media of some rooms");
+        assert!(
+            config.media.is_some(),
+            "each node carries the media of some rooms"
+        );
         let cluster = config.cluster.expect("cluster mode");
         assert_eq!(cluster.node_timeout, Duration::from_secs(10));
         assert_eq!(cluster.media, MediaPolicy::Auto { mesh_max: 4 });

@@ -789,6 +789,21 @@ export function cspViolations(page) {
 }
 
 /** What a page's peer connections are doing, for a failure message. */
+/** What a page sends through the server, per video layer: for a test that failed, whether a
+ * sender encodes, makes keyframes and hears the server's keyframe requests (PLIs). */
+export async function sending(page) {
+  return page.evaluate(async () =>
+    state.sfu
+      ? [...(await state.sfu.pc.getStats()).values()]
+          .filter((s) => s.type === "outbound-rtp" && s.kind === "video")
+          .map(
+            (s) =>
+              `${state.name} ${s.mid}/${s.rid ?? "-"} packets ${s.packetsSent} frames ${s.framesEncoded} keyframes ${s.keyFramesEncoded} plis ${s.pliCount} firs ${s.firCount} limited ${s.qualityLimitationReason} active ${s.active}`,
+          )
+      : [`${state.name}: no server connection`],
+  );
+}
+
 export async function diagnose(page) {
   return page.evaluate(async () => ({
     sfuTracks: state.sfu

@@ -21,6 +21,7 @@ import {
   runIn,
   SHOTS,
   seesPlaying,
+  sending,
   serveMeetingIn,
   until,
   videoPlays,
@@ -161,6 +162,7 @@ test("five people on two machines: the room moves to the server at the fifth, an
       await Promise.all(pages.map((page) => seesPlaying(page, 4))).catch(async (error) => {
         // What the server forwards each page, at which layer, within which estimate.
         console.log(await fromServer(lan, "a", "/api/rooms"));
+        for (const page of pages) console.log((await sending(page).catch((e) => [e.message])).join("\n"));
         throw error;
       });
       for (const page of pages) {

@@ -243,7 +243,10 @@ fn media_request(request: &SfuRequest) -> Option<(&'static str, Box<RawValue>)> 
     let (event, data) = match request {
         SfuRequest::Offer(sdp) => (client_names::SFU_OFFER, serde_json::json!({ "sdp": sdp })),
         SfuRequest::Answer(sdp) => (client_names::SFU_ANSWER, serde_json::json!({ "sdp": sdp })),
-        SfuRequest::Want(streams) => (client_names::SFU_WANT, serde_json::json!({ "streams": streams })),
+        SfuRequest::Want(streams) => (
+            client_names::SFU_WANT,
+            serde_json::json!({ "streams": streams }),
+        ),
     };
     Some((event, serde_json::value::to_raw_value(&data).ok()?))
 }
@@ -299,11 +302,12 @@ pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
         ),
         Effect::SfuRequest {
             node,
-            request: CrossSfuRequest {
-                room,
-                from,
-                request,
-            },
+            request:
+                CrossSfuRequest {
+                    room,
+                    from,
+                    request,
+                },
         } => {
             let (event, data) = media_request(request)?;
             (

@@ -197,7 +197,12 @@ impl Cluster {
     /// Connects to Redis, registers this node and attaches the cluster to `hub`.
     pub async fn start(options: ClusterOptions, hub: Hub) -> Result<Cluster, ClusterError> {
         let client = client(&options)?;
-        let connection = ConnectionManager::new(client.clone())
+        // Redis's default 500 ms for an answer lost whole pipelines (a media offer, a chat) on a
+        // busy machine: five browsers beside three nodes and Redis on two cores took longer now
+        // and then. A Redis that is really gone is noticed by the heartbeat within the node timeout.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(options.node_timeout / 2));
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|source| ClusterError::Connect {
                 url: shown_url(&options.url),
@@ -487,11 +492,7 @@ fn snapshot_of(items: &[Value]) -> Option<Snapshot> {
             sfu: entry.sfu,
         });
     }
-    Some(Snapshot {
-        seq,
-        home,
-        members,
-    })
+    Some(Snapshot { seq, home, members })
 }
 
 fn text(value: &Value) -> Option<String> {

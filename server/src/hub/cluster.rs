@@ -382,7 +382,14 @@ impl Hub {
             return;
         }
         match admission {
-            Admission::Admitted(..) => state.decide(peer, Ok(Some(event))),
+            Admission::Admitted(snapshot, _) => {
+                state.decide(peer, Ok(Some(event)));
+                // The room's first member here made it just now, after the snapshot's home was
+                // taken: the room moves now.
+                if let Some(home) = snapshot.home {
+                    state.media_home(&room, home);
+                }
+            }
             Admission::Refused(refusal) => {
                 state.apply(Outcome::refusal(peer, refusal));
                 state.forget_if_unused(&room);
@@ -725,10 +732,14 @@ impl State {
                     return;
                 }
                 let node = cluster.remote.get(&from).cloned();
-                let busy = self
-                    .media
-                    .as_ref()
-                    .is_some_and(|media| media.send(MediaChange::Request { peer: from, request }).is_err());
+                let busy = self.media.as_ref().is_some_and(|media| {
+                    media
+                        .send(MediaChange::Request {
+                            peer: from,
+                            request,
+                        })
+                        .is_err()
+                });
                 if busy && let (Some(cluster), Some(node)) = (&self.cluster, node) {
                     cluster.link.publish(Effect::SfuReply {
                         node,
@@ -964,10 +975,8 @@ impl State {
         let Some(node) = cluster.remote.get(&peer) else {
             return false;
         };
-        if let (Some(room), Some(reply)) = (
-            self.rooms.room_of(peer),
-            MediaReply::of(event.clone()),
-        ) {
+        if let (Some(room), Some(reply)) = (self.rooms.room_of(peer), MediaReply::of(event.clone()))
+        {
             cluster.link.publish(Effect::SfuReply {
                 node: node.clone(),
                 reply: CrossSfuReply {

@@ -515,7 +515,13 @@ fn in_a_cluster_a_room_moves_to_the_sfu_when_the_cluster_says_and_not_before() {
     let mut rooms = Rooms::new(limits());
     rooms.decide_media_elsewhere();
     let p = connected(&mut rooms, 5);
-    let names = [(p[0], "A"), (p[1], "B"), (p[2], "C"), (p[3], "D"), (p[4], "E")];
+    let names = [
+        (p[0], "A"),
+        (p[1], "B"),
+        (p[2], "C"),
+        (p[3], "D"),
+        (p[4], "E"),
+    ];
     let room = RoomId::parse("big").unwrap();
     for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
         rooms.handle(p[i], join_sfu("big", name), t0());
@@ -546,9 +552,16 @@ fn in_a_cluster_a_room_moves_to_the_sfu_when_the_cluster_says_and_not_before() {
         ],
         "every member (the hub skips the remote ones)"
     );
-    assert_eq!(media_changes(&out).len(), 5, "each opened: the hub opens them at the media home only");
+    assert_eq!(
+        media_changes(&out).len(),
+        5,
+        "each opened: the hub opens them at the media home only"
+    );
     assert!(rooms.move_to_sfu(&room).changes.is_empty(), "once");
-    assert!(rooms.can_use_sfu(p[4]), "a remote member's page said it can");
+    assert!(
+        rooms.can_use_sfu(p[4]),
+        "a remote member's page said it can"
+    );
 }
 
 #[test]

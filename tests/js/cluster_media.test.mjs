@@ -1,0 +1,225 @@
+// Protects meetings through the server in a cluster (docs/scaling.md, "Media in a cluster"): three
+// nodes behind HAProxy share one Redis, five real Chromiums join one room with their signaling
+// spread over the nodes, and the room's media goes through exactly one node, its media home,
+// which every page reaches directly (not through the balancer); when that node is killed, the
+// room gets a new home and every page plays every video again without anyone leaving by hand.
+// Everything runs in network namespaces: Redis, HAProxy, each node and the browsers on their own
+// addresses. Needs root for `ip netns`.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import {
+  browserIn,
+  createLan,
+  joinAs,
+  lineMatching,
+  MEETING_FLAGS,
+  NEEDS_ROOT,
+  ROOT,
+  runIn,
+  seesPlaying,
+  sending,
+  serveIn,
+  spawnIn,
+  until,
+} from "./fixture.mjs";
+
+const skip = NEEDS_ROOT;
+const HOSTS = {
+  redis: "10.84.0.9",
+  lb: "10.84.0.10",
+  n1: "10.84.0.1",
+  n2: "10.84.0.2",
+  n3: "10.84.0.3",
+  b1: "10.84.0.21",
+  b2: "10.84.0.22",
+};
+const NODES = ["n1", "n2", "n3"];
+const SITE = `http://${HOSTS.lb}`;
+// The page comes through HAProxy over plain HTTP, as in deploy/; the camera needs a secure
+// context, which Chromium grants this origin when told to (a real deployment puts TLS in front).
+const FLAGS = [
+  ...MEETING_FLAGS.map((f) =>
+    f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
+  ),
+  `--unsafely-treat-insecure-origin-as-secure=${SITE}`,
+];
+const SMALL = { width: 800, height: 560 };
+const CAMERA = { width: 320, height: 240 };
+
+let lan;
+let redis;
+let haproxy;
+let haproxyFile;
+const nodes = {};
+
+/** A cluster node in its namespace: HTTP on 5000 (what HAProxy balances), media on UDP 5443. */
+async function startNodeIn(host) {
+  nodes[host] = await serveIn(lan.ns(host), [
+    "--bind",
+    "0.0.0.0",
+    "--port",
+    "5000",
+    "--media-port",
+    "5443",
+    "--no-mdns",
+    "--cluster",
+    `redis://${HOSTS.redis}:6379/`,
+    "--node-timeout",
+    "3s",
+    // Through the server from the first person: five browsers also running a mesh first would
+    // starve two cores (the move at the fifth is cluster.test.mjs's, with socket.io clients).
+    "--media",
+    "sfu",
+  ]);
+  return nodes[host];
+}
+
+before(async () => {
+  if (skip) return;
+  lan = createLan(HOSTS);
+  redis = spawnIn(lan.ns("redis"), "redis-server", [
+    "--bind",
+    HOSTS.redis,
+    "--port",
+    "6379",
+    "--protected-mode",
+    "no",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
+  await lineMatching(redis, /Ready to accept connections/);
+  await Promise.all(NODES.map(startNodeIn));
+  const servers = NODES.map((n, i) => `    server node${i + 1} ${HOSTS[n]}:5000 cookie node${i + 1}`).join("\n");
+  const config = fs
+    .readFileSync(path.join(ROOT, "deploy/haproxy.cfg"), "utf8")
+    .replace(/^\s*bind :80$/m, `    bind ${HOSTS.lb}:80`)
+    .replace(/^\s*server node1 .*$/m, servers)
+    .replace(/^\s*server node\d+ .*\n/gm, (line) => (servers.includes(line.trim()) ? line : ""));
+  haproxyFile = path.join(os.tmpdir(), `fm-haproxy-media-${process.pid}.cfg`);
+  fs.writeFileSync(haproxyFile, config);
+  haproxy = spawnIn(lan.ns("lb"), "haproxy", ["-db", "-f", haproxyFile]);
+  // HAProxy has every node in rotation once each answered its health check.
+  await until(async () => (await healthyNodes()).size === 3, "HAProxy to reach the three nodes", {
+    ms: 20000,
+    every: 250,
+  });
+});
+
+after(async () => {
+  haproxy?.proc.kill("SIGKILL");
+  for (const node of Object.values(nodes)) node.proc.kill("SIGKILL");
+  redis?.proc.kill("SIGKILL");
+  if (haproxyFile) fs.rmSync(haproxyFile, { force: true });
+  lan?.destroy();
+});
+
+/** `path` of the node in namespace `host`, as text (its API answers its own machine only). */
+async function fromNode(host, path) {
+  const { stdout } = await runIn(lan.ns(host), "node", [
+    "-e",
+    `fetch('http://127.0.0.1:5000${path}').then(r=>r.text()).then(t=>process.stdout.write(t))`,
+  ]);
+  return stdout;
+}
+
+/** How many pages the forwarder of the node in `host` carries. */
+async function carried(host) {
+  const metrics = await fromNode(host, "/metrics");
+  return Number(metrics.match(/^free_meetings_media_participants (\d+)/m)?.[1] ?? NaN);
+}
+
+/** The nodes HAProxy reaches, by the node id each /health names. */
+async function healthyNodes() {
+  const { stdout } = await runIn(lan.ns("b1"), "node", [
+    "-e",
+    `Promise.all([0,1,2,3,4,5].map(()=>fetch('${SITE}/health').then(r=>r.json()).then(h=>h.cluster.node).catch(()=>null))).then(n=>process.stdout.write(JSON.stringify(n)))`,
+  ]);
+  return new Set(JSON.parse(stdout || "[]").filter(Boolean));
+}
+
+/** The address:port each page's one media connection goes to (its nominated candidate pair). */
+const mediaServer = (page) =>
+  page.evaluate(async () => {
+    if (!state.sfu) return null;
+    const stats = await state.sfu.pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+        const remote = stats.get(s.remoteCandidateId);
+        return `${remote.address}:${remote.port}`;
+      }
+    }
+    return null;
+  });
+
+/** Which node carries each page's signaling: the names each node's /api/rooms seats. */
+async function signalingNodes(live) {
+  const where = {};
+  for (const host of live) {
+    const { rooms } = JSON.parse(await fromNode(host, "/api/rooms"));
+    for (const room of rooms) for (const peer of room.peers) where[peer.userName] = host;
+  }
+  return where;
+}
+
+/** Waits until every page sends and receives its media through one server: returns it. */
+async function oneMediaServer(pages) {
+  return until(
+    async () => {
+      const servers = await Promise.all(pages.map(mediaServer));
+      return servers.every((s) => s && s === servers[0]) && servers[0];
+    },
+    "every page's media to go to one node",
+    { ms: 30000, every: 250 },
+  );
+}
+
+test("five people whose signaling lands on three nodes: the room's media goes through one node, and through another when that one is killed", {
+  skip,
+  timeout: 300000,
+}, async () => {
+  const [b1, b2] = [await browserIn(lan, "b1", FLAGS), await browserIn(lan, "b2", FLAGS)];
+  const pages = [];
+  try {
+    const url = `${SITE}/r/everyone`;
+    const names = ["Ann", "Bob", "Cat", "Dan", "Eve"];
+    for (const [i, name] of names.entries()) {
+      pages.push(await joinAs(i % 2 ? b2 : b1, url, name, SMALL, true, CAMERA));
+    }
+    await Promise.all(pages.map((page) => seesPlaying(page, 4)));
+    const signaling = await signalingNodes(NODES);
+    console.log(`signaling by node: ${JSON.stringify(signaling)}`);
+    assert.ok(new Set(Object.values(signaling)).size >= 2, `signaling spread over nodes: ${JSON.stringify(signaling)}`);
+    const server = await oneMediaServer(pages);
+    const home = NODES.find((n) => server === `${HOSTS[n]}:5443`);
+    assert.ok(home, `the media goes straight to a node, not to the balancer: ${server}`);
+    console.log(`media home: ${home} (${server})`);
+    // The home's forwarder carries all five; the other nodes' carry nobody.
+    for (const host of NODES) assert.equal(await carried(host), host === home ? 5 : 0, host);
+
+    nodes[home].proc.kill("SIGKILL");
+    const killed = Date.now();
+    const live = NODES.filter((n) => n !== home);
+    await Promise.all(pages.map((page) => seesPlaying(page, 4).catch(() => seesPlaying(page, 4))));
+    const newServer = await oneMediaServer(pages);
+    const gap = Date.now() - killed;
+    const newHome = live.find((n) => newServer === `${HOSTS[n]}:5443`);
+    assert.ok(newHome, `a surviving node carries the media now: ${newServer}`);
+    console.log(`media home ${home} killed: every page played every video through ${newHome} ${gap} ms later`);
+    const after = await signalingNodes(live);
+    assert.deepEqual(Object.keys(after).sort(), [...names].sort(), "nobody was left out");
+  } catch (error) {
+    for (const page of pages) console.log((await sending(page).catch((e) => [e.message])).join("\n"));
+    if (process.env.FM_SERVER_LOG)
+      for (const [host, node] of Object.entries(nodes))
+        console.log(`--- ${host}\n${node.out.stderr.split("\n").slice(-300).join("\n")}`);
+    throw error;
+  } finally {
+    await b1.close();
+    await b2.close();
+  }
+});
