@@ -60,7 +60,7 @@ export FM_BIN="$target_dir/debug/free-meetings" FM_DESKTOP_BIN="$target_dir/debu
 # So does the soak (500 clients at once against a debug build): beside another file, its first
 # wave of handshakes took over 10 s in two full runs (about 1 s alone), and it then measured
 # its neighbour rather than the server.
-media=(tests/js/meeting.test.mjs tests/js/sfu.test.mjs tests/js/soak.test.mjs)
+media=(tests/js/meeting.test.mjs tests/js/sfu.test.mjs tests/js/cluster_media.test.mjs tests/js/soak.test.mjs)
 others=()
 for file in tests/js/*.test.mjs; do
   [[ " ${media[*]} " == *" $file "* ]] || others+=("$file")

@@ -126,6 +126,48 @@ test("a room spans nodes: joins, signals, chat and leaves cross them, and only w
   await Promise.all([n1.stop(), n2.stop(), n3.stop()]);
 });
 
+test("a room's media moves to a server at the fifth person, whichever nodes they are on; one node carries it and answers pages on the others", {
+  timeout: 60000,
+}, async () => {
+  const started = await cluster(3);
+  const [n1, n2, n3] = started;
+  await until(async () => (await health(n1)).cluster?.nodes === 3, "three nodes registered", { ms: 10000, every: 100 });
+  const people = [];
+  for (const [i, node] of [n1, n2, n3, n1, n2].entries()) {
+    const c = await client(node.url, "socket.io");
+    const modes = c.record("media-mode");
+    const init = c.next("init-users");
+    c.emit("join-room", { roomId: "big", userName: `P${i}`, sfu: true });
+    await init;
+    people.push({ c, node, modes });
+    if (i === 3) {
+      // Four are still a mesh: a chat that went round every node says nothing moved before it.
+      const chats = people.map((p) => p.c.next("chat"));
+      c.emit("chat", { text: "four" });
+      await Promise.all(chats);
+      assert.deepEqual(
+        people.map((p) => p.modes.length),
+        [0, 0, 0, 0],
+      );
+    }
+  }
+  await until(() => people.every((p) => p.modes.length > 0), "every member to hear the room moved", { ms: 10000 });
+  for (const p of people) assert.deepEqual(p.modes, [{ mode: "sfu" }]);
+  const homes = started.filter((n) => /room media carried by a node room=big home=\S+ here=true/.test(n.logs()));
+  assert.equal(homes.length, 1, "exactly one node carries the room's media");
+  // A page that cannot send its media through a server is refused, on any node.
+  const old = await client(n3.url, "socket.io");
+  const refused = old.next("error");
+  old.emit("join-room", { roomId: "big", userName: "Old" });
+  assert.match(await refused, /sends its media through the server/);
+  // A page whose signaling is on another node reaches the home's forwarder, and hears it back.
+  const away = people.find((p) => p.node !== homes[0]);
+  const failed = away.c.next("sfu-failed");
+  away.c.emit("sfu-offer", { sdp: "not an offer" });
+  assert.match((await failed).reason, /the offer could not be read/);
+  await Promise.all(started.map((n) => n.stop()));
+});
+
 test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in order", { timeout: 60000 }, async () => {
   const [n1, , n3] = await cluster(3, ["--event-rate", "100000", "--event-burst", "100000"]);
   const ann = await client(n1.url, "ws");

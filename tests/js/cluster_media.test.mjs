@@ -204,12 +204,31 @@ test("five people whose signaling lands on three nodes: the room's media goes th
     nodes[home].proc.kill("SIGKILL");
     const killed = Date.now();
     const live = NODES.filter((n) => n !== home);
-    await Promise.all(pages.map((page) => seesPlaying(page, 4).catch(() => seesPlaying(page, 4))));
-    const newServer = await oneMediaServer(pages);
+    const newServer = await until(
+      async () => {
+        const servers = await Promise.all(pages.map(mediaServer));
+        return servers.every((s) => s && s === servers[0] && s !== server) && servers[0];
+      },
+      "every page's media to go to one new node",
+      { ms: 60000, every: 250 },
+    );
+    console.log(
+      `killed ${home} at ${new Date(killed).toISOString().slice(11, 23)}; every page connected to ${newServer} ${Date.now() - killed} ms after`,
+    );
+    await Promise.all(pages.map((page) => seesPlaying(page, 4)));
     const gap = Date.now() - killed;
     const newHome = live.find((n) => newServer === `${HOSTS[n]}:5443`);
     assert.ok(newHome, `a surviving node carries the media now: ${newServer}`);
     console.log(`media home ${home} killed: every page played every video through ${newHome} ${gap} ms later`);
+    // Where the time went: the survivors' log of the failover.
+    const since = new Date(killed - 500).toISOString();
+    for (const host of live)
+      for (const line of nodes[host].out.stderr.split("\n"))
+        if (
+          line.slice(0, 27) >= since &&
+          /went silent|carried by a node|peer connected|joined room |media connected/.test(line)
+        )
+          console.log(`${host} ${line.slice(11, 23)} ${line.slice(line.indexOf(": ") + 2, line.indexOf(": ") + 90)}`);
     const after = await signalingNodes(live);
     assert.deepEqual(Object.keys(after).sort(), [...names].sort(), "nobody was left out");
   } catch (error) {

@@ -428,7 +428,10 @@ impl Participant {
                 .iter()
                 .any(|t| t.stream_id == stream.as_str());
             if receives {
-                self.wants.insert(stream.as_str().to_owned(), quality);
+                let before = self.wants.insert(stream.as_str().to_owned(), quality);
+                if before != Some(quality) {
+                    tracing::debug!(peer = %self.peer, stream = stream.as_str(), ?quality, "the page wants a stream at a new quality");
+                }
             }
         }
     }
