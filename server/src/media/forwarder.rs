@@ -900,7 +900,12 @@ fn record_stats(
         layers: p
             .tracks_out
             .iter()
-            .filter_map(|t| Some((t.stream_id.clone(), t.layer.flatten()?.to_string())))
+            .filter_map(|t| {
+                let layer = t
+                    .layer?
+                    .map_or_else(|| "whole".to_owned(), |rid| rid.to_string());
+                Some((t.stream_id.clone(), layer))
+            })
             .collect(),
     };
     metrics.media_participant(p.peer, bitrate_in, bitrate_out);

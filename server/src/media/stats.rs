@@ -26,8 +26,9 @@ pub struct ParticipantStats {
     /// The bandwidth estimate towards the page, in bits per second (none until str0m has one):
     /// videos that do not fit in it are sent at a lower layer, or paused.
     pub estimate: Option<u64>,
-    /// The simulcast layer (`l`, `m`, `h`) of each video forwarded to the page now, by the
-    /// stream id the page receives it under (the sender's peer id, then its own stream id).
+    /// The simulcast layer (`l`, `m`, `h`, or `whole` for a video sent in one size) of each
+    /// video forwarded to the page now, by the stream id the page receives it under (the
+    /// sender's peer id, then its own stream id); a video not forwarded now is not listed.
     pub layers: BTreeMap<String, String>,
 }
 
