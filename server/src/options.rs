@@ -407,15 +407,14 @@ impl ServerOptions {
         if self.node_timeout < Duration::from_secs(1) {
             return Err(ConfigError::NodeTimeout(self.node_timeout));
         }
-        let media_arg = self.media;
-        let media_policy = match media_arg {
+        let media_policy = match self.media {
             MediaArg::Auto => MediaPolicy::Auto {
                 mesh_max: self.mesh_max as usize,
             },
             MediaArg::Mesh => MediaPolicy::Mesh,
             MediaArg::Sfu => MediaPolicy::Sfu,
         };
-        let media = (media_arg != MediaArg::Mesh).then(|| MediaConfig {
+        let media = (self.media != MediaArg::Mesh).then(|| MediaConfig {
             port: self
                 .media_port
                 .unwrap_or(self.tls_port.unwrap_or(DEFAULT_TLS_PORT)),

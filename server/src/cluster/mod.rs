@@ -61,6 +61,11 @@ fn mesh_max(policy: crate::rooms::MediaPolicy) -> i64 {
     }
 }
 
+/// A yes or no as the scripts take it.
+fn flag(yes: bool) -> String {
+    if yes { "1" } else { "0" }.into()
+}
+
 /// The Redis client for `--cluster`: plain, or TLS for `rediss://` (rustls with the ring
 /// provider, as the HTTPS side; the system's roots, or `--cluster-ca`).
 fn client(options: &ClusterOptions) -> Result<redis::Client, ClusterError> {
@@ -329,7 +334,7 @@ impl ClusterLink for Link {
                 crate::rooms::RoomAccess::Link => "link".into(),
             },
             INVITATION_SECONDS.to_string(),
-            if request.sfu { "1" } else { "0" }.into(),
+            flag(request.sfu),
             self.mesh_max.to_string(),
         ];
         let room = request.room.clone();
@@ -666,7 +671,7 @@ async fn catch_up(hub: &Hub, link: &Link, live: Option<HashSet<NodeId>>) {
         for (peer, name, sfu) in hub.local_members(&room) {
             args.push(peer.to_string());
             args.push(name.as_str().to_owned());
-            args.push(if sfu { "1" } else { "0" }.into());
+            args.push(flag(sfu));
         }
         let (reply, answer) = oneshot::channel();
         let _ = link.commands.send(Command::Eval {

@@ -721,35 +721,18 @@ impl State {
                 from,
                 request,
             }) => {
-                // Checked as the core checks a local page's: a request forged into Redis, or
-                // from someone who has left, reaches no forwarder.
-                let genuine = cluster.is_remote(from)
+                // Only for a room whose media this node carries, from a member of it on another
+                // node; the core checks the rest as it does a local page's (a request forged
+                // into Redis, or from someone who has left, reaches no forwarder).
+                let ours = cluster.is_remote(from)
                     && cluster.is_home(&room)
-                    && self.rooms.room_of(from) == Some(&room)
-                    && self.rooms.media_of(&room) == Some(MediaMode::Sfu);
-                if !genuine {
+                    && self.rooms.room_of(from) == Some(&room);
+                if !ours {
                     tracing::debug!(%from, room = %room, "cross-node media request dropped: not for a room whose media this node carries");
                     return;
                 }
-                let node = cluster.remote.get(&from).cloned();
-                let busy = self.media.as_ref().is_some_and(|media| {
-                    media
-                        .send(MediaChange::Request {
-                            peer: from,
-                            request,
-                        })
-                        .is_err()
-                });
-                if busy && let (Some(cluster), Some(node)) = (&self.cluster, node) {
-                    cluster.link.publish(Effect::SfuReply {
-                        node,
-                        reply: CrossSfuReply {
-                            room,
-                            to: from,
-                            reply: MediaReply::Error(Refusal::MediaBusy.to_string()),
-                        },
-                    });
-                }
+                let outcome = self.rooms.remote_sfu(from, request);
+                self.apply(outcome);
             }
             Remote::SfuReply(CrossSfuReply { room, to, reply }) => {
                 let here = self.peers.contains_key(&to) && self.rooms.room_of(to) == Some(&room);
@@ -898,7 +881,9 @@ impl State {
         };
         let me = cluster.link.node().clone();
         let before = cluster.homes.insert(room.clone(), home.clone());
-        tracing::info!(room = %room, home = %home, here = (home == me), "room media carried by a node");
+        if before.as_ref() != Some(&home) {
+            tracing::info!(room = %room, home = %home, here = (home == me), "room media carried by a node");
+        }
         if self.rooms.media_of(room) != Some(MediaMode::Sfu) {
             let outcome = self.rooms.move_to_sfu(room);
             self.apply(outcome);
@@ -908,17 +893,15 @@ impl State {
             return;
         }
         let members = self.rooms.members(room).to_vec();
+        // Memberships are never refused by the forwarder's queue (only page requests are).
         if let Some(media) = &self.media {
             for &peer in &members {
-                let change = if home == me {
-                    MediaChange::Open {
-                        peer,
-                        room: room.clone(),
-                    }
-                } else {
-                    MediaChange::Close { peer }
-                };
-                let _ = media.send(change);
+                if home == me {
+                    let room = room.clone();
+                    let _ = media.send(MediaChange::Open { peer, room });
+                } else if before.as_ref() == Some(&me) {
+                    let _ = media.send(MediaChange::Close { peer });
+                }
             }
         }
         let why = "The server carrying this meeting's media stopped.".to_owned();
@@ -966,17 +949,17 @@ impl State {
         }
     }
 
-    /// Cluster mode: a forwarder's reply to a page on another node goes there; `false` when the
-    /// page is not a remote one.
-    pub(super) fn reply_across(&self, peer: PeerId, event: &ServerEvent) -> bool {
-        let Some(cluster) = &self.cluster else {
-            return false;
+    /// Cluster mode: a forwarder's reply to a page on another node goes there; the event comes
+    /// back when the page is not a remote one (it is delivered here).
+    pub(super) fn reply_across(&self, peer: PeerId, event: ServerEvent) -> Option<ServerEvent> {
+        let Some((cluster, node)) = self
+            .cluster
+            .as_ref()
+            .and_then(|c| Some((c, c.remote.get(&peer)?)))
+        else {
+            return Some(event);
         };
-        let Some(node) = cluster.remote.get(&peer) else {
-            return false;
-        };
-        if let (Some(room), Some(reply)) = (self.rooms.room_of(peer), MediaReply::of(event.clone()))
-        {
+        if let (Some(room), Some(reply)) = (self.rooms.room_of(peer), MediaReply::of(event)) {
             cluster.link.publish(Effect::SfuReply {
                 node: node.clone(),
                 reply: CrossSfuReply {
@@ -986,7 +969,7 @@ impl State {
                 },
             });
         }
-        true
+        None
     }
 
     pub(super) fn is_remote(&self, peer: PeerId) -> bool {

@@ -367,9 +367,9 @@ impl Hub {
     /// peer that is gone is skipped; one whose queue is full is dropped, as in any delivery.
     pub fn deliver(&self, peer: PeerId, event: ServerEvent) {
         let mut state = self.lock();
-        if state.reply_across(peer, &event) {
+        let Some(event) = state.reply_across(peer, event) else {
             return;
-        }
+        };
         let outcome = Outcome {
             deliveries: vec![Delivery { to: peer, event }],
             changes: Vec::new(),
@@ -462,6 +462,11 @@ impl State {
         {
             for peer in self.observe(&changes) {
                 tracing::debug!(peer = %peer, "media request refused: the forwarder's queue is full");
+                // A page on another node hears it through its own node.
+                if self.is_remote(peer) {
+                    let error = ServerEvent::Error(Refusal::MediaBusy.to_string());
+                    let _ = self.reply_across(peer, error);
+                }
                 work.push_back(Outcome::refusal(peer, Refusal::MediaBusy));
             }
             for Delivery { to, event } in deliveries {

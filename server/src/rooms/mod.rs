@@ -397,6 +397,14 @@ impl Rooms {
         out
     }
 
+    /// Cluster mode: a page on another node asked this node's forwarder something (its own node
+    /// took it from the page, rate limit and all); checked as a local page's request is.
+    pub fn remote_sfu(&mut self, from: PeerId, request: SfuRequest) -> Outcome {
+        let mut out = Outcome::default();
+        self.sfu(from, request, &mut out);
+        out
+    }
+
     /// Whether a peer's page said it can send its media through the server.
     pub fn can_use_sfu(&self, peer: PeerId) -> bool {
         self.peers.get(&peer).is_some_and(|p| p.sfu)

@@ -515,13 +515,7 @@ fn in_a_cluster_a_room_moves_to_the_sfu_when_the_cluster_says_and_not_before() {
     let mut rooms = Rooms::new(limits());
     rooms.decide_media_elsewhere();
     let p = connected(&mut rooms, 5);
-    let names = [
-        (p[0], "A"),
-        (p[1], "B"),
-        (p[2], "C"),
-        (p[3], "D"),
-        (p[4], "E"),
-    ];
+    let names: Vec<_> = p.iter().copied().zip(["A", "B", "C", "D", "E"]).collect();
     let room = RoomId::parse("big").unwrap();
     for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
         rooms.handle(p[i], join_sfu("big", name), t0());
@@ -562,6 +556,15 @@ fn in_a_cluster_a_room_moves_to_the_sfu_when_the_cluster_says_and_not_before() {
         rooms.can_use_sfu(p[4]),
         "a remote member's page said it can"
     );
+    // What its node passes on from that page is checked as a local page's request.
+    let huge = "x".repeat(limits().max_signal_bytes + 1);
+    let out = rooms.remote_sfu(p[4], SfuRequest::Offer(huge));
+    assert!(media_changes(&out).is_empty(), "over the signal limit");
+    let out = rooms.remote_sfu(p[4], SfuRequest::Offer("v=0".into()));
+    assert!(matches!(
+        media_changes(&out)[..],
+        [MediaChange::Request { peer, .. }] if peer == p[4]
+    ));
 }
 
 #[test]
