@@ -166,16 +166,20 @@ async function signalingNodes(live) {
   return where;
 }
 
-/** Waits until every page sends and receives its media through one server: returns it. */
-async function oneMediaServer(pages) {
+/** Waits until every page sends and receives its media through one server (other than `not`):
+ * returns it; on timeout, says where each page's media went at the last look. */
+async function oneMediaServer(pages, { not = null, ms = 30000 } = {}) {
+  let servers = [];
   return until(
     async () => {
-      const servers = await Promise.all(pages.map(mediaServer));
-      return servers.every((s) => s && s === servers[0]) && servers[0];
+      servers = await Promise.all(pages.map(mediaServer));
+      return servers.every((s) => s && s === servers[0] && s !== not) && servers[0];
     },
     "every page's media to go to one node",
-    { ms: 30000, every: 250 },
-  );
+    { ms, every: 250 },
+  ).catch((error) => {
+    throw new Error(`${error.message}: at the last look ${JSON.stringify(servers)}`);
+  });
 }
 
 test("five people whose signaling lands on three nodes: the room's media goes through one node, and through another when that one is killed", {
@@ -204,14 +208,7 @@ test("five people whose signaling lands on three nodes: the room's media goes th
     nodes[home].proc.kill("SIGKILL");
     const killed = Date.now();
     const live = NODES.filter((n) => n !== home);
-    const newServer = await until(
-      async () => {
-        const servers = await Promise.all(pages.map(mediaServer));
-        return servers.every((s) => s && s === servers[0] && s !== server) && servers[0];
-      },
-      "every page's media to go to one new node",
-      { ms: 60000, every: 250 },
-    );
+    const newServer = await oneMediaServer(pages, { not: server, ms: 60000 });
     console.log(
       `killed ${home} at ${new Date(killed).toISOString().slice(11, 23)}; every page connected to ${newServer} ${Date.now() - killed} ms after`,
     );
