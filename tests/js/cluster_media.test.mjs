@@ -48,6 +48,8 @@ const FLAGS = [
 ];
 const SMALL = { width: 800, height: 560 };
 const CAMERA = { width: 320, height: 240 };
+// Five microphones are too many for two cores (see joinAs): only Ann has one.
+const CAMERA_ONLY = { ...CAMERA, microphone: false };
 
 let lan;
 let redis;
@@ -192,7 +194,7 @@ test("five people whose signaling lands on three nodes: the room's media goes th
     const url = `${SITE}/r/everyone`;
     const names = ["Ann", "Bob", "Cat", "Dan", "Eve"];
     for (const [i, name] of names.entries()) {
-      pages.push(await joinAs(i % 2 ? b2 : b1, url, name, SMALL, true, CAMERA));
+      pages.push(await joinAs(i % 2 ? b2 : b1, url, name, SMALL, true, i === 0 ? CAMERA : CAMERA_ONLY));
     }
     await Promise.all(pages.map((page) => seesPlaying(page, 4)));
     const signaling = await signalingNodes(NODES);

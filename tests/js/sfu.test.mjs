@@ -36,6 +36,9 @@ const SMALL = { width: 800, height: 560 };
 // Five pages encoding three layers and decoding four videos on two cores saturate them, and a
 // page starved of CPU stalls for seconds: the tests that are not about sizes use small cameras.
 const CAMERA = { width: 320, height: 240 };
+// Five pages are too many microphones for two cores (see joinAs): in the five-person call only
+// the first page has one, so sound through the server is still checked, by one sender.
+const CAMERA_ONLY = { ...CAMERA, microphone: false };
 
 let lan;
 before(() => {
@@ -105,6 +108,22 @@ const sendsToServer = (page) =>
     { ms: 60000, every: 250 },
   );
 
+/** Waits until the page plays sound that came through the server (the fake microphone beeps, so
+ * the energy received is not zero). */
+const hearsThroughServer = (page) =>
+  until(
+    () =>
+      page.evaluate(async () => {
+        if (!state.sfu) return false;
+        const stats = await state.sfu.pc.getStats();
+        return [...stats.values()].some(
+          (s) => s.type === "inbound-rtp" && s.kind === "audio" && s.packetsReceived > 0 && s.totalAudioEnergy > 0,
+        );
+      }),
+    "the page to play sound that came through the server",
+    { ms: 20000, every: 250 },
+  );
+
 /** Starts recording, in the page, the longest time each remote tile went without a new frame. */
 const recordFreezes = (page) =>
   page.evaluate(() => {
@@ -142,14 +161,14 @@ test("five people on two machines: the room moves to the server at the fifth, an
         [a, "Cat"],
         [b, "Dan"],
       ]) {
-        pages.push(await joinAs(browser, url, name, SMALL, true, CAMERA));
+        pages.push(await joinAs(browser, url, name, SMALL, true, name === "Ann" ? CAMERA : CAMERA_ONLY));
       }
       await Promise.all(pages.map((page) => seesPlaying(page, 3)));
       for (const page of pages)
         assert.deepEqual(await mediaOf(page), { mode: "mesh", meshSending: 3, server: null, protocol: null });
       await Promise.all(pages.map(recordFreezes));
 
-      pages.push(await joinAs(b, url, "Eve", SMALL, true, CAMERA));
+      pages.push(await joinAs(b, url, "Eve", SMALL, true, CAMERA_ONLY));
       // Each page sending its video to the server is the event the rest waits for. On two cores
       // busy with five browsers (and a build beside them) the server answered every page's
       // offer within 0.2 s, was connected 0.3-2.9 s later and switched each video on at the first
@@ -177,6 +196,8 @@ test("five people on two machines: the room moves to the server at the fifth, an
         // UDP preferred: the TCP candidate is only for networks that block it.
         assert.deepEqual(media, { mode: "sfu", meshSending: 0, server: "10.80.0.1:5443", protocol: "udp" });
       }
+      // Ann's microphone, through the server, at the four others.
+      await Promise.all(pages.slice(1).map(hearsThroughServer));
       await pages[1].screenshot({ path: `${SHOTS}/meeting-five-through-the-server.png` });
       const freezes = await Promise.all(pages.slice(0, 4).map((page) => page.evaluate(() => window.freezes)));
       // Reported, not a limit: the move's pause in each remote video, in ms.
