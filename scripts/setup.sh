@@ -3,7 +3,7 @@
 #   server   the headless server (no GUI library)
 #   desktop  the tray app (WebKitGTK for its window) and the server
 #   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf,
-#            Redis and HAProxy for the cluster tests)
+#            Redis and HAProxy for the cluster tests, nftables for a NAT)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ case "$mode" in
   server) ;;
   desktop) packages+=("${desktop[@]}") ;;
   test)
-    packages+=("${desktop[@]}" chromium nodejs npm iproute2 procps python3 python3-zeroconf
+    packages+=("${desktop[@]}" chromium nodejs npm iproute2 nftables procps python3 python3-zeroconf
       xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
       python3-xlib iputils-ping redis-server haproxy openssl)
     ;;

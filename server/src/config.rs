@@ -82,4 +82,7 @@ pub struct MediaConfig {
     pub estimate: bool,
     /// Worker threads forwarding media; each room is carried by one.
     pub threads: usize,
+    /// The address pages beyond a NAT dial to reach the forwarder (`--media-public-address`):
+    /// offered beside the addresses it listens on, to which the NAT maps it, port for port.
+    pub public_address: Option<std::net::IpAddr>,
 }

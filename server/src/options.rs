@@ -214,6 +214,13 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "on|off")]
     pub media_estimate: Switch,
 
+    /// The address pages dial to reach the media forwarder when a NAT stands between them and
+    /// the addresses it listens on (a cloud VM's public IP, a router forwarding to this machine):
+    /// offered beside them. The NAT must forward the same port numbers: UDP on the media port,
+    /// and TCP on the HTTPS port for networks that block UDP.
+    #[arg(long, value_name = "IP")]
+    pub media_public_address: Option<std::net::IpAddr>,
+
     /// Threads forwarding media [default: one per core]. Each room's media is carried whole by
     /// one of them (the least busy when the room starts), so one room uses at most one core.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "COUNT")]
@@ -296,6 +303,10 @@ pub enum ConfigError {
     PublicName(#[from] BadPublicName),
     #[error("invalid --static-csp: a header value is visible ASCII text on one line")]
     StaticCsp,
+    #[error(
+        "--media-public-address {0}: pages cannot dial it; give the unicast address the NAT maps to this machine"
+    )]
+    MediaPublicAddress(std::net::IpAddr),
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -414,6 +425,11 @@ impl ServerOptions {
             MediaArg::Mesh => MediaPolicy::Mesh,
             MediaArg::Sfu => MediaPolicy::Sfu,
         };
+        if let Some(ip) = self.media_public_address
+            && (ip.is_unspecified() || ip.is_multicast() || ip == std::net::Ipv4Addr::BROADCAST)
+        {
+            return Err(ConfigError::MediaPublicAddress(ip));
+        }
         let media = (self.media != MediaArg::Mesh).then(|| MediaConfig {
             port: self
                 .media_port
@@ -427,6 +443,7 @@ impl ServerOptions {
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 usize::from,
             ),
+            public_address: self.media_public_address,
         });
         let tls = tls_on.then(|| TlsConfig {
             port: self.tls_port.unwrap_or(DEFAULT_TLS_PORT),
@@ -565,6 +582,28 @@ mod tests {
         let fast =
             parse(&["--cluster", "redis://h/", "--node-timeout", "100ms"]).into_config(false);
         assert!(matches!(fast, Err(ConfigError::NodeTimeout(_))), "{fast:?}");
+    }
+
+    #[test]
+    fn a_media_public_address_is_kept_and_one_no_page_can_dial_is_refused() {
+        let config = parse(&["--media-public-address", "203.0.113.7"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(
+            config.media.unwrap().public_address,
+            Some("203.0.113.7".parse().unwrap())
+        );
+        for bad in ["0.0.0.0", "::", "224.0.0.1", "255.255.255.255"] {
+            let refused = parse(&["--media-public-address", bad]).into_config(false);
+            assert!(
+                matches!(refused, Err(ConfigError::MediaPublicAddress(_))),
+                "{bad}: {refused:?}"
+            );
+        }
+        let name = OptionsOnly::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .try_get_matches_from(["test", "--media-public-address", "example.org"]);
+        assert!(name.is_err(), "an address, not a name");
     }
 
     #[test]

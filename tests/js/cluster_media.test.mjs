@@ -2,7 +2,10 @@
 // nodes behind HAProxy share one Redis, five real Chromiums join one room with their signaling
 // spread over the nodes, and the room's media goes through exactly one node, its media home,
 // which every page reaches directly (not through the balancer); when that node is killed, the
-// room gets a new home and every page plays every video again without anyone leaving by hand.
+// room gets a new home and every page plays every video again without anyone leaving by hand;
+// when that one is stopped (SIGTERM), the same at once. The browsers' machines are on Wi-Fi that
+// keeps devices apart (isolated bridge ports): they reach the nodes and the balancer, never each
+// other, so only media through the cluster can work.
 // Everything runs in network namespaces: Redis, HAProxy, each node and the browsers on their own
 // addresses. Needs root for `ip netns`.
 import assert from "node:assert/strict";
@@ -81,7 +84,7 @@ async function startNodeIn(host) {
 
 before(async () => {
   if (skip) return;
-  lan = createLan(HOSTS);
+  lan = createLan(HOSTS, { isolated: ["b1", "b2"] });
   redis = spawnIn(lan.ns("redis"), "redis-server", [
     "--bind",
     HOSTS.redis,
@@ -184,10 +187,26 @@ async function oneMediaServer(pages, { not = null, ms = 30000 } = {}) {
   });
 }
 
-test("five people whose signaling lands on three nodes: the room's media goes through one node, and through another when that one is killed", {
+/** Where a failover's time went: the lines of the `hosts`' logs about it, from `since` on. */
+function printTimeline(hosts, since) {
+  const from = new Date(since - 500).toISOString();
+  for (const host of hosts)
+    for (const line of nodes[host].out.stderr.split("\n"))
+      if (
+        line.slice(0, 27) >= from &&
+        /went silent|left the cluster|carried by a node|peer connected|joined room |media connected/.test(line)
+      )
+        console.log(`${host} ${line.slice(11, 23)} ${line.slice(line.indexOf(": ") + 2, line.indexOf(": ") + 90)}`);
+}
+
+test("five people whose signaling lands on three nodes: the room's media goes through one node, through another when that one is killed, and through the last when that one is stopped", {
   skip,
   timeout: 300000,
 }, async () => {
+  // The two browsers' machines reach the balancer, not each other.
+  const ping = (from, to) => runIn(lan.ns(from), "ping", ["-c", "1", "-W", "1", to]).then((r) => r.code);
+  assert.equal(await ping("b1", HOSTS.lb), 0);
+  assert.notEqual(await ping("b1", HOSTS.b2), 0);
   const [b1, b2] = [await browserIn(lan, "b1", FLAGS), await browserIn(lan, "b2", FLAGS)];
   const pages = [];
   try {
@@ -219,17 +238,28 @@ test("five people whose signaling lands on three nodes: the room's media goes th
     const newHome = live.find((n) => newServer === `${HOSTS[n]}:5443`);
     assert.ok(newHome, `a surviving node carries the media now: ${newServer}`);
     console.log(`media home ${home} killed: every page played every video through ${newHome} ${gap} ms later`);
-    // Where the time went: the survivors' log of the failover.
-    const since = new Date(killed - 500).toISOString();
-    for (const host of live)
-      for (const line of nodes[host].out.stderr.split("\n"))
-        if (
-          line.slice(0, 27) >= since &&
-          /went silent|carried by a node|peer connected|joined room |media connected/.test(line)
-        )
-          console.log(`${host} ${line.slice(11, 23)} ${line.slice(line.indexOf(": ") + 2, line.indexOf(": ") + 90)}`);
+    printTimeline(live, killed);
     const after = await signalingNodes(live);
     assert.deepEqual(Object.keys(after).sort(), [...names].sort(), "nobody was left out");
+
+    // The new home is stopped the way an admin stops it (SIGTERM): it tells the cluster it leaves,
+    // so its rooms get a new home at once, not after the node timeout.
+    const stopped = Date.now();
+    const [last] = live.filter((n) => n !== newHome);
+    assert.equal(await nodes[newHome].stop(), 0, "the node stopped cleanly");
+    const lastServer = await oneMediaServer(pages, { not: newServer, ms: 60000 });
+    assert.equal(lastServer, `${HOSTS[last]}:5443`, "the one node left carries the media");
+    await Promise.all(pages.map((page) => seesPlaying(page, 4)));
+    const stopGap = Date.now() - stopped;
+    console.log(
+      `media home ${newHome} stopped (SIGTERM): every page played every video through ${last} ${stopGap} ms later`,
+    );
+    printTimeline([newHome, last], stopped);
+    const waited = nodes[last].out.stderr
+      .split("\n")
+      .filter((l) => /went silent/.test(l) && l.slice(0, 27) >= new Date(stopped).toISOString());
+    assert.deepEqual(waited, [], "a node that leaves is not waited for as a silent one");
+    assert.deepEqual(Object.keys(await signalingNodes([last])).sort(), [...names].sort(), "nobody was left out");
   } catch (error) {
     for (const page of pages) console.log((await sending(page).catch((e) => [e.message])).join("\n"));
     if (process.env.FM_SERVER_LOG)

@@ -638,6 +638,49 @@ test("a network that lets only TCP through: the call goes over TCP on the HTTPS 
   }
 });
 
+test("a server behind a NAT (--media-public-address): pages outside reach its media through the public address", {
+  skip,
+  timeout: 180000,
+}, async () => {
+  const net = createLan({ srv: "10.88.0.1", out: "10.88.0.11" });
+  try {
+    // The server's machine sits behind a 1:1 NAT, as a cloud VM does: the laptop reaches it only
+    // as 10.88.0.100, which the NAT (in the server's namespace) maps to 10.88.0.1; its own
+    // address 10.88.0.1 is unreachable from outside.
+    const nat = [
+      ["add", "table", "ip", "fm"],
+      ["add", "chain", "ip", "fm", "pre", "{ type nat hook prerouting priority dstnat; }"],
+      ["add", "rule", "ip", "fm", "pre", "ip", "daddr", "10.88.0.100", "dnat", "to", "10.88.0.1"],
+      ["add", "chain", "ip", "fm", "input", "{ type filter hook input priority 0; }"],
+      ["add", "rule", "ip", "fm", "input", "ct", "status", "dnat", "accept"],
+      ["add", "rule", "ip", "fm", "input", "ip", "saddr", "10.88.0.11", "drop"],
+    ];
+    for (const rule of nat) {
+      const added = await runIn(net.ns("srv"), "nft", rule);
+      assert.equal(added.code, 0, added.stderr);
+    }
+    const route = await runIn(net.ns("out"), "ip", ["route", "add", "10.88.0.100/32", "via", "10.88.0.1"]);
+    assert.equal(route.code, 0, route.stderr);
+    const browser = await browserIn(net, "out", FLAGS);
+    try {
+      await withServer(net, "srv", ["--media", "sfu", "--media-public-address", "10.88.0.100"], async () => {
+        const url = "https://10.88.0.100:5443/r/behind-nat";
+        const pages = [];
+        for (const name of ["Ann", "Bob"]) pages.push(await joinAs(browser, url, name, SMALL, true, CAMERA_ONLY));
+        await Promise.all(pages.map((page) => seesPlaying(page, 1)));
+        for (const page of pages) {
+          const media = await mediaOf(page);
+          assert.deepEqual(media, { mode: "sfu", meshSending: 0, server: "10.88.0.100:5443", protocol: "udp" });
+        }
+      });
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    net.destroy();
+  }
+});
+
 test("a network that lets no media through: the page says what failed and which ports to open", {
   skip,
   timeout: 180000,

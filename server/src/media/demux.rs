@@ -349,6 +349,7 @@ mod tests {
             max_bitrate_in: 10_000_000,
             estimate: false,
             threads: 2,
+            public_address: None,
         };
         let (report, reports) = mpsc::unbounded_channel();
         let workers = (0..2)

@@ -14,7 +14,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 
 use super::layers::quality_of;
-use super::participant::{OutState, Participant, SentLayers, TrackIn, fingerprint_of};
+use super::participant::{OutState, Participant, Reach, SentLayers, TrackIn, fingerprint_of};
 use super::stats::{MediaStats, ParticipantStats};
 use super::stun::{binding_request, is_stun};
 use crate::config::MediaConfig;
@@ -97,6 +97,8 @@ pub(super) struct Forwarder {
     candidates: Vec<SocketAddr>,
     /// The TCP port pages may also reach us on (ICE over TCP, passive), when there is one.
     tcp_port: Option<u16>,
+    /// The address a NAT maps to ours, offered beside them (`--media-public-address`).
+    public: Option<std::net::IpAddr>,
     /// The most bits per second sent in total before receivers get lower layers.
     max_bitrate: u64,
     /// Per page: most tracks sent, most bits per second sent.
@@ -131,6 +133,7 @@ impl Forwarder {
             by_source: HashMap::new(),
             candidates,
             tcp_port,
+            public: config.public_address,
             max_bitrate: config.max_bitrate,
             max_tracks_in: config.max_tracks_in,
             max_bitrate_in: config.max_bitrate_in,
@@ -239,8 +242,11 @@ impl Forwarder {
         match Participant::answer(
             peer,
             room.clone(),
-            &self.candidates,
-            self.tcp_port,
+            Reach {
+                addrs: &self.candidates,
+                tcp_port: self.tcp_port,
+                public: self.public,
+            },
             offer,
             self.estimate,
             now,
@@ -630,7 +636,11 @@ impl Forwarder {
         }
         self.candidates = addrs;
         for p in self.participants.values_mut() {
-            p.new_addresses(&self.candidates, self.tcp_port);
+            p.new_addresses(Reach {
+                addrs: &self.candidates,
+                tcp_port: self.tcp_port,
+                public: self.public,
+            });
         }
         true
     }

@@ -187,6 +187,7 @@ impl MediaServer {
         let ports: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(
             addrs = ports.join(" "),
+            public = config.public_address.map(tracing::field::display),
             threads,
             "media forwarder listening (UDP)"
         );

@@ -261,25 +261,50 @@ pub(super) struct Participant {
     pub idle_until: Option<Instant>,
 }
 
-/// Our candidates on `addrs`: UDP on each (preferred: host UDP ranks above TCP), and a passive
-/// TCP candidate on `tcp_port` of each address when pages may also come over TCP (RFC 6544).
-fn host_candidates(addrs: &[std::net::SocketAddr], tcp_port: Option<u16>) -> Vec<Candidate> {
-    let mut candidates: Vec<Candidate> = addrs
-        .iter()
-        .filter_map(|&addr| Candidate::host(addr, "udp").ok())
-        .collect();
-    if let Some(port) = tcp_port {
-        candidates.extend(addrs.iter().filter_map(|addr| {
-            let addr = std::net::SocketAddr::new(addr.ip(), port);
-            Candidate::builder()
-                .tcp()
-                .host(addr)
-                .tcptype(str0m::net::TcpType::Passive)
-                .build()
-                .ok()
-        }));
+/// Where pages can reach the forwarder: what each page is given as our candidates.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reach<'a> {
+    /// The addresses the media sockets listen on, all on the media port.
+    pub addrs: &'a [std::net::SocketAddr],
+    /// The TCP port pages may also come over (ICE over TCP, passive), when there is one.
+    pub tcp_port: Option<u16>,
+    /// The address a NAT maps to ours, port for port (`--media-public-address`).
+    pub public: Option<std::net::IpAddr>,
+}
+
+impl Reach<'_> {
+    /// Our candidates: UDP on each address (preferred: host UDP ranks above TCP), and a passive
+    /// TCP candidate on `tcp_port` of each when pages may also come over TCP (RFC 6544). The
+    /// public address is offered as one more host candidate, not a server-reflexive one: an
+    /// ICE-lite agent (str0m) refuses those, and needs none, since a page's checks come in
+    /// through the NAT to an address it listens on, which is what it pairs with.
+    fn candidates(self) -> Vec<Candidate> {
+        let mut ips: Vec<std::net::IpAddr> = self.addrs.iter().map(|a| a.ip()).collect();
+        let port = self.addrs.first().map(|a| a.port());
+        if let (Some(public), Some(_)) = (self.public, port)
+            && !ips.contains(&public)
+        {
+            ips.push(public);
+        }
+        let mut candidates: Vec<Candidate> = ips
+            .iter()
+            .zip(port.into_iter().cycle())
+            .filter_map(|(&ip, port)| {
+                Candidate::host(std::net::SocketAddr::new(ip, port), "udp").ok()
+            })
+            .collect();
+        if let Some(port) = self.tcp_port {
+            candidates.extend(ips.iter().filter_map(|&ip| {
+                Candidate::builder()
+                    .tcp()
+                    .host(std::net::SocketAddr::new(ip, port))
+                    .tcptype(str0m::net::TcpType::Passive)
+                    .build()
+                    .ok()
+            }));
+        }
+        candidates
     }
-    candidates
 }
 
 /// The first `a=fingerprint:` of an SDP (session or media level).
@@ -290,13 +315,12 @@ pub(super) fn fingerprint_of(sdp: &str) -> Option<String> {
 }
 
 impl Participant {
-    /// A connection for `peer`, answering `offer`; reachable at `candidates` (ICE-lite: the
+    /// A connection for `peer`, answering `offer`; reachable as `reach` says (ICE-lite: the
     /// page finds us there, we never look for it).
     pub fn answer(
         peer: PeerId,
         room: RoomId,
-        candidates: &[std::net::SocketAddr],
-        tcp_port: Option<u16>,
+        reach: Reach<'_>,
         offer: SdpOffer,
         estimate: bool,
         now: Instant,
@@ -312,7 +336,7 @@ impl Participant {
             builder = builder.enable_bwe(Some(START_BITRATE));
         }
         let mut rtc = builder.build(now);
-        for candidate in host_candidates(candidates, tcp_port) {
+        for candidate in reach.candidates() {
             rtc.add_local_candidate(candidate);
         }
         let answer = rtc.sdp_api().accept_offer(offer)?;
@@ -517,11 +541,11 @@ impl Participant {
         });
     }
 
-    /// The server's addresses are now `addrs`: they become candidates, and the next offer
+    /// The server's addresses are now `reach`: they become candidates, and the next offer
     /// restarts ICE so that the page finds them (the old ones may be gone).
-    pub fn new_addresses(&mut self, addrs: &[std::net::SocketAddr], tcp_port: Option<u16>) {
+    pub fn new_addresses(&mut self, reach: Reach<'_>) {
         self.idle_until = None;
-        for candidate in host_candidates(addrs, tcp_port) {
+        for candidate in reach.candidates() {
             self.rtc.add_local_candidate(candidate);
         }
         self.restart_ice = true;

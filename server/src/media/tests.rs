@@ -133,21 +133,29 @@ impl Net {
 
     /// With the bandwidth estimator on (what `new` gives) or off.
     fn estimating(estimate: bool) -> Self {
+        Self::with(|config| config.estimate = estimate, None)
+    }
+
+    /// A forwarder configured as `change` says, reachable over TCP too on `tcp_port`.
+    fn with(change: impl FnOnce(&mut MediaConfig), tcp_port: Option<u16>) -> Self {
         let metrics = Arc::new(Metrics::new());
         let now = Instant::now();
+        let mut config = MediaConfig {
+            port: 0,
+            max_bitrate: 400_000_000,
+            tcp: tcp_port.is_some(),
+            max_tracks_in: 8,
+            max_bitrate_in: 10_000_000,
+            estimate: true,
+            threads: 1,
+            public_address: None,
+        };
+        change(&mut config);
         Self {
             forwarder: Forwarder::new(
                 vec![SERVER.parse().unwrap()],
-                None,
-                &MediaConfig {
-                    port: 0,
-                    max_bitrate: 400_000_000,
-                    tcp: false,
-                    max_tracks_in: 8,
-                    max_bitrate_in: 10_000_000,
-                    estimate,
-                    threads: 1,
-                },
+                tcp_port,
+                &config,
                 metrics.clone(),
                 MediaStats::default(),
             ),
@@ -994,4 +1002,39 @@ fn when_a_sender_drops_its_top_layer_receivers_fall_back_at_once() {
         low.duration_since(stopped).as_millis()
     );
     assert!(gap <= 600, "{gap} ms to fall back");
+}
+
+#[test]
+fn a_public_address_is_offered_beside_the_ones_listened_on_and_the_page_connects_through_it() {
+    let public: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    let mut net = Net::with(|config| config.public_address = Some(public), Some(443));
+    let ann = net.join("10.0.0.2:4000", true);
+    let candidates: Vec<&str> = net.pages[ann]
+        .first_answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .collect();
+    let offered = |address: &str, proto: &str| {
+        candidates
+            .iter()
+            .any(|c| c.contains(address) && c.to_ascii_lowercase().contains(proto))
+    };
+    assert!(offered("10.0.0.1 5443", "udp"), "{candidates:#?}");
+    assert!(offered("203.0.113.7 5443", "udp"), "{candidates:#?}");
+    assert!(offered("10.0.0.1 443", "tcp"), "{candidates:#?}");
+    assert!(offered("203.0.113.7 443", "tcp"), "{candidates:#?}");
+    // The page still connects (here to the address listened on; through a NAT in sfu.test.mjs).
+    connected(&mut net);
+}
+
+#[test]
+fn without_a_public_address_only_the_ones_listened_on_are_offered() {
+    let mut net = Net::with(|_| {}, None);
+    let ann = net.join("10.0.0.2:4000", true);
+    let candidates = net.pages[ann]
+        .first_answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .count();
+    assert_eq!(candidates, 1, "{}", net.pages[ann].first_answer);
 }
