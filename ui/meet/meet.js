@@ -37,6 +37,7 @@ const state = {
   peers: new Map(), // id -> Peer (see ensurePeer)
   mode: "mesh", // where the room's media goes: "mesh" or "sfu"
   sfu: null, // our connection to the server's media forwarder, in SFU mode
+  sfuRestartedAt: null, // when that connection was last started over (performance.now())
   wants: "", // the last sfu-want sent, to send only changes
   pinned: null, // the tile key shown large by choice
   chatOpen: false,
@@ -757,6 +758,8 @@ function startSfu() {
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "connected") {
       sfu.connectedAt = performance.now();
+      // What went wrong with the last connection is said until this one is up.
+      if ($("notice").dataset.topic === "sfu") notice("");
       // People whose media never comes through the server (nothing to send): their mesh goes
       // too, once everyone else has had ample time to switch over.
       setTimeout(() => {
@@ -840,17 +843,21 @@ function blockedPorts(pc) {
   return ports.length ? `This network may block it: it must let through ${ports.join(", or ")}.` : "";
 }
 
+/** Closes our connection to the forwarder and opens a new one: at once the first time (the
+ * server said its media moved to another server, or the network changed), 2 s later when the
+ * last restart was under 10 s ago, so that a connection that keeps failing is not retried in a
+ * loop. */
 function restartSfu(sfu, why) {
   if (state.sfu !== sfu) return;
   sfu.pc.close();
   state.sfu = null;
   notice(`${escapeHtml(why)} Reconnecting…`, "problem", "sfu");
+  const now = performance.now();
+  const delay = now - (state.sfuRestartedAt ?? -Infinity) < 10000 ? 2000 : 100;
+  state.sfuRestartedAt = now;
   setTimeout(() => {
-    if (state.mode === "sfu" && state.socket?.connected && !state.sfu) {
-      if ($("notice").dataset.topic === "sfu") notice("");
-      startSfu();
-    }
-  }, 2000);
+    if (state.mode === "sfu" && state.socket?.connected && !state.sfu) startSfu();
+  }, delay);
 }
 
 /** The quality each remote tile needs, by the size it is shown at; sent when it changes. */
