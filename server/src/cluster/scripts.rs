@@ -231,3 +231,18 @@ if redis.call('EXISTS', K .. 'room:' .. room) == 1 then return 0 end
 if redis.call('SET', K .. 'invite:' .. room, invitation, 'NX', 'EX', ttl) then return 1 end
 return 0
 "#;
+
+/// The policy as the JOIN script takes it: the most people whose media goes browser to
+/// browser, 0 for through the server from the first, -1 for never.
+pub(super) fn mesh_max(policy: crate::rooms::MediaPolicy) -> i64 {
+    match policy {
+        crate::rooms::MediaPolicy::Auto { mesh_max } => i64::try_from(mesh_max).unwrap_or(i64::MAX),
+        crate::rooms::MediaPolicy::Sfu => 0,
+        crate::rooms::MediaPolicy::Mesh => -1,
+    }
+}
+
+/// A yes or no as the scripts take it.
+pub(super) fn flag(yes: bool) -> String {
+    if yes { "1" } else { "0" }.into()
+}
