@@ -442,6 +442,33 @@ test("deployments with different --cluster-prefix share a Redis without hearing 
   assert.match(bad.out.stderr, /--cluster-prefix must be 1-32 characters/);
 });
 
+test("a node started with another --media than the cluster's live nodes refuses to start, and says with what to start it", {
+  timeout: 60000,
+}, async () => {
+  const [first] = await cluster(1, ["--cluster-prefix", "policy", "--media", "sfu"]);
+  const other = spawnCollecting(BIN, [
+    "serve",
+    "--cluster",
+    redis.url,
+    "--cluster-prefix",
+    "policy",
+    "--no-mdns",
+    "--port",
+    "0",
+  ]);
+  assert.equal(await other.exited, 2, other.out.stderr);
+  assert.match(
+    other.out.stderr,
+    /runs --media sfu, this one --media auto --mesh-max 4: .*start this one with --media sfu/,
+  );
+  // The same policy is welcome; once the other nodes are gone, so is a new one.
+  const [second] = await cluster(1, ["--cluster-prefix", "policy", "--media", "sfu"]);
+  assert.equal(await first.stop(), 0);
+  assert.equal(await second.stop(), 0);
+  const [changed] = await cluster(1, ["--cluster-prefix", "policy", "--media", "mesh"]);
+  assert.match(changed.logs(), /joined the cluster/);
+});
+
 test("a node with a password in its Redis URL never logs the password", { timeout: 60000 }, async () => {
   const secured = await startRedis(undefined, ["--requirepass", "s3cret-pw"]);
   try {

@@ -113,6 +113,14 @@ pub enum ClusterError {
         url: String,
         source: redis::RedisError,
     },
+    #[error(
+        "node {node} of this cluster runs {theirs}, this one {ours}: every node must send rooms' media the same way (the joining node's policy decides where a room's media goes); start this one with {theirs}, or stop every node to change it"
+    )]
+    MediaPolicy {
+        node: String,
+        theirs: String,
+        ours: String,
+    },
 }
 
 /// A node's membership of the cluster; dropped or stopped, the node leaves it.
@@ -164,6 +172,25 @@ impl Cluster {
             subscriptions,
         });
         let (status_tx, status) = watch::channel(ClusterStatus::new(node.to_string()));
+        let ours = scripts::policy_flags(options.media);
+        let clash: Vec<String> = redis::cmd("EVAL")
+            .arg(&*link.scripts.policy)
+            .arg(0)
+            .arg(&*node)
+            .arg(&ours)
+            .query_async(&mut connection.clone())
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: shown_url(&options.url),
+                source,
+            })?;
+        if let [node, theirs] = clash.as_slice() {
+            return Err(ClusterError::MediaPolicy {
+                node: node.clone(),
+                theirs: theirs.clone(),
+                ours,
+            });
+        }
         // Registered before any peer can join, so that no join is refused as from a dead node.
         let mut heartbeat_connection = connection.clone();
         let alive: i64 = heartbeat::alive(&link, options.node_timeout)

@@ -77,6 +77,7 @@ impl Namespace {
             alive: self.script(scripts::ALIVE),
             resync: self.script(scripts::RESYNC),
             invite: self.script(scripts::INVITE),
+            policy: self.script(scripts::POLICY),
             nodes: self.script("return redis.call('SMEMBERS', K .. 'nodes')"),
         }
     }
@@ -91,6 +92,7 @@ pub struct Scripts {
     pub alive: Arc<str>,
     pub resync: Arc<str>,
     pub invite: Arc<str>,
+    pub policy: Arc<str>,
     /// The registered nodes.
     pub nodes: Arc<str>,
 }

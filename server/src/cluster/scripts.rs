@@ -12,7 +12,7 @@
 //! how many people's media it carries (what placement compares);
 //! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
 //! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
-//! dead (so that it steps down if it comes back). Channels: `CH room:R` (a room's joins, leaves,
+//! dead (so that it steps down if it comes back); `policy` hash node -> its media policy. Channels: `CH room:R` (a room's joins, leaves,
 //! chat and states) and `CH node:N` (signals for node N's peers). The scripts name their keys in
 //! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
 
@@ -161,6 +161,7 @@ redis.call('SET', K .. 'reaped:' .. node, '1', 'EX', 3600)
 local homed = redis.call('SMEMBERS', K .. 'homes:' .. node)
 redis.call('DEL', K .. 'homes:' .. node)
 redis.call('HDEL', K .. 'load', node)
+redis.call('HDEL', K .. 'policy', node)
 for _, room in ipairs(homed) do
   if redis.call('EXISTS', K .. 'room:' .. room) == 1 then
     redis.call('DEL', K .. 'media:' .. room)
@@ -170,6 +171,22 @@ end
 return #index / 2
 "#
 );
+
+/// ARGV: node, media policy (as its flags read). Before a node registers: refused, with the
+/// first live node running another policy and that policy (`{node, policy}`), when one does,
+/// since where a room's media goes is decided at each join by the joining node's policy;
+/// otherwise the node's policy is noted and `{}` returned.
+pub const POLICY: &str = r#"
+local node, policy = ARGV[1], ARGV[2]
+for _, n in ipairs(redis.call('SMEMBERS', K .. 'nodes')) do
+  if n ~= node and redis.call('EXISTS', K .. 'alive:' .. n) == 1 then
+    local theirs = redis.call('HGET', K .. 'policy', n)
+    if theirs and theirs ~= policy then return {n, theirs} end
+  end
+end
+redis.call('HSET', K .. 'policy', node, policy)
+return {}
+"#;
 
 /// ARGV: node, timeout in ms. The heartbeat: returns 0 when this node has been declared dead
 /// (it must step down), 2 when Redis had forgotten it (restarted without its data: it must
@@ -245,4 +262,14 @@ pub(super) fn mesh_max(policy: crate::rooms::MediaPolicy) -> i64 {
 /// A yes or no as the scripts take it.
 pub(super) fn flag(yes: bool) -> String {
     if yes { "1" } else { "0" }.into()
+}
+
+/// The media policy as the flags that set it: what nodes compare (`POLICY`), and what an admin
+/// is told to start a node with.
+pub(super) fn policy_flags(policy: crate::rooms::MediaPolicy) -> String {
+    match policy {
+        crate::rooms::MediaPolicy::Auto { mesh_max } => format!("--media auto --mesh-max {mesh_max}"),
+        crate::rooms::MediaPolicy::Sfu => "--media sfu".into(),
+        crate::rooms::MediaPolicy::Mesh => "--media mesh".into(),
+    }
 }
