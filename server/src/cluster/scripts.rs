@@ -268,7 +268,9 @@ pub(super) fn flag(yes: bool) -> String {
 /// is told to start a node with.
 pub(super) fn policy_flags(policy: crate::rooms::MediaPolicy) -> String {
     match policy {
-        crate::rooms::MediaPolicy::Auto { mesh_max } => format!("--media auto --mesh-max {mesh_max}"),
+        crate::rooms::MediaPolicy::Auto { mesh_max } => {
+            format!("--media auto --mesh-max {mesh_max}")
+        }
         crate::rooms::MediaPolicy::Sfu => "--media sfu".into(),
         crate::rooms::MediaPolicy::Mesh => "--media mesh".into(),
     }
