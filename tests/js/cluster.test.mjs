@@ -322,6 +322,47 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
   });
 });
 
+test("Redis restarted empty under a room whose media goes through a node: the nodes put its home back, and pages that cannot follow it there are still refused", {
+  timeout: 60000,
+}, async () => {
+  const own = await startRedis();
+  const [n1, n2] = await startCluster(own, 2, ["--node-timeout", "2s", "--media", "sfu"]);
+  nodes.push(n1, n2);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "socket.io");
+  for (const [c, name] of [
+    [ann, "Ann"],
+    [bob, "Bob"],
+  ]) {
+    const init = c.next("init-users");
+    c.emit("join-room", { roomId: "served", userName: name, sfu: true });
+    await init;
+  }
+  const home = redisCli(["GET", "fm:media:served"], own.port);
+  assert.match(home, /^[0-9a-f]{12}$/, "the room has a media home");
+  own.proc.kill("SIGKILL");
+  await own.exited;
+  const back = await startRedis(own.port);
+  try {
+    await until(() => redisCli(["GET", "fm:media:served"], own.port) === home, "the room's media home to be put back", {
+      ms: 8000,
+      every: 100,
+    });
+    assert.equal(redisCli(["SISMEMBER", `fm:homes:${home}`, "served"], own.port), "1");
+    await until(
+      async () => (await health(n1)).cluster.connected && (await health(n2)).cluster.connected,
+      "both nodes back in their cluster",
+      { ms: 8000, every: 100 },
+    );
+    const old = await client(n2.url, "socket.io");
+    const refused = old.next("error");
+    old.emit("join-room", { roomId: "served", userName: "Old" });
+    assert.match(await refused, /sends its media through the server/);
+  } finally {
+    back.proc.kill("SIGKILL");
+  }
+});
+
 test("a node that stalls past the node timeout is taken out, then steps down: its people are disconnected, and it serves again", {
   timeout: 60000,
 }, async () => {

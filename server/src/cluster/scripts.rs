@@ -200,19 +200,22 @@ if known then return 1 else return 2 end
 "#;
 
 /// ARGV: room, node, the peers of this node being admitted into `room` right now (comma-separated,
-/// possibly empty), then peer, name, sfu (`1` or `0`) triples: this node's members of `room` now. Puts back the ones
-/// Redis lost, takes out the ones it still lists for this node that have gone (never a peer
-/// being admitted: its JOIN may have run just before), tells every node who this node has in
-/// the room (all numbered), then returns `{seq, home, members...}` like JOIN: how a node catches up
-/// with a room after its connection to Redis was cut.
+/// possibly empty), the room's media home as this node knows it (or empty), whether that home is
+/// known dead (`1`: it was registered at neither of two looks), then peer, name, sfu (`1` or `0`)
+/// triples: this node's members of `room` now. Puts back the ones Redis lost, takes out the ones
+/// it still lists for this node that have gone (never a peer being admitted: its JOIN may have
+/// run just before), puts back the media home if Redis lost it (a new one, placed as at a move,
+/// when that home is dead), tells every node who this node has in the room (all numbered), then
+/// returns `{seq, home, members...}` like JOIN: how a node catches up with a room after its
+/// connection to Redis was cut.
 pub const RESYNC: &str = concat!(
     members!(),
     r#"
-local room, node = ARGV[1], ARGV[2]
+local room, node, known_home, home_dead = ARGV[1], ARGV[2], ARGV[4], ARGV[5] == '1'
 local joining = {}
 for peer in string.gmatch(ARGV[3], '[^,]+') do joining[peer] = true end
 local here = {}
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local peer, name = ARGV[i], ARGV[i + 1]
   here[peer] = true
   if redis.call('HEXISTS', K .. 'room:' .. room, peer) == 0 then add_member(room, peer, name, node, ARGV[i + 2] == '1') end
@@ -235,6 +238,23 @@ local peers = {}
 for peer in pairs(here) do table.insert(peers, peer) end
 local s = redis.call('INCR', K .. 'seq:' .. room)
 redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='members', room=room, node=node, peers=peers, seq=s}))
+-- A Redis restarted empty forgot where the room's media goes: the home the nodes remember is
+-- put back (the first node to catch up does it; the others find it there), or, when that home
+-- is dead, the room gets a new one, told to every node as a move is.
+if known_home ~= '' and redis.call('EXISTS', K .. 'room:' .. room) == 1 then
+  local home = redis.call('GET', K .. 'media:' .. room)
+  if home_dead and home == known_home then
+    redis.call('DEL', K .. 'media:' .. room)
+    redis.call('SREM', K .. 'homes:' .. known_home, room)
+    place(room)
+  elseif not home and not home_dead then
+    redis.call('SET', K .. 'media:' .. room, known_home)
+    redis.call('SADD', K .. 'homes:' .. known_home, room)
+    redis.call('HINCRBY', K .. 'load', known_home, redis.call('HLEN', K .. 'room:' .. room))
+  elseif not home then
+    place(room)
+  end
+end
 return snapshot(room, {})
 "#
 );

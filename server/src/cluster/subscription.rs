@@ -128,11 +128,24 @@ pub(super) async fn registered_nodes(link: &Link) -> Option<HashSet<NodeId>> {
 }
 
 /// Takes every followed room again from Redis; with `live` (the last look), a remote member
-/// Redis no longer lists leaves if its node is not among those nodes.
+/// Redis no longer lists leaves if its node is not among those nodes, and a media home that is
+/// not among them is replaced. A home Redis lost is put back.
 pub(super) async fn catch_up(hub: &Hub, link: &Link, live: Option<HashSet<NodeId>>) {
     for room in hub.followed_rooms() {
         let joining: Vec<String> = hub.joining(&room).iter().map(ToString::to_string).collect();
-        let mut args = vec![room.to_string(), link.node.to_string(), joining.join(",")];
+        let home = hub.media_home_of(&room);
+        // Dead: registered at neither of the two looks (only the last look knows).
+        let dead = match (&home, &live) {
+            (Some(home), Some(live)) => !live.contains(home),
+            _ => false,
+        };
+        let mut args = vec![
+            room.to_string(),
+            link.node.to_string(),
+            joining.join(","),
+            home.map(|h| h.to_string()).unwrap_or_default(),
+            flag(dead),
+        ];
         for (peer, name, sfu) in hub.local_members(&room) {
             args.push(peer.to_string());
             args.push(name.as_str().to_owned());

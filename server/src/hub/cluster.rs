@@ -482,6 +482,12 @@ impl Hub {
         }
     }
 
+    /// Cluster mode: the node carrying `room`'s media, as this node knows it (to put it back in a
+    /// Redis that lost it).
+    pub fn media_home_of(&self, room: &RoomId) -> Option<NodeId> {
+        self.lock().cluster.as_ref()?.homes.get(room).cloned()
+    }
+
     /// Cluster mode: the rooms this node follows (to subscribe again after a reconnect).
     pub fn followed_rooms(&self) -> Vec<RoomId> {
         self.lock()
