@@ -168,6 +168,36 @@ test("a room's media moves to a server at the fifth person, whichever nodes they
   await Promise.all(started.map((n) => n.stop()));
 });
 
+test("a state the rate limit refuses never reaches another node; the ones it took do, in order", {
+  timeout: 60000,
+}, async () => {
+  // One event a second after a burst of three: the join and two states are taken, the third
+  // state is refused at its sender's node.
+  const [n1, n2] = await cluster(2, ["--event-rate", "1", "--event-burst", "3"]);
+  const ann = await client(n1.url, "socket.io");
+  const bob = await client(n2.url, "socket.io");
+  await join(ann, "limited", "Ann");
+  const annHearsBob = ann.next("user-joined");
+  await join(bob, "limited", "Bob");
+  await annHearsBob;
+  const states = bob.record("state");
+  const refused = ann.next("error");
+  for (const muted of [true, false, true]) ann.emit("state", { muted, camera: true });
+  assert.match(await refused, /too many|rate|slow down/i);
+  // The limit is per second: once a second has passed, Ann's chat goes through the same path
+  // (her node's writer, then Bob's node), after the states she sent before it.
+  await sleep(1100);
+  const chat = bob.next("chat");
+  ann.emit("chat", { text: "after" });
+  assert.equal((await chat).text, "after");
+  assert.deepEqual(
+    states.map((s) => s.muted),
+    [true, false],
+    "the two states taken, and not the refused one",
+  );
+  await Promise.all([n1.stop(), n2.stop()]);
+});
+
 test("1,000 back-to-back signals from node 1 to node 3 arrive complete and in order", { timeout: 60000 }, async () => {
   const [n1, , n3] = await cluster(3, ["--event-rate", "100000", "--event-burst", "100000"]);
   const ann = await client(n1.url, "ws");

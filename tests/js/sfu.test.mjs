@@ -95,33 +95,42 @@ const fromServer = async (net, host, path) => {
   return stdout;
 };
 
-/** Waits until the page sends video to the server (packets out on its server connection). */
-const sendsToServer = (page) =>
+/** Waits until one report of the given `type` and `kind` on the page's connection to the server
+ * has every field of `positive` above zero. */
+const serverStats = (page, { type, kind, positive }, what, ms) =>
   until(
     () =>
-      page.evaluate(async () => {
-        if (!state.sfu) return false;
-        const stats = await state.sfu.pc.getStats();
-        return [...stats.values()].some((s) => s.type === "outbound-rtp" && s.kind === "video" && s.packetsSent > 0);
-      }),
+      page.evaluate(
+        async (want) => {
+          if (!state.sfu) return false;
+          const stats = await state.sfu.pc.getStats();
+          return [...stats.values()].some(
+            (s) => s.type === want.type && s.kind === want.kind && want.positive.every((f) => s[f] > 0),
+          );
+        },
+        { type, kind, positive },
+      ),
+    what,
+    { ms, every: 250 },
+  );
+
+/** Waits until the page sends video to the server (packets out on its server connection). */
+const sendsToServer = (page) =>
+  serverStats(
+    page,
+    { type: "outbound-rtp", kind: "video", positive: ["packetsSent"] },
     "the page's video to leave for the server",
-    { ms: 60000, every: 250 },
+    60000,
   );
 
 /** Waits until the page plays sound that came through the server (the fake microphone beeps, so
  * the energy received is not zero). */
 const hearsThroughServer = (page) =>
-  until(
-    () =>
-      page.evaluate(async () => {
-        if (!state.sfu) return false;
-        const stats = await state.sfu.pc.getStats();
-        return [...stats.values()].some(
-          (s) => s.type === "inbound-rtp" && s.kind === "audio" && s.packetsReceived > 0 && s.totalAudioEnergy > 0,
-        );
-      }),
+  serverStats(
+    page,
+    { type: "inbound-rtp", kind: "audio", positive: ["packetsReceived", "totalAudioEnergy"] },
     "the page to play sound that came through the server",
-    { ms: 20000, every: 250 },
+    20000,
   );
 
 /** Starts recording, in the page, the longest time each remote tile went without a new frame. */
