@@ -3,25 +3,24 @@
 //! (`Remote`). The hub stays the one place that decides: a peer of another node is kept in the
 //! core as a remote member, so the core's rules (who may signal whom, who hears a join) hold
 //! across nodes, and deliveries addressed to it are skipped here, its own node makes them.
-//!
-//! Each room this node has members in is mirrored: a `Pending` mirror buffers what arrives on
-//! the room's channel until the snapshot taken with the first local join answers; then it is
-//! `Live`, and a room event whose sequence number the mirror has seen is ignored. Sequence
-//! numbers come from Redis, which numbers a room's joins and leaves in the order it applies them.
+//! What this node knows of the rooms it follows (sequence numbers, buffered events, remote
+//! members, media homes) and the decisions that need nothing else are `mirror.rs`, a type with
+//! no I/O and no lock; this file is the glue between it, the core and the link.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::value::RawValue;
 
+use super::mirror::{Follow, HomeChange, MediaRoute, Mirror};
 use super::{Hub, State};
 use tokio::sync::oneshot;
 
 use crate::rooms::{Change, Delivery, Invitation, KeyDigest, MediaChange, Outcome, Refusal};
 use crate::wire::{
-    ChatText, ClientEvent, MediaMode, PeerId, PeerState, ProtocolError, RoomId, ServerEvent,
-    SfuReply, SfuRequest, UserName,
+    ChatText, ClientEvent, MediaMode, PeerId, PeerState, RoomId, ServerEvent, SfuReply, SfuRequest,
+    UserName,
 };
 
 /// A node of the cluster, named by itself at start.
@@ -240,7 +239,7 @@ impl Remote {
         }
     }
 
-    fn seq(&self) -> Option<u64> {
+    pub(super) fn seq(&self) -> Option<u64> {
         match self {
             Remote::Joined { seq, .. }
             | Remote::Left { seq, .. }
@@ -251,94 +250,17 @@ impl Remote {
     }
 }
 
-/// Where one piece of the core's work for the media forwarder goes.
-pub(super) enum MediaRoute {
-    /// This node's forwarder.
-    Here,
-    /// The room's media home, another node.
-    Home(Effect),
-    /// Nowhere: another node's forwarder opens that member, or the room has no home yet.
-    Nowhere,
-}
-
-/// How far this node follows a room.
-pub(super) enum Mirror {
-    /// Subscribed, waiting for the snapshot; what arrived meanwhile, in order.
-    Pending(Vec<Remote>),
-    /// Following: the last room sequence number applied.
-    Live { seq: u64 },
-}
-
-/// The hub's cluster state, under the hub's lock.
+/// The hub's cluster state, under the hub's lock: the link to the cluster, and what this node
+/// knows of the rooms it follows (`mirror.rs`).
 pub(super) struct ClusterState {
     pub link: Arc<dyn ClusterLink>,
-    /// Events a peer sent while its join waits for admission, in order.
-    pub waiting: HashMap<PeerId, VecDeque<Result<Option<ClientEvent>, ProtocolError>>>,
-    /// The room each of those peers is being admitted to.
-    pub joining: HashMap<PeerId, RoomId>,
-    /// The node of each remote member kept in the core.
-    pub remote: HashMap<PeerId, NodeId>,
-    pub mirrors: HashMap<RoomId, Mirror>,
-    /// The node carrying each followed room's media, for rooms whose media goes through one.
-    pub homes: HashMap<RoomId, NodeId>,
+    pub mirror: Mirror,
 }
 
 impl ClusterState {
     pub fn new(link: Arc<dyn ClusterLink>) -> Self {
-        Self {
-            link,
-            waiting: HashMap::new(),
-            joining: HashMap::new(),
-            remote: HashMap::new(),
-            mirrors: HashMap::new(),
-            homes: HashMap::new(),
-        }
-    }
-
-    /// Whether this node carries `room`'s media.
-    pub fn is_home(&self, room: &RoomId) -> bool {
-        self.homes.get(room) == Some(self.link.node())
-    }
-
-    /// Whether a room event is to be applied now: `false` when it is buffered (mirror pending),
-    /// already seen, or about a room this node does not follow.
-    pub fn accept(&mut self, remote: &Remote) -> bool {
-        let Some(room) = remote.room() else {
-            return true;
-        };
-        match self.mirrors.get_mut(room) {
-            None => false,
-            Some(Mirror::Pending(buffer)) => {
-                buffer.push(remote.clone());
-                false
-            }
-            Some(Mirror::Live { seq }) => match remote.seq() {
-                Some(at) if at <= *seq => false,
-                Some(at) => {
-                    *seq = at;
-                    true
-                }
-                None => true,
-            },
-        }
-    }
-
-    /// Makes a pending mirror live at `seq`; returns what it buffered (to be accepted again,
-    /// which drops what the snapshot has seen), or `None` when the mirror was live already (its
-    /// stream is complete: the snapshot adds nothing).
-    pub fn go_live(&mut self, room: &RoomId, seq: u64) -> Option<Vec<Remote>> {
-        match self.mirrors.insert(room.clone(), Mirror::Live { seq }) {
-            Some(Mirror::Pending(buffer)) => Some(buffer),
-            Some(live @ Mirror::Live { .. }) => {
-                self.mirrors.insert(room.clone(), live);
-                None
-            }
-            None => Some(Vec::new()),
-        }
-    }
-
-    pub fn is_remote(&self, peer: PeerId) -> bool {
-        self.remote.contains_key(&peer)
+        let mirror = Mirror::new(link.node().clone());
+        Self { link, mirror }
     }
 }
 
@@ -361,7 +283,7 @@ impl Hub {
             peer, room, event, ..
         } = request;
         if let Some(cluster) = &mut state.cluster {
-            cluster.joining.remove(&peer);
+            cluster.mirror.joining.remove(&peer);
         }
         if let Admission::Admitted(snapshot, invitation) = &admission {
             state.take_snapshot(&room, snapshot);
@@ -370,7 +292,7 @@ impl Hub {
         if !state.peers.contains_key(&peer) {
             // Gone while its join waited: undo the cluster's half.
             if let Some(cluster) = &mut state.cluster {
-                cluster.waiting.remove(&peer);
+                cluster.mirror.waiting.remove(&peer);
                 if matches!(admission, Admission::Admitted(..)) {
                     cluster.link.publish(Effect::Left {
                         room: room.clone(),
@@ -422,7 +344,7 @@ impl Hub {
         let Some(cluster) = &mut state.cluster else {
             return;
         };
-        if cluster.accept(&remote) {
+        if cluster.mirror.accept(&remote) {
             state.apply_remote(remote);
         }
     }
@@ -437,16 +359,17 @@ impl Hub {
         let Some(cluster) = &mut state.cluster else {
             return;
         };
-        if !cluster.mirrors.contains_key(room) {
+        if !cluster.mirror.follows.contains_key(room) {
             return;
         }
         cluster
-            .mirrors
-            .insert(room.clone(), Mirror::Live { seq: snapshot.seq });
+            .mirror
+            .follows
+            .insert(room.clone(), Follow::Live { seq: snapshot.seq });
         if let Some(live) = live_nodes {
             let listed: HashSet<PeerId> = snapshot.members.iter().map(|m| m.peer).collect();
             let state = &mut *state;
-            let remote = state.cluster.as_ref().map(|c| &c.remote);
+            let remote = state.cluster.as_ref().map(|c| &c.mirror.remote);
             let gone: Vec<PeerId> = state
                 .rooms
                 .members(room)
@@ -485,7 +408,13 @@ impl Hub {
     /// Cluster mode: the node carrying `room`'s media, as this node knows it (to put it back in a
     /// Redis that lost it).
     pub fn media_home_of(&self, room: &RoomId) -> Option<NodeId> {
-        self.lock().cluster.as_ref()?.homes.get(room).cloned()
+        self.lock()
+            .cluster
+            .as_ref()?
+            .mirror
+            .homes
+            .get(room)
+            .cloned()
     }
 
     /// Cluster mode: the rooms this node follows (to subscribe again after a reconnect).
@@ -493,7 +422,7 @@ impl Hub {
         self.lock()
             .cluster
             .as_ref()
-            .map(|c| c.mirrors.keys().cloned().collect())
+            .map(|c| c.mirror.follows.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -501,7 +430,8 @@ impl Hub {
     pub fn joining(&self, room: &RoomId) -> Vec<PeerId> {
         let state = self.lock();
         state.cluster.as_ref().map_or_else(Vec::new, |c| {
-            c.joining
+            c.mirror
+                .joining
                 .iter()
                 .filter(|(_, r)| *r == room)
                 .map(|(peer, _)| *peer)
@@ -550,16 +480,17 @@ impl State {
         else {
             return;
         };
-        cluster.waiting.entry(peer).or_default();
-        cluster.joining.insert(peer, room.clone());
+        cluster.mirror.waiting.entry(peer).or_default();
+        cluster.mirror.joining.insert(peer, room.clone());
         // Until the room is live here, every admission waits for the subscription itself (a
         // repeated SUBSCRIBE is harmless): its snapshot must not predate what the channel
         // delivers, or the events in between would be lost.
-        let subscribe = !matches!(cluster.mirrors.get(room), Some(Mirror::Live { .. }));
+        let subscribe = !matches!(cluster.mirror.follows.get(room), Some(Follow::Live { .. }));
         cluster
-            .mirrors
+            .mirror
+            .follows
             .entry(room.clone())
-            .or_insert_with(|| Mirror::Pending(Vec::new()));
+            .or_insert_with(|| Follow::Pending(Vec::new()));
         let request = JoinRequest {
             peer,
             room: room.clone(),
@@ -578,12 +509,12 @@ impl State {
             let Some(cluster) = &mut self.cluster else {
                 return;
             };
-            cluster.joining.remove(&peer);
-            let Some(queue) = cluster.waiting.get_mut(&peer) else {
+            cluster.mirror.joining.remove(&peer);
+            let Some(queue) = cluster.mirror.waiting.get_mut(&peer) else {
                 return;
             };
             let Some(event) = queue.pop_front() else {
-                cluster.waiting.remove(&peer);
+                cluster.mirror.waiting.remove(&peer);
                 return;
             };
             match event {
@@ -612,7 +543,7 @@ impl State {
                 user_name,
                 signal,
             } = event
-                && let Some(node) = cluster.remote.get(to)
+                && let Some(node) = cluster.mirror.remote.get(to)
             {
                 cluster.link.publish(Effect::Signal {
                     node: node.clone(),
@@ -665,7 +596,7 @@ impl State {
             return;
         };
         let me = cluster.link.node().clone();
-        let Some(replay) = cluster.go_live(room, snapshot.seq) else {
+        let Some(replay) = cluster.mirror.go_live(room, snapshot.seq) else {
             return;
         };
         let now = Instant::now();
@@ -674,7 +605,10 @@ impl State {
                 continue;
             }
             if let Some(cluster) = &mut self.cluster {
-                cluster.remote.insert(member.peer, member.node.clone());
+                cluster
+                    .mirror
+                    .remote
+                    .insert(member.peer, member.node.clone());
             }
             let outcome = self.rooms.join_remote(
                 member.peer,
@@ -689,7 +623,11 @@ impl State {
             self.media_home(room, home);
         }
         for remote in replay {
-            if self.cluster.as_mut().is_some_and(|c| c.accept(&remote)) {
+            if self
+                .cluster
+                .as_mut()
+                .is_some_and(|c| c.mirror.accept(&remote))
+            {
                 self.apply_remote(remote);
             }
         }
@@ -705,7 +643,7 @@ impl State {
                 if member.node == *cluster.link.node() || self.peers.contains_key(&member.peer) {
                     return;
                 }
-                cluster.remote.insert(member.peer, member.node);
+                cluster.mirror.remote.insert(member.peer, member.node);
                 let outcome = self.rooms.join_remote(
                     member.peer,
                     room,
@@ -716,7 +654,7 @@ impl State {
                 self.apply(outcome);
             }
             Remote::Left { room, peer, .. } => {
-                if cluster.is_remote(peer) && self.rooms.room_of(peer) == Some(&room) {
+                if cluster.mirror.is_remote(peer) && self.rooms.room_of(peer) == Some(&room) {
                     self.drop_remote(peer);
                     self.forget_if_unused(&room);
                 }
@@ -730,8 +668,8 @@ impl State {
                 // Only for a room whose media this node carries, from a member of it on another
                 // node; the core checks the rest as it does a local page's (a request forged
                 // into Redis, or from someone who has left, reaches no forwarder).
-                let ours = cluster.is_remote(from)
-                    && cluster.is_home(&room)
+                let ours = cluster.mirror.is_remote(from)
+                    && cluster.mirror.is_home(&room)
                     && self.rooms.room_of(from) == Some(&room);
                 if !ours {
                     tracing::debug!(%from, room = %room, "cross-node media request dropped: not for a room whose media this node carries");
@@ -757,13 +695,9 @@ impl State {
             Remote::Members {
                 room, node, peers, ..
             } => {
-                let gone: Vec<PeerId> = self
-                    .rooms
-                    .members(&room)
-                    .iter()
-                    .copied()
-                    .filter(|p| cluster.remote.get(p) == Some(&node) && !peers.contains(p))
-                    .collect();
+                let gone = cluster
+                    .mirror
+                    .gone_from(&node, self.rooms.members(&room), &peers);
                 for peer in gone {
                     self.drop_remote(peer);
                 }
@@ -779,7 +713,7 @@ impl State {
                 // Checked like a signal: a message forged into Redis (from no member, or under
                 // another name than its sender's), or from someone who has already left,
                 // reaches nobody.
-                let genuine = cluster.is_remote(from)
+                let genuine = cluster.mirror.is_remote(from)
                     && self.rooms.room_of(from) == Some(&room)
                     && self.rooms.name_of(from) == Some(&user_name);
                 if !genuine {
@@ -808,7 +742,7 @@ impl State {
                 });
             }
             Remote::State(RoomState { room, from, state }) => {
-                if cluster.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
+                if cluster.mirror.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
                     let outcome = self.rooms.set_remote_state(from, state);
                     self.apply(outcome);
                 }
@@ -845,7 +779,7 @@ impl State {
         let outcome = self.rooms.disconnect(peer);
         self.apply(outcome);
         if let Some(cluster) = &mut self.cluster {
-            cluster.remote.remove(&peer);
+            cluster.mirror.remote.remove(&peer);
         }
     }
 
@@ -856,25 +790,20 @@ impl State {
             return;
         };
         let members = self.rooms.members(room).to_vec();
-        // A room whose media this node carries is followed while anyone is in it.
-        let in_use = members.iter().any(|p| !cluster.is_remote(*p))
-            || cluster.joining.values().any(|r| r == room)
-            || (cluster.is_home(room) && !members.is_empty());
-        if in_use {
+        if cluster.mirror.in_use(room, &members) {
             return;
         }
         for peer in members {
             // Its departure concerns no local peer: nothing to deliver.
             let _ = self.rooms.disconnect(peer);
             if let Some(cluster) = &mut self.cluster {
-                cluster.remote.remove(&peer);
+                cluster.mirror.remote.remove(&peer);
             }
         }
-        if let Some(cluster) = &mut self.cluster {
-            cluster.homes.remove(room);
-            if cluster.mirrors.remove(room).is_some() {
-                cluster.link.forget_room(room.clone());
-            }
+        if let Some(cluster) = &mut self.cluster
+            && cluster.mirror.forget_room(room)
+        {
+            cluster.link.forget_room(room.clone());
         }
     }
 
@@ -885,27 +814,27 @@ impl State {
         let Some(cluster) = &mut self.cluster else {
             return;
         };
-        let me = cluster.link.node().clone();
-        let before = cluster.homes.insert(room.clone(), home.clone());
-        if before.as_ref() != Some(&home) {
-            tracing::info!(room = %room, home = %home, here = (home == me), "room media carried by a node");
-        }
-        if self.rooms.media_of(room) != Some(MediaMode::Sfu) {
-            let outcome = self.rooms.move_to_sfu(room);
-            self.apply(outcome);
-            return;
-        }
-        if before.as_ref() == Some(&home) {
-            return;
-        }
+        let moved = self.rooms.media_of(room) == Some(MediaMode::Sfu);
+        let (opens_here, closes_here) = match cluster.mirror.set_home(room, home, moved) {
+            HomeChange::Same => return,
+            HomeChange::First => {
+                let outcome = self.rooms.move_to_sfu(room);
+                self.apply(outcome);
+                return;
+            }
+            HomeChange::Moved {
+                opens_here,
+                closes_here,
+            } => (opens_here, closes_here),
+        };
         let members = self.rooms.members(room).to_vec();
         // Memberships are never refused by the forwarder's queue (only page requests are).
         if let Some(media) = &self.media {
             for &peer in &members {
-                if home == me {
+                if opens_here {
                     let room = room.clone();
                     let _ = media.send(MediaChange::Open { peer, room });
-                } else if before.as_ref() == Some(&me) {
+                } else if closes_here {
                     let _ = media.send(MediaChange::Close { peer });
                 }
             }
@@ -931,28 +860,11 @@ impl State {
         let Some(cluster) = &self.cluster else {
             return MediaRoute::Here;
         };
-        match change {
-            MediaChange::Open { room, .. } if cluster.is_home(room) => MediaRoute::Here,
-            MediaChange::Open { .. } => MediaRoute::Nowhere,
-            MediaChange::Close { .. } => MediaRoute::Here,
-            MediaChange::Request { peer, request } => {
-                let Some(room) = self.rooms.room_of(*peer) else {
-                    return MediaRoute::Nowhere;
-                };
-                match cluster.homes.get(room) {
-                    Some(home) if home == cluster.link.node() => MediaRoute::Here,
-                    Some(home) => MediaRoute::Home(Effect::SfuRequest {
-                        node: home.clone(),
-                        request: CrossSfuRequest {
-                            room: room.clone(),
-                            from: *peer,
-                            request: request.clone(),
-                        },
-                    }),
-                    None => MediaRoute::Nowhere,
-                }
-            }
-        }
+        let room = match change {
+            MediaChange::Request { peer, .. } => self.rooms.room_of(*peer),
+            _ => None,
+        };
+        cluster.mirror.media_route(change, room)
     }
 
     /// Cluster mode: a forwarder's reply to a page on another node goes there; the event comes
@@ -961,7 +873,7 @@ impl State {
         let Some((cluster, node)) = self
             .cluster
             .as_ref()
-            .and_then(|c| Some((c, c.remote.get(&peer)?)))
+            .and_then(|c| Some((c, c.mirror.remote.get(&peer)?)))
         else {
             return Some(event);
         };
@@ -979,7 +891,9 @@ impl State {
     }
 
     pub(super) fn is_remote(&self, peer: PeerId) -> bool {
-        self.cluster.as_ref().is_some_and(|c| c.is_remote(peer))
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.mirror.is_remote(peer))
     }
 }
 
@@ -989,14 +903,6 @@ mod tests {
 
     fn room() -> RoomId {
         RoomId::parse("standup").unwrap()
-    }
-
-    fn left(seq: u64) -> Remote {
-        Remote::Left {
-            room: room(),
-            peer: PeerId::random(),
-            seq,
-        }
     }
 
     struct NoLink(NodeId);
@@ -1062,29 +968,5 @@ mod tests {
             1,
             "past the burst: refused as over the rate"
         );
-    }
-
-    #[test]
-    fn a_pending_mirror_buffers_then_replays_only_what_its_snapshot_has_not_seen() {
-        let mut state = ClusterState::new(Arc::new(NoLink("a".into())));
-        assert!(!state.accept(&left(1)), "a room not followed is ignored");
-        state.mirrors.insert(room(), Mirror::Pending(Vec::new()));
-        for seq in [4, 5, 6] {
-            assert!(!state.accept(&left(seq)), "buffered while pending");
-        }
-        let replay = state.go_live(&room(), 5).expect("it was pending");
-        let applied: Vec<u64> = replay
-            .iter()
-            .filter(|r| state.accept(r))
-            .filter_map(Remote::seq)
-            .collect();
-        assert_eq!(applied, [6], "what the snapshot has seen is dropped");
-        assert!(!state.accept(&left(6)), "seen already");
-        assert!(
-            state.go_live(&room(), 9).is_none(),
-            "a live mirror keeps its stream"
-        );
-        assert!(state.accept(&left(7)));
-        assert!(!state.accept(&left(7)), "a repeat is ignored");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 mod media_queue;
+mod mirror;
 #[cfg(test)]
 pub(crate) mod recorded;
 
@@ -17,7 +18,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use self::cluster::{ClusterState, Effect, MediaRoute};
+use self::cluster::{ClusterState, Effect};
+use self::mirror::MediaRoute;
 use crate::metrics::Metrics;
 use crate::rooms::{
     Change, Delivery, Invitation, InviteError, Limits, MeetingKeys, Moment, Outcome, Refusal, Role,
@@ -354,7 +356,7 @@ impl Hub {
         };
         self.metrics.connection(connected.transport, -1);
         if let Some(cluster) = &mut state.cluster {
-            cluster.waiting.remove(&peer);
+            cluster.mirror.waiting.remove(&peer);
         }
         let outcome = state.rooms.disconnect(peer);
         state.apply(outcome);
@@ -408,7 +410,7 @@ impl State {
         event: Result<Option<ClientEvent>, ProtocolError>,
     ) {
         if let Some(cluster) = &mut self.cluster
-            && let Some(queue) = cluster.waiting.get_mut(&peer)
+            && let Some(queue) = cluster.mirror.waiting.get_mut(&peer)
         {
             // As many as the rate limit lets a peer send at once (`--event-burst`): what one
             // node would take from it in the same moment. A fixed 256 refused the rest of a page's

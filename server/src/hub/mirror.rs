@@ -1,0 +1,337 @@
+//! What this node knows of the cluster's rooms it follows, with no I/O and no lock: the hub
+//! holds it under its lock, asks it what to do with what other nodes say, and does it.
+//!
+//! Each room this node has members in is followed: `Pending` buffers what arrives on the
+//! room's channel until the snapshot taken with the first local join answers; then it is
+//! `Live`, and a room event whose sequence number it has seen is ignored. Sequence numbers come
+//! from Redis, which numbers a room's joins and leaves in the order it applies them. Beside
+//! that: the node of each remote member, the peers whose join waits for the cluster (and what
+//! they sent meanwhile), and the node carrying each room's media.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::cluster::{CrossSfuRequest, Effect, NodeId, Remote};
+use crate::rooms::MediaChange;
+use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId};
+
+/// Where one piece of the core's work for the media forwarder goes.
+pub(super) enum MediaRoute {
+    /// This node's forwarder.
+    Here,
+    /// The room's media home, another node.
+    Home(Effect),
+    /// Nowhere: another node's forwarder opens that member, or the room has no home yet.
+    Nowhere,
+}
+
+/// How far this node follows a room.
+pub(super) enum Follow {
+    /// Subscribed, waiting for the snapshot; what arrived meanwhile, in order.
+    Pending(Vec<Remote>),
+    /// Following: the last room sequence number applied.
+    Live { seq: u64 },
+}
+
+/// What a new media home means here (see [`Mirror::set_home`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum HomeChange {
+    /// The same home as before: nothing to do.
+    Same,
+    /// The room's first home: the room moves to the server.
+    First,
+    /// Another node than before carries the room's media now.
+    Moved {
+        /// This node opens every member at its forwarder.
+        opens_here: bool,
+        /// This node carried it: it closes them.
+        closes_here: bool,
+    },
+}
+
+pub(super) struct Mirror {
+    node: NodeId,
+    /// Events a peer sent while its join waits for admission, in order.
+    pub waiting: HashMap<PeerId, VecDeque<Result<Option<ClientEvent>, ProtocolError>>>,
+    /// The room each of those peers is being admitted to.
+    pub joining: HashMap<PeerId, RoomId>,
+    /// The node of each remote member kept in the core.
+    pub remote: HashMap<PeerId, NodeId>,
+    pub follows: HashMap<RoomId, Follow>,
+    /// The node carrying each followed room's media, for rooms whose media goes through one.
+    pub homes: HashMap<RoomId, NodeId>,
+}
+
+impl Mirror {
+    pub fn new(node: NodeId) -> Self {
+        Self {
+            node,
+            waiting: HashMap::new(),
+            joining: HashMap::new(),
+            remote: HashMap::new(),
+            follows: HashMap::new(),
+            homes: HashMap::new(),
+        }
+    }
+
+    /// Whether this node carries `room`'s media.
+    pub fn is_home(&self, room: &RoomId) -> bool {
+        self.homes.get(room) == Some(&self.node)
+    }
+
+    /// Whether a room event is to be applied now: `false` when it is buffered (pending),
+    /// already seen, or about a room this node does not follow.
+    pub fn accept(&mut self, remote: &Remote) -> bool {
+        let Some(room) = remote.room() else {
+            return true;
+        };
+        match self.follows.get_mut(room) {
+            None => false,
+            Some(Follow::Pending(buffer)) => {
+                buffer.push(remote.clone());
+                false
+            }
+            Some(Follow::Live { seq }) => match remote.seq() {
+                Some(at) if at <= *seq => false,
+                Some(at) => {
+                    *seq = at;
+                    true
+                }
+                None => true,
+            },
+        }
+    }
+
+    /// Makes a pending room live at `seq`; returns what it buffered (to be accepted again,
+    /// which drops what the snapshot has seen), or `None` when it was live already (its stream
+    /// is complete: the snapshot adds nothing).
+    pub fn go_live(&mut self, room: &RoomId, seq: u64) -> Option<Vec<Remote>> {
+        match self.follows.insert(room.clone(), Follow::Live { seq }) {
+            Some(Follow::Pending(buffer)) => Some(buffer),
+            Some(live @ Follow::Live { .. }) => {
+                self.follows.insert(room.clone(), live);
+                None
+            }
+            None => Some(Vec::new()),
+        }
+    }
+
+    pub fn is_remote(&self, peer: PeerId) -> bool {
+        self.remote.contains_key(&peer)
+    }
+
+    /// Whether this node must go on following `room`, whose members are `members`: while a
+    /// local peer is in it or joining it, and, for a room whose media it carries, while anyone
+    /// is in it.
+    pub fn in_use(&self, room: &RoomId, members: &[PeerId]) -> bool {
+        members.iter().any(|p| !self.is_remote(*p))
+            || self.joining.values().any(|r| r == room)
+            || (self.is_home(room) && !members.is_empty())
+    }
+
+    /// Stops following `room`; true if it was followed (its channel is to be left).
+    pub fn forget_room(&mut self, room: &RoomId) -> bool {
+        self.homes.remove(room);
+        self.follows.remove(room).is_some()
+    }
+
+    /// The remote members among `members` that `node` no longer has (it listed `peers`).
+    pub fn gone_from(&self, node: &NodeId, members: &[PeerId], peers: &[PeerId]) -> Vec<PeerId> {
+        members
+            .iter()
+            .copied()
+            .filter(|p| self.remote.get(p) == Some(node) && !peers.contains(p))
+            .collect()
+    }
+
+    /// `room`'s media goes through `home` now; `moved`: the room's media already went through
+    /// a server (the core had moved it).
+    pub fn set_home(&mut self, room: &RoomId, home: NodeId, moved: bool) -> HomeChange {
+        let before = self.homes.insert(room.clone(), home.clone());
+        if before.as_ref() != Some(&home) {
+            tracing::info!(room = %room, home = %home, here = (home == self.node), "room media carried by a node");
+        }
+        if !moved {
+            return HomeChange::First;
+        }
+        if before.as_ref() == Some(&home) {
+            return HomeChange::Same;
+        }
+        HomeChange::Moved {
+            opens_here: home == self.node,
+            closes_here: before.as_ref() == Some(&self.node),
+        }
+    }
+
+    /// Where the core's work for the media forwarder goes, `room` being the requesting peer's
+    /// room. Only a room's media home opens its members; a local page's request goes to the
+    /// home, wherever it is.
+    pub fn media_route(&self, change: &MediaChange, room: Option<&RoomId>) -> MediaRoute {
+        match change {
+            MediaChange::Open { room, .. } if self.is_home(room) => MediaRoute::Here,
+            MediaChange::Open { .. } => MediaRoute::Nowhere,
+            MediaChange::Close { .. } => MediaRoute::Here,
+            MediaChange::Request { peer, request } => {
+                let Some(room) = room else {
+                    return MediaRoute::Nowhere;
+                };
+                match self.homes.get(room) {
+                    Some(home) if *home == self.node => MediaRoute::Here,
+                    Some(home) => MediaRoute::Home(Effect::SfuRequest {
+                        node: home.clone(),
+                        request: CrossSfuRequest {
+                            room: room.clone(),
+                            from: *peer,
+                            request: request.clone(),
+                        },
+                    }),
+                    None => MediaRoute::Nowhere,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::SfuRequest;
+
+    fn room() -> RoomId {
+        RoomId::parse("r").unwrap()
+    }
+
+    fn left(seq: u64) -> Remote {
+        Remote::Left {
+            room: room(),
+            peer: PeerId::random(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn a_pending_room_buffers_then_replays_only_what_its_snapshot_has_not_seen() {
+        let mut mirror = Mirror::new("a".into());
+        assert!(!mirror.accept(&left(1)), "a room not followed is ignored");
+        mirror.follows.insert(room(), Follow::Pending(Vec::new()));
+        for seq in [4, 5, 6] {
+            assert!(!mirror.accept(&left(seq)), "buffered while pending");
+        }
+        let replay = mirror.go_live(&room(), 5).expect("it was pending");
+        let applied: Vec<u64> = replay
+            .iter()
+            .filter(|r| mirror.accept(r))
+            .filter_map(Remote::seq)
+            .collect();
+        assert_eq!(applied, [6], "what the snapshot has seen is dropped");
+        assert!(!mirror.accept(&left(6)), "seen already");
+        assert!(
+            mirror.go_live(&room(), 9).is_none(),
+            "a live room keeps its stream"
+        );
+        assert!(mirror.accept(&left(7)));
+        assert!(!mirror.accept(&left(7)), "a repeat is ignored");
+    }
+
+    #[test]
+    fn a_room_is_followed_while_a_local_peer_is_in_it_or_joining_or_while_its_media_is_carried_here()
+     {
+        let mut mirror = Mirror::new("a".into());
+        let (local, remote) = (PeerId::random(), PeerId::random());
+        mirror.remote.insert(remote, "b".into());
+        assert!(mirror.in_use(&room(), &[local, remote]));
+        assert!(!mirror.in_use(&room(), &[remote]), "only remote members");
+        mirror.joining.insert(local, room());
+        assert!(
+            mirror.in_use(&room(), &[remote]),
+            "someone here is joining it"
+        );
+        mirror.joining.clear();
+        mirror.set_home(&room(), "a".into(), true);
+        assert!(
+            mirror.in_use(&room(), &[remote]),
+            "its media is carried here"
+        );
+        assert!(!mirror.in_use(&room(), &[]), "nobody left in it");
+        mirror.follows.insert(room(), Follow::Live { seq: 1 });
+        assert!(mirror.forget_room(&room()), "it was followed");
+        assert!(!mirror.is_home(&room()), "its home is forgotten with it");
+        assert!(!mirror.forget_room(&room()));
+    }
+
+    #[test]
+    fn a_node_that_says_who_it_has_takes_out_only_its_own_members_not_listed() {
+        let mut mirror = Mirror::new("a".into());
+        let [kept, gone, other, local] = [(); 4].map(|_| PeerId::random());
+        for peer in [kept, gone] {
+            mirror.remote.insert(peer, "b".into());
+        }
+        mirror.remote.insert(other, "c".into());
+        let members = [kept, gone, other, local];
+        assert_eq!(mirror.gone_from(&"b".into(), &members, &[kept]), [gone]);
+    }
+
+    #[test]
+    fn a_new_home_moves_the_room_the_first_time_then_opens_or_closes_its_members_here() {
+        let mut mirror = Mirror::new("a".into());
+        assert_eq!(
+            mirror.set_home(&room(), "b".into(), false),
+            HomeChange::First
+        );
+        assert_eq!(mirror.set_home(&room(), "b".into(), true), HomeChange::Same);
+        assert_eq!(
+            mirror.set_home(&room(), "a".into(), true),
+            HomeChange::Moved {
+                opens_here: true,
+                closes_here: false
+            }
+        );
+        assert_eq!(
+            mirror.set_home(&room(), "c".into(), true),
+            HomeChange::Moved {
+                opens_here: false,
+                closes_here: true
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_home_opens_members_and_a_pages_request_goes_to_the_home() {
+        let mut mirror = Mirror::new("a".into());
+        let peer = PeerId::random();
+        let open = MediaChange::Open { peer, room: room() };
+        let request = MediaChange::Request {
+            peer,
+            request: SfuRequest::Offer("v=0".into()),
+        };
+        assert!(matches!(
+            mirror.media_route(&open, None),
+            MediaRoute::Nowhere
+        ));
+        assert!(
+            matches!(
+                mirror.media_route(&request, Some(&room())),
+                MediaRoute::Nowhere
+            ),
+            "no home yet"
+        );
+        mirror.set_home(&room(), "b".into(), true);
+        match mirror.media_route(&request, Some(&room())) {
+            MediaRoute::Home(Effect::SfuRequest { node, request }) => {
+                assert_eq!((&*node, request.from), ("b", peer));
+            }
+            _ => panic!("a request goes to the home's node"),
+        }
+        assert!(
+            matches!(mirror.media_route(&request, None), MediaRoute::Nowhere),
+            "roomless"
+        );
+        mirror.set_home(&room(), "a".into(), true);
+        assert!(matches!(mirror.media_route(&open, None), MediaRoute::Here));
+        assert!(matches!(
+            mirror.media_route(&request, Some(&room())),
+            MediaRoute::Here
+        ));
+        let close = MediaChange::Close { peer };
+        assert!(matches!(mirror.media_route(&close, None), MediaRoute::Here));
+    }
+}
