@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::cluster::{CrossSfuRequest, Effect, NodeId, Remote};
+use super::cluster_link::{CrossSfuRequest, Effect, NodeId, Remote};
 use crate::rooms::MediaChange;
 use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId};
 

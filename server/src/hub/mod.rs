@@ -4,6 +4,7 @@
 //! tell it.
 
 pub mod cluster;
+mod cluster_link;
 mod media_queue;
 mod mirror;
 #[cfg(test)]
