@@ -618,8 +618,7 @@ test("a network that lets only TCP through: the call goes over TCP on the HTTPS 
   );
   try {
     // A firewall that lets only TCP through to the server: in each laptop, UDP to the server's
-    // address is prohibited by a policy-routing rule (the test machines' kernels have no
-    // netfilter or tc actions to drop it at the server).
+    // address is prohibited by a policy-routing rule (iproute2 alone, nothing at the server).
     for (const host of ["w1", "w2", "w3"]) {
       const rule = await runIn(net.ns(host), "ip", ["rule", "add", "ipproto", "udp", "to", "10.84.0.1", "prohibit"]);
       assert.equal(rule.code, 0, rule.stderr);
@@ -650,7 +649,7 @@ test("a network that lets only TCP through: the call goes over TCP on the HTTPS 
 test("a server behind a NAT (--media-public-address): pages outside reach its media through the public address", {
   skip,
   timeout: 180000,
-}, async () => {
+}, async (t) => {
   const net = createLan({ srv: "10.88.0.1", out: "10.88.0.11" });
   try {
     // The server's machine sits behind a 1:1 NAT, as a cloud VM does: the laptop reaches it only
@@ -664,8 +663,14 @@ test("a server behind a NAT (--media-public-address): pages outside reach its me
       ["add", "rule", "ip", "fm", "input", "ct", "status", "dnat", "accept"],
       ["add", "rule", "ip", "fm", "input", "ip", "saddr", "10.88.0.11", "drop"],
     ];
-    for (const rule of nat) {
+    for (const [i, rule] of nat.entries()) {
       const added = await runIn(net.ns("srv"), "nft", rule);
+      // A kernel built without nf_tables cannot make the NAT: said, and skipped (the test
+      // machines' kernels have it built in).
+      if (i === 0 && /not supported|No such file/i.test(added.stderr)) {
+        t.skip(`no NAT on this kernel (nft: ${added.stderr.trim()})`);
+        return;
+      }
       assert.equal(added.code, 0, added.stderr);
     }
     const route = await runIn(net.ns("out"), "ip", ["route", "add", "10.88.0.100/32", "via", "10.88.0.1"]);
