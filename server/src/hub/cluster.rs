@@ -4,8 +4,9 @@
 //! core as a remote member, so the core's rules (who may signal whom, who hears a join) hold
 //! across nodes, and deliveries addressed to it are skipped here, its own node makes them.
 //! What this node knows of the rooms it follows (sequence numbers, buffered events, remote
-//! members, media homes) and the decisions that need nothing else are `mirror.rs`, a type with
-//! no I/O and no lock; this file is the glue between it, the core and the link.
+//! members, media homes) and what to do with each message of another node are `mirror.rs`, a
+//! type with no I/O and no lock; this file is the glue between it, the core and the link: it
+//! applies the mirror's steps to the core and hands the core's outcomes on.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ pub use super::cluster_link::{
     Admission, ClusterLink, CrossSfuReply, CrossSfuRequest, CrossSignal, Effect, JoinRequest,
     MediaReply, NodeId, Remote, RemoteMember, RoomChat, RoomState, Snapshot,
 };
-use super::mirror::{Follow, HomeChange, MediaRoute, Mirror};
+use super::mirror::{Follow, HomeChange, MediaRoute, Mirror, Step};
 use super::{Hub, State};
 
 use crate::rooms::{Change, Delivery, KeyDigest, MediaChange, Outcome, Refusal};
@@ -409,12 +410,13 @@ impl State {
         let Some(cluster) = &mut self.cluster else {
             return;
         };
-        match remote {
-            Remote::Joined { room, member, .. } => {
-                if member.node == *cluster.link.node() || self.peers.contains_key(&member.peer) {
-                    return;
-                }
-                cluster.mirror.remote.insert(member.peer, member.node);
+        let peers = &self.peers;
+        match cluster
+            .mirror
+            .decide(remote, &self.rooms, |p| peers.contains_key(&p))
+        {
+            Step::Ignore(why) => tracing::debug!(why, "a cluster message concerns nobody here"),
+            Step::Join(room, member) => {
                 let outcome = self.rooms.join_remote(
                     member.peer,
                     room,
@@ -424,124 +426,29 @@ impl State {
                 );
                 self.apply(outcome);
             }
-            Remote::Left { room, peer, .. } => {
-                if cluster.mirror.is_remote(peer) && self.rooms.room_of(peer) == Some(&room) {
-                    self.drop_remote(peer);
-                    self.forget_if_unused(&room);
-                }
-            }
-            Remote::MediaHome { room, home, .. } => self.media_home(&room, home),
-            Remote::SfuRequest(CrossSfuRequest {
-                room,
-                from,
-                request,
-            }) => {
-                // Only for a room whose media this node carries, from a member of it on another
-                // node; the core checks the rest as it does a local page's (a request forged
-                // into Redis, or from someone who has left, reaches no forwarder).
-                let ours = cluster.mirror.is_remote(from)
-                    && cluster.mirror.is_home(&room)
-                    && self.rooms.room_of(from) == Some(&room);
-                if !ours {
-                    tracing::debug!(%from, room = %room, "cross-node media request dropped: not for a room whose media this node carries");
-                    return;
-                }
-                let outcome = self.rooms.remote_sfu(from, request);
-                self.apply(outcome);
-            }
-            Remote::SfuReply(CrossSfuReply { room, to, reply }) => {
-                let here = self.peers.contains_key(&to) && self.rooms.room_of(to) == Some(&room);
-                if !here {
-                    tracing::debug!(%to, room = %room, "cross-node media reply dropped: its page is not in that room here");
-                    return;
-                }
-                self.apply(Outcome {
-                    deliveries: vec![Delivery {
-                        to,
-                        event: reply.event(),
-                    }],
-                    changes: Vec::new(),
-                });
-            }
-            Remote::Members {
-                room, node, peers, ..
-            } => {
-                let gone = cluster
-                    .mirror
-                    .gone_from(&node, self.rooms.members(&room), &peers);
+            Step::Drop(room, gone) => {
                 for peer in gone {
                     self.drop_remote(peer);
                 }
                 self.forget_if_unused(&room);
             }
-            Remote::Chat(RoomChat {
-                room,
-                from,
-                user_name,
-                text,
-                at,
-            }) => {
-                // Checked like a signal: a message forged into Redis (from no member, or under
-                // another name than its sender's), or from someone who has already left,
-                // reaches nobody.
-                let genuine = cluster.mirror.is_remote(from)
-                    && self.rooms.room_of(from) == Some(&room)
-                    && self.rooms.name_of(from) == Some(&user_name);
-                if !genuine {
-                    tracing::debug!(%from, room = %room, "cross-node chat dropped: its sender is not in that room here");
-                    return;
-                }
-                let event = ServerEvent::Chat {
-                    from,
-                    user_name,
-                    text,
-                    at,
-                };
-                let deliveries = self
-                    .rooms
-                    .members(&room)
-                    .iter()
-                    .filter(|to| self.peers.contains_key(to))
-                    .map(|&to| Delivery {
-                        to,
-                        event: event.clone(),
-                    })
-                    .collect();
-                self.apply(Outcome {
-                    deliveries,
-                    changes: Vec::new(),
-                });
+            Step::Home(room, home) => self.media_home(&room, home),
+            Step::SfuRequest(from, request) => {
+                let outcome = self.rooms.remote_sfu(from, request);
+                self.apply(outcome);
             }
-            Remote::State(RoomState { room, from, state }) => {
-                if cluster.mirror.is_remote(from) && self.rooms.room_of(from) == Some(&room) {
-                    let outcome = self.rooms.set_remote_state(from, state);
-                    self.apply(outcome);
-                }
+            Step::State(from, state) => {
+                let outcome = self.rooms.set_remote_state(from, state);
+                self.apply(outcome);
             }
-            Remote::Signal(CrossSignal {
-                room,
-                to,
-                from,
-                user_name,
-                signal,
-            }) => {
-                let here = self.peers.contains_key(&to)
-                    && self.rooms.room_of(to) == Some(&room)
-                    && self.rooms.share_room(from, to);
-                if !here {
-                    tracing::debug!(%from, %to, "cross-node signal dropped: its target is not in the sender's room here");
-                    return;
-                }
-                let event = ServerEvent::Signal {
-                    from,
-                    user_name,
-                    signal,
-                };
-                self.apply(Outcome {
-                    deliveries: vec![Delivery { to, event }],
-                    changes: vec![Change::Relayed],
-                });
-            }
+            Step::Deliver(deliveries, relayed) => self.apply(Outcome {
+                deliveries,
+                changes: if relayed {
+                    vec![Change::Relayed]
+                } else {
+                    Vec::new()
+                },
+            }),
         }
     }
 

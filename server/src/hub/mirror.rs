@@ -10,9 +10,58 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::cluster_link::{CrossSfuRequest, Effect, NodeId, Remote};
-use crate::rooms::MediaChange;
-use crate::wire::{ClientEvent, PeerId, ProtocolError, RoomId};
+use super::cluster_link::{
+    CrossSfuReply, CrossSfuRequest, CrossSignal, Effect, NodeId, Remote, RemoteMember, RoomChat,
+    RoomState,
+};
+use crate::rooms::{Delivery, MediaChange, Rooms};
+use crate::wire::{
+    ClientEvent, PeerId, PeerState, ProtocolError, RoomId, ServerEvent, SfuRequest, UserName,
+};
+
+/// What the mirror's decisions read of the core (the core, `Rooms`, is one; tests use a small
+/// stand-in).
+pub(super) trait RoomsView {
+    fn room_of(&self, peer: PeerId) -> Option<&RoomId>;
+    fn name_of(&self, peer: PeerId) -> Option<&UserName>;
+    fn share_room(&self, a: PeerId, b: PeerId) -> bool;
+    fn members(&self, room: &RoomId) -> &[PeerId];
+}
+
+impl RoomsView for Rooms {
+    fn room_of(&self, peer: PeerId) -> Option<&RoomId> {
+        Rooms::room_of(self, peer)
+    }
+    fn name_of(&self, peer: PeerId) -> Option<&UserName> {
+        Rooms::name_of(self, peer)
+    }
+    fn share_room(&self, a: PeerId, b: PeerId) -> bool {
+        Rooms::share_room(self, a, b)
+    }
+    fn members(&self, room: &RoomId) -> &[PeerId] {
+        Rooms::members(self, room)
+    }
+}
+
+/// What the hub is to do with one thing another node said (already accepted by
+/// [`Mirror::accept`]).
+#[derive(Debug)]
+pub(super) enum Step {
+    /// Nothing: it concerns nobody here, or it does not hold (said why, for the log).
+    Ignore(&'static str),
+    /// A member of another node joins `room` in the core.
+    Join(RoomId, RemoteMember),
+    /// These remote members are gone from `room`; this node may stop following it after.
+    Drop(RoomId, Vec<PeerId>),
+    /// `room`'s media goes through `home` now.
+    Home(RoomId, NodeId),
+    /// A page on another node asks this node's forwarder (the core checks it as a page's).
+    SfuRequest(PeerId, SfuRequest),
+    /// A remote member's media state, for the core to take.
+    State(PeerId, PeerState),
+    /// Events for local peers; `relayed`: a signal, counted as such.
+    Deliver(Vec<Delivery>, bool),
+}
 
 /// Where one piece of the core's work for the media forwarder goes.
 pub(super) enum MediaRoute {
@@ -159,6 +208,117 @@ impl Mirror {
         HomeChange::Moved {
             opens_here: home == self.node,
             closes_here: before.as_ref() == Some(&self.node),
+        }
+    }
+
+    /// What to do with `remote`, as the core (`rooms`) and this node's connections (`local`)
+    /// stand. Each message is checked as a local event would be: a chat, state, signal or media
+    /// message forged into Redis, or from someone who has left, concerns nobody.
+    pub fn decide(
+        &mut self,
+        remote: Remote,
+        rooms: &impl RoomsView,
+        local: impl Fn(PeerId) -> bool,
+    ) -> Step {
+        match remote {
+            Remote::Joined { room, member, .. } => {
+                if member.node == self.node || local(member.peer) {
+                    return Step::Ignore("a join of this node's own peer");
+                }
+                self.remote.insert(member.peer, member.node.clone());
+                Step::Join(room, member)
+            }
+            Remote::Left { room, peer, .. } => {
+                if self.is_remote(peer) && rooms.room_of(peer) == Some(&room) {
+                    Step::Drop(room, vec![peer])
+                } else {
+                    Step::Ignore("a leave of someone not in that room here")
+                }
+            }
+            Remote::MediaHome { room, home, .. } => Step::Home(room, home),
+            Remote::SfuRequest(CrossSfuRequest {
+                room,
+                from,
+                request,
+            }) => {
+                // Only for a room whose media this node carries, from a member of it on another
+                // node; the core checks the rest as it does a local page's.
+                if self.is_remote(from) && self.is_home(&room) && rooms.room_of(from) == Some(&room)
+                {
+                    Step::SfuRequest(from, request)
+                } else {
+                    Step::Ignore("a media request not for a room whose media this node carries")
+                }
+            }
+            Remote::SfuReply(CrossSfuReply { room, to, reply }) => {
+                if local(to) && rooms.room_of(to) == Some(&room) {
+                    let event = reply.event();
+                    Step::Deliver(vec![Delivery { to, event }], false)
+                } else {
+                    Step::Ignore("a media reply whose page is not in that room here")
+                }
+            }
+            Remote::Members {
+                room, node, peers, ..
+            } => {
+                let gone = self.gone_from(&node, rooms.members(&room), &peers);
+                Step::Drop(room, gone)
+            }
+            Remote::Chat(RoomChat {
+                room,
+                from,
+                user_name,
+                text,
+                at,
+            }) => {
+                // Under another name than its sender's, it is forged.
+                let genuine = self.is_remote(from)
+                    && rooms.room_of(from) == Some(&room)
+                    && rooms.name_of(from) == Some(&user_name);
+                if !genuine {
+                    return Step::Ignore("a chat whose sender is not in that room here");
+                }
+                let event = ServerEvent::Chat {
+                    from,
+                    user_name,
+                    text,
+                    at,
+                };
+                let deliveries = rooms
+                    .members(&room)
+                    .iter()
+                    .filter(|to| local(**to))
+                    .map(|&to| Delivery {
+                        to,
+                        event: event.clone(),
+                    })
+                    .collect();
+                Step::Deliver(deliveries, false)
+            }
+            Remote::State(RoomState { room, from, state }) => {
+                if self.is_remote(from) && rooms.room_of(from) == Some(&room) {
+                    Step::State(from, state)
+                } else {
+                    Step::Ignore("a state whose sender is not in that room here")
+                }
+            }
+            Remote::Signal(CrossSignal {
+                room,
+                to,
+                from,
+                user_name,
+                signal,
+            }) => {
+                if !(local(to) && rooms.room_of(to) == Some(&room) && rooms.share_room(from, to)) {
+                    return Step::Ignore("a signal whose target is not in the sender's room here");
+                }
+                let event = ServerEvent::Signal {
+                    from,
+                    user_name,
+                    signal,
+                };
+                Step::Deliver(vec![Delivery { to, event }], true)
+            }
         }
     }
 
@@ -333,5 +493,153 @@ mod tests {
         ));
         let close = MediaChange::Close { peer };
         assert!(matches!(mirror.media_route(&close, None), MediaRoute::Here));
+    }
+
+    /// A stand-in for the core: who is in which room, under which name.
+    #[derive(Default)]
+    struct Seats(Vec<(PeerId, RoomId, UserName)>, Vec<PeerId>);
+
+    impl Seats {
+        fn seat(&mut self, peer: PeerId, name: &str) {
+            self.0.push((peer, room(), UserName::parse(name).unwrap()));
+            self.1.push(peer);
+        }
+    }
+
+    impl RoomsView for Seats {
+        fn room_of(&self, peer: PeerId) -> Option<&RoomId> {
+            self.0.iter().find(|s| s.0 == peer).map(|s| &s.1)
+        }
+        fn name_of(&self, peer: PeerId) -> Option<&UserName> {
+            self.0.iter().find(|s| s.0 == peer).map(|s| &s.2)
+        }
+        fn share_room(&self, a: PeerId, b: PeerId) -> bool {
+            self.room_of(a).is_some() && self.room_of(a) == self.room_of(b)
+        }
+        fn members(&self, _: &RoomId) -> &[PeerId] {
+            &self.1
+        }
+    }
+
+    /// A room on this node ("a") with Ann here and Bob on node "b".
+    fn ann_and_bob() -> (Mirror, Seats, PeerId, PeerId) {
+        let mut mirror = Mirror::new("a".into());
+        let (ann, bob) = (PeerId::random(), PeerId::random());
+        mirror.remote.insert(bob, "b".into());
+        let mut seats = Seats::default();
+        seats.seat(ann, "Ann");
+        seats.seat(bob, "Bob");
+        (mirror, seats, ann, bob)
+    }
+
+    fn chat(from: PeerId, name: &str) -> Remote {
+        Remote::Chat(RoomChat {
+            room: room(),
+            from,
+            user_name: UserName::parse(name).unwrap(),
+            text: crate::wire::ChatText::parse("hi").unwrap(),
+            at: 0,
+        })
+    }
+
+    #[test]
+    fn a_chat_reaches_the_local_members_only_from_a_remote_member_under_its_own_name() {
+        let (mut mirror, seats, ann, bob) = ann_and_bob();
+        let local = |p: PeerId| p == ann;
+        match mirror.decide(chat(bob, "Bob"), &seats, local) {
+            Step::Deliver(deliveries, false) => {
+                assert_eq!(deliveries.iter().map(|d| d.to).collect::<Vec<_>>(), [ann]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for forged in [
+            chat(bob, "Mallory"),
+            chat(ann, "Ann"),
+            chat(PeerId::random(), "Bob"),
+        ] {
+            assert!(matches!(
+                mirror.decide(forged, &seats, local),
+                Step::Ignore(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_signal_reaches_only_a_local_peer_of_the_senders_room() {
+        let (mut mirror, seats, ann, bob) = ann_and_bob();
+        let signal = |to| {
+            Remote::Signal(CrossSignal {
+                room: room(),
+                to,
+                from: bob,
+                user_name: UserName::parse("Bob").unwrap(),
+                signal: serde_json::value::RawValue::from_string("{}".into())
+                    .unwrap()
+                    .into(),
+            })
+        };
+        let local = |p: PeerId| p == ann;
+        assert!(matches!(
+            mirror.decide(signal(ann), &seats, local),
+            Step::Deliver(_, true)
+        ));
+        let stranger = PeerId::random();
+        assert!(matches!(
+            mirror.decide(signal(stranger), &seats, |p| p == stranger),
+            Step::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn a_media_request_reaches_the_forwarder_only_at_the_rooms_home_from_a_member() {
+        let (mut mirror, seats, ann, bob) = ann_and_bob();
+        let request = |from| {
+            Remote::SfuRequest(CrossSfuRequest {
+                room: room(),
+                from,
+                request: SfuRequest::Offer("v=0".into()),
+            })
+        };
+        let local = |p: PeerId| p == ann;
+        assert!(
+            matches!(mirror.decide(request(bob), &seats, local), Step::Ignore(_)),
+            "not the home"
+        );
+        mirror.set_home(&room(), "a".into(), true);
+        assert!(matches!(
+            mirror.decide(request(bob), &seats, local),
+            Step::SfuRequest(from, _) if from == bob
+        ));
+        assert!(
+            matches!(
+                mirror.decide(request(PeerId::random()), &seats, local),
+                Step::Ignore(_)
+            ),
+            "not a member"
+        );
+    }
+
+    #[test]
+    fn a_join_of_another_nodes_member_is_kept_and_one_of_this_node_is_not() {
+        let mut mirror = Mirror::new("a".into());
+        let seats = Seats::default();
+        let joined = |node: &str| Remote::Joined {
+            room: room(),
+            member: RemoteMember {
+                peer: PeerId::random(),
+                name: UserName::parse("Cy").unwrap(),
+                node: node.into(),
+                sfu: false,
+            },
+            seq: 1,
+        };
+        assert!(matches!(
+            mirror.decide(joined("a"), &seats, |_| false),
+            Step::Ignore(_)
+        ));
+        match mirror.decide(joined("b"), &seats, |_| false) {
+            Step::Join(_, member) => assert!(mirror.is_remote(member.peer)),
+            other => panic!("{other:?}"),
+        }
     }
 }
