@@ -128,52 +128,27 @@ impl Hub {
     /// live node says itself who it has (`Remote::Members`), a dead one cannot.
     pub fn resync(&self, room: &RoomId, snapshot: Snapshot, live_nodes: Option<&HashSet<NodeId>>) {
         let mut state = self.lock();
+        let state = &mut *state;
         let Some(cluster) = &mut state.cluster else {
             return;
         };
-        if !cluster.mirror.follows.contains_key(room) {
-            return;
-        }
-        cluster
+        let peers = &state.peers;
+        let Some(catch_up) = cluster
             .mirror
-            .follows
-            .insert(room.clone(), Follow::Live { seq: snapshot.seq });
-        if let Some(live) = live_nodes {
-            let listed: HashSet<PeerId> = snapshot.members.iter().map(|m| m.peer).collect();
-            let state = &mut *state;
-            let remote = state.cluster.as_ref().map(|c| &c.mirror.remote);
-            let gone: Vec<PeerId> = state
-                .rooms
-                .members(room)
-                .iter()
-                .copied()
-                .filter(|p| !listed.contains(p))
-                .filter(|p| {
-                    remote
-                        .and_then(|r| r.get(p))
-                        .is_some_and(|node| !live.contains(node))
-                })
-                .collect();
-            for peer in gone {
-                state.drop_remote(peer);
-            }
+            .resync(room, snapshot, live_nodes, &state.rooms, |p| {
+                peers.contains_key(&p)
+            })
+        else {
+            return;
+        };
+        for peer in catch_up.gone {
+            state.drop_remote(peer);
         }
-        if let Some(home) = snapshot.home.clone() {
+        if let Some(home) = catch_up.home {
             state.media_home(room, home);
         }
-        let me = state.cluster.as_ref().map(|c| c.link.node().clone());
-        for member in snapshot.members {
-            if Some(&member.node) == me.as_ref()
-                || state.peers.contains_key(&member.peer)
-                || state.rooms.room_of(member.peer) == Some(room)
-            {
-                continue;
-            }
-            state.apply_remote(Remote::Joined {
-                room: room.clone(),
-                member,
-                seq: snapshot.seq,
-            });
+        for join in catch_up.joins {
+            state.apply_remote(join);
         }
     }
 
@@ -367,41 +342,21 @@ impl State {
         let Some(cluster) = &mut self.cluster else {
             return;
         };
-        let me = cluster.link.node().clone();
-        let Some(replay) = cluster.mirror.go_live(room, snapshot.seq) else {
+        let peers = &self.peers;
+        let Some(catch_up) = cluster
+            .mirror
+            .take_snapshot(room, snapshot, |p| peers.contains_key(&p))
+        else {
             return;
         };
-        let now = Instant::now();
-        for member in &snapshot.members {
-            if member.node == me || self.peers.contains_key(&member.peer) {
-                continue;
-            }
-            if let Some(cluster) = &mut self.cluster {
-                cluster
-                    .mirror
-                    .remote
-                    .insert(member.peer, member.node.clone());
-            }
-            let outcome = self.rooms.join_remote(
-                member.peer,
-                room.clone(),
-                member.name.clone(),
-                member.sfu,
-                now,
-            );
-            self.apply(outcome);
+        for join in catch_up.joins {
+            self.apply_remote(join);
         }
-        if let Some(home) = snapshot.home.clone() {
+        if let Some(home) = catch_up.home {
             self.media_home(room, home);
         }
-        for remote in replay {
-            if self
-                .cluster
-                .as_mut()
-                .is_some_and(|c| c.mirror.accept(&remote))
-            {
-                self.apply_remote(remote);
-            }
+        for remote in catch_up.replay {
+            self.apply_remote(remote);
         }
     }
 

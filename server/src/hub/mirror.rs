@@ -8,11 +8,11 @@
 //! that: the node of each remote member, the peers whose join waits for the cluster (and what
 //! they sent meanwhile), and the node carrying each room's media.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::cluster_link::{
     CrossSfuReply, CrossSfuRequest, CrossSignal, Effect, NodeId, Remote, RemoteMember, RoomChat,
-    RoomState,
+    RoomState, Snapshot,
 };
 use crate::rooms::{Delivery, MediaChange, Rooms};
 use crate::wire::{
@@ -95,6 +95,17 @@ pub(super) enum HomeChange {
         /// This node carried it: it closes them.
         closes_here: bool,
     },
+}
+
+/// What a room as Redis has it (a [`Snapshot`]) means here: remote members gone, the room's
+/// media home, members to join (as `Remote::Joined`, decided like any), and what arrived on the
+/// room's channel meanwhile and is still new.
+#[derive(Debug, Default)]
+pub(super) struct CatchUp {
+    pub gone: Vec<PeerId>,
+    pub home: Option<NodeId>,
+    pub joins: Vec<Remote>,
+    pub replay: Vec<Remote>,
 }
 
 pub(super) struct Mirror {
@@ -209,6 +220,86 @@ impl Mirror {
             opens_here: home == self.node,
             closes_here: before.as_ref() == Some(&self.node),
         }
+    }
+
+    /// The snapshot a join's admission brought: a pending room goes live with the members it
+    /// lists, then replays what arrived meanwhile that the snapshot has not seen. `None` when the
+    /// room was live already (its stream is complete: the snapshot adds nothing).
+    pub fn take_snapshot(
+        &mut self,
+        room: &RoomId,
+        snapshot: &Snapshot,
+        local: impl Fn(PeerId) -> bool,
+    ) -> Option<CatchUp> {
+        let buffered = self.go_live(room, snapshot.seq)?;
+        let joins = snapshot
+            .members
+            .iter()
+            .filter(|m| m.node != self.node && !local(m.peer))
+            .map(|member| Remote::Joined {
+                room: room.clone(),
+                member: member.clone(),
+                seq: snapshot.seq,
+            })
+            .collect();
+        let replay = buffered.into_iter().filter(|r| self.accept(r)).collect();
+        Some(CatchUp {
+            gone: Vec::new(),
+            home: snapshot.home.clone(),
+            joins,
+            replay,
+        })
+    }
+
+    /// A followed room as Redis has it after this node's connection to it was cut: it goes on
+    /// from the snapshot's sequence number; members it lists and this node missed join. With
+    /// `live_nodes` (the second look, a node timeout later), a remote member Redis no longer
+    /// lists is gone if its node is not among them: a live node says itself who it has
+    /// (`Remote::Members`), a dead one cannot. `None` for a room not followed.
+    pub fn resync(
+        &mut self,
+        room: &RoomId,
+        snapshot: Snapshot,
+        live_nodes: Option<&HashSet<NodeId>>,
+        rooms: &impl RoomsView,
+        local: impl Fn(PeerId) -> bool,
+    ) -> Option<CatchUp> {
+        if !self.follows.contains_key(room) {
+            return None;
+        }
+        self.follows
+            .insert(room.clone(), Follow::Live { seq: snapshot.seq });
+        let gone = match live_nodes {
+            None => Vec::new(),
+            Some(live) => {
+                let listed: HashSet<PeerId> = snapshot.members.iter().map(|m| m.peer).collect();
+                rooms
+                    .members(room)
+                    .iter()
+                    .copied()
+                    .filter(|p| !listed.contains(p))
+                    .filter(|p| self.remote.get(p).is_some_and(|node| !live.contains(node)))
+                    .collect()
+            }
+        };
+        let joins = snapshot
+            .members
+            .into_iter()
+            .filter(|m| {
+                m.node != self.node && !local(m.peer) && rooms.room_of(m.peer) != Some(room)
+            })
+            .map(|member| Remote::Joined {
+                room: room.clone(),
+                member,
+                seq: snapshot.seq,
+            })
+            .collect();
+        Some(CatchUp {
+            gone,
+            home: snapshot.home,
+            joins,
+            replay: Vec::new(),
+        })
     }
 
     /// What to do with `remote`, as the core (`rooms`) and this node's connections (`local`)
@@ -641,5 +732,97 @@ mod tests {
             Step::Join(_, member) => assert!(mirror.is_remote(member.peer)),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn member(node: &str) -> RemoteMember {
+        RemoteMember {
+            peer: PeerId::random(),
+            name: UserName::parse("Cy").unwrap(),
+            node: node.into(),
+            sfu: true,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_joins_other_nodes_members_sets_the_home_and_replays_only_what_is_new() {
+        let mut mirror = Mirror::new("a".into());
+        mirror.follows.insert(room(), Follow::Pending(Vec::new()));
+        for seq in [3, 4] {
+            mirror.accept(&left(seq));
+        }
+        let (ours, theirs) = (member("a"), member("b"));
+        let snapshot = Snapshot {
+            seq: 3,
+            home: Some("b".into()),
+            members: vec![ours, theirs.clone()],
+        };
+        let caught = mirror.take_snapshot(&room(), &snapshot, |_| false).unwrap();
+        let joined: Vec<PeerId> = caught
+            .joins
+            .iter()
+            .filter_map(|j| match j {
+                Remote::Joined { member, .. } => Some(member.peer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(joined, [theirs.peer], "not this node's own member");
+        assert_eq!(caught.home.as_deref(), Some("b"));
+        assert_eq!(
+            caught
+                .replay
+                .iter()
+                .filter_map(Remote::seq)
+                .collect::<Vec<_>>(),
+            [4]
+        );
+        assert!(
+            mirror
+                .take_snapshot(&room(), &snapshot, |_| false)
+                .is_none(),
+            "live already"
+        );
+    }
+
+    #[test]
+    fn after_a_cut_a_remote_member_redis_forgot_is_gone_only_once_its_node_is_known_dead() {
+        let (mut mirror, seats, ann, bob) = ann_and_bob();
+        mirror.follows.insert(room(), Follow::Live { seq: 1 });
+        let forgot = || Snapshot {
+            seq: 9,
+            home: None,
+            members: Vec::new(),
+        };
+        let local = |p: PeerId| p == ann;
+        let first = mirror
+            .resync(&room(), forgot(), None, &seats, local)
+            .unwrap();
+        assert!(
+            first.gone.is_empty(),
+            "the first look takes nobody for gone"
+        );
+        let alive: HashSet<NodeId> = ["b".into()].into();
+        let live = mirror
+            .resync(&room(), forgot(), Some(&alive), &seats, local)
+            .unwrap();
+        assert!(
+            live.gone.is_empty(),
+            "Bob's node is alive: it says itself who it has"
+        );
+        let dead = HashSet::new();
+        let last = mirror
+            .resync(&room(), forgot(), Some(&dead), &seats, local)
+            .unwrap();
+        assert_eq!(last.gone, [bob]);
+        assert!(
+            mirror
+                .resync(
+                    &RoomId::parse("other").unwrap(),
+                    forgot(),
+                    None,
+                    &seats,
+                    local
+                )
+                .is_none()
+        );
     }
 }
