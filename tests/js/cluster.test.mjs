@@ -393,6 +393,47 @@ test("Redis restarted empty under a room whose media goes through a node: the no
   }
 });
 
+test("the media home dies while Redis is away: once Redis is back, the room gets a new home on a live node and its pages are told", {
+  timeout: 60000,
+}, async () => {
+  const own = await startRedis();
+  const [n1, n2] = await startCluster(own, 2, ["--node-timeout", "2s", "--media", "sfu"]);
+  nodes.push(n1, n2);
+  const people = [];
+  for (const [node, name] of [
+    [n1, "Ann"],
+    [n2, "Bob"],
+  ]) {
+    const c = await client(node.url, "socket.io");
+    const init = c.next("init-users");
+    c.emit("join-room", { roomId: "orphan", userName: name, sfu: true });
+    await init;
+    people.push(c);
+  }
+  const home = redisCli(["GET", "fm:media:orphan"], own.port);
+  const ids = [(await health(n1)).cluster.node, (await health(n2)).cluster.node];
+  const [dead, live, liveId, there] = home === ids[0] ? [n1, n2, ids[1], people[1]] : [n2, n1, ids[0], people[0]];
+  const told = there.next("sfu-failed", 20000);
+  own.proc.kill("SIGKILL");
+  await own.exited;
+  const deadExit = new Promise((resolve) => dead.proc.once("exit", resolve));
+  dead.proc.kill("SIGKILL");
+  await deadExit;
+  const back = await startRedis(own.port);
+  try {
+    // The live node puts the old home back at its first look, and, at its second (two node
+    // timeouts later), finds that node registered at neither look: a new home, on itself.
+    await until(() => redisCli(["GET", "fm:media:orphan"], own.port) === liveId, "a new home on the live node", {
+      ms: 15000,
+      every: 200,
+    });
+    assert.match((await told).reason, /stopped/);
+    assert.match(live.logs(), new RegExp(`room media carried by a node room=orphan home=${liveId} here=true`));
+  } finally {
+    back.proc.kill("SIGKILL");
+  }
+});
+
 test("a node that stalls past the node timeout is taken out, then steps down: its people are disconnected, and it serves again", {
   timeout: 60000,
 }, async () => {
