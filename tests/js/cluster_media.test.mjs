@@ -16,15 +16,18 @@ import { after, before, test } from "node:test";
 import {
   browserIn,
   createLan,
+  FEW_FRAMES_FLAGS,
   joinAs,
   lineMatching,
-  MEETING_FLAGS,
   NEEDS_ROOT,
   ROOT,
   runIn,
   seesPlaying,
   sending,
   serveIn,
+  SMALL_CAMERA,
+  SMALL_CAMERA_NO_MIC,
+  SMALL_WINDOW,
   spawnIn,
   until,
 } from "./fixture.mjs";
@@ -43,16 +46,11 @@ const NODES = ["n1", "n2", "n3"];
 const SITE = `http://${HOSTS.lb}`;
 // The page comes through HAProxy over plain HTTP, as in deploy/; the camera needs a secure
 // context, which Chromium grants this origin when told to (a real deployment puts TLS in front).
-const FLAGS = [
-  ...MEETING_FLAGS.map((f) =>
-    f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
-  ),
-  `--unsafely-treat-insecure-origin-as-secure=${SITE}`,
-];
-const SMALL = { width: 800, height: 560 };
-const CAMERA = { width: 320, height: 240 };
-// Five microphones are too many for two cores (see joinAs): only Ann has one.
-const CAMERA_ONLY = { ...CAMERA, microphone: false };
+const FLAGS = [...FEW_FRAMES_FLAGS, `--unsafely-treat-insecure-origin-as-secure=${SITE}`];
+const SMALL = SMALL_WINDOW;
+// Only Ann has a microphone (see SMALL_CAMERA_NO_MIC).
+const CAMERA = SMALL_CAMERA;
+const CAMERA_ONLY = SMALL_CAMERA_NO_MIC;
 
 let lan;
 let redis;

@@ -712,6 +712,19 @@ export const MEETING_FLAGS = [
   "--ignore-certificate-errors",
   "--autoplay-policy=no-user-gesture-required",
 ];
+/** Calls of five Chromiums on two cores: fewer frames from the fake cameras. */
+export const FEW_FRAMES_FLAGS = MEETING_FLAGS.map((f) =>
+  f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
+);
+/** A small window, for calls of several pages. */
+export const SMALL_WINDOW = { width: 800, height: 560 };
+/** Five pages encoding three layers and decoding four videos on two cores saturate them, and a
+ * page starved of CPU stalls for seconds: the tests that are not about sizes use small cameras
+ * (`joinAs`'s `camera`). */
+export const SMALL_CAMERA = { width: 320, height: 240 };
+/** A small camera and no microphone: five pages are too many microphones for two cores (see
+ * `joinAs`). */
+export const SMALL_CAMERA_NO_MIC = { ...SMALL_CAMERA, microphone: false };
 /** A machine with no camera and no microphone at all. */
 export const NO_DEVICE_FLAGS = MEETING_FLAGS.filter((f) => !f.startsWith("--use-fake-device-for-media-stream"));
 

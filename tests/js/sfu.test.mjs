@@ -14,31 +14,29 @@ import { after, before, test } from "node:test";
 import {
   browserIn,
   createLan,
+  FEW_FRAMES_FLAGS,
   joinAs,
   lineMatching,
-  MEETING_FLAGS,
   NEEDS_ROOT,
   runIn,
-  SHOTS,
   seesPlaying,
   sending,
   serveMeetingIn,
+  SHOTS,
+  SMALL_CAMERA,
+  SMALL_CAMERA_NO_MIC,
+  SMALL_WINDOW,
   until,
   videoPlays,
 } from "./fixture.mjs";
 
 const skip = NEEDS_ROOT;
-// Fewer frames from the fake cameras: five pages encode and decode on two cores.
-const FLAGS = MEETING_FLAGS.map((f) =>
-  f.startsWith("--use-fake-device-for-media-stream") ? "--use-fake-device-for-media-stream=fps=15" : f,
-);
-const SMALL = { width: 800, height: 560 };
-// Five pages encoding three layers and decoding four videos on two cores saturate them, and a
-// page starved of CPU stalls for seconds: the tests that are not about sizes use small cameras.
-const CAMERA = { width: 320, height: 240 };
-// Five pages are too many microphones for two cores (see joinAs): in the five-person call only
-// the first page has one, so sound through the server is still checked, by one sender.
-const CAMERA_ONLY = { ...CAMERA, microphone: false };
+const FLAGS = FEW_FRAMES_FLAGS;
+const SMALL = SMALL_WINDOW;
+const CAMERA = SMALL_CAMERA;
+// In the five-person call only the first page has a microphone, so sound through the server is
+// still checked, by one sender.
+const CAMERA_ONLY = SMALL_CAMERA_NO_MIC;
 
 let lan;
 before(() => {

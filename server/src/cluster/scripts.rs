@@ -4,7 +4,7 @@
 //!
 //! Each script runs with `K` (the keys' prefix, `fm:` by default) and `CH` (the channels'
 //! prefix, `fm:<db>:`) set by `namespace.rs`. Keys (all under `K`): `room:R` hash peer ->
-//! {name, node} (gone when empty, as Redis does);
+//! {name, node, sfu} (gone when empty, as Redis does);
 //! `seq:R` the room's event counter (expires a day after the room empties); `invite:R` a private
 //! meeting's key digests (expires 30 days after its last use);
 //! `media:R` the node that carries room R's media (its *media home*; set while the room's media
@@ -12,8 +12,9 @@
 //! how many people's media it carries (what placement compares);
 //! `peers:N` hash peer -> room for node N's peers; `nodes` the set of registered nodes;
 //! `alive:N` node N's heartbeat (expires after the node timeout); `reaped:N` a node declared
-//! dead (so that it steps down if it comes back); `policy` hash node -> its media policy. Channels: `CH room:R` (a room's joins, leaves,
-//! chat and states) and `CH node:N` (signals for node N's peers). The scripts name their keys in
+//! dead (so that it steps down if it comes back); `policy` hash node -> its media policy.
+//! Channels: `CH room:R` (a room's joins, leaves, chat and states) and `CH node:N` (signals and
+//! media requests and replies for node N's peers). The scripts name their keys in
 //! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
 
 /// The two changes every script makes, each numbered and published with the change: a member
@@ -46,6 +47,12 @@ local function drop_member(room, peer)
     end
   end
 end
+-- `node` carries the room's media, and the media of every member of it.
+local function set_home(room, node)
+  redis.call('SET', K .. 'media:' .. room, node)
+  redis.call('SADD', K .. 'homes:' .. node, room)
+  redis.call('HINCRBY', K .. 'load', node, redis.call('HLEN', K .. 'room:' .. room))
+end
 -- Gives the room's media a home: of the live nodes its members are on (they follow the room
 -- already), the one carrying the fewest people's media. Told to the room, numbered.
 local function place(room)
@@ -59,9 +66,7 @@ local function place(room)
     end
   end
   if not best then return false end
-  redis.call('SET', K .. 'media:' .. room, best)
-  redis.call('SADD', K .. 'homes:' .. best, room)
-  redis.call('HINCRBY', K .. 'load', best, redis.call('HLEN', K .. 'room:' .. room))
+  set_home(room, best)
   local s = redis.call('INCR', K .. 'seq:' .. room)
   redis.call('PUBLISH', CH .. 'room:' .. room, cjson.encode({t='media', room=room, home=best, seq=s}))
   return best
@@ -248,9 +253,7 @@ if known_home ~= '' and redis.call('EXISTS', K .. 'room:' .. room) == 1 then
     redis.call('SREM', K .. 'homes:' .. known_home, room)
     place(room)
   elseif not home and not home_dead then
-    redis.call('SET', K .. 'media:' .. room, known_home)
-    redis.call('SADD', K .. 'homes:' .. known_home, room)
-    redis.call('HINCRBY', K .. 'load', known_home, redis.call('HLEN', K .. 'room:' .. room))
+    set_home(room, known_home)
   elseif not home then
     place(room)
   end

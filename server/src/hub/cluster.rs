@@ -75,7 +75,7 @@ impl Hub {
             state.forget_if_unused(&room);
             return;
         }
-        match admission {
+        let refusal = match admission {
             Admission::Admitted(snapshot, _) => {
                 state.decide(peer, Ok(Some(event)));
                 // The room's first member here made it just now, after the snapshot's home was
@@ -83,29 +83,19 @@ impl Hub {
                 if let Some(home) = snapshot.home {
                     state.media_home(&room, home);
                 }
+                None
             }
-            Admission::Refused(refusal) => {
-                state.apply(Outcome::refusal(peer, refusal));
-                state.forget_if_unused(&room);
-            }
-            Admission::Full { limit } => {
-                state.apply(Outcome::refusal(
-                    peer,
-                    Refusal::RoomFull {
-                        room: room.clone(),
-                        limit,
-                    },
-                ));
-                state.forget_if_unused(&room);
-            }
-            Admission::NeedsSfu => {
-                state.apply(Outcome::refusal(peer, Refusal::NeedsSfu(room.clone())));
-                state.forget_if_unused(&room);
-            }
-            Admission::Unavailable => {
-                state.apply(Outcome::refusal(peer, Refusal::ClusterUnavailable));
-                state.forget_if_unused(&room);
-            }
+            Admission::Refused(refusal) => Some(refusal),
+            Admission::Full { limit } => Some(Refusal::RoomFull {
+                room: room.clone(),
+                limit,
+            }),
+            Admission::NeedsSfu => Some(Refusal::NeedsSfu(room.clone())),
+            Admission::Unavailable => Some(Refusal::ClusterUnavailable),
+        };
+        if let Some(refusal) = refusal {
+            state.apply(Outcome::refusal(peer, refusal));
+            state.forget_if_unused(&room);
         }
         state.drain_waiting(self, peer);
     }

@@ -100,7 +100,7 @@ pub(super) enum HomeChange {
 /// What a room as Redis has it (a [`Snapshot`]) means here: remote members gone, the room's
 /// media home, members to join (as `Remote::Joined`, decided like any), and what arrived on the
 /// room's channel meanwhile and is still new.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct CatchUp {
     pub gone: Vec<PeerId>,
     pub home: Option<NodeId>,

@@ -93,12 +93,8 @@ pub(super) struct Forwarder {
     participants: HashMap<PeerId, Participant>,
     /// Which participant a remote address belongs to, once it has talked to us.
     by_source: HashMap<SocketAddr, PeerId>,
-    /// Our addresses, given to every page as its candidates.
-    candidates: Vec<SocketAddr>,
-    /// The TCP port pages may also reach us on (ICE over TCP, passive), when there is one.
-    tcp_port: Option<u16>,
-    /// The address a NAT maps to ours, offered beside them (`--media-public-address`).
-    public: Option<std::net::IpAddr>,
+    /// Where pages reach us: given to every page as its candidates.
+    reach: Reach,
     /// The most bits per second sent in total before receivers get lower layers.
     max_bitrate: u64,
     /// Per page: most tracks sent, most bits per second sent.
@@ -131,9 +127,11 @@ impl Forwarder {
             members: HashMap::new(),
             participants: HashMap::new(),
             by_source: HashMap::new(),
-            candidates,
-            tcp_port,
-            public: config.public_address,
+            reach: Reach {
+                addrs: candidates,
+                tcp_port,
+                public: config.public_address,
+            },
             max_bitrate: config.max_bitrate,
             max_tracks_in: config.max_tracks_in,
             max_bitrate_in: config.max_bitrate_in,
@@ -239,18 +237,7 @@ impl Forwarder {
                 }
             },
         };
-        match Participant::answer(
-            peer,
-            room.clone(),
-            Reach {
-                addrs: &self.candidates,
-                tcp_port: self.tcp_port,
-                public: self.public,
-            },
-            offer,
-            self.estimate,
-            now,
-        ) {
+        match Participant::answer(peer, room.clone(), &self.reach, offer, self.estimate, now) {
             Ok((mut p, answer)) => {
                 p.fingerprint = fingerprint;
                 p.learn_ice(sdp, &answer.to_sdp_string());
@@ -631,16 +618,12 @@ impl Forwarder {
     /// they are the candidates from now on, and every page is offered them with an ICE
     /// restart. False when nothing changed.
     pub fn set_addresses(&mut self, addrs: Vec<SocketAddr>) -> bool {
-        if addrs == self.candidates {
+        if addrs == self.reach.addrs {
             return false;
         }
-        self.candidates = addrs;
+        self.reach.addrs = addrs;
         for p in self.participants.values_mut() {
-            p.new_addresses(Reach {
-                addrs: &self.candidates,
-                tcp_port: self.tcp_port,
-                public: self.public,
-            });
+            p.new_addresses(&self.reach);
         }
         true
     }

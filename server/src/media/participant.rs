@@ -262,36 +262,35 @@ pub(super) struct Participant {
 }
 
 /// Where pages can reach the forwarder: what each page is given as our candidates.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Reach<'a> {
+#[derive(Debug)]
+pub(super) struct Reach {
     /// The addresses the media sockets listen on, all on the media port.
-    pub addrs: &'a [std::net::SocketAddr],
+    pub addrs: Vec<std::net::SocketAddr>,
     /// The TCP port pages may also come over (ICE over TCP, passive), when there is one.
     pub tcp_port: Option<u16>,
     /// The address a NAT maps to ours, port for port (`--media-public-address`).
     pub public: Option<std::net::IpAddr>,
 }
 
-impl Reach<'_> {
+impl Reach {
     /// Our candidates: UDP on each address (preferred: host UDP ranks above TCP), and a passive
     /// TCP candidate on `tcp_port` of each when pages may also come over TCP (RFC 6544). The
     /// public address is offered as one more host candidate, not a server-reflexive one: an
     /// ICE-lite agent (str0m) refuses those, and needs none, since a page's checks come in
     /// through the NAT to an address it listens on, which is what it pairs with.
-    fn candidates(self) -> Vec<Candidate> {
+    fn candidates(&self) -> Vec<Candidate> {
+        let Some(port) = self.addrs.first().map(|a| a.port()) else {
+            return Vec::new();
+        };
         let mut ips: Vec<std::net::IpAddr> = self.addrs.iter().map(|a| a.ip()).collect();
-        let port = self.addrs.first().map(|a| a.port());
-        if let (Some(public), Some(_)) = (self.public, port)
+        if let Some(public) = self.public
             && !ips.contains(&public)
         {
             ips.push(public);
         }
         let mut candidates: Vec<Candidate> = ips
             .iter()
-            .zip(port.into_iter().cycle())
-            .filter_map(|(&ip, port)| {
-                Candidate::host(std::net::SocketAddr::new(ip, port), "udp").ok()
-            })
+            .filter_map(|&ip| Candidate::host(std::net::SocketAddr::new(ip, port), "udp").ok())
             .collect();
         if let Some(port) = self.tcp_port {
             candidates.extend(ips.iter().filter_map(|&ip| {
@@ -320,7 +319,7 @@ impl Participant {
     pub fn answer(
         peer: PeerId,
         room: RoomId,
-        reach: Reach<'_>,
+        reach: &Reach,
         offer: SdpOffer,
         estimate: bool,
         now: Instant,
@@ -543,7 +542,7 @@ impl Participant {
 
     /// The server's addresses are now `reach`: they become candidates, and the next offer
     /// restarts ICE so that the page finds them (the old ones may be gone).
-    pub fn new_addresses(&mut self, reach: Reach<'_>) {
+    pub fn new_addresses(&mut self, reach: &Reach) {
         self.idle_until = None;
         for candidate in reach.candidates() {
             self.rtc.add_local_candidate(candidate);
