@@ -74,4 +74,9 @@ node --test "${flags[@]}" --test-concurrency=1 "${media[@]}" || status=1
 phase "end-to-end tests again, against a cluster (node --test, FM_CLUSTER=haproxy)"
 FM_CLUSTER=haproxy node --test "${flags[@]}" --test-concurrency=2 \
   tests/js/contract.test.mjs tests/js/rooms.test.mjs tests/js/input.test.mjs tests/js/order.test.mjs || status=1
+# The contract and the room rules a third time, the nodes' Redis a Redis Cluster of three
+# primaries (docs/scaling.md, "On a Redis Cluster").
+phase "end-to-end tests again, on a Redis Cluster (node --test, FM_CLUSTER=redis-cluster)"
+FM_CLUSTER=redis-cluster node --test "${flags[@]}" --test-concurrency=2 \
+  tests/js/contract.test.mjs tests/js/rooms.test.mjs || status=1
 exit "$status"

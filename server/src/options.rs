@@ -227,7 +227,8 @@ pub struct ServerOptions {
     pub media_threads: Option<u16>,
 
     /// Serve the same rooms as every other node started with the same Redis (redis://HOST:PORT/,
-    /// or rediss:// for TLS; a password as redis://:PASSWORD@HOST:PORT/, never logged): members
+    /// or rediss:// for TLS; a password as redis://:PASSWORD@HOST:PORT/, never logged; for a
+    /// Redis Cluster, one or more of its nodes' addresses, comma-separated): members
     /// of one room may be on different nodes behind a load balancer. A room whose media goes
     /// through a server has it carried by one node (its media home), which the pages reach
     /// directly on its media port, whichever node carries their signaling. See docs/scaling.md.

@@ -368,17 +368,21 @@ test("Redis restarted empty under a room whose media goes through a node: the no
     c.emit("join-room", { roomId: "served", userName: name, sfu: true });
     await init;
   }
-  const home = redisCli(["GET", "fm:media:served"], own.port);
+  const home = redisCli(["GET", "{fm}:media:served"], own.port);
   assert.match(home, /^[0-9a-f]{12}$/, "the room has a media home");
   own.proc.kill("SIGKILL");
   await own.exited;
   const back = await startRedis(own.port);
   try {
-    await until(() => redisCli(["GET", "fm:media:served"], own.port) === home, "the room's media home to be put back", {
-      ms: 8000,
-      every: 100,
-    });
-    assert.equal(redisCli(["SISMEMBER", `fm:homes:${home}`, "served"], own.port), "1");
+    await until(
+      () => redisCli(["GET", "{fm}:media:served"], own.port) === home,
+      "the room's media home to be put back",
+      {
+        ms: 8000,
+        every: 100,
+      },
+    );
+    assert.equal(redisCli(["SISMEMBER", `{fm}:homes:${home}`, "served"], own.port), "1");
     await until(
       async () => (await health(n1)).cluster.connected && (await health(n2)).cluster.connected,
       "both nodes back in their cluster",
@@ -410,7 +414,7 @@ test("the media home dies while Redis is away: once Redis is back, the room gets
     await init;
     people.push(c);
   }
-  const home = redisCli(["GET", "fm:media:orphan"], own.port);
+  const home = redisCli(["GET", "{fm}:media:orphan"], own.port);
   const ids = [(await health(n1)).cluster.node, (await health(n2)).cluster.node];
   const [dead, live, liveId, there] = home === ids[0] ? [n1, n2, ids[1], people[1]] : [n2, n1, ids[0], people[0]];
   const told = there.next("sfu-failed", 20000);
@@ -423,7 +427,7 @@ test("the media home dies while Redis is away: once Redis is back, the room gets
   try {
     // The live node puts the old home back at its first look, and, at its second (two node
     // timeouts later), finds that node registered at neither look: a new home, on itself.
-    await until(() => redisCli(["GET", "fm:media:orphan"], own.port) === liveId, "a new home on the live node", {
+    await until(() => redisCli(["GET", "{fm}:media:orphan"], own.port) === liveId, "a new home on the live node", {
       ms: 15000,
       every: 200,
     });
@@ -524,7 +528,7 @@ test("a chat forged into Redis reaches nobody; an empty room's counter expires",
   // Everyone leaves: the room's counter is set to go.
   ann.close();
   bob.close();
-  await until(() => Number(redisCli(["TTL", "fm:seq:forged"])) > 0, "an expiry on fm:seq:forged", {
+  await until(() => Number(redisCli(["TTL", "{fm}:seq:forged"])) > 0, "an expiry on {fm}:seq:forged", {
     ms: 10000,
     every: 50,
   });
@@ -547,8 +551,8 @@ test("deployments with different --cluster-prefix share a Redis without hearing 
   const heard = ann.record("user-joined");
   await barrier(bob, ann);
   assert.deepEqual(heard, []);
-  assert.ok(Number(redisCli(["EXISTS", "acme:room:same-name"])) === 1);
-  assert.ok(Number(redisCli(["EXISTS", "beta:room:same-name"])) === 1);
+  assert.ok(Number(redisCli(["EXISTS", "{acme}:room:same-name"])) === 1);
+  assert.ok(Number(redisCli(["EXISTS", "{beta}:room:same-name"])) === 1);
   const bad = spawnCollecting(BIN, ["serve", "--cluster", redis.url, "--cluster-prefix", "no spaces", "--no-mdns"]);
   assert.equal(await bad.exited, 2);
   assert.match(bad.out.stderr, /--cluster-prefix must be 1-32 characters/);

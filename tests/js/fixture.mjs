@@ -3,7 +3,7 @@
 // simulated LAN (network namespaces), the meeting page in Chromium, and the helpers every file
 // shares. Tests import from here; nothing is copied between them.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
@@ -124,9 +124,11 @@ export async function startServer(args = [], options = {}) {
 /**
  * With FM_CLUSTER=haproxy, every `startServer` of the tests is three cluster nodes behind HAProxy
  * (deploy/haproxy.cfg) instead of one process: how the test command runs the contract and rule
- * tests a second time, unchanged.
+ * tests a second time, unchanged. FM_CLUSTER=redis-cluster: the same, with the nodes' Redis a
+ * Redis Cluster of three primaries (`startRedisCluster`).
  */
-const CLUSTER = process.env.FM_CLUSTER === "haproxy";
+const CLUSTER = ["haproxy", "redis-cluster"].includes(process.env.FM_CLUSTER);
+const ON_REDIS_CLUSTER = process.env.FM_CLUSTER === "redis-cluster";
 
 /** A meetings file of its own for each server (`--meetings-file`): servers run side by side, and
  * none may see another's private meetings, nor the user's. */
@@ -198,6 +200,59 @@ export async function startRedis(port, extra = []) {
   return { ...started, port, url: `redis://127.0.0.1:${port}/` };
 }
 
+/**
+ * A Redis Cluster of `primaries` primaries on loopback (Debian's redis-server in cluster mode,
+ * no persistence, no replicas), created with `redis-cli --cluster create`; resolves once every
+ * node says `cluster_state:ok`; `extra` options for each server. `url` lists every node's address, comma-separated, as
+ * `--cluster` takes them; `stop()` stops them all.
+ */
+export async function startRedisCluster(primaries = 3, extra = []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-redis-cluster-"));
+  const servers = [];
+  for (let i = 0; i < primaries; i++) {
+    const port = await freeLoopbackPort();
+    // The cluster bus port, chosen too: port + 10000, Redis's default, may be taken.
+    const bus = await freeLoopbackPort();
+    servers.push(
+      await startRedis(port, [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        String(bus),
+        "--cluster-config-file",
+        path.join(dir, `nodes-${port}.conf`),
+        "--dir",
+        dir,
+        ...extra,
+      ]),
+    );
+  }
+  const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+  const created = spawnCollecting("redis-cli", ["--cluster", "create", ...addresses, "--cluster-yes"]);
+  const [code] = await once(created.proc, "exit");
+  if (code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.out.stdout}${created.out.stderr}`);
+  const state = (port) =>
+    new Promise((resolve) =>
+      execFile("redis-cli", ["-p", String(port), "cluster", "info"], (_, stdout) => resolve(stdout ?? "")),
+    );
+  await until(
+    async () => (await Promise.all(servers.map((s) => state(s.port)))).every((i) => i.includes("cluster_state:ok")),
+    "every Redis Cluster node to say cluster_state:ok",
+    { ms: 20000, every: 100 },
+  );
+  return {
+    servers,
+    port: servers[0].port,
+    url: servers.map((s) => s.url).join(","),
+    proc: {
+      kill(signal) {
+        for (const s of servers) s.proc.kill(signal);
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    },
+  };
+}
+
 /** `count` nodes of one cluster on `redis`, with `args` each. */
 export async function startCluster(redis, count, args = []) {
   return Promise.all(Array.from({ length: count }, () => startNode(["--cluster", redis.url, ...args])));
@@ -215,7 +270,7 @@ export async function startBalancedCluster(
   args = [],
   { nodes = 3, config = "deploy/haproxy.cfg", requireSpread = false } = {},
 ) {
-  const redis = await startRedis();
+  const redis = ON_REDIS_CLUSTER ? await startRedisCluster() : await startRedis();
   const started = await startCluster(redis, nodes, args);
   const port = await freeLoopbackPort();
   const servers = started.map((n, i) => `    server node${i + 1} 127.0.0.1:${n.port} cookie node${i + 1}`).join("\n");

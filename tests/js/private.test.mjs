@@ -425,10 +425,10 @@ test("in a cluster: a meeting made on one node opens only with its key on every 
     // Redis holds the digests, never the keys, and forgets them in time.
     const cli = (...args) =>
       execFileSync("redis-cli", ["-p", String(redis.port), ...args], { encoding: "utf8" }).trim();
-    const stored = cli("GET", `fm:invite:${meeting.room}`);
+    const stored = cli("GET", `{fm}:invite:${meeting.room}`);
     assert.match(stored, /"guest":"[0-9a-f]{64}"/);
     assert.ok(!stored.includes(meeting.guestKey) && !stored.includes(meeting.hostKey));
-    assert.ok(Number(cli("TTL", `fm:invite:${meeting.room}`)) > 29 * 24 * 3600);
+    assert.ok(Number(cli("TTL", `{fm}:invite:${meeting.room}`)) > 29 * 24 * 3600);
     // A host's controls are one node's only: refused plainly in cluster mode for now.
     const refused = host.next("error");
     host.emit("host", { action: "lock", on: true });

@@ -5,27 +5,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
+use super::connection::Connection;
 use super::link::{ClusterStatus, Link, set_status};
 use super::subscription::catch_up_twice;
 use crate::hub::Hub;
 
 /// The heartbeat: this node registered and alive for `timeout` more (see `scripts::ALIVE`).
-pub(super) fn alive(link: &Link, timeout: Duration) -> redis::Cmd {
-    let mut command = redis::cmd("EVAL");
-    command
-        .arg(&*link.scripts.alive)
-        .arg(0)
-        .arg(&*link.node)
-        .arg(timeout.as_millis() as u64);
-    command
+pub(super) async fn alive(
+    link: &Link,
+    timeout: Duration,
+    connection: &mut Connection,
+) -> redis::RedisResult<i64> {
+    let args = [link.node.to_string(), timeout.as_millis().to_string()];
+    link.scripts.alive.run(connection, &args).await
 }
 
 /// Keeps this node alive in Redis and reaps the nodes that stopped doing so.
 pub(super) async fn heartbeat(
-    mut connection: ConnectionManager,
+    mut connection: Connection,
     hub: Hub,
     link: Arc<Link>,
     timeout: Duration,
@@ -36,7 +35,7 @@ pub(super) async fn heartbeat(
     loop {
         tick.tick().await;
         let started = std::time::Instant::now();
-        let alive: Result<i64, _> = alive(&link, timeout).query_async(&mut connection).await;
+        let alive = alive(&link, timeout, &mut connection).await;
         match alive {
             Ok(0) => {
                 tracing::error!(node = %link.node, "the cluster declared this node dead (silent past the node timeout): closing every connection so that people reconnect to a live node");
@@ -75,12 +74,10 @@ pub(super) async fn heartbeat(
             .unwrap_or_default();
         set_status(&hub, &status, |s| s.nodes = nodes.len());
         for node in nodes.iter().filter(|n| n.as_str() != &*link.node) {
-            let reaped: Result<i64, _> = redis::cmd("EVAL")
-                .arg(&*link.scripts.reap)
-                .arg(0)
-                .arg(node)
-                .arg("0")
-                .query_async(&mut connection)
+            let reaped: Result<i64, _> = link
+                .scripts
+                .reap
+                .run(&mut connection, &[node.clone(), "0".into()])
                 .await;
             if let Ok(count) = reaped
                 && count >= 0

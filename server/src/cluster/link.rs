@@ -1,13 +1,12 @@
 //! What the cluster's tasks share: the [`Link`] the hub talks to (this node, its settings, and
 //! the queues to the writer and the subscription), and how the node stands ([`ClusterStatus`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::namespace::{Namespace, Scripts};
+use super::namespace::{Namespace, Script, Scripts};
 use crate::hub::Hub;
 use crate::hub::cluster::NodeId;
 
@@ -59,7 +58,7 @@ pub(super) enum Command {
         payload: String,
     },
     Eval {
-        script: Arc<str>,
+        script: Script,
         args: Vec<String>,
         reply: Option<oneshot::Sender<Option<Value>>>,
     },

@@ -12,6 +12,7 @@
 //! docs/scaling.md.
 
 mod admission;
+mod connection;
 mod heartbeat;
 mod link;
 mod message;
@@ -25,11 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::hub::Hub;
 use crate::hub::cluster::NodeId;
+use connection::Redis;
 pub use link::ClusterStatus;
 use link::{Command, Link};
 
@@ -38,7 +39,7 @@ use namespace::Namespace;
 /// What `--cluster` configures.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// `redis://host:port/`.
+    /// `redis://host:port/`, or several such addresses, comma-separated, of one Redis Cluster.
     pub url: String,
     /// How long a node may stay silent before the others take its peers out of their rooms.
     pub node_timeout: Duration,
@@ -53,33 +54,6 @@ pub struct ClusterOptions {
     /// When a room's media moves to a server (`--media`, `--mesh-max`): decided in Redis at each
     /// join, so that every node sees the move at the same point of the room's history.
     pub media: crate::rooms::MediaPolicy,
-}
-
-/// The Redis client for `--cluster`: plain, or TLS for `rediss://` (rustls with the ring
-/// provider, as the HTTPS side; the system's roots, or `--cluster-ca`).
-fn client(options: &ClusterOptions) -> Result<redis::Client, ClusterError> {
-    let bad_url = |source| ClusterError::Url {
-        url: shown_url(&options.url),
-        source,
-    };
-    if !options.url.starts_with("rediss://") {
-        return redis::Client::open(options.url.as_str()).map_err(bad_url);
-    }
-    // redis builds its TLS configuration with the process's default provider; another part of
-    // the program may have installed it already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let root_cert = match &options.ca {
-        Some(path) => Some(std::fs::read(path).map_err(|source| ClusterError::Ca {
-            path: path.clone(),
-            source,
-        })?),
-        None => None,
-    };
-    let certificates = redis::TlsCertificates {
-        client_tls: None,
-        root_cert,
-    };
-    redis::Client::build_with_tls(options.url.as_str(), certificates).map_err(bad_url)
 }
 
 /// A Redis URL as logs and errors show it: its password replaced by `****`.
@@ -108,6 +82,16 @@ pub enum ClusterError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("--cluster names no Redis address")]
+    NoAddress,
+    #[error(
+        "--cluster names several addresses, which is for a Redis Cluster, but {0} is a Redis on its own (cluster_enabled:0): give its one address"
+    )]
+    NotACluster(String),
+    #[error(
+        "{0} is a node of a Redis Cluster, which has only database 0: leave the database out of the address (deployments sharing it tell themselves apart by --cluster-prefix)"
+    )]
+    ClusterDatabase(String),
     #[error("cannot reach Redis at {url}: {source}")]
     Connect {
         url: String,
@@ -133,18 +117,15 @@ pub struct Cluster {
 impl Cluster {
     /// Connects to Redis, registers this node and attaches the cluster to `hub`.
     pub async fn start(options: ClusterOptions, hub: Hub) -> Result<Cluster, ClusterError> {
-        let client = client(&options)?;
-        // Redis's default 500 ms for an answer lost whole pipelines (a media offer, a chat) on a
-        // busy machine: five browsers beside three nodes and Redis on two cores took longer now
-        // and then. A Redis that is really gone is noticed by the heartbeat within the node timeout.
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.node_timeout / 2));
-        let connection = ConnectionManager::new_with_config(client.clone(), config)
+        let redis = Redis::open(&options).await?;
+        let unreachable = |source| ClusterError::Connect {
+            url: shown_url(&options.url),
+            source,
+        };
+        let connection = redis
+            .connect(options.node_timeout / 2)
             .await
-            .map_err(|source| ClusterError::Connect {
-                url: shown_url(&options.url),
-                source,
-            })?;
+            .map_err(unreachable)?;
         let node: NodeId = {
             let mut bytes = [0u8; 6];
             rand::rng().fill(&mut bytes);
@@ -156,10 +137,7 @@ impl Cluster {
         };
         let (commands, command_queue) = mpsc::unbounded_channel();
         let (subscriptions, subscription_queue) = mpsc::unbounded_channel();
-        let ns = Namespace::new(
-            &options.prefix,
-            client.get_connection_info().redis_settings().db(),
-        );
+        let ns = Namespace::new(&options.prefix, redis.db());
         let link = Arc::new(Link {
             node: node.clone(),
             access: options.access,
@@ -173,17 +151,12 @@ impl Cluster {
         });
         let (status_tx, status) = watch::channel(ClusterStatus::new(node.to_string()));
         let ours = scripts::policy_flags(options.media);
-        let clash: Vec<String> = redis::cmd("EVAL")
-            .arg(&*link.scripts.policy)
-            .arg(0)
-            .arg(&*node)
-            .arg(&ours)
-            .query_async(&mut connection.clone())
+        let clash: Vec<String> = link
+            .scripts
+            .policy
+            .run(&mut connection.clone(), &[node.to_string(), ours.clone()])
             .await
-            .map_err(|source| ClusterError::Connect {
-                url: shown_url(&options.url),
-                source,
-            })?;
+            .map_err(unreachable)?;
         if let [node, theirs] = clash.as_slice() {
             return Err(ClusterError::MediaPolicy {
                 node: node.clone(),
@@ -193,21 +166,22 @@ impl Cluster {
         }
         // Registered before any peer can join, so that no join is refused as from a dead node.
         let mut heartbeat_connection = connection.clone();
-        let alive: i64 = heartbeat::alive(&link, options.node_timeout)
-            .query_async(&mut heartbeat_connection)
+        let alive: i64 = heartbeat::alive(&link, options.node_timeout, &mut heartbeat_connection)
             .await
-            .map_err(|source| ClusterError::Connect {
-                url: shown_url(&options.url),
-                source,
-            })?;
+            .map_err(unreachable)?;
         let url = shown_url(&options.url);
-        tracing::info!(node = %node, alive, %url, "joined the cluster");
+        tracing::info!(node = %node, alive, %url, redis = redis.kind(), "joined the cluster");
         hub.attach_cluster(link.clone());
         let metrics = hub.metrics().clone();
         let tasks = vec![
-            tokio::spawn(writer::write(connection.clone(), command_queue, metrics)),
+            tokio::spawn(writer::write(
+                connection.clone(),
+                command_queue,
+                link.scripts.publish.clone(),
+                metrics,
+            )),
             tokio::spawn(subscription::subscribe(
-                client,
+                redis,
                 hub.clone(),
                 link.clone(),
                 subscription_queue,

@@ -1,7 +1,10 @@
 //! Where one deployment's keys and channels live in a Redis it may share: every key starts with
-//! `--cluster-prefix` (`fm` by default) and every channel with the prefix and the database
-//! number, since Redis keeps keys per database but channels for the whole server. Two
-//! deployments with different prefixes, or on different databases, never hear each other.
+//! `--cluster-prefix` as a hash tag (`{fm}:` by default, so that on a Redis Cluster all of them
+//! are in one slot, which the scripts need: they change rooms and nodes together) and every
+//! channel with the prefix and the database number (`fm:0:`), since Redis keeps keys per
+//! database but channels for the whole server. Two deployments with different prefixes, or on
+//! different databases, never hear each other. The scripts are sent by their digest
+//! (EVALSHA), and with their body only when Redis does not know them yet.
 
 use std::sync::Arc;
 
@@ -33,7 +36,7 @@ pub fn check_prefix(prefix: &str) -> Result<(), BadPrefix> {
 /// One deployment's names in Redis.
 #[derive(Debug, Clone)]
 pub struct Namespace {
-    /// `fm:`
+    /// `{fm}:`
     keys: String,
     /// `fm:0:`
     channels: String,
@@ -43,12 +46,12 @@ impl Namespace {
     /// The names under `prefix` (checked) on database `db`.
     pub fn new(prefix: &str, db: i64) -> Self {
         Self {
-            keys: format!("{prefix}:"),
+            keys: format!("{{{prefix}}}:"),
             channels: format!("{prefix}:{db}:"),
         }
     }
 
-    /// A key: `fm:nodes`, `fm:reaped:N`.
+    /// A key: `{fm}:nodes`, `{fm}:reaped:N`.
     pub fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.keys)
     }
@@ -64,8 +67,13 @@ impl Namespace {
     }
 
     /// A script with this namespace's `K` (key prefix) and `CH` (channel prefix) set.
-    fn script(&self, body: &str) -> Arc<str> {
-        format!("local K, CH = '{}', '{}'\n{body}", self.keys, self.channels).into()
+    fn script(&self, body: &str) -> Script {
+        let body = format!("local K, CH = '{}', '{}'\n{body}", self.keys, self.channels);
+        Script {
+            sha: redis::Script::new(&body).get_hash().into(),
+            body: body.into(),
+            key: self.key("nodes").into(),
+        }
     }
 
     /// Every script, set for this namespace.
@@ -79,6 +87,7 @@ impl Namespace {
             invite: self.script(scripts::INVITE),
             policy: self.script(scripts::POLICY),
             nodes: self.script("return redis.call('SMEMBERS', K .. 'nodes')"),
+            publish: self.script("redis.call('PUBLISH', ARGV[1], ARGV[2])"),
         }
     }
 }
@@ -86,15 +95,68 @@ impl Namespace {
 /// The scripts of `scripts.rs`, each with its namespace.
 #[derive(Debug, Clone)]
 pub struct Scripts {
-    pub join: Arc<str>,
-    pub leave: Arc<str>,
-    pub reap: Arc<str>,
-    pub alive: Arc<str>,
-    pub resync: Arc<str>,
-    pub invite: Arc<str>,
-    pub policy: Arc<str>,
+    pub join: Script,
+    pub leave: Script,
+    pub reap: Script,
+    pub alive: Script,
+    pub resync: Script,
+    pub invite: Script,
+    pub policy: Script,
     /// The registered nodes.
-    pub nodes: Arc<str>,
+    pub nodes: Script,
+    /// A message published where the scripts run, so that it stays in order with them (a
+    /// Redis Cluster's other primaries would relay it on their own schedule).
+    pub publish: Script,
+}
+
+/// One script of one namespace, run by its digest.
+#[derive(Debug, Clone)]
+pub struct Script {
+    body: Arc<str>,
+    sha: Arc<str>,
+    /// The one key it declares: a Redis Cluster routes it by that key's slot, the slot of
+    /// every key of the namespace.
+    key: Arc<str>,
+}
+
+impl Script {
+    /// `EVALSHA` with `args`: what the writer pipelines.
+    pub fn by_digest(&self, args: &[String]) -> redis::Cmd {
+        let mut command = redis::cmd("EVALSHA");
+        command.arg(&*self.sha).arg(1).arg(&*self.key).arg(args);
+        command
+    }
+
+    /// `EVAL` with `args`: for a Redis that does not know the script (which it then keeps).
+    pub fn with_body(&self, args: &[String]) -> redis::Cmd {
+        let mut command = redis::cmd("EVAL");
+        command.arg(&*self.body).arg(1).arg(&*self.key).arg(args);
+        command
+    }
+
+    /// Runs it: by its digest, and again with its body if Redis did not know it.
+    pub async fn run<T: redis::FromRedisValue>(
+        &self,
+        connection: &mut impl redis::aio::ConnectionLike,
+        args: &[String],
+    ) -> redis::RedisResult<T> {
+        match self.by_digest(args).query_async(connection).await {
+            Err(error) if is_unknown_script(&error) => {
+                self.with_body(args).query_async(connection).await
+            }
+            answer => answer,
+        }
+    }
+
+    #[cfg(test)]
+    fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// Redis answered NOSCRIPT: it restarted, failed over or flushed its scripts.
+pub fn is_unknown_script(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 #[cfg(test)]
@@ -109,7 +171,7 @@ mod tests {
             assert_eq!(check_prefix(bad), Err(BadPrefix(bad.to_owned())), "{bad}");
         }
         let ns = Namespace::new("acme", 3);
-        assert_eq!(ns.key("nodes"), "acme:nodes");
+        assert_eq!(ns.key("nodes"), "{acme}:nodes");
         assert_eq!(
             ns.room_channel(&RoomId::parse("x").unwrap()),
             "acme:3:room:x"
@@ -119,10 +181,11 @@ mod tests {
         assert!(
             scripts
                 .join
-                .starts_with("local K, CH = 'acme:', 'acme:3:'\n")
+                .body()
+                .starts_with("local K, CH = '{acme}:', 'acme:3:'\n")
         );
         assert!(
-            !scripts.join.contains("'fm:"),
+            !scripts.join.body().contains("'fm:"),
             "no key or channel is named outside K and CH"
         );
     }

@@ -15,7 +15,8 @@
 //! dead (so that it steps down if it comes back); `policy` hash node -> its media policy.
 //! Channels: `CH room:R` (a room's joins, leaves, chat and states) and `CH node:N` (signals and
 //! media requests and replies for node N's peers). The scripts name their keys in
-//! their bodies: this is for a single Redis (or a primary with replicas), not Redis Cluster.
+//! their bodies; all of them share the hash tag of `K`, so on a Redis Cluster they are in the
+//! slot of the one key each script declares (`namespace.rs`).
 
 /// The two changes every script makes, each numbered and published with the change: a member
 /// added to a room, and a member taken out of one (told only if it was there).

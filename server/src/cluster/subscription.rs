@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use redis::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::connection::Redis;
 use super::link::{ClusterStatus, Command, Link, Subscription, set_status};
 use super::message;
 use super::replies::{snapshot_of, text};
@@ -21,7 +22,7 @@ use crate::metrics::Direction;
 /// The subscribing connection: the node's own channel and those of the rooms it follows;
 /// reconnects, and catches the rooms up, when Redis comes back.
 pub(super) async fn subscribe(
-    client: redis::Client,
+    redis: Redis,
     hub: Hub,
     link: Arc<Link>,
     mut requests: mpsc::UnboundedReceiver<Subscription>,
@@ -29,8 +30,8 @@ pub(super) async fn subscribe(
 ) {
     let mut pause = Duration::from_millis(100);
     let mut first = true;
-    loop {
-        match client.get_async_pubsub().await {
+    for attempt in 0.. {
+        match redis.subscriber(attempt).get_async_pubsub().await {
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
                 let mut channels = vec![link.ns.node_channel(&link.node)];
