@@ -3,9 +3,9 @@
 // spread over the nodes, and the room's media goes through exactly one node, its media home,
 // which every page reaches directly (not through the balancer); when that node is killed, the
 // room gets a new home and every page plays every video again without anyone leaving by hand;
-// when that one is stopped (SIGTERM), the same at once. The browsers' machines are on Wi-Fi that
-// keeps devices apart (isolated bridge ports): they reach the nodes and the balancer, never each
-// other, so only media through the cluster can work.
+// when that one is stopped (SIGTERM), the same at once; two and three people call through it
+// too. The browsers' machines are on Wi-Fi that keeps devices apart (isolated bridge ports): they
+// reach the nodes and the balancer, never each other, so only media through the cluster can work.
 // Everything runs in network namespaces: Redis, HAProxy, each node and the browsers on their own
 // addresses. Needs root for `ip netns`.
 import assert from "node:assert/strict";
@@ -196,6 +196,41 @@ function printTimeline(hosts, since) {
       )
         console.log(`${host} ${line.slice(11, 23)} ${line.slice(line.indexOf(": ") + 2, line.indexOf(": ") + 90)}`);
 }
+
+test("two people on Wi-Fi that keeps devices apart call through the cluster, and a third joins them", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  const [b1, b2] = [await browserIn(lan, "b1", FLAGS), await browserIn(lan, "b2", FLAGS)];
+  const pages = [];
+  try {
+    const url = `${SITE}/r/small-call`;
+    // Ann and Bob on the two machines that cannot reach each other: a 2-way call.
+    pages.push(await joinAs(b1, url, "Ann", SMALL, true, CAMERA));
+    pages.push(await joinAs(b2, url, "Bob", SMALL, true, CAMERA_ONLY));
+    await Promise.all(pages.map((page) => seesPlaying(page, 1)));
+    const server = await oneMediaServer(pages);
+    const home = NODES.find((n) => server === `${HOSTS[n]}:5443`);
+    assert.ok(home, `the media goes straight to a node: ${server}`);
+    for (const host of NODES) assert.equal(await carried(host), host === home ? 2 : 0, host);
+    console.log(
+      `2-way call on isolated Wi-Fi through ${home}; signaling ${JSON.stringify(await signalingNodes(NODES))}`,
+    );
+    // Cat joins from Bob's machine: a 3-way call, through the same home.
+    pages.push(await joinAs(b2, url, "Cat", SMALL, true, CAMERA_ONLY));
+    await Promise.all(pages.map((page) => seesPlaying(page, 2)));
+    assert.equal(await oneMediaServer(pages), server, "the third joins the room's one home");
+    for (const host of NODES) assert.equal(await carried(host), host === home ? 3 : 0, host);
+  } finally {
+    await b1.close();
+    await b2.close();
+  }
+  // The browsers gone, no forwarder carries anyone: the next test starts from nothing.
+  await until(async () => (await Promise.all(NODES.map(carried))).every((n) => n === 0), "every forwarder empty", {
+    ms: 20000,
+    every: 250,
+  });
+});
 
 test("five people whose signaling lands on three nodes: the room's media goes through one node, through another when that one is killed, and through the last when that one is stopped", {
   skip,
