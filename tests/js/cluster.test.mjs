@@ -7,7 +7,9 @@
 // Real redis-server, real nodes, real HAProxy (deploy/haproxy.cfg), both transports.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -493,6 +495,88 @@ test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; wi
     assert.match(lb.logs() + lb.haproxy.out.stdout, /Session ID unknown|400/);
   } finally {
     await lb.stop();
+  }
+});
+
+/** A TCP relay to `port` on loopback that the test can cut (every connection reset, nothing
+ * accepted) and restore on the same port: one node's way to Redis. */
+async function cuttableRelay(port) {
+  const listenPort = await freeLoopbackPort();
+  const sockets = new Set();
+  let server;
+  const open = async () => {
+    server = net.createServer((inbound) => {
+      const outbound = net.connect(port, "127.0.0.1");
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+        s.on("error", () => {});
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    server.listen(listenPort, "127.0.0.1");
+    await once(server, "listening");
+  };
+  await open();
+  return {
+    url: `redis://127.0.0.1:${listenPort}/`,
+    async cut() {
+      await new Promise((resolve) => {
+        server.close(resolve);
+        for (const s of sockets) s.resetAndDestroy();
+      });
+    },
+    restore: open,
+  };
+}
+
+test("one node cut off from Redis answers /health 503 within 3 s and HAProxy sends newcomers to the others; once back, 200 and newcomers again", {
+  timeout: 60000,
+}, async () => {
+  let relay;
+  const lb = await startBalancedCluster([], {
+    redisUrls: async (redis) => {
+      relay = await cuttableRelay(redis.port);
+      return [relay.url, redis.url, redis.url];
+    },
+  });
+  try {
+    const [cut] = lb.nodes;
+    const cutId = (await health(cut)).cluster.node;
+    /** Which node answers each of `count` requests through HAProxy. */
+    const answering = async (count) => {
+      const seen = [];
+      for (let i = 0; i < count; i++) seen.push((await (await fetch(`${lb.url}/health`)).json()).cluster.node);
+      return seen;
+    };
+    await relay.cut();
+    const since = Date.now();
+    await until(async () => (await fetch(`${cut.url}/health`)).status === 503, "503 from the node cut off", {
+      ms: 3000,
+      every: 50,
+    });
+    const notReady = Date.now() - since;
+    console.log(`/health answered 503 ${notReady} ms after the node lost Redis`);
+    // HAProxy takes it out after two failed checks (deploy/haproxy.cfg: every 2 s, fall 2).
+    await until(async () => !(await answering(9)).includes(cutId), "HAProxy to send nobody to the node cut off", {
+      ms: 15000,
+      every: 200,
+    });
+    const newcomer = await client(lb.url, "socket.io", { withCredentials: true });
+    assert.deepEqual(await join(newcomer, "meanwhile", "Nia"), [], "a newcomer joins through the others");
+    assert.ok((await answering(9)).every((node) => node !== cutId));
+    await relay.restore();
+    await until(async () => (await fetch(`${cut.url}/health`)).status === 200, "200 once Redis is back", {
+      ms: 10000,
+      every: 100,
+    });
+    await until(async () => (await answering(9)).includes(cutId), "HAProxy to send newcomers to it again", {
+      ms: 15000,
+      every: 200,
+    });
+  } finally {
+    await lb.stop();
+    await relay?.cut();
   }
 });
 

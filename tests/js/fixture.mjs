@@ -263,15 +263,18 @@ const balanced = new Map();
 
 /**
  * Redis, three nodes and HAProxy with deploy/haproxy.cfg (its addresses replaced); resolves
- * once HAProxy has sent a request to every node. `stop()` stops them all, and with
+ * once HAProxy has sent a request to every node (`redisUrls`: see below). `stop()` stops them all, and with
  * `requireSpread` fails if the clients of the run did not land on every node.
  */
 export async function startBalancedCluster(
   args = [],
-  { nodes = 3, config = "deploy/haproxy.cfg", requireSpread = false } = {},
+  { nodes = 3, config = "deploy/haproxy.cfg", requireSpread = false, redisUrls = null } = {},
 ) {
   const redis = ON_REDIS_CLUSTER ? await startRedisCluster() : await startRedis();
-  const started = await startCluster(redis, nodes, args);
+  // `redisUrls(redis)`: the Redis address each node is given (a test's proxy in front of it).
+  const started = redisUrls
+    ? await Promise.all((await redisUrls(redis)).map((url) => startNode(["--cluster", url, ...args])))
+    : await startCluster(redis, nodes, args);
   const port = await freeLoopbackPort();
   const servers = started.map((n, i) => `    server node${i + 1} 127.0.0.1:${n.port} cookie node${i + 1}`).join("\n");
   const text = fs

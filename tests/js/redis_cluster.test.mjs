@@ -1,7 +1,8 @@
 // Protects cluster mode on a Redis Cluster (docs/scaling.md, "On a Redis Cluster"): nodes given
 // any one address of it, or several, serve one room together whichever primary holds the
-// deployment's slot (commands follow MOVED); a node whose subscription's Redis dies subscribes
-// through the next address and catches its rooms up; a list of addresses that is not a Redis
+// deployment's slot (commands follow MOVED), also after that primary forgot the scripts; a node
+// whose subscription's Redis dies subscribes through the next address and catches its rooms
+// up; a list of addresses that is not a Redis
 // Cluster, or a database number on one, is refused at start with what to do. And on a single
 // Redis: a Redis that forgot the scripts (SCRIPT FLUSH, as after a restart or a failover) gets
 // them again without losing or reordering one message. Real redis-server in cluster mode (three
@@ -71,7 +72,7 @@ test("two nodes on a three-primary Redis Cluster, each given one address that do
 }, async () => {
   const cluster = await startRedisCluster();
   try {
-    const [, others] = owner(cluster);
+    const [held, others] = owner(cluster);
     const n1 = await node(others[0].url);
     const n2 = await node(others[1].url);
     assert.match(n1.logs(), /joined the cluster .*redis="redis cluster"/);
@@ -80,6 +81,12 @@ test("two nodes on a three-primary Redis Cluster, each given one address that do
     bob.emit("chat", { text: "through the cluster" });
     assert.equal((await chat).text, "through the cluster");
     assert.deepEqual(await signals(ann, bob, 500, "signals from node 1 at node 2"), inOrder(500));
+    // The primary forgets the scripts (as a promoted replica may not have them): the next join
+    // runs its script again with the body.
+    cli(held.port, "SCRIPT", "FLUSH");
+    const cy = await client(n1.url, "socket.io");
+    assert.equal((await join(cy, "sharded", "Cy")).length, 2);
+    assert.match(n1.logs(), /Redis did not know this node's scripts/);
     const left = ann.next("user-left");
     bob.close();
     assert.equal(await left, bob.id);

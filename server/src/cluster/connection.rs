@@ -11,6 +11,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::{ClusterError, ClusterOptions, shown_url};
@@ -103,9 +104,11 @@ impl Redis {
     }
 
     /// A connection for commands; it reconnects by itself after Redis comes back.
+    /// `slot_key`: a key of the deployment, whose slot a Redis Cluster's pipelines go to.
     pub(super) async fn connect(
         &self,
         response_timeout: Duration,
+        slot_key: &str,
     ) -> Result<Connection, redis::RedisError> {
         Ok(match self {
             Redis::Single(client) => {
@@ -119,9 +122,10 @@ impl Redis {
                     ConnectionManager::new_with_config(client.clone(), config).await?,
                 )
             }
-            Redis::Cluster { client, .. } => {
-                Connection::Cluster(client.get_async_connection().await?)
-            }
+            Redis::Cluster { client, .. } => Connection::Cluster(
+                client.get_async_connection().await?,
+                Route::with_key(slot_key, SlotAddr::Master),
+            ),
         })
     }
 
@@ -182,14 +186,32 @@ fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, ClusterError> {
 #[derive(Clone)]
 pub(super) enum Connection {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    /// With the route of the deployment's slot.
+    Cluster(ClusterConnection, Route),
+}
+
+impl Connection {
+    /// Runs `pipe` (made with `ignore_errors`: one answer per command, a refusal as
+    /// `Value::ServerError`) where the scripts run, in order: on a Redis Cluster, the primary
+    /// of the deployment's slot even when the batch holds only messages (sent elsewhere, they
+    /// would be relayed on that node's own schedule and could overtake the others).
+    pub(super) async fn pipeline(&mut self, pipe: Pipeline) -> redis::RedisResult<Vec<Value>> {
+        match self {
+            Connection::Single(c) => pipe.query_async(c).await,
+            Connection::Cluster(c, route) => {
+                let count = pipe.len();
+                c.route_pipeline(pipe, 0, count, SingleNodeRoutingInfo::SpecificNode(*route))
+                    .await
+            }
+        }
+    }
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c, _) => c.req_packed_command(cmd),
         }
     }
 
@@ -201,14 +223,14 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c, _) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Connection::Single(c) => c.get_db(),
-            Connection::Cluster(c) => c.get_db(),
+            Connection::Cluster(c, _) => c.get_db(),
         }
     }
 }

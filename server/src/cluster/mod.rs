@@ -122,8 +122,9 @@ impl Cluster {
             url: shown_url(&options.url),
             source,
         };
+        let ns = Namespace::new(&options.prefix, redis.db());
         let connection = redis
-            .connect(options.node_timeout / 2)
+            .connect(options.node_timeout / 2, &ns.key("nodes"))
             .await
             .map_err(unreachable)?;
         let node: NodeId = {
@@ -137,7 +138,6 @@ impl Cluster {
         };
         let (commands, command_queue) = mpsc::unbounded_channel();
         let (subscriptions, subscription_queue) = mpsc::unbounded_channel();
-        let ns = Namespace::new(&options.prefix, redis.db());
         let link = Arc::new(Link {
             node: node.clone(),
             access: options.access,
@@ -174,12 +174,7 @@ impl Cluster {
         hub.attach_cluster(link.clone());
         let metrics = hub.metrics().clone();
         let tasks = vec![
-            tokio::spawn(writer::write(
-                connection.clone(),
-                command_queue,
-                link.scripts.publish.clone(),
-                metrics,
-            )),
+            tokio::spawn(writer::write(connection.clone(), command_queue, metrics)),
             tokio::spawn(subscription::subscribe(
                 redis,
                 hub.clone(),

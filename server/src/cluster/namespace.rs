@@ -87,7 +87,6 @@ impl Namespace {
             invite: self.script(scripts::INVITE),
             policy: self.script(scripts::POLICY),
             nodes: self.script("return redis.call('SMEMBERS', K .. 'nodes')"),
-            publish: self.script("redis.call('PUBLISH', ARGV[1], ARGV[2])"),
         }
     }
 }
@@ -104,9 +103,6 @@ pub struct Scripts {
     pub policy: Script,
     /// The registered nodes.
     pub nodes: Script,
-    /// A message published where the scripts run, so that it stays in order with them (a
-    /// Redis Cluster's other primaries would relay it on their own schedule).
-    pub publish: Script,
 }
 
 /// One script of one namespace, run by its digest.

@@ -8,37 +8,36 @@ use tokio::sync::mpsc;
 
 use super::connection::Connection;
 use super::link::Command;
-use super::namespace::Script;
 use crate::metrics::{Direction, Metrics};
 
-/// The one writing connection: commands go out in the order they were queued, pipelined, as
-/// scripts run by their digest (messages too, through `publish`, so that a Redis that forgot
-/// its scripts refuses the whole rest of a batch, which then goes again, in order, with the
-/// scripts' bodies).
+/// The one writing connection: commands go out in the order they were queued, pipelined,
+/// scripts by their digest. A script Redis did not know (NOSCRIPT: it restarted, failed over
+/// or flushed them) had no effect, and goes again with its body; the messages queued behind it
+/// in the same batch were published meanwhile. That overtaking happens only at the batch in
+/// which Redis came back without its scripts, when messages are being lost anyway; routing
+/// every message through a script instead, to keep even that order, doubled Redis's CPU per
+/// message (docs/benchmarks.md, "Cluster mode").
 pub(super) async fn write(
     mut connection: Connection,
     mut queue: mpsc::UnboundedReceiver<Command>,
-    publish: Script,
     metrics: Arc<Metrics>,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
         let started = std::time::Instant::now();
-        let scripted: Vec<(&Script, Vec<String>)> = batch
-            .iter()
-            .map(|command| match command {
-                Command::Publish { channel, payload } => {
-                    (&publish, vec![channel.clone(), payload.clone()])
-                }
-                Command::Eval { script, args, .. } => (script, args.clone()),
-            })
-            .collect();
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
-        for (script, args) in &scripted {
-            pipe.add_command(script.by_digest(args));
+        for command in &batch {
+            match command {
+                Command::Publish { channel, payload } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(payload);
+                }
+                Command::Eval { script, args, .. } => {
+                    pipe.add_command(script.by_digest(args));
+                }
+            }
         }
-        let answers: Result<Vec<Value>, _> = pipe.query_async(&mut connection).await;
+        let answers = connection.pipeline(pipe).await;
         let answers = match answers {
             Ok(mut answers) => {
                 let unknown: Vec<usize> = (0..answers.len())
@@ -52,10 +51,11 @@ pub(super) async fn write(
                     let mut again = redis::pipe();
                     again.ignore_errors();
                     for &i in &unknown {
-                        let (script, args) = &scripted[i];
-                        again.add_command(script.with_body(args));
+                        if let Command::Eval { script, args, .. } = &batch[i] {
+                            again.add_command(script.with_body(args));
+                        }
                     }
-                    match again.query_async::<Vec<Value>>(&mut connection).await {
+                    match connection.pipeline(again).await {
                         Ok(retried) => {
                             for (i, answer) in unknown.into_iter().zip(retried) {
                                 answers[i] = answer;
