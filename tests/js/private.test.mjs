@@ -549,10 +549,10 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     assert.ok(!(await remoteNames(gus)).includes("Eve"), "nobody in the room sees who waits");
     // The README's picture of a host with two guests waiting (the panel is checked just above).
     await host.screenshot({ path: path.join(SHOTS, "meeting-host-lobby.png") });
-    await host.click('#waiting-list button[aria-label="Do not let Ivy in"]');
+    await host.click('#waiting-list button[aria-label="Decline: Ivy"]');
     await told(ivy, /did not let you in/, "Ivy is told she was declined");
     assert.ok(await ivy.isVisible("#join"), "Ivy is back at the form");
-    await host.click('#waiting-list button[aria-label="Let Eve in"]');
+    await host.click('#waiting-list button[aria-label="Let in: Eve"]');
     await until(async () => (await remoteNames(gus)).includes("Eve"), "Eve at Gus's");
     await until(async () => (await remoteNames(eve)).join() === "Gus,Hana", "Hana and Gus at Eve's");
 

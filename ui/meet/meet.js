@@ -13,6 +13,10 @@
 // its server connection and drops a person's mesh connection once their video arrives through it.
 
 const $ = (id) => document.getElementById(id);
+// The words, from the catalogues (ui/i18n/i18n.js, loaded first thing in `main`).
+let i18n;
+const t = (key, values) => i18n.t(key, values);
+const tHtml = (key, values) => i18n.tHtml(key, values);
 const SPEAKING_LEVEL = 0.02; // RMS of the signal, 0-1: above it, a tile shows the speaking ring
 const DEVICES_KEY = "fm-devices";
 // How long after the server connection comes up a remaining mesh connection is kept, for people
@@ -120,13 +124,10 @@ async function newMeeting() {
     $("room").value = answer.room;
     history.replaceState(null, "", `/r/${encodeURIComponent(answer.room)}`);
     showPrivate();
-    notice(
-      `Private meeting “${escapeHtml(answer.room)}” made, with you as its host. Join, then use Copy link to invite people: only people with that link can come in.`,
-      "info",
-    );
+    notice(tHtml("notice.meeting-made", { room: answer.room }), "info");
     $("name").focus();
   } catch (error) {
-    notice(`Could not make a meeting: ${escapeHtml(error.message || error)}`);
+    notice(tHtml("notice.meeting-failed", { reason: error.message || error }));
   }
 }
 
@@ -164,15 +165,15 @@ function tile(key, label, { self = false, screen = false } = {}) {
   name.textContent = label;
   const mutedMark = document.createElement("span");
   mutedMark.className = "muted-mark";
-  mutedMark.textContent = "muted";
-  mutedMark.setAttribute("aria-label", "microphone muted");
+  mutedMark.textContent = t("tile.muted");
+  mutedMark.title = t("tile.muted-label");
   mutedMark.hidden = true;
   caption.append(name, mutedMark);
   const pin = document.createElement("button");
   pin.type = "button";
   pin.className = "pin";
-  pin.textContent = "Pin";
-  pin.setAttribute("aria-label", `Show ${label} large`);
+  pin.textContent = t("tile.pin");
+  pin.title = t("tile.pin-label", { name: label });
   pin.addEventListener("click", () => {
     state.pinned = state.pinned === key ? null : key;
     layout();
@@ -181,15 +182,15 @@ function tile(key, label, { self = false, screen = false } = {}) {
   if (!self && !screen) {
     // A host's per-person controls, shown only to hosts (see showMeeting).
     for (const [action, text] of [
-      ["mute", "Ask to mute"],
-      ["remove", "Remove"],
+      ["mute", t("host.ask-mute")],
+      ["remove", t("host.remove")],
     ]) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "host-action";
       button.dataset.action = action;
       button.textContent = text;
-      button.setAttribute("aria-label", `${text}: ${label}`);
+      button.setAttribute("aria-label", t("host.action-label", { action: text, name: label }));
       button.hidden = !isHost();
       button.addEventListener("click", (e) => {
         e.stopPropagation();
@@ -222,13 +223,8 @@ function showMeeting(view) {
   state.meeting = view;
   const host = isHost();
   $("host-controls").hidden = !host;
-  pressed(
-    $("lobby"),
-    view.lobby,
-    ["Lobby", "Turn the lobby on: guests wait until you let them in"],
-    ["Lobby on", "Turn the lobby off: guests with the link come straight in"],
-  );
-  pressed($("lock"), view.locked, ["Lock", "Lock the meeting: nobody new can join"], ["Locked", "Unlock the meeting"]);
+  pressed($("lobby"), view.lobby, ["host.lobby", "host.lobby-turn-on"], ["host.lobby-on", "host.lobby-turn-off"]);
+  pressed($("lock"), view.locked, ["host.lock", "host.lock-label"], ["host.locked", "host.unlock-label"]);
   for (const button of document.querySelectorAll(".host-action")) button.hidden = !host;
   for (const figure of document.querySelectorAll("#stage .tile:not(.screen)")) {
     const id = figure.classList.contains("self") ? state.socket?.id : figure.dataset.peer;
@@ -243,14 +239,17 @@ function showMeeting(view) {
       name.textContent = userName;
       const admit = document.createElement("button");
       admit.type = "button";
-      admit.textContent = "Let in";
-      admit.setAttribute("aria-label", `Let ${userName} in`);
+      admit.textContent = t("host.admit");
+      // The accessible name starts with the visible text, and says whom (WCAG 2.5.3).
+      admit.setAttribute("aria-label", t("host.action-label", { action: t("host.admit"), name: userName }));
+      admit.title = t("host.admit-label", { name: userName });
       admit.addEventListener("click", () => hostAction("admit", { peer: id }));
       const decline = document.createElement("button");
       decline.type = "button";
       decline.className = "danger";
-      decline.textContent = "Decline";
-      decline.setAttribute("aria-label", `Do not let ${userName} in`);
+      decline.textContent = t("host.decline");
+      decline.setAttribute("aria-label", t("host.action-label", { action: t("host.decline"), name: userName }));
+      decline.title = t("host.decline-label", { name: userName });
       decline.addEventListener("click", () => hostAction("decline", { peer: id }));
       li.append(name, admit, decline);
       return li;
@@ -270,7 +269,7 @@ function removeTile(key) {
 
 function setLabel(figure, label) {
   figure.querySelector(".name").textContent = label;
-  figure.querySelector(".pin").setAttribute("aria-label", `Show ${label} large`);
+  figure.querySelector(".pin").title = t("tile.pin-label", { name: label });
 }
 
 /** Which tile is shown large: the pinned one, else the newest screen share, else none. */
@@ -297,7 +296,7 @@ function layout() {
   for (const figure of document.querySelectorAll("#stage .tile")) {
     const pinned = figure.dataset.key === state.pinned;
     figure.classList.toggle("pinned", pinned);
-    figure.querySelector(".pin").textContent = pinned ? "Unpin" : "Pin";
+    figure.querySelector(".pin").textContent = t(pinned ? "tile.unpin" : "tile.pin");
   }
   fitGrid();
   queueWants();
@@ -325,7 +324,7 @@ function fitGrid() {
 
 function updateCount() {
   const n = state.peers.size + 1;
-  $("count").textContent = n === 1 ? "only you so far" : `${n} people`;
+  $("count").textContent = n === 1 ? t("call.count-alone") : t("call.count", { n });
 }
 
 // ---------------------------------------------------------------- who is speaking
@@ -392,22 +391,22 @@ async function listDevices() {
       for (const [i, d] of matching.entries()) {
         const option = document.createElement("option");
         option.value = d.deviceId;
-        option.textContent = d.label || `${label} ${i + 1}`;
+        option.textContent = d.label || t("device.numbered", { kind: label, n: i + 1 });
         option.selected = d.deviceId === chosen;
         select.append(option);
       }
       if (!matching.length) {
         const option = document.createElement("option");
         option.value = "";
-        option.textContent = `No ${label.toLowerCase()} found`;
+        option.textContent = t("device.none");
         select.append(option);
       }
       select.disabled = !matching.length;
     }
   };
-  fill(["camera-select", "call-camera-select"], "videoinput", state.devices.camera, "Camera");
-  fill(["mic-select", "call-mic-select"], "audioinput", state.devices.mic, "Microphone");
-  fill(["speaker-select", "call-speaker-select"], "audiooutput", state.devices.speaker, "Speaker");
+  fill(["camera-select", "call-camera-select"], "videoinput", state.devices.camera, t("join.camera"));
+  fill(["mic-select", "call-mic-select"], "audioinput", state.devices.mic, t("join.microphone"));
+  fill(["speaker-select", "call-speaker-select"], "audiooutput", state.devices.speaker, t("join.speaker"));
   $("speaker-field").hidden = $("call-speaker-field").hidden = !canPickSpeaker();
 }
 
@@ -440,23 +439,11 @@ async function openMedia() {
 
 function mediaProblem(error) {
   if (error.name === "NotAllowedError" || error.name === "SecurityError") {
-    notice(
-      "Camera and microphone access was denied, so you take part without them: others cannot see or hear you. Allow access in the browser's site settings (the icon left of the address), then leave and join again.",
-      "problem",
-      "media",
-    );
+    notice(tHtml("notice.media-denied"), "problem", "media");
   } else if (error.name === "NotFoundError" || error.name === "OverconstrainedError") {
-    notice(
-      "No camera or microphone was found. You can still see and hear the others, chat and share your screen.",
-      "info",
-      "media",
-    );
+    notice(tHtml("notice.media-missing"), "info", "media");
   } else {
-    notice(
-      `The camera or microphone could not start (${escapeHtml(error.message || error.name)}), so you take part without them.`,
-      "problem",
-      "media",
-    );
+    notice(tHtml("notice.media-failed", { reason: error.message || error.name }), "problem", "media");
   }
 }
 
@@ -467,7 +454,7 @@ async function startPreview() {
   const note = $("preview-note");
   $("preview").srcObject = state.local;
   note.hidden = Boolean(state.local?.getVideoTracks().length);
-  note.textContent = state.local ? "No camera: others will hear you only." : "No camera or microphone.";
+  note.textContent = t(state.local ? "join.no-camera" : "join.no-devices");
   meter("preview", state.local);
   if (navigator.mediaDevices) await listDevices().catch(() => {});
 }
@@ -533,7 +520,7 @@ function ensurePeer(id, name) {
     if (name && name !== p.name) {
       p.name = name;
       for (const figure of document.querySelectorAll(`[data-peer="${CSS.escape(id)}"]`))
-        setLabel(figure, figure.classList.contains("screen") ? `${name}'s screen` : name);
+        setLabel(figure, figure.classList.contains("screen") ? t("tile.screen", { name }) : name);
     }
     return p;
   }
@@ -565,11 +552,7 @@ function connection(p) {
   pc.onicecandidate = (e) => e.candidate && send(p.id, { candidate: e.candidate.toJSON() });
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "failed" && state.mode === "mesh") {
-      notice(
-        `Your browser could not reach ${escapeHtml(p.name)}'s directly: this network may keep devices apart (as Wi-Fi with client isolation does). Whoever runs the server can start it with <code>--media sfu</code>, so that media goes through it.`,
-        "problem",
-        "mesh",
-      );
+      notice(tHtml("notice.mesh-failed", { name: p.name }), "problem", "mesh");
     }
   };
   pc.onnegotiationneeded = async () => {
@@ -647,7 +630,7 @@ function showStreams(p) {
   const screen = screenId ? p.streams.get(screenId) : null;
   const key = `${p.id}:screen`;
   if (screen) {
-    const figure = tile(key, `${p.name}'s screen`, { screen: true });
+    const figure = tile(key, t("tile.screen", { name: p.name }), { screen: true });
     const screenVideo = figure.querySelector("video");
     if (screenVideo.srcObject !== screen) screenVideo.srcObject = screen;
   } else {
@@ -766,7 +749,7 @@ function startSfu() {
         if (state.sfu === sfu) for (const p of state.peers.values()) closeMesh(p);
       }, MESH_GRACE_MS);
     } else if (pc.connectionState === "failed") {
-      restartSfu(sfu, `The media connection to the server failed. ${blockedPorts(pc)}`);
+      restartSfu(sfu, `${t("notice.sfu-failed")} ${blockedPorts(pc)}`);
     }
   };
 }
@@ -838,9 +821,9 @@ function blockedPorts(pc) {
     if (m && !/^127\.|^::1$/.test(m[2])) found[m[1].toLowerCase()].add(`${m[2]}:${m[3]}`);
   }
   const ports = [];
-  if (found.udp.size) ports.push(`UDP to ${[...found.udp].join(", ")}`);
-  if (found.tcp.size) ports.push(`TCP to ${[...found.tcp].join(", ")}`);
-  return ports.length ? `This network may block it: it must let through ${ports.join(", or ")}.` : "";
+  if (found.udp.size) ports.push(t("notice.sfu-udp", { addresses: [...found.udp].join(", ") }));
+  if (found.tcp.size) ports.push(t("notice.sfu-tcp", { addresses: [...found.tcp].join(", ") }));
+  return ports.length ? t("notice.sfu-blocked", { ports: ports.join(t("notice.sfu-or")) }) : "";
 }
 
 /** Closes our connection to the forwarder and opens a new one: at once the first time (the
@@ -851,7 +834,7 @@ function restartSfu(sfu, why) {
   if (state.sfu !== sfu) return;
   sfu.pc.close();
   state.sfu = null;
-  notice(`${escapeHtml(why)} Reconnecting…`, "problem", "sfu");
+  notice(tHtml("notice.reconnecting", { why }), "problem", "sfu");
   const now = performance.now();
   const delay = now - (state.sfuRestartedAt ?? -Infinity) < 10000 ? 2000 : 100;
   state.sfuRestartedAt = now;
@@ -950,24 +933,27 @@ function onState({ from, muted, camera, screen }) {
   showStreams(p);
 }
 
-/** Shows a toggle's state: pressed or not, with the text and label of what a click does next. */
-function pressed(button, on, [offText, offLabel], [onText, onLabel]) {
+/** Shows a toggle's state: pressed or not, with the text and description (catalogue keys) of
+ * what a click does next. */
+function pressed(button, on, [offKey, offTitleKey], [onKey, onTitleKey]) {
+  const [offText, offLabel, onText, onLabel] = [offKey, offTitleKey, onKey, onTitleKey].map((k) => t(k));
   button.setAttribute("aria-pressed", String(on));
   button.textContent = on ? onText : offText;
-  button.setAttribute("aria-label", on ? onLabel : offLabel);
+  // A description, not the accessible name: that stays the visible text (WCAG 2.5.3).
+  button.title = on ? onLabel : offLabel;
 }
 
 function setMuted(muted) {
   state.muted = muted;
   for (const track of state.local?.getAudioTracks() || []) track.enabled = !muted;
-  pressed($("mic"), muted, ["Mute", "Mute microphone (m)"], ["Unmute", "Unmute microphone (m)"]);
+  pressed($("mic"), muted, ["call.mute-short", "call.mute"], ["call.unmute-short", "call.unmute"]);
   sendState();
 }
 
 function setCameraOff(off) {
   state.cameraOff = off;
   for (const track of state.local?.getVideoTracks() || []) track.enabled = !off;
-  pressed($("cam"), off, ["Camera off", "Turn camera off (v)"], ["Camera on", "Turn camera on (v)"]);
+  pressed($("cam"), off, ["call.camera-off-short", "call.camera-off"], ["call.camera-on-short", "call.camera-on"]);
   sendState();
 }
 
@@ -976,7 +962,7 @@ async function startSharing() {
   try {
     screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
   } catch (error) {
-    if (error.name !== "NotAllowedError") notice(`Screen sharing could not start (${escapeHtml(error.message)}).`);
+    if (error.name !== "NotAllowedError") notice(tHtml("notice.share-failed", { reason: error.message }));
     return;
   }
   // Every share goes out as one and the same stream: the server then gives the next share the
@@ -989,7 +975,7 @@ async function startSharing() {
   state.screen = screen;
   // The browser's own "Stop sharing" ends the track.
   screen.getVideoTracks()[0].addEventListener("ended", () => stopSharing());
-  const figure = tile("self:screen", "Your screen", { self: true, screen: true });
+  const figure = tile("self:screen", t("tile.your-screen"), { self: true, screen: true });
   figure.querySelector("video").srcObject = screen;
   sendState(); // before the tracks, so the others know which stream is the screen
   for (const conn of sendingConnections()) addScreen(conn);
@@ -1011,7 +997,8 @@ function stopSharing() {
 }
 
 function shareButton(sharing) {
-  pressed($("share"), sharing, ["Share screen", "Share screen (s)"], ["Stop sharing", "Stop sharing the screen (s)"]);
+  pressed($("share"), sharing, ["call.share-short", "call.share"], ["call.stop-share-short", "call.stop-share"]);
+  if (!canShareScreen()) $("share").title = t("call.share-unavailable");
 }
 
 function stopTracks(stream) {
@@ -1058,7 +1045,7 @@ function onChat({ from, userName, text, at }) {
     state.unread++;
     $("unread").textContent = String(state.unread);
     $("unread").hidden = false;
-    $("chat-toggle").setAttribute("aria-label", `Chat (c), ${state.unread} unread`);
+    $("chat-toggle").title = t("call.chat-unread", { n: state.unread });
   }
 }
 
@@ -1069,7 +1056,7 @@ function toggleChat(open = !state.chatOpen) {
   if (open) {
     state.unread = 0;
     $("unread").hidden = true;
-    $("chat-toggle").setAttribute("aria-label", "Chat (c)");
+    $("chat-toggle").title = t("call.chat");
     $("chat-input").focus();
   }
   fitGrid();
@@ -1116,47 +1103,45 @@ function connectSocket() {
   socket.on("chat", onChat);
   socket.on("state", onState);
   socket.on("meeting", showMeeting);
-  socket.on("waiting", () => notice("Waiting for the host to let you in…", "info", "lobby"));
-  socket.on("removed", ({ message }) => {
+  socket.on("waiting", () => notice(tHtml("notice.waiting"), "info", "lobby"));
+  socket.on("removed", ({ reason, message }) => {
     leave(false);
-    notice(`You are out of “${escapeHtml(state.room)}”: ${escapeHtml(message)}.`);
+    const said = ["declined", "removed", "ended"].includes(reason) ? t(`removed.${reason}`) : message;
+    notice(tHtml("notice.removed", { room: state.room, reason: said }));
   });
   socket.on("mute-request", () => {
     setMuted(true);
-    notice("The host asked you to mute: your microphone is off. Unmute when you need to speak.", "info");
+    notice(tHtml("notice.mute-request"), "info");
   });
   socket.on("meeting-link", ({ key }) => {
     rememberKeys({ ...state.keys, key });
-    notice(
-      "A new invitation link is made: the old one no longer opens this meeting. Copy link gives the new one.",
-      "info",
-    );
+    notice(tHtml("notice.new-link"), "info");
   });
-  socket.on("error", (message) => {
-    if (/is full/.test(message)) {
-      notice(`The room “${escapeHtml(state.room)}” is full. Try again later, or choose another room.`);
+  // The server's English text, then `{code}`: what is shown is the code's text in the page's
+  // language (the English text for a code this page does not know).
+  socket.on("error", (message, detail) => {
+    const code = detail?.code;
+    const said = code && t(`error.${code}`) !== `error.${code}` ? t(`error.${code}`) : message;
+    if (code === "room-full") {
+      notice(tHtml("notice.room-full", { room: state.room }));
       leave(false);
-    } else if (/invitation link|is locked/.test(message)) {
+    } else if (["needs-link", "wrong-key", "locked"].includes(code)) {
       // Refused at the door: back to the form, with the server's reason.
-      notice(`You cannot join “${escapeHtml(state.room)}”: ${escapeHtml(message)}.`);
+      notice(tHtml("notice.refused", { room: state.room, reason: said.replace(/\.$/, "") }));
       leave(false);
     } else {
-      notice(escapeHtml(message));
+      notice(escapeHtml(said));
     }
   });
   socket.on("disconnect", (reason) => {
     if (state.leaving) return;
-    notice("The connection to the Free Meetings server was lost. Reconnecting…", "problem", "server");
+    notice(tHtml("notice.server-lost"), "problem", "server");
     for (const id of [...state.peers.keys()]) dropPeer(id);
     stopSfu();
     if (reason === "io server disconnect") socket.connect();
   });
   socket.io.on("reconnect_attempt", (n) => {
-    notice(
-      `The Free Meetings server is not answering (is it still running?). Reconnecting, attempt ${n}…`,
-      "problem",
-      "server",
-    );
+    notice(tHtml("notice.server-silent", { n }), "problem", "server");
   });
   return socket;
 }
@@ -1169,9 +1154,7 @@ async function join(event) {
   if (!window.isSecureContext) {
     const link = httpsLink();
     notice(
-      link
-        ? `Browsers allow the camera and microphone only over HTTPS. Open <a href="${escapeHtml(link)}">${escapeHtml(link)}</a> instead. Your browser will warn about the certificate: check that its SHA-256 fingerprint is <code>${escapeHtml(state.config.fingerprint)}</code>, then continue.`
-        : "Browsers allow the camera and microphone only over HTTPS, and this server has HTTPS turned off. Ask whoever runs it to start it with --tls, or open this page on the server's own machine.",
+      link ? tHtml("notice.https-link", { link, fingerprint: state.config.fingerprint }) : tHtml("notice.https-off"),
     );
     return;
   }
@@ -1189,7 +1172,7 @@ async function join(event) {
   $("room-private").hidden = !keyFor(room);
   meter("preview", null);
   $("preview").srcObject = null;
-  const self = tile("self:camera", `${name} (you)`, { self: true });
+  const self = tile("self:camera", t("tile.you", { name }), { self: true });
   self.querySelector("video").srcObject = state.local;
   meter("self:camera", state.local);
   $("mic").disabled = !state.local?.getAudioTracks().length;
@@ -1242,7 +1225,23 @@ function onKey(event) {
   }
 }
 
+/** After the language changed: the texts the code set (the HTML's are set by i18n). */
+function retranslate() {
+  setMuted(state.muted);
+  setCameraOff(state.cameraOff);
+  shareButton(Boolean(state.screen));
+  updateCount();
+  if (!$("call").hidden) toggleChat(Boolean(state.chatOpen));
+  if (state.meeting) showMeeting(state.meeting);
+  for (const select of [$("language-select"), $("call-language-select")]) select.value = i18n.language();
+  if (navigator.mediaDevices) listDevices().catch(() => {});
+}
+
 async function main() {
+  i18n = await import("/i18n/i18n.js");
+  await i18n.useLanguage(i18n.preferredLanguage());
+  for (const select of [$("language-select"), $("call-language-select")]) i18n.languagePicker(select, retranslate);
+  retranslate();
   try {
     state.config = await (await fetch("/api/meeting")).json();
   } catch {
@@ -1258,7 +1257,7 @@ async function main() {
   $("lock").addEventListener("click", () => hostAction("lock", { on: !state.meeting?.locked }));
   $("new-link").addEventListener("click", () => hostAction("new-link"));
   $("end").addEventListener("click", () => {
-    if (confirm("End the meeting for everyone?")) hostAction("end");
+    if (confirm(t("host.end-confirm"))) hostAction("end");
   });
   $("name").value ||= localStorage.getItem("fm-name") || ""; // keep what was typed while loading
   ($("room").value ? $("name") : $("room")).focus();
@@ -1269,7 +1268,7 @@ async function main() {
   $("share").addEventListener("click", () => (state.screen ? stopSharing() : startSharing()));
   if (!canShareScreen()) {
     $("share").disabled = true;
-    $("share").title = "This browser cannot share a screen (phones and tablets cannot).";
+    $("share").title = t("call.share-unavailable");
   }
   $("chat-toggle").addEventListener("click", () => toggleChat());
   $("chat-form").addEventListener("submit", sendChat);
@@ -1291,11 +1290,11 @@ async function main() {
     const link = inviteLink(state.room);
     try {
       await navigator.clipboard.writeText(link);
-      $("copy").textContent = "Copied";
+      $("copy").textContent = t("call.copied");
     } catch {
-      prompt("Copy this link:", link);
+      prompt(t("call.copy-prompt"), link);
     }
-    setTimeout(() => ($("copy").textContent = "Copy link"), 1500);
+    setTimeout(() => ($("copy").textContent = t("call.copy")), 1500);
   });
   document.addEventListener("keydown", onKey);
   // Not through queueWants: a hidden tab runs no animation frames.
@@ -1307,10 +1306,7 @@ async function main() {
     state.ready = startPreview();
   } else {
     const link = httpsLink();
-    if (link)
-      notice(
-        `This page is not secure (plain HTTP), so the browser will not allow the camera or microphone. Use <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>; certificate SHA-256 fingerprint <code>${escapeHtml(state.config.fingerprint)}</code>.`,
-      );
+    if (link) notice(tHtml("notice.insecure", { link, fingerprint: state.config.fingerprint }));
   }
   // The button is disabled in the HTML until now: a click before the handler above would submit
   // the form natively and reload the page, losing the name typed.

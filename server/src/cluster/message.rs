@@ -14,7 +14,8 @@ use crate::hub::cluster::{
     RoomChat, RoomState,
 };
 use crate::wire::{
-    ChatText, ClientEvent, PeerId, RoomId, SfuReply, SfuRequest, UserName, names as client_names,
+    ChatText, ClientEvent, ErrorReply, PeerId, RoomId, SfuReply, SfuRequest, UserName,
+    names as client_names,
 };
 
 /// What this node writes. (Read back through `Incoming`: serde cannot buffer a raw JSON value
@@ -233,7 +234,7 @@ fn media_reply(event: &str, data: &RawValue) -> Result<MediaReply, MessageError>
             let Layers { stream, active } = serde_json::from_str(json)?;
             MediaReply::Sfu(SfuReply::Layers { stream, active })
         }
-        "error" => MediaReply::Error(serde_json::from_str(json)?),
+        "error" => MediaReply::Error(serde_json::from_str::<ErrorReply>(json)?),
         other => return Err(invalid(format!("unknown media reply {other:?}"))),
     })
 }
@@ -325,13 +326,18 @@ pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
             reply: CrossSfuReply { room, to, reply },
         } => {
             let event = reply.clone().event();
+            // An error crosses with its code: `{text, code}`, not the page's payload.
+            let data = match reply {
+                MediaReply::Error(error) => serde_json::value::to_raw_value(error),
+                MediaReply::Sfu(_) => serde_json::value::to_raw_value(&event.data()),
+            };
             (
                 ns.node_channel(node),
                 Message::SfuReply {
                     room: room.to_string(),
                     to: to.to_string(),
                     event: event.name(),
-                    data: serde_json::value::to_raw_value(&event.data()).ok()?,
+                    data: data.ok()?,
                 },
             )
         }
@@ -342,6 +348,7 @@ pub fn encode(effect: &Effect, ns: &Namespace) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ErrorCode;
 
     #[test]
     fn what_the_lua_scripts_publish_decodes() {
@@ -426,7 +433,7 @@ mod tests {
                 stream: "s".into(),
                 active: vec!["l".into()],
             }),
-            MediaReply::Error("too many tracks".into()),
+            MediaReply::Error(ErrorReply::new(ErrorCode::MediaRefused, "too many tracks")),
         ] {
             let effect = Effect::SfuReply {
                 node: "n1".into(),

@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 use super::Hub;
 use crate::rooms::{Invitation, KeyDigest, Refusal};
 use crate::wire::{
-    ChatText, ClientEvent, PeerId, PeerState, RoomId, ServerEvent, SfuReply, SfuRequest, UserName,
+    ChatText, ClientEvent, ErrorReply, PeerId, PeerState, RoomId, ServerEvent, SfuReply,
+    SfuRequest, UserName,
 };
 
 /// A node of the cluster, named by itself at start.
@@ -134,7 +135,7 @@ pub struct CrossSfuReply {
 pub enum MediaReply {
     Sfu(SfuReply),
     /// An `error` (a refused offer, too much bitrate).
-    Error(String),
+    Error(ErrorReply),
 }
 
 impl MediaReply {

@@ -467,7 +467,7 @@ impl State {
                 tracing::debug!(peer = %peer, "media request refused: the forwarder's queue is full");
                 // A page on another node hears it through its own node.
                 if self.is_remote(peer) {
-                    let error = ServerEvent::Error(Refusal::MediaBusy.to_string());
+                    let error = ServerEvent::Error(Refusal::MediaBusy.reply());
                     let _ = self.reply_across(peer, error);
                 }
                 work.push_back(Outcome::refusal(peer, Refusal::MediaBusy));

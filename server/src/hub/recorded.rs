@@ -28,7 +28,7 @@ impl Recorded {
 impl Outbox for Recorded {
     fn send(&self, event: &ServerEvent) -> Result<(), OutboxError> {
         let text = match event {
-            ServerEvent::Error(message) => format!("error: {message}"),
+            ServerEvent::Error(error) => format!("error: {}", error.text),
             ServerEvent::Sfu(SfuReply::Failed(why)) => format!("sfu-failed: {why}"),
             other => other.name().to_owned(),
         };

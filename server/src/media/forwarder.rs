@@ -20,7 +20,7 @@ use super::stun::{binding_request, is_stun};
 use crate::config::MediaConfig;
 use crate::metrics::{MediaDrop, Metrics, RefusalKind};
 use crate::rooms::MediaChange;
-use crate::wire::{PeerId, Quality, RoomId, SfuReply, SfuRequest};
+use crate::wire::{ErrorCode, ErrorReply, PeerId, Quality, RoomId, SfuReply, SfuRequest};
 
 /// The most timeouts one connection is given in one poll because they are already due: enough
 /// for every packet a receiver's pacer releases in a few milliseconds.
@@ -57,7 +57,7 @@ pub(super) trait Io {
     /// Tells a page something about its connection (over its signaling connection).
     fn tell(&mut self, peer: PeerId, reply: SfuReply);
     /// Tells a page what it did wrong (an `error`): over a limit.
-    fn warn(&mut self, peer: PeerId, message: String);
+    fn warn(&mut self, peer: PeerId, error: ErrorReply);
 }
 
 /// What one participant's connection produced that concerns the others of its room, taken out
@@ -188,7 +188,7 @@ impl Forwarder {
                 self.max_tracks_in
             );
             self.metrics.refused(RefusalKind::media);
-            io.warn(peer, why.clone());
+            io.warn(peer, ErrorReply::new(ErrorCode::MediaRefused, why.clone()));
             io.tell(peer, SfuReply::Failed(why));
             return;
         }
@@ -524,7 +524,7 @@ impl Forwarder {
                                 if !p.within_bitrate(data.data.len(), self.max_bitrate_in, now) {
                                     self.metrics.media_over_cap();
                                     if p.may_warn_over_cap(now) {
-                                        io.warn(p.peer, format!("you send more than the server's limit of {} kbit/s (--media-max-bitrate-in): your video is not forwarded in full; lower its quality", self.max_bitrate_in / 1000));
+                                        io.warn(p.peer, ErrorReply::new(ErrorCode::MediaOverBitrate, format!("you send more than the server's limit of {} kbit/s (--media-max-bitrate-in): your video is not forwarded in full; lower its quality", self.max_bitrate_in / 1000)));
                                     }
                                     continue;
                                 }

@@ -22,7 +22,7 @@ use super::stats::MediaStats;
 use crate::config::MediaConfig;
 use crate::metrics::Metrics;
 use crate::rooms::MediaChange;
-use crate::wire::{PeerId, RoomId, SfuReply, SfuRequest};
+use crate::wire::{ErrorReply, PeerId, RoomId, SfuReply, SfuRequest};
 
 const SERVER: &str = "10.0.0.1:5443";
 
@@ -41,8 +41,8 @@ impl Io for Wire {
     fn tell(&mut self, peer: PeerId, reply: SfuReply) {
         self.replies.push((peer, reply));
     }
-    fn warn(&mut self, peer: PeerId, message: String) {
-        self.warnings.push((peer, message));
+    fn warn(&mut self, peer: PeerId, error: ErrorReply) {
+        self.warnings.push((peer, error.text));
     }
 }
 

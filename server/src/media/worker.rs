@@ -19,7 +19,7 @@ use super::forwarder::{Forwarder, Io};
 use crate::hub::Hub;
 use crate::metrics::{MediaDrop, Metrics};
 use crate::rooms::MediaChange;
-use crate::wire::{PeerId, ServerEvent, SfuReply};
+use crate::wire::{ErrorReply, PeerId, ServerEvent, SfuReply};
 
 /// Datagrams waiting for one worker at most: past it they are dropped and counted
 /// (`media_dropped_datagrams{reason="worker_busy"}`), as a full socket buffer would.
@@ -240,7 +240,7 @@ struct Effects<'a> {
     links: &'a HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     metrics: &'a Metrics,
     tells: Vec<(PeerId, SfuReply)>,
-    warnings: Vec<(PeerId, String)>,
+    warnings: Vec<(PeerId, ErrorReply)>,
 }
 
 impl Io for Effects<'_> {
@@ -279,8 +279,8 @@ impl Io for Effects<'_> {
         self.tells.push((peer, reply));
     }
 
-    fn warn(&mut self, peer: PeerId, message: String) {
-        self.warnings.push((peer, message));
+    fn warn(&mut self, peer: PeerId, error: ErrorReply) {
+        self.warnings.push((peer, error));
     }
 }
 

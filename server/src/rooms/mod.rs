@@ -19,8 +19,8 @@ pub use media::{MediaChange, MediaPolicy};
 pub use rate::{NoticeThrottle, RateLimit, TokenBucket};
 
 use crate::wire::{
-    ChatText, ClientEvent, MediaMode, Member, PeerId, PeerState, ProtocolError, RoomId, RoomKey,
-    ServerEvent, SfuRequest, UserName,
+    ChatText, ClientEvent, ErrorCode, ErrorReply, MediaMode, Member, PeerId, PeerState,
+    ProtocolError, RoomId, RoomKey, ServerEvent, SfuRequest, UserName,
 };
 
 /// The limits the core enforces (their defaults are the command line's, in `options`). The
@@ -99,6 +99,35 @@ pub enum Refusal {
     NotInSfuRoom,
 }
 
+impl Refusal {
+    /// The stable code sent beside the text (`wire::ErrorCode`).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Refusal::Invalid(error) => error.code(),
+            Refusal::RateLimited { .. } => ErrorCode::RateLimited,
+            Refusal::SignalTooLarge { .. } => ErrorCode::SignalTooLarge,
+            Refusal::NotInRoom(_) => ErrorCode::NotInRoom,
+            Refusal::TargetNotInRoom(_) => ErrorCode::TargetNotInRoom,
+            Refusal::NeedsLink => ErrorCode::NeedsLink,
+            Refusal::WrongKey => ErrorCode::WrongKey,
+            Refusal::Locked => ErrorCode::Locked,
+            Refusal::HostControlsUnavailable => ErrorCode::HostControlsUnavailable,
+            Refusal::NotHost => ErrorCode::NotHost,
+            Refusal::NotHere(_) => ErrorCode::NotHere,
+            Refusal::RoomFull { .. } => ErrorCode::RoomFull,
+            Refusal::NeedsSfu(_) => ErrorCode::NeedsSfu,
+            Refusal::ClusterUnavailable => ErrorCode::ClusterUnavailable,
+            Refusal::MediaBusy => ErrorCode::MediaBusy,
+            Refusal::NotInSfuRoom => ErrorCode::NotInSfuRoom,
+        }
+    }
+
+    /// The `error` event that tells its peer.
+    pub fn reply(&self) -> ErrorReply {
+        ErrorReply::new(self.code(), self.to_string())
+    }
+}
+
 /// A server event addressed to one peer.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -159,7 +188,7 @@ impl Outcome {
 
     fn refuse(&mut self, peer: PeerId, refusal: Refusal, notify: bool) {
         if notify {
-            self.send(peer, ServerEvent::Error(refusal.to_string()));
+            self.send(peer, ServerEvent::Error(refusal.reply()));
         }
         self.changes.push(Change::Refused { peer, refusal });
     }

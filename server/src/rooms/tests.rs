@@ -214,7 +214,9 @@ fn oversized_signals_are_refused() {
     let out = rooms.handle(p[0], signal(p[1], r#""12345678901""#), t0());
     assert_eq!(out.deliveries.len(), 1);
     assert_eq!(out.deliveries[0].to, p[0]);
-    assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.contains("13 bytes")));
+    assert!(
+        matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.text.contains("13 bytes"))
+    );
 }
 
 #[test]
@@ -229,7 +231,7 @@ fn a_full_room_refuses_and_the_peer_stays_where_it_was() {
     rooms.handle(p[1], join("mine", "B"), t0());
     let out = rooms.handle(p[1], join("full", "B"), t0());
     assert!(
-        matches!(&out.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m.contains("full"))
+        matches!(&out.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m.text.contains("full"))
     );
     assert_eq!(rooms.room_of(p[1]).map(RoomId::as_str), Some("mine"));
 }
@@ -251,7 +253,7 @@ fn rate_limit_drops_excess_and_tells_at_most_once_a_second() {
     assert!(rooms.handle(p[0], unknown(), now).deliveries.is_empty());
     let refused = rooms.handle(p[0], join("r", "A"), now);
     assert!(
-        matches!(&refused.deliveries[0].event, ServerEvent::Error(m) if m.contains("too many"))
+        matches!(&refused.deliveries[0].event, ServerEvent::Error(m) if m.text.contains("too many"))
     );
     assert!(rooms.room_of(p[0]).is_none());
     let quiet = rooms.handle(p[0], join("r", "A"), now + Duration::from_millis(500));
@@ -275,7 +277,7 @@ fn validation_errors_change_nothing() {
     let mut rooms = Rooms::new(limits());
     let p = connected(&mut rooms, 1);
     let out = rooms.handle(p[0], Err(ProtocolError::BadJoin), t0());
-    assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.contains("roomId")));
+    assert!(matches!(&out.deliveries[0].event, ServerEvent::Error(m) if m.text.contains("roomId")));
     assert_eq!(rooms.room_count(), 0);
 }
 
@@ -309,7 +311,7 @@ fn chat_reaches_the_whole_room_sender_included_with_the_server_time() {
     assert_eq!(out.changes, [Change::Chatted]);
     let lonely = rooms.handle(p[3], chat("anyone?"), t0());
     assert!(
-        matches!(&lonely.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m == "join a room before sending chat messages")
+        matches!(&lonely.deliveries[..], [Delivery { event: ServerEvent::Error(m), .. }] if m.text == "join a room before sending chat messages")
     );
 }
 
@@ -653,8 +655,8 @@ fn a_private_meeting_lets_in_its_key_holders_only_and_tells_a_guesser_nothing_mo
                 },
             ],
         ) => {
-            assert_eq!(refusal.to_string(), *text);
-            text.clone()
+            assert_eq!(refusal.reply(), *text);
+            text.text.clone()
         }
         _ => panic!("not one refusal: {:?}", out.changes),
     };

@@ -150,7 +150,16 @@ impl Gate {
 }
 
 fn emit(socket: &SocketRef, event: &ServerEvent) -> Result<(), OutboxError> {
-    match socket.emit(event.name(), &event.data()) {
+    let sent = match event {
+        // Two arguments: the text, as the original server sent it (its front-end reads only
+        // this one), then `{code}` (a tuple is sent as the event's arguments).
+        ServerEvent::Error(error) => socket.emit(
+            event.name(),
+            &(&error.text, serde_json::json!({ "code": error.code })),
+        ),
+        _ => socket.emit(event.name(), &event.data()),
+    };
+    match sent {
         Ok(()) => Ok(()),
         Err(SendError::Socket(SocketError::InternalChannelFull)) => Err(OutboxError::Full),
         Err(SendError::Socket(SocketError::Closed)) => Err(OutboxError::Closed),

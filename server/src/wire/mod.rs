@@ -22,7 +22,7 @@ pub mod ws_frame;
 
 pub use chat::{CHAT_MAX_CHARS, ChatText};
 pub use client_event::{ClientEvent, names};
-pub use error::ProtocolError;
+pub use error::{ErrorCode, ErrorReply, ProtocolError};
 pub use host::{HostAction, MeetingView, NewGuestKey, Removal};
 pub use ids::{BadPeerId, PeerId, ROOM_ID_MAX_CHARS, RoomId, USER_NAME_MAX_CHARS, UserName};
 pub use media::{MediaMode, Quality, SfuReply, SfuRequest, WANT_MAX_STREAMS};

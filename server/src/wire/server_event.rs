@@ -8,8 +8,8 @@ use serde::ser::SerializeStruct;
 use serde_json::value::RawValue;
 
 use super::{
-    ChatText, MediaMode, MeetingView, NewGuestKey, PeerId, PeerState, Removal, SfuReply, UserName,
-    names,
+    ChatText, ErrorReply, MediaMode, MeetingView, NewGuestKey, PeerId, PeerState, Removal,
+    SfuReply, UserName, names,
 };
 
 /// One member of a room as other members see it.
@@ -58,8 +58,9 @@ pub enum ServerEvent {
     MediaMode(MediaMode),
     /// From the server's media forwarder to one page.
     Sfu(SfuReply),
-    /// To a client whose event was refused: a human-readable message string.
-    Error(String),
+    /// To a client whose event was refused: a human-readable message string (the payload, as
+    /// the original server sent it) and its code (beside it: see the transports).
+    Error(ErrorReply),
     /// To each member of a private meeting: how it is run (on entering, and on every change).
     Meeting(MeetingView),
     /// To a guest placed in a private meeting's lobby: wait for a host.
@@ -170,7 +171,7 @@ impl Serialize for EventData<'_> {
                 st.serialize_field("reason", reason)?;
                 st.end()
             }
-            ServerEvent::Error(message) => message.serialize(s),
+            ServerEvent::Error(reply) => reply.text.serialize(s),
             ServerEvent::Meeting(view) => view.serialize(s),
             ServerEvent::Waiting => {
                 let mut st = s.serialize_struct("Waiting", 1)?;

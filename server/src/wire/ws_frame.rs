@@ -29,10 +29,17 @@ pub fn encode(event: &ServerEvent) -> String {
     struct OutgoingFrame<'a> {
         event: &'a str,
         data: EventData<'a>,
+        /// An `error`'s code, beside its text (`data`, as for every event).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'static str>,
     }
     let frame = OutgoingFrame {
         event: event.name(),
         data: event.data(),
+        code: match event {
+            ServerEvent::Error(error) => Some(error.code.as_str()),
+            _ => None,
+        },
     };
     // Serialising these types cannot fail: every map key is a string and no value is a float.
     serde_json::to_string(&frame).unwrap_or_default()

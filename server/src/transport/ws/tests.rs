@@ -162,7 +162,7 @@ async fn binary_and_malformed_frames_get_an_error_and_the_connection_stays() {
         .unwrap();
     assert_eq!(
         client.next_frame().await,
-        json!({"event": "error", "data": "binary payloads are not supported"})
+        json!({"event": "error", "data": "binary payloads are not supported", "code": "binary"})
     );
     client.send.send(Ok(Message::text("not json"))).unwrap();
     assert_eq!(client.next_frame().await["event"], "error");
