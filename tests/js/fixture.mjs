@@ -852,6 +852,13 @@ export async function joinAs(browser, url, name, viewport = { width: 960, height
   return page;
 }
 
+/** Clicks `selector` in the meeting page's "More" menu, opening the menu first (as a person
+ * does: the menu closes after each choice). */
+export async function fromMenu(page, selector) {
+  if (await page.isHidden("#more-menu")) await page.click("#more");
+  await page.click(selector);
+}
+
 /** A live list of what the page's Content-Security-Policy refused, as Chromium reports it on the
  * console: a page that works under its policy leaves it empty. */
 export function cspViolations(page) {

@@ -21,6 +21,7 @@ import {
   client,
   closeAll,
   createLan,
+  fromMenu,
   join,
   joinAs,
   lineMatching,
@@ -317,7 +318,7 @@ test("switching to a second camera mid-call keeps the others' video playing; som
       assert.equal(cameras.length, 3, `three fake cameras: ${JSON.stringify(cameras)}`);
       assert.equal(await ann.evaluate(() => state.local.getVideoTracks()[0].label), "fake_device_0");
       const other = cameras.find(([, label]) => label === "fake_device_2");
-      await ann.click("#devices-toggle");
+      await fromMenu(ann, "#devices-toggle");
       await ann.selectOption("#call-camera-select", other[0]);
       await ann.waitForFunction((label) => state.local.getVideoTracks()[0]?.label === label, other[1]);
       await ann.click('#devices button[value="close"]');

@@ -20,6 +20,7 @@ import {
   closeAll,
   createLan,
   cspViolations,
+  fromMenu,
   joinAs,
   meetingsFile,
   metrics,
@@ -467,7 +468,7 @@ test("in browsers: New private meeting, the guest link gets in, a guesser is tol
     await host.click("#join-button");
     await host.waitForSelector("#call:not([hidden])");
     assert.ok(await host.isVisible("#room-private"));
-    await host.click("#copy");
+    await fromMenu(host, "#copy");
     const link = await host.evaluate(() => navigator.clipboard.readText());
     assert.match(link, new RegExp(`^${base}/r/${roomName}#k=[A-Za-z0-9_-]{24}$`), "Copy link gives the guest link");
 
@@ -529,7 +530,7 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     await host.waitForFunction(() => /\/r\//.test(location.pathname));
     await host.fill("#name", "Hana");
     await host.click("#join-button");
-    await host.waitForSelector("#host-controls:not([hidden])");
+    await host.waitForSelector("#host-controls:not([hidden])", { state: "attached" });
     const link = await host.evaluate(() => inviteLink(state.room));
 
     const gus = await joinAs(browsers[1], link, "Gus");
@@ -538,8 +539,8 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     assert.match(await gus.textContent("#grid"), /Hana · host|Hana/);
 
     // The lobby: Eve waits and is let in; Ivy waits and is turned away.
-    await host.click("#lobby");
-    await host.waitForSelector('#lobby[aria-pressed="true"]');
+    await fromMenu(host, "#lobby");
+    await host.waitForSelector('#lobby[aria-pressed="true"]', { state: "attached" });
     const eve = await joinAs(browsers[1], link, "Eve");
     await told(eve, /Waiting for the host/, "Eve is told she waits");
     const ivy = await joinAs(browsers[1], link, "Ivy");
@@ -557,8 +558,8 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     await until(async () => (await remoteNames(eve)).join() === "Gus,Hana", "Hana and Gus at Eve's");
 
     // Locked: Ivy cannot come back, even with the link.
-    await host.click("#lock");
-    await host.waitForSelector('#lock[aria-pressed="true"]');
+    await fromMenu(host, "#lock");
+    await host.waitForSelector('#lock[aria-pressed="true"]', { state: "attached" });
     await ivy.click("#join-button");
     await told(ivy, /locked/, "Ivy is told the meeting is locked");
     assert.ok(await ivy.isVisible("#join"), "Ivy is back at the form");
@@ -581,7 +582,7 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     assert.equal(await gus.getAttribute("#mic", "aria-pressed"), "true");
 
     // End for all.
-    await host.click("#end");
+    await fromMenu(host, "#end");
     await told(host, /ended the meeting/, "the host's page says the meeting ended");
     await told(gus, /ended the meeting/, "Gus is told the meeting ended");
     for (const page of [host, gus, eve, ivy]) assert.deepEqual(page.cspViolations, []);

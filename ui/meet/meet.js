@@ -45,6 +45,12 @@ const state = {
   wants: "", // the last sfu-want sent, to send only changes
   pinned: null, // the tile key shown large by choice
   chatOpen: false,
+  peopleOpen: false,
+  hand: false, // our hand is raised
+  layout: localStorage.getItem("fm-layout") === "speaker" ? "speaker" : "grid",
+  speaker: null, // the tile key of whoever spoke last (speaker view shows it large)
+  // Single-key shortcuts can be turned off (WCAG 2.1.4): remembered in this browser.
+  shortcuts: localStorage.getItem("fm-shortcuts") !== "off",
   unread: 0,
   leaving: false,
   ready: Promise.resolve(), // the pre-join preview being opened: a join waits for it
@@ -63,6 +69,14 @@ function notice(html, kind = "problem", topic = "") {
   el.hidden = !html;
   el.dataset.kind = html ? kind : "";
   el.dataset.topic = html ? topic : "";
+}
+
+/** Says `text` to screen readers (a polite live region): joins, leaves, hands, chat. */
+function announce(text) {
+  const region = $("announcer");
+  region.textContent = "";
+  // A new node each time, so that the same words twice are read twice.
+  requestAnimationFrame(() => (region.textContent = text));
 }
 
 function escapeHtml(text) {
@@ -168,7 +182,19 @@ function tile(key, label, { self = false, screen = false } = {}) {
   mutedMark.textContent = t("tile.muted");
   mutedMark.title = t("tile.muted-label");
   mutedMark.hidden = true;
-  caption.append(name, mutedMark);
+  // Speaking is shown by a moving mark as well as the ring's colour (WCAG 1.4.1).
+  const speakingMark = document.createElement("span");
+  speakingMark.className = "speaking-mark";
+  speakingMark.setAttribute("aria-hidden", "true");
+  speakingMark.append(document.createElement("i"), document.createElement("i"), document.createElement("i"));
+  const handMark = document.createElement("span");
+  handMark.className = "hand-mark";
+  handMark.textContent = "✋";
+  handMark.title = t("tile.hand");
+  handMark.setAttribute("role", "img");
+  handMark.setAttribute("aria-label", t("tile.hand"));
+  handMark.hidden = true;
+  caption.append(speakingMark, name, handMark, mutedMark);
   const pin = document.createElement("button");
   pin.type = "button";
   pin.className = "pin";
@@ -229,7 +255,9 @@ function showMeeting(view) {
   for (const figure of document.querySelectorAll("#stage .tile:not(.screen)")) {
     const id = figure.classList.contains("self") ? state.socket?.id : figure.dataset.peer;
     figure.dataset.host = String(view.hosts.includes(id));
+    figure.querySelector(".name").dataset.hostMarker = t("host.marker");
   }
+  renderPeople();
   const waiting = (host && view.waiting) || [];
   $("lobby-panel").hidden = waiting.length === 0;
   $("waiting-list").replaceChildren(
@@ -278,7 +306,14 @@ function spotlightKey() {
   const screens = [...document.querySelectorAll("#stage .tile.screen:not(.self)")];
   const own = document.querySelector("#stage .tile.screen.self");
   const chosen = screens.at(-1) || own;
-  return chosen ? chosen.dataset.key : null;
+  if (chosen) return chosen.dataset.key;
+  // Speaker view: whoever spoke last, once someone else is here.
+  if (state.layout === "speaker" && state.peers.size) {
+    const speaker = state.speaker && document.querySelector(`[data-key="${CSS.escape(state.speaker)}"]`);
+    const first = document.querySelector("#stage .tile:not(.self):not(.screen)");
+    return (speaker || first)?.dataset.key ?? null;
+  }
+  return null;
 }
 
 /** Places the tiles: one large with the rest in a strip, or a grid that fits them all. */
@@ -375,7 +410,12 @@ function watchLevels() {
     if (rms > SPEAKING_LEVEL && !muted) m.quietSince = 0;
     else if (!m.quietSince) m.quietSince = now;
     // A short hold, so the ring does not flicker between words.
-    figure.classList.toggle("speaking", !m.quietSince || now - m.quietSince < 300);
+    const speaking = !m.quietSince || now - m.quietSince < 300;
+    figure.classList.toggle("speaking", speaking);
+    if (speaking && peerId !== "self" && state.speaker !== key && !m.quietSince) {
+      state.speaker = key;
+      if (state.layout === "speaker") layout();
+    }
   }
 }
 
@@ -646,6 +686,8 @@ function dropPeer(id) {
   removeTile(`${id}:screen`);
   state.peers.delete(id);
   updateCount();
+  if (!state.leaving) announce(t("announce.left", { name: p.name }));
+  renderPeople();
 }
 
 async function onSignal({ from, signal, userName }) {
@@ -915,6 +957,7 @@ function sendState() {
     muted: state.muted || !hasAudio,
     camera: hasVideo && !state.cameraOff,
     screen: state.screen?.id ?? null,
+    hand: state.hand,
   });
   const self = document.querySelector('[data-key="self:camera"]');
   if (self) {
@@ -923,10 +966,13 @@ function sendState() {
   }
 }
 
-function onState({ from, muted, camera, screen }) {
+function onState({ from, muted, camera, screen, hand = false }) {
   const p = state.peers.get(from);
   if (!p) return;
-  p.state = { muted, camera, screen };
+  if (hand && !p.state?.hand) announce(t("announce.hand", { name: p.name }));
+  p.state = { muted, camera, screen, hand };
+  p.tile.querySelector(".hand-mark").hidden = !hand;
+  renderPeople();
   p.tile.classList.toggle("muted", muted);
   p.tile.classList.toggle("camera-off", !camera);
   p.tile.querySelector(".muted-mark").hidden = !muted;
@@ -937,10 +983,95 @@ function onState({ from, muted, camera, screen }) {
  * what a click does next. */
 function pressed(button, on, [offKey, offTitleKey], [onKey, onTitleKey]) {
   const [offText, offLabel, onText, onLabel] = [offKey, offTitleKey, onKey, onTitleKey].map((k) => t(k));
+  const label = button.querySelector(".label");
   button.setAttribute("aria-pressed", String(on));
-  button.textContent = on ? onText : offText;
-  // A description, not the accessible name: that stays the visible text (WCAG 2.5.3).
-  button.title = on ? onLabel : offLabel;
+  if (label) {
+    // An icon button: its label is its accessible name and its tooltip, word for word
+    // (WCAG 2.5.3); the shortcut is listed under "?".
+    label.textContent = on ? onText : offText;
+    button.title = label.textContent;
+  } else {
+    button.textContent = on ? onText : offText;
+    button.title = on ? onLabel : offLabel;
+  }
+}
+
+/** Raises or lowers our hand: on our tile, and told to the room with our state. */
+function setHand(up) {
+  state.hand = up;
+  pressed($("hand"), up, ["call.hand-raise", "call.hand-raise"], ["call.hand-lower", "call.hand-lower"]);
+  const self = document.querySelector('[data-key="self:camera"]');
+  if (self) self.querySelector(".hand-mark").hidden = !up;
+  sendState();
+  renderPeople();
+}
+
+/** The people panel: everyone in the room, with their microphone, camera and hand, and a
+ * host's actions for each. */
+function renderPeople() {
+  if (!state.peopleOpen) return;
+  const host = isHost();
+  const row = (id, name, st) => {
+    const li = document.createElement("li");
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = name;
+    const marks = [];
+    if (st.hand) marks.push(t("people.hand"));
+    marks.push(t(st.muted ? "people.muted" : "people.mic-on"));
+    marks.push(t(st.camera === false ? "people.camera-off" : "people.camera-on"));
+    const info = document.createElement("span");
+    info.className = "muted";
+    info.textContent = marks.join(" · ");
+    li.append(who, info);
+    if (host && id) {
+      for (const [action, key, shown] of [
+        ["lower-hand", "host.lower-hand", st.hand],
+        ["mute", "host.ask-mute", !st.muted],
+        ["remove", "host.remove", true],
+      ]) {
+        if (!shown) continue;
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = t(key);
+        button.setAttribute("aria-label", t("host.action-label", { action: t(key), name }));
+        button.addEventListener("click", () => hostAction(action, { peer: id }));
+        li.append(button);
+      }
+    }
+    return li;
+  };
+  const own = {
+    muted: state.muted,
+    camera: !state.cameraOff && Boolean(state.local?.getVideoTracks().length),
+    hand: state.hand,
+  };
+  $("people-list").replaceChildren(
+    row(null, t("tile.you", { name: state.name }), own),
+    ...[...state.peers.values()].map((p) => row(p.id, p.name, p.state ?? {})),
+  );
+}
+
+function togglePeople(open = !state.peopleOpen) {
+  state.peopleOpen = open;
+  $("people").hidden = !open;
+  $("people-toggle").setAttribute("aria-pressed", String(open));
+  renderPeople();
+  fitGrid();
+}
+
+/** The "more" menu: opened by its button, closed by Escape, a choice, or a click elsewhere. */
+function toggleMore(open = $("more-menu").hidden) {
+  $("more-menu").hidden = !open;
+  $("more").setAttribute("aria-expanded", String(open));
+  if (open) $("more-menu").querySelector("button:not([hidden])")?.focus();
+}
+
+function setLayout(layoutName) {
+  state.layout = layoutName;
+  localStorage.setItem("fm-layout", layoutName);
+  $("layout").textContent = t(layoutName === "speaker" ? "call.grid-view" : "call.speaker-view");
+  layout();
 }
 
 function setMuted(muted) {
@@ -948,6 +1079,7 @@ function setMuted(muted) {
   for (const track of state.local?.getAudioTracks() || []) track.enabled = !muted;
   pressed($("mic"), muted, ["call.mute-short", "call.mute"], ["call.unmute-short", "call.unmute"]);
   sendState();
+  renderPeople();
 }
 
 function setCameraOff(off) {
@@ -955,6 +1087,7 @@ function setCameraOff(off) {
   for (const track of state.local?.getVideoTracks() || []) track.enabled = !off;
   pressed($("cam"), off, ["call.camera-off-short", "call.camera-off"], ["call.camera-on-short", "call.camera-on"]);
   sendState();
+  renderPeople();
 }
 
 async function startSharing() {
@@ -1042,6 +1175,7 @@ function onChat({ from, userName, text, at }) {
   list.append(item);
   list.scrollTop = list.scrollHeight;
   if (!state.chatOpen) {
+    if (from !== state.socket?.id) announce(t("announce.chat", { name: userName, text }));
     state.unread++;
     $("unread").textContent = String(state.unread);
     $("unread").hidden = false;
@@ -1097,7 +1231,11 @@ function connectSocket() {
     }
     updateCount();
   });
-  socket.on("user-joined", ({ id, userName }) => ensurePeer(id, userName));
+  socket.on("user-joined", ({ id, userName }) => {
+    ensurePeer(id, userName);
+    announce(t("announce.joined", { name: userName }));
+    renderPeople();
+  });
   socket.on("signal", (msg) => onSignal(msg).catch((e) => console.warn("signal failed", e)));
   socket.on("user-left", (id) => dropPeer(id));
   socket.on("chat", onChat);
@@ -1108,6 +1246,10 @@ function connectSocket() {
     leave(false);
     const said = ["declined", "removed", "ended"].includes(reason) ? t(`removed.${reason}`) : message;
     notice(tHtml("notice.removed", { room: state.room, reason: said }));
+  });
+  socket.on("lower-hand", () => {
+    setHand(false);
+    notice(tHtml("notice.hand-lowered"), "info");
   });
   socket.on("mute-request", () => {
     setMuted(true);
@@ -1179,6 +1321,7 @@ async function join(event) {
   $("cam").disabled = !state.local?.getVideoTracks().length;
   setMuted(state.muted);
   setCameraOff(state.cameraOff);
+  setHand(false);
   updateCount();
   state.socket = connectSocket();
 }
@@ -1198,6 +1341,10 @@ function leave(emit = true) {
   $("spotlight").replaceChildren();
   $("messages").replaceChildren();
   toggleChat(false);
+  togglePeople(false);
+  toggleMore(false);
+  state.hand = false;
+  state.speaker = null;
   state.pinned = null;
   state.meeting = null;
   $("host-controls").hidden = true;
@@ -1210,13 +1357,26 @@ function leave(emit = true) {
 // ---------------------------------------------------------------- page set-up
 
 function onKey(event) {
+  if (event.key === "Escape" && !$("more-menu").hidden) {
+    toggleMore(false);
+    $("more").focus();
+    return;
+  }
   if (event.ctrlKey || event.metaKey || event.altKey || $("call").hidden) return;
   if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  if (event.key === "?") {
+    event.preventDefault();
+    $("shortcuts").showModal();
+    return;
+  }
+  if (!state.shortcuts) return;
   const actions = {
     m: () => !$("mic").disabled && setMuted(!state.muted),
     v: () => !$("cam").disabled && setCameraOff(!state.cameraOff),
     s: () => $("share").click(),
+    h: () => setHand(!state.hand),
     c: () => toggleChat(),
+    p: () => togglePeople(),
   };
   const action = actions[event.key.toLowerCase()];
   if (action) {
@@ -1230,6 +1390,15 @@ function retranslate() {
   setMuted(state.muted);
   setCameraOff(state.cameraOff);
   shareButton(Boolean(state.screen));
+  pressed($("hand"), state.hand, ["call.hand-raise", "call.hand-raise"], ["call.hand-lower", "call.hand-lower"]);
+  for (const id of ["chat-toggle", "people-toggle", "more", "leave"])
+    $(id).title = $(id).querySelector(".label").textContent;
+  $("layout").textContent = t(state.layout === "speaker" ? "call.grid-view" : "call.speaker-view");
+  for (const mark of document.querySelectorAll(".hand-mark")) {
+    mark.title = t("tile.hand");
+    mark.setAttribute("aria-label", t("tile.hand"));
+  }
+  renderPeople();
   updateCount();
   if (!$("call").hidden) toggleChat(Boolean(state.chatOpen));
   if (state.meeting) showMeeting(state.meeting);
@@ -1271,6 +1440,23 @@ async function main() {
     $("share").title = t("call.share-unavailable");
   }
   $("chat-toggle").addEventListener("click", () => toggleChat());
+  $("hand").addEventListener("click", () => setHand(!state.hand));
+  $("people-toggle").addEventListener("click", () => togglePeople());
+  $("more").addEventListener("click", () => toggleMore());
+  // A choice in the menu closes it (the host's toggles too: their state is in their text).
+  $("more-menu").addEventListener("click", (e) => {
+    if (e.target.closest("button")) toggleMore(false);
+  });
+  document.addEventListener("click", (e) => {
+    if (!$("more-menu").hidden && !e.target.closest(".more")) toggleMore(false);
+  });
+  $("layout").addEventListener("click", () => setLayout(state.layout === "speaker" ? "grid" : "speaker"));
+  $("shortcuts-toggle").addEventListener("click", () => $("shortcuts").showModal());
+  $("shortcuts-on").checked = state.shortcuts;
+  $("shortcuts-on").addEventListener("change", (e) => {
+    state.shortcuts = e.target.checked;
+    localStorage.setItem("fm-shortcuts", state.shortcuts ? "on" : "off");
+  });
   $("chat-form").addEventListener("submit", sendChat);
   $("chat-input").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) sendChat(e);

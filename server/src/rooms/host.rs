@@ -204,6 +204,12 @@ impl Rooms {
                 }
                 return out.send(peer, ServerEvent::MuteRequest { from });
             }
+            HostAction::LowerHand(peer) => {
+                if peer == from || self.room_of(peer) != Some(&room) {
+                    return out.refuse(from, Refusal::NotHere(peer.to_string()), true);
+                }
+                return out.send(peer, ServerEvent::LowerHand { from });
+            }
             HostAction::End => {
                 for peer in self.waiting_for(&room) {
                     self.stop_waiting(peer, out);

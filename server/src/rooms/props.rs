@@ -191,7 +191,7 @@ proptest! {
                     let from = ids[p];
                     let event = match op {
                         Op::Chat(_) => ClientEvent::Chat { text: ChatText::parse("hi").expect("valid") },
-                        _ => ClientEvent::State(PeerState { muted: true, camera: false, screen: None }),
+                        _ => ClientEvent::State(PeerState { muted: true, camera: false, screen: None, hand: false }),
                     };
                     let out = rooms.handle(from, Ok(Some(event)), now);
                     let seat = before.get(&from).cloned().flatten();

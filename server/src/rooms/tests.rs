@@ -96,6 +96,7 @@ fn summary(out: &Outcome, names: &[(PeerId, &str)]) -> Vec<String> {
                 | ServerEvent::Waiting
                 | ServerEvent::Removed(_)
                 | ServerEvent::MuteRequest { .. }
+                | ServerEvent::LowerHand { .. }
                 | ServerEvent::MeetingLink(_) => String::new(),
             };
             format!("{}:{}({})", name(d.to), d.event.name(), detail)
@@ -292,6 +293,7 @@ fn state(muted: bool, screen: bool) -> Result<Option<ClientEvent>, ProtocolError
         muted,
         camera: true,
         screen: screen.then(|| crate::wire::StreamId::parse("{screen}").unwrap()),
+        hand: false,
     })))
 }
 
@@ -760,6 +762,19 @@ fn a_host_runs_the_lobby_the_lock_removals_mutes_and_the_end() {
         [format!(r#"{{"from":"{hana}"}}"#)]
     );
     assert_eq!(out.deliveries.len(), 1);
+    // Lowering a hand, the same: only its target hears it (their page lowers it); a guest
+    // cannot.
+    let out = rooms.handle(hana, host(HostAction::LowerHand(gus)), t0());
+    assert_eq!(
+        sent(&out, gus, "lower-hand"),
+        [format!(r#"{{"from":"{hana}"}}"#)]
+    );
+    assert_eq!(out.deliveries.len(), 1);
+    let out = rooms.handle(gus, host(HostAction::LowerHand(hana)), t0());
+    assert_eq!(
+        sent(&out, gus, "error"),
+        [r#""only the meeting's host can do that""#]
+    );
     let out = rooms.handle(hana, host(HostAction::Remove(eve)), t0());
     assert_eq!(sent(&out, eve, "removed").len(), 1);
     assert_eq!(sent(&out, gus, "user-left"), [format!(r#""{eve}""#)]);

@@ -119,6 +119,8 @@ struct StatePayload {
     camera: bool,
     #[serde(default)]
     screen: Option<String>,
+    #[serde(default)]
+    hand: bool,
 }
 
 /// Reads a JSON string value, `None` for any other JSON type.
@@ -161,6 +163,7 @@ impl ClientEvent {
                     muted: payload.muted,
                     camera: payload.camera,
                     screen: payload.screen.as_deref().map(StreamId::parse).transpose()?,
+                    hand: payload.hand,
                 })
             }
             names::SFU_OFFER | names::SFU_ANSWER => {

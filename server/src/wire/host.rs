@@ -21,6 +21,8 @@ pub enum HostAction {
     Remove(PeerId),
     /// Asks a member to mute their microphone (their page mutes it; nobody can unmute anyone).
     Mute(PeerId),
+    /// Lowers a member's raised hand (their page lowers it, as for muting).
+    LowerHand(PeerId),
     /// Ends the meeting for everyone in it.
     End,
     /// A new guest key: the old guest link stops opening the meeting (people inside stay).
@@ -56,6 +58,7 @@ impl HostAction {
             "decline" => HostAction::Decline(peer()?),
             "remove" => HostAction::Remove(peer()?),
             "mute" => HostAction::Mute(peer()?),
+            "lower-hand" => HostAction::LowerHand(peer()?),
             "end" => HostAction::End,
             "new-link" => HostAction::NewLink,
             _ => return Err(ProtocolError::BadHost),

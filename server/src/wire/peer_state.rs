@@ -39,4 +39,6 @@ pub struct PeerState {
     pub camera: bool,
     /// The stream carrying a shared screen, while one is shared.
     pub screen: Option<StreamId>,
+    /// A raised hand (lowered by its owner; a host can ask for it, as for muting).
+    pub hand: bool,
 }

@@ -69,6 +69,8 @@ pub enum ServerEvent {
     Removed(Removal),
     /// To a member a host asked to mute.
     MuteRequest { from: PeerId },
+    /// To a member whose raised hand a host lowered: their page lowers it.
+    LowerHand { from: PeerId },
     /// To the hosts after `new-link`: the new guest key (the old one opens nothing now).
     MeetingLink(NewGuestKey),
 }
@@ -94,6 +96,7 @@ impl ServerEvent {
             ServerEvent::Waiting => "waiting",
             ServerEvent::Removed(_) => "removed",
             ServerEvent::MuteRequest { .. } => "mute-request",
+            ServerEvent::LowerHand { .. } => "lower-hand",
             ServerEvent::MeetingLink(_) => "meeting-link",
         }
     }
@@ -143,11 +146,17 @@ impl Serialize for EventData<'_> {
                 st.end()
             }
             ServerEvent::State { from, state } => {
-                let mut st = s.serialize_struct("State", 4)?;
+                let mut st = s.serialize_struct("State", 5)?;
                 st.serialize_field("from", from)?;
                 st.serialize_field("muted", &state.muted)?;
                 st.serialize_field("camera", &state.camera)?;
                 st.serialize_field("screen", &state.screen)?;
+                // Only when raised: the payload stays as it was for pages that know no hands.
+                if state.hand {
+                    st.serialize_field("hand", &true)?;
+                } else {
+                    st.skip_field("hand")?;
+                }
                 st.end()
             }
             ServerEvent::MediaMode(mode) => {
@@ -184,8 +193,8 @@ impl Serialize for EventData<'_> {
                 st.serialize_field("message", removal.message())?;
                 st.end()
             }
-            ServerEvent::MuteRequest { from } => {
-                let mut st = s.serialize_struct("MuteRequest", 1)?;
+            ServerEvent::MuteRequest { from } | ServerEvent::LowerHand { from } => {
+                let mut st = s.serialize_struct("HostRequest", 1)?;
                 st.serialize_field("from", from)?;
                 st.end()
             }
@@ -201,6 +210,23 @@ impl Serialize for EventData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_says_hand_only_when_raised() {
+        let from = PeerId::random();
+        let state = |hand| ServerEvent::State {
+            from,
+            state: PeerState {
+                muted: false,
+                camera: true,
+                screen: None,
+                hand,
+            },
+        };
+        let json = |hand| serde_json::to_value(state(hand).data()).unwrap_or_default();
+        assert_eq!(json(false).get("hand"), None);
+        assert_eq!(json(true)["hand"], true);
+    }
 
     #[test]
     fn server_events_serialise_like_the_original() {
