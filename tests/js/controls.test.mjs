@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { CHROMIUM, fromMenu, MEETING_FLAGS, startServer, until } from "./fixture.mjs";
+import { maskedShot } from "./pictures.mjs";
 
 let server;
 let browser;
@@ -97,6 +98,7 @@ test("a raised hand is seen on the tile and in the people panel, announced, and 
     await until(() => handShown(bob, "Ann"), "Ann's hand on Bob's screen");
     assert.match(await bob.textContent("#people-list"), /Ann.*hand raised/);
     await until(async () => (await bob.textContent("#announcer")) === "Ann raised their hand", "the announcement");
+    await maskedShot(bob, "meeting-people-hand.png");
     await ann.click("#hand");
     await until(async () => !(await handShown(bob, "Ann")), "Ann's hand lowered at Bob's");
     assert.doesNotMatch(await bob.textContent("#people-list"), /hand raised/);

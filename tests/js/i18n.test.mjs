@@ -11,6 +11,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { CHROMIUM, client, closeAll, join, MEETING_FLAGS, ROOT, startServer } from "./fixture.mjs";
+import { maskedShot } from "./pictures.mjs";
 
 const catalogue = (code) => JSON.parse(fs.readFileSync(path.join(ROOT, "ui/i18n", `${code}.json`), "utf8"));
 const english = catalogue("en");
@@ -85,6 +86,7 @@ for (const code of ["de", "uz", "ru"]) {
       );
       assert.equal(await page.textContent("#mic"), theirs["call.mute-short"]);
       assert.deepEqual(leftInEnglish(await shownTexts(page), code), [], "the call");
+      if (code === "de") await maskedShot(page, "meeting-german.png");
     } finally {
       await context.close();
     }

@@ -30,11 +30,11 @@ import {
   remoteNames,
   seesPlaying,
   serveMeetingIn,
-  SHOTS,
   sleep,
   startServer,
   videoPlays,
 } from "./fixture.mjs";
+import { maskedShot } from "./pictures.mjs";
 
 const skip = NEEDS_ROOT;
 const SERVER = "10.78.0.1";
@@ -100,7 +100,7 @@ test("two machines meet over HTTPS, a third joins, a fourth finds the room full,
         await Promise.all([seesPlaying(ann, 2), seesPlaying(bob, 2), seesPlaying(cat, 2)]);
         assert.deepEqual(await remoteNames(ann), ["Bob", "Cat"]);
         assert.equal(await ann.isHidden("#join"), true, "the join form is gone during the call");
-        await ann.screenshot({ path: path.join(SHOTS, "meeting.png") });
+        await maskedShot(ann, "meeting.png");
 
         const dan = await joinAs(a, url, "Dan", undefined, false);
         await dan.waitForFunction(() => /is full/.test(document.querySelector("#notice").textContent), null, {
@@ -224,7 +224,7 @@ test("a shared screen reaches the other machine as its own tile, shown large; st
     await seesPlaying(bob, 1); // the camera keeps playing beside it
     assert.equal(await bob.locator("#grid .tile").count(), 2, "the cameras beside the screen");
     assert.equal(await ann.isVisible("#stage .tile.screen.self"), true, "the sharer sees what it shares");
-    await bob.screenshot({ path: path.join(SHOTS, "meeting-screen-share.png") });
+    await maskedShot(bob, "meeting-screen-share.png");
 
     // Our button stops it: gone on both sides.
     await ann.click("#share");
@@ -281,16 +281,16 @@ test("chat in the page: three people in a room see each message once, in order, 
     // Cat kept the panel closed: the unread count says so, and opening it shows them all.
     await cat.waitForFunction(() => document.querySelector("#unread").textContent === "4");
     assert.equal(await cat.isVisible("#unread"), true);
-    await cat.screenshot({ path: path.join(SHOTS, "meeting-phone.png") });
+    await maskedShot(cat, "meeting-phone.png");
     await cat.click("#chat-toggle");
     assert.deepEqual(await chatShown(cat), expected);
     assert.equal(await cat.isHidden("#unread"), true);
-    await cat.screenshot({ path: path.join(SHOTS, "meeting-phone-chat.png") });
+    await maskedShot(cat, "meeting-phone-chat.png");
     // Text is never HTML; links are links.
     assert.equal(await ann.locator("#messages img").count(), 0);
     assert.notEqual(await ann.title(), "pwned");
     assert.equal(await bob.getAttribute('#messages a[href="https://example.org/agenda?x=1"]', "target"), "_blank");
-    await bob.screenshot({ path: path.join(SHOTS, "meeting-chat.png") });
+    await maskedShot(bob, "meeting-chat.png");
     assert.deepEqual(await chatShown(dan), [], "nothing reaches another room");
     assert.equal(await dan.isHidden("#unread"), true);
   });
@@ -309,7 +309,7 @@ test("switching to a second camera mid-call keeps the others' video playing; som
       await lobby.waitForFunction(() => document.querySelector("#meter").value > 0, null, { timeout: 10000 });
       assert.equal(await lobby.locator("#camera-select option").count(), 3);
       await lobby.fill("#name", "Ann");
-      await lobby.screenshot({ path: path.join(SHOTS, "meeting-before-joining.png") });
+      await maskedShot(lobby, "meeting-before-joining.png");
       await lobby.close();
       const ann = await joinAs(a, `${URL_A}/devices`, "Ann");
       const bob = await joinAs(b, `${URL_A}/devices`, "Bob");
@@ -375,7 +375,7 @@ test("the speaker's tile shows the ring on the other side; muting (key m) clears
         { timeout: 20000, polling: 10 },
       );
     await ringed();
-    await bob.screenshot({ path: path.join(SHOTS, "meeting-speaking.png") });
+    await maskedShot(bob, "meeting-speaking.png");
     await ann.keyboard.press("m");
     assert.equal(await ann.getAttribute("#mic", "aria-pressed"), "true");
     await bob.waitForFunction(() => {

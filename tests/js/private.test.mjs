@@ -27,7 +27,6 @@ import {
   NEEDS_ROOT,
   refused,
   remoteNames,
-  SHOTS,
   serveMeetingIn,
   startNode,
   startRedis,
@@ -35,6 +34,7 @@ import {
   until,
   withWitness,
 } from "./fixture.mjs";
+import { maskedShot } from "./pictures.mjs";
 
 const NEEDS_LINK = "this meeting needs its invitation link: ask whoever invited you for it";
 const WRONG_KEY = "this invitation link does not open this meeting (mistyped, or expired): ask for a new one";
@@ -549,7 +549,7 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     assert.deepEqual(await host.$$eval("#waiting-list li span", (s) => s.map((e) => e.textContent)), ["Eve", "Ivy"]);
     assert.ok(!(await remoteNames(gus)).includes("Eve"), "nobody in the room sees who waits");
     // The README's picture of a host with two guests waiting (the panel is checked just above).
-    await host.screenshot({ path: path.join(SHOTS, "meeting-host-lobby.png") });
+    await maskedShot(host, "meeting-host-lobby.png");
     await host.click('#waiting-list button[aria-label="Decline: Ivy"]');
     await told(ivy, /did not let you in/, "Ivy is told she was declined");
     assert.ok(await ivy.isVisible("#join"), "Ivy is back at the form");

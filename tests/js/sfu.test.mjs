@@ -22,13 +22,13 @@ import {
   seesPlaying,
   sending,
   serveMeetingIn,
-  SHOTS,
   SMALL_CAMERA,
   SMALL_CAMERA_NO_MIC,
   SMALL_WINDOW,
   until,
   videoPlays,
 } from "./fixture.mjs";
+import { maskedShot } from "./pictures.mjs";
 
 const skip = NEEDS_ROOT;
 const FLAGS = FEW_FRAMES_FLAGS;
@@ -205,7 +205,7 @@ test("five people on two machines: the room moves to the server at the fifth, an
       }
       // Ann's microphone, through the server, at the four others.
       await Promise.all(pages.slice(1).map(hearsThroughServer));
-      await pages[1].screenshot({ path: `${SHOTS}/meeting-five-through-the-server.png` });
+      await maskedShot(pages[1], "meeting-five-through-the-server.png");
       const freezes = await Promise.all(pages.slice(0, 4).map((page) => page.evaluate(() => window.freezes)));
       // Reported, not a limit: the move's pause in each remote video, in ms.
       console.log(
@@ -259,7 +259,7 @@ test("Wi-Fi that keeps devices apart: a mesh cannot connect, the server carries 
           ),
         );
         assert.deepEqual(frames, [0], "no video crossed");
-        await ann.screenshot({ path: `${SHOTS}/meeting-isolated-mesh.png` });
+        await maskedShot(ann, "meeting-isolated-mesh.png");
         await ann.context().close();
         await bob.context().close();
       });

@@ -189,7 +189,8 @@ function tile(key, label, { self = false, screen = false } = {}) {
   speakingMark.append(document.createElement("i"), document.createElement("i"), document.createElement("i"));
   const handMark = document.createElement("span");
   handMark.className = "hand-mark";
-  handMark.textContent = "✋";
+  // The control bar's hand, drawn (an emoji needs a font the machine may not have).
+  handMark.append($("hand").querySelector("svg").cloneNode(true));
   handMark.title = t("tile.hand");
   handMark.setAttribute("role", "img");
   handMark.setAttribute("aria-label", t("tile.hand"));
