@@ -27,7 +27,32 @@ use crate::rooms::{RateLimit, TokenBucket};
 use crate::wire::{RoomId, RoomKey};
 
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
-const MEET_JS: &str = include_str!("../../ui/meet/meet.js");
+/// The meeting page's ES modules (ui/meet/*.js), loaded by the browser from `/meet/<file>`
+/// without a build step; `main.js` is the entry point.
+const MEET_MODULES: [(&str, &str); 14] = [
+    ("main.js", include_str!("../../ui/meet/main.js")),
+    ("state.js", include_str!("../../ui/meet/state.js")),
+    ("notice.js", include_str!("../../ui/meet/notice.js")),
+    ("links.js", include_str!("../../ui/meet/links.js")),
+    ("devices.js", include_str!("../../ui/meet/devices.js")),
+    ("controls.js", include_str!("../../ui/meet/controls.js")),
+    ("tiles.js", include_str!("../../ui/meet/tiles.js")),
+    ("host.js", include_str!("../../ui/meet/host.js")),
+    ("speaking.js", include_str!("../../ui/meet/speaking.js")),
+    ("link-quality.js", include_str!("../../ui/meet/link-quality.js")),
+    ("mesh.js", include_str!("../../ui/meet/mesh.js")),
+    ("sfu.js", include_str!("../../ui/meet/sfu.js")),
+    ("chat.js", include_str!("../../ui/meet/chat.js")),
+    ("signaling.js", include_str!("../../ui/meet/signaling.js")),
+];
+
+/// `/meet/<module>.js`: one of the page's modules, or 404.
+async fn meet_module(Path(file): Path<String>) -> Response {
+    match MEET_MODULES.iter().find(|(name, _)| *name == file) {
+        Some((_, js)) => asset(js, "text/javascript; charset=utf-8").into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
 const MEET_CSS: &str = include_str!("../../ui/meet/meet.css");
 /// socket.io-client's browser bundle, vendored from npm (MIT; version in its header).
 const SOCKET_IO_JS: &str = include_str!("../../ui/meet/vendor/socket.io.min.js");
@@ -275,10 +300,6 @@ pub fn routes(
         .route("/api/meeting", get(meeting_config).with_state(config))
         .route("/api/meetings", post(make_meeting).with_state(maker))
         .route(
-            "/meet/meet.js",
-            get(|| async { asset(MEET_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
             "/meet/meet.css",
             get(|| async { asset(MEET_CSS, "text/css; charset=utf-8") }),
         )
@@ -286,7 +307,8 @@ pub fn routes(
             "/meet/socket.io.min.js",
             get(|| async { asset(SOCKET_IO_JS, "text/javascript; charset=utf-8") }),
         )
-        .route("/i18n/{file}", get(i18n_file));
+        .route("/i18n/{file}", get(i18n_file))
+        .route("/meet/{file}", get(meet_module));
     match static_dir {
         Some(dir) => {
             let index = ServeFile::new(dir.join("index.html"));

@@ -27,7 +27,7 @@ async function violations(page) {
   // Evaluated through the debugging protocol: the pages' CSP (no inline script) stays on.
   await page.evaluate(AXE);
   const found = await page.evaluate(async () => {
-    const result = await axe.run(document, {
+    const result = await window.axe.run(document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
     });
     return result.violations.map((v) => ({

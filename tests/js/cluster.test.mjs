@@ -14,11 +14,12 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import {
-  BIN,
   barrier,
+  BIN,
   client,
   closeAll,
-  freeLoopbackPort,
+  freePort,
+  health,
   join,
   metrics,
   sleep,
@@ -51,15 +52,18 @@ async function cluster(count, args = []) {
   return started;
 }
 
-const health = async (node) => (await fetch(`${node.url}/health`)).json();
+const healthOf = async (node) => (await health(node.url)).body;
 const ids = (members) => members.map((m) => m.id).sort();
 
 test("a room spans nodes: joins, signals, chat and leaves cross them, and only within the room", {
   timeout: 60000,
 }, async () => {
   const [n1, n2, n3] = await cluster(3);
-  await until(async () => (await health(n1)).cluster?.nodes === 3, "three nodes registered", { ms: 10000, every: 100 });
-  const h = await health(n2);
+  await until(async () => (await healthOf(n1)).cluster?.nodes === 3, "three nodes registered", {
+    ms: 10000,
+    every: 100,
+  });
+  const h = await healthOf(n2);
   assert.equal(h.cluster.connected, true, JSON.stringify(h));
 
   const ann = await client(n1.url, "socket.io");
@@ -133,7 +137,10 @@ test("a room's media moves to a server at the fifth person, whichever nodes they
 }, async () => {
   const started = await cluster(3);
   const [n1, n2, n3] = started;
-  await until(async () => (await health(n1)).cluster?.nodes === 3, "three nodes registered", { ms: 10000, every: 100 });
+  await until(async () => (await healthOf(n1)).cluster?.nodes === 3, "three nodes registered", {
+    ms: 10000,
+    every: 100,
+  });
   const people = [];
   for (const [i, node] of [n1, n2, n3, n1, n2].entries()) {
     const c = await client(node.url, "socket.io");
@@ -334,7 +341,7 @@ test("Redis restarted mid-call: no node falls, joins are refused meanwhile, a pa
       // Each node's subscription comes back on its own (up to 2 s after Redis): until it has,
       // what the other node sends it is lost, and it says so in /health. Both back, then talk.
       await until(
-        async () => (await health(n1)).cluster.connected && (await health(n2)).cluster.connected,
+        async () => (await healthOf(n1)).cluster.connected && (await healthOf(n2)).cluster.connected,
         "both nodes back in their cluster (subscriptions included)",
         { ms: 8000, every: 100 },
       );
@@ -386,7 +393,7 @@ test("Redis restarted empty under a room whose media goes through a node: the no
     );
     assert.equal(redisCli(["SISMEMBER", `{fm}:homes:${home}`, "served"], own.port), "1");
     await until(
-      async () => (await health(n1)).cluster.connected && (await health(n2)).cluster.connected,
+      async () => (await healthOf(n1)).cluster.connected && (await healthOf(n2)).cluster.connected,
       "both nodes back in their cluster",
       { ms: 8000, every: 100 },
     );
@@ -417,7 +424,7 @@ test("the media home dies while Redis is away: once Redis is back, the room gets
     people.push(c);
   }
   const home = redisCli(["GET", "{fm}:media:orphan"], own.port);
-  const ids = [(await health(n1)).cluster.node, (await health(n2)).cluster.node];
+  const ids = [(await healthOf(n1)).cluster.node, (await healthOf(n2)).cluster.node];
   const [dead, live, liveId, there] = home === ids[0] ? [n1, n2, ids[1], people[1]] : [n2, n1, ids[0], people[0]];
   const told = there.next("sfu-failed", 20000);
   own.proc.kill("SIGKILL");
@@ -501,7 +508,7 @@ test("Socket.IO long-polling through HAProxy: kept on its node by the cookie; wi
 /** A TCP relay to `port` on loopback that the test can cut (every connection reset, nothing
  * accepted) and restore on the same port: one node's way to Redis. */
 async function cuttableRelay(port) {
-  const listenPort = await freeLoopbackPort();
+  const listenPort = await freePort();
   const sockets = new Set();
   let server;
   const open = async () => {
@@ -542,7 +549,7 @@ test("one node cut off from Redis answers /health 503 within 3 s and HAProxy sen
   });
   try {
     const [cut] = lb.nodes;
-    const cutId = (await health(cut)).cluster.node;
+    const cutId = (await healthOf(cut)).cluster.node;
     /** Which node answers each of `count` requests through HAProxy. */
     const answering = async (count) => {
       const seen = [];
@@ -743,7 +750,7 @@ test("rediss://: nodes reach a Redis over TLS with a password, trusting --cluste
     "-extfile",
     "san",
   );
-  const tlsPort = await freeLoopbackPort();
+  const tlsPort = await freePort();
   const secured = await startRedis(undefined, [
     "--port",
     "0",

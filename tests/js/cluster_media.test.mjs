@@ -148,8 +148,8 @@ async function healthyNodes() {
 /** The address:port each page's one media connection goes to (its nominated candidate pair). */
 const mediaServer = (page) =>
   page.evaluate(async () => {
-    if (!state.sfu) return null;
-    const stats = await state.sfu.pc.getStats();
+    if (!fmTest.state.sfu) return null;
+    const stats = await fmTest.state.sfu.pc.getStats();
     for (const s of stats.values()) {
       if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
         const remote = stats.get(s.remoteCandidateId);

@@ -3,7 +3,9 @@
 // shows; a raised hand seen by the others on the tile and in the people panel, lowered by its
 // owner or, in a private meeting, by a host; joining and leaving with the keyboard alone, the
 // controls reached by Tab in their visual order; single-key shortcuts listed under "?" and
-// turned off there (remembered). Real Chromium on loopback, fake devices.
+// turned off there (remembered); a connection indicator on each remote tile; noise suppression
+// turned off in the devices dialog, applied to the microphone and remembered. Real Chromium on
+// loopback, fake devices.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
@@ -91,14 +93,22 @@ test("a raised hand is seen on the tile and in the people panel, announced, and 
   const ann = await joined(url, "Ann");
   const bob = await joined(url, "Bob");
   try {
-    await until(() => bob.evaluate(() => state.peers.size === 1), "Bob to see Ann");
+    await until(() => bob.evaluate(() => fmTest.state.peers.size === 1), "Bob to see Ann");
     await bob.click("#people-toggle");
     await ann.click("#hand");
     assert.equal(await ann.getAttribute("#hand", "aria-pressed"), "true");
     await until(() => handShown(bob, "Ann"), "Ann's hand on Bob's screen");
     assert.match(await bob.textContent("#people-list"), /Ann.*hand raised/);
     await until(async () => (await bob.textContent("#announcer")) === "Ann raised their hand", "the announcement");
-    await maskedShot(bob, "meeting-people-hand.png");
+    await maskedShot(bob, "meeting-people-hand.png", { mask: [".link-mark"] });
+    // Ann's tile also says how well her video arrives, in bars and in words.
+    const link = bob.locator(".tile:not(.self) .link-mark:not([hidden])");
+    await link.waitFor();
+    const level = await link.getAttribute("data-level");
+    assert.match(
+      await link.getAttribute("title"),
+      new RegExp(`^Connection ${level} \\(loss \\d+%, round trip \\d+ ms\\)$`),
+    );
     await ann.click("#hand");
     await until(async () => !(await handShown(bob, "Ann")), "Ann's hand lowered at Bob's");
     assert.doesNotMatch(await bob.textContent("#people-list"), /hand raised/);
@@ -118,7 +128,7 @@ test("a host lowers a guest's hand from the people panel", { timeout: 60000 }, a
     await host.fill("#name", "Hana");
     await host.click("#join-button");
     await host.waitForSelector("#call:not([hidden])");
-    const link = await host.evaluate(() => inviteLink(state.room));
+    const link = await host.evaluate(() => fmTest.inviteLink(fmTest.state.room));
     const gus = await joined(link, "Gus");
     await gus.click("#hand");
     await host.click("#people-toggle");
@@ -182,6 +192,27 @@ test("single-key shortcuts are listed under ? and can be turned off there, remem
     // The menu's items are reached from the bar too.
     await fromMenu(page, "#layout");
     assert.equal(await page.textContent("#layout"), "Grid view");
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("noise suppression is on by default, turned off in the devices dialog, applied at once and remembered", {
+  timeout: 60000,
+}, async () => {
+  const page = await joined(`${server.url}/r/noise`, "Nia");
+  const suppressing = () => page.evaluate(() => fmTest.state.local.getAudioTracks()[0].getSettings().noiseSuppression);
+  try {
+    assert.equal(await suppressing(), true);
+    await fromMenu(page, "#devices-toggle");
+    await page.uncheck("#noise-suppression");
+    await until(async () => (await suppressing()) === false, "the microphone without noise suppression");
+    await page.reload();
+    await page.fill("#name", "Nia");
+    await page.click("#join-button");
+    await page.waitForSelector("#call:not([hidden])");
+    assert.equal(await suppressing(), false, "still off after a reload");
+    assert.equal(await page.isChecked("#noise-suppression"), false);
   } finally {
     await page.context().close();
   }

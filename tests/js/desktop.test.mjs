@@ -13,7 +13,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { client, closeAll, DESKTOP_BIN, join, ROOT, spawnCollecting, until } from "./fixture.mjs";
+import { client, closeAll, DESKTOP_BIN, freePort, health, join, ROOT, spawnCollecting, until } from "./fixture.mjs";
 import { checkPicture } from "./pictures.mjs";
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-desktop-"));
@@ -53,35 +53,15 @@ function windowProcess(app) {
 }
 const alive = (pid) => fs.existsSync(`/proc/${pid}`);
 
-async function health(port) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`);
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
+/** Whether the app's server answers /health on `port`. */
+const answers = async (port) => (await health(`http://127.0.0.1:${port}`)).status === 200;
 
 /** Waits for the app's server to answer; on failure says what the app printed. */
 async function up(app, port) {
   try {
-    await poll(() => health(port), `/health on port ${port}`, 60000);
+    await poll(() => answers(port), `/health on port ${port}`, 60000);
   } catch (error) {
     throw new Error(`${error.message}; app exit code ${app.proc.exitCode}, stderr:\n${app.out.stderr}`);
-  }
-}
-
-/** A port free on every interface, below the ephemeral range (32768+), so no client socket of
- * a test running in parallel can take it between this check and its use. */
-async function freePort() {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 10000);
-    const free = await new Promise((resolve) => {
-      const probe = net.createServer();
-      probe.once("error", () => resolve(false));
-      probe.listen(port, "0.0.0.0", () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
   }
 }
 
@@ -255,7 +235,7 @@ after(() => {
 });
 
 test("from the tray menu the window opens and shows a joined peer; Copy and Quit work", async () => {
-  const port = await freePort();
+  const port = await freePort({ everywhere: true });
   const app = await launch(["--port", String(port), "--minimized"]);
   try {
     await firstTest(app, port);
@@ -297,7 +277,7 @@ async function firstTest(app, port) {
   // A second launch hands over to the first and exits; the open window stays the one window.
   const second = await launch(["--port", String(port)]);
   assert.equal(await second.exited, 0, second.out.stderr);
-  assert.equal(await health(port), true);
+  assert.equal(await answers(port), true);
   assert.equal(windowProcess(app), firstWindow);
   assert.equal(windowTitles().length, 1);
 
@@ -307,7 +287,7 @@ async function firstTest(app, port) {
   execFileSync("/usr/bin/python3", [path.join(ROOT, "tests/x11/close_window.py"), win], { env });
   await poll(() => windowTitles().length === 0, "the window to close");
   await poll(() => !alive(firstWindow), "the window's process to end");
-  assert.equal(await health(port), true, "the server keeps running");
+  assert.equal(await answers(port), true, "the server keeps running");
   assert.equal(app.proc.exitCode, null, "the app keeps running");
   assert.doesNotMatch(mapped(), /libgtk|libgdk|libwebkit/, "nothing of the window stays in the tray process");
   // A second launch opens it again, in a new process.
@@ -357,7 +337,7 @@ function clipboard() {
 }
 
 test("with the port already taken the window says so and offers a free port", async () => {
-  const port = await freePort();
+  const port = await freePort({ everywhere: true });
   const squatter = net.createServer().listen(port, "0.0.0.0");
   await once(squatter, "listening");
   try {
@@ -370,7 +350,7 @@ test("with the port already taken the window says so and offers a free port", as
       const suggested = Number(app.out.stderr.match(/suggested=Some\((\d+)\)/)[1]);
       const window = xdotool("search", "--name", "^Free Meetings").split("\n")[0];
       xdotool("mousemove", "--window", window, "417", "92", "click", "1");
-      await poll(() => health(suggested), `the server on port ${suggested}`);
+      await poll(() => answers(suggested), `the server on port ${suggested}`);
       await titled(/^Free Meetings — No meetings right now$/);
       await quit(app, suggested);
     } finally {
@@ -382,7 +362,7 @@ test("with the port already taken the window says so and offers a free port", as
 });
 
 test("settings: a valid file is used, a corrupt one gives defaults and a visible warning", async () => {
-  const port = await freePort();
+  const port = await freePort({ everywhere: true });
   const valid = path.join(home, "valid.json");
   fs.writeFileSync(valid, JSON.stringify({ port, instanceName: "Desk test" }));
   const app = start(DESKTOP_BIN, ["--no-mdns", "--minimized", "--settings", valid]);
@@ -391,7 +371,7 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
 
   const corrupt = path.join(home, "corrupt.json");
   fs.writeFileSync(corrupt, "{ this is not json");
-  const other = await freePort();
+  const other = await freePort({ everywhere: true });
   const broken = start(DESKTOP_BIN, [
     "--no-mdns",
     "--tls-port",
@@ -446,7 +426,7 @@ test("with a StatusNotifierItem host (as KDE and GNOME's AppIndicator extension 
       if (attempt === 3) throw new Error(said);
       console.log(`${said}; starting it again`);
     }
-    const port = await freePort();
+    const port = await freePort({ everywhere: true });
     const app = await launch(["--port", String(port), "--minimized"]);
     try {
       await up(app, port);

@@ -153,7 +153,7 @@ test("DNS rebinding: a request naming another host gets 421 on the pages, pollin
     const ws = new WebSocket(`${named.url.replace(/^http/, "ws")}/ws`, { headers: rebound });
     const [, res] = await once(ws, "unexpected-response");
     assert.equal(res.statusCode, 421, "/ws with the ws client");
-    for (const page of ["/", "/r/standup", "/meet/meet.js", "/dashboard/", "/health"])
+    for (const page of ["/", "/r/standup", "/meet/main.js", "/dashboard/", "/health"])
       assert.equal((await get(`${named.url}${page}`, rebound)).status, 421, page);
     assert.equal((await refused(named.url, "host")) - before, 10);
     // Logged with the option that would allow it, at most once per 10 s however many come.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket from "ws";
-import { client, closeAll, join, refused, startServer, TRANSPORTS, until, withWitness } from "./fixture.mjs";
+import { client, closeAll, health, join, refused, startServer, TRANSPORTS, until, withWitness } from "./fixture.mjs";
 
 let server;
 before(async () => (server = await startServer()));
@@ -14,8 +14,7 @@ after(async () => assert.equal(await server.stop(), 0));
 afterEach(closeAll);
 
 async function healthy() {
-  const res = await fetch(`${server.url}/health`);
-  assert.equal(res.status, 200);
+  assert.equal((await health(server.url)).status, 200);
 }
 
 test("malformed Engine.IO and Socket.IO packets are refused without harm", async () => {

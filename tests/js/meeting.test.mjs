@@ -29,10 +29,10 @@ import {
   NO_DEVICE_FLAGS,
   remoteNames,
   seesPlaying,
-  serveMeetingIn,
   sleep,
   startServer,
   videoPlays,
+  withMeetingServer,
 } from "./fixture.mjs";
 import { maskedShot } from "./pictures.mjs";
 
@@ -64,14 +64,8 @@ async function withMachines(run, { bare = false } = {}) {
 }
 
 /** The meeting server in namespace A, over HTTPS, for one test. */
-async function withServer(run, extra = []) {
-  const server = await serveMeetingIn(lan.ns("a"), ["--tls-dir", path.join(tmp, "tls"), ...extra]);
-  try {
-    await run(server);
-  } finally {
-    assert.equal(await server.stop(), 0, server.out.stderr);
-  }
-}
+const withServer = (run, extra = []) =>
+  withMeetingServer(lan.ns("a"), ["--tls-dir", path.join(tmp, "tls"), ...extra], run);
 
 /** The chat messages a page shows: [name, text] pairs. */
 const chatShown = (page) =>
@@ -236,7 +230,7 @@ test("a shared screen reaches the other machine as its own tile, shown large; st
     await ann.click("#share");
     await bob.waitForSelector(screenTile, { timeout: 20000 });
     await ann.evaluate(() => {
-      const track = state.screen.getVideoTracks()[0];
+      const track = fmTest.state.screen.getVideoTracks()[0];
       track.stop();
       track.dispatchEvent(new Event("ended")); // what the browser's bar does; stop() alone does not fire it
     });
@@ -316,11 +310,11 @@ test("switching to a second camera mid-call keeps the others' video playing; som
       await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
       const cameras = await ann.$$eval("#call-camera-select option", (os) => os.map((o) => [o.value, o.textContent]));
       assert.equal(cameras.length, 3, `three fake cameras: ${JSON.stringify(cameras)}`);
-      assert.equal(await ann.evaluate(() => state.local.getVideoTracks()[0].label), "fake_device_0");
+      assert.equal(await ann.evaluate(() => fmTest.state.local.getVideoTracks()[0].label), "fake_device_0");
       const other = cameras.find(([, label]) => label === "fake_device_2");
       await fromMenu(ann, "#devices-toggle");
       await ann.selectOption("#call-camera-select", other[0]);
-      await ann.waitForFunction((label) => state.local.getVideoTracks()[0]?.label === label, other[1]);
+      await ann.waitForFunction((label) => fmTest.state.local.getVideoTracks()[0]?.label === label, other[1]);
       await ann.click('#devices button[value="close"]');
       await seesPlaying(bob, 1); // still playing, now from the second camera
       // The choice is remembered for the next visit.
