@@ -39,7 +39,10 @@ const MEET_MODULES: [(&str, &str); 14] = [
     ("tiles.js", include_str!("../../ui/meet/tiles.js")),
     ("host.js", include_str!("../../ui/meet/host.js")),
     ("speaking.js", include_str!("../../ui/meet/speaking.js")),
-    ("link-quality.js", include_str!("../../ui/meet/link-quality.js")),
+    (
+        "link-quality.js",
+        include_str!("../../ui/meet/link-quality.js"),
+    ),
     ("mesh.js", include_str!("../../ui/meet/mesh.js")),
     ("sfu.js", include_str!("../../ui/meet/sfu.js")),
     ("chat.js", include_str!("../../ui/meet/chat.js")),
