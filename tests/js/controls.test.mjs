@@ -3,9 +3,9 @@
 // shows; a raised hand seen by the others on the tile and in the people panel, lowered by its
 // owner or, in a private meeting, by a host; joining and leaving with the keyboard alone, the
 // controls reached by Tab in their visual order; single-key shortcuts listed under "?" and
-// turned off there (remembered); a connection indicator on each remote tile; noise suppression
-// turned off in the devices dialog, applied to the microphone and remembered. Real Chromium on
-// loopback, fake devices.
+// turned off there (remembered); speaker view (remembered); a connection indicator on each
+// remote tile; noise suppression turned off in the devices dialog, applied to the microphone and
+// remembered. Real Chromium on loopback, fake devices.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
@@ -215,5 +215,30 @@ test("noise suppression is on by default, turned off in the devices dialog, appl
     assert.equal(await page.isChecked("#noise-suppression"), false);
   } finally {
     await page.context().close();
+  }
+});
+
+test("speaker view shows another person large, grid view all alike; the choice is remembered", {
+  timeout: 60000,
+}, async () => {
+  const url = `${server.url}/r/speaker`;
+  const ann = await joined(url, "Ann");
+  const bob = await joined(url, "Bob");
+  try {
+    await until(() => bob.evaluate(() => fmTest.state.peers.size === 1), "Bob to see Ann");
+    assert.equal(await bob.isHidden("#spotlight"), true, "a grid to start with");
+    await fromMenu(bob, "#layout");
+    await bob.waitForSelector("#spotlight:not([hidden]) .tile:not(.self)");
+    assert.equal(await bob.textContent("#spotlight .tile .name"), "Ann");
+    assert.equal(await bob.textContent("#layout"), "Grid view");
+    await bob.reload();
+    await bob.fill("#name", "Bob");
+    await bob.click("#join-button");
+    await bob.waitForSelector("#spotlight:not([hidden]) .tile:not(.self)");
+    await fromMenu(bob, "#layout");
+    await bob.waitForSelector("#spotlight[hidden]", { state: "attached" });
+  } finally {
+    await ann.context().close();
+    await bob.context().close();
   }
 });
