@@ -84,16 +84,28 @@ function keepFailed(name, buffer, diff) {
   if (diff) fs.writeFileSync(path.join(FAILED, name.replace(/\.png$/, ".diff.png")), diff);
 }
 
+/** What moves with the sound and the network, held still in the checked picture: the speaking
+ * ring and bars (on a phone-sized picture three rings are over 3% of the pixels, and whether
+ * anyone speaks at that instant is chance), and the connection bars. Set through the CSSOM,
+ * which the pages' Content-Security-Policy allows (an injected style sheet it would refuse). */
+const still = (hold) => {
+  for (const el of document.querySelectorAll(".tile")) el.style.outlineColor = hold ? "transparent" : "";
+  for (const el of document.querySelectorAll(".speaking-mark, .link-mark")) el.style.visibility = hold ? "hidden" : "";
+};
+
 /** A screenshot of a page, checked as `name` with what moves masked (videos, the address with
- * its port, times; `mask`: more selectors); the README's copy is the same moment unmasked. */
+ * its port, times; `mask`: more selectors) or held still (`still`); the README's copy is the
+ * same moment as it is. */
 export async function maskedShot(page, name, { mask = [], ...options } = {}) {
   const selectors = ["video", "#where", "time", "meter", ...mask];
   const shot = { animations: "disabled", caret: "hide", ...options };
   const readme = UPDATE ? await page.screenshot(shot) : undefined;
-  const buffer = await page.screenshot({
-    ...shot,
-    mask: selectors.map((s) => page.locator(s)),
-    maskColor: MASK_COLOUR,
-  });
+  await page.evaluate(still, true);
+  let buffer;
+  try {
+    buffer = await page.screenshot({ ...shot, mask: selectors.map((s) => page.locator(s)), maskColor: MASK_COLOUR });
+  } finally {
+    await page.evaluate(still, false);
+  }
   return checkPicture(name, buffer, { readme: readme ?? buffer });
 }
