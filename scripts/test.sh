@@ -59,15 +59,18 @@ export FM_BIN="$target_dir/debug/free-meetings" FM_DESKTOP_BIN="$target_dir/debu
 # a time after the rest: beside another browser test, their encoders starve and frames stall.
 # So does the soak (500 clients at once against a debug build): beside another file, its first
 # wave of handshakes took over 10 s in two full runs (about 1 s alone), and it then measured
-# its neighbour rather than the server.
-media=(tests/js/meeting.test.mjs tests/js/sfu.test.mjs tests/js/cluster_media.test.mjs tests/js/soak.test.mjs)
+# its neighbour rather than the server. The page's other browser files (controls, languages,
+# axe-core) join them: beside the desktop window's test, a run starved the window (it took over
+# 20 s to close and to paint).
+media=(tests/js/meeting.test.mjs tests/js/sfu.test.mjs tests/js/cluster_media.test.mjs tests/js/soak.test.mjs
+  tests/js/controls.test.mjs tests/js/i18n.test.mjs tests/js/a11y.test.mjs)
 others=()
 for file in tests/js/*.test.mjs; do
   [[ " ${media[*]} " == *" $file "* ]] || others+=("$file")
 done
 status=0
 node --test "${flags[@]}" --test-concurrency=2 "${others[@]}" || status=1
-phase "end-to-end tests with real video, and the soak (node --test, one file at a time)"
+phase "end-to-end tests with real video, the soak, and the page's browser tests (node --test, one file at a time)"
 node --test "${flags[@]}" --test-concurrency=1 "${media[@]}" || status=1
 # The event contract and the room rules once more, unchanged, against three cluster nodes behind
 # HAProxy (deploy/haproxy.cfg, with Redis): every startServer of these files is such a cluster.

@@ -39,6 +39,9 @@ export function startSfu() {
   const pc = new RTCPeerConnection({ iceServers: state.config.iceServers });
   const sfu = { pc, makingOffer: false, senders: {}, screenSenders: [], since: performance.now() };
   state.sfu = sfu;
+  // A new connection may reach another forwarder (a cluster's new media home), which knows
+  // nothing of what this page wants: send it all again, even where nothing changed.
+  state.wants = "";
   for (const track of state.local?.getTracks() || []) {
     const init = { direction: "sendonly", streams: [state.local] };
     if (track.kind === "video") init.sendEncodings = simulcastFor(track);
