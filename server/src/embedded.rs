@@ -1,8 +1,8 @@
 //! Files compiled into the binary (the pages and their scripts), so it works offline and an
 //! update replaces them with the binary.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// The Content-Security-Policy of the built-in pages: their own scripts, styles and images only,
 /// no inline script or `eval`, connections to this server only (`'self'` covers its `ws:` and
@@ -26,4 +26,17 @@ pub fn asset(body: &'static str, content_type: &'static str) -> impl IntoRespons
         ],
         body,
     )
+}
+
+/// The file `name` of an embedded `table` (name, body) as a response, or 404: how the routes
+/// that serve a family of files by name look them up (no request path reaches the disk).
+pub fn from_table(
+    table: &[(&str, &'static str)],
+    name: &str,
+    content_type: &'static str,
+) -> Response {
+    match table.iter().find(|(file, _)| *file == name) {
+        Some((_, body)) => asset(body, content_type).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -20,7 +20,7 @@ use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::embedded::asset;
+use crate::embedded::{asset, from_table};
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::rooms::{RateLimit, TokenBucket};
@@ -51,10 +51,7 @@ const MEET_MODULES: [(&str, &str); 14] = [
 
 /// `/meet/<module>.js`: one of the page's modules, or 404.
 async fn meet_module(Path(file): Path<String>) -> Response {
-    match MEET_MODULES.iter().find(|(name, _)| *name == file) {
-        Some((_, js)) => asset(js, "text/javascript; charset=utf-8").into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    from_table(&MEET_MODULES, &file, "text/javascript; charset=utf-8")
 }
 const MEET_CSS: &str = include_str!("../../ui/meet/meet.css");
 /// socket.io-client's browser bundle, vendored from npm (MIT; version in its header).
@@ -77,10 +74,7 @@ async fn i18n_file(Path(file): Path<String>) -> Response {
         return asset(I18N_JS, "text/javascript; charset=utf-8").into_response();
     }
     let code = file.strip_suffix(".json").unwrap_or_default();
-    match CATALOGUES.iter().find(|(c, _)| *c == code) {
-        Some((_, json)) => asset(json, "application/json").into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    from_table(&CATALOGUES, code, "application/json")
 }
 
 /// A STUN or TURN server handed to the page, as `RTCIceServer`.

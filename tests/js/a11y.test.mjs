@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, MEETING_FLAGS, startServer } from "./fixture.mjs";
+import { chromiumOnLoopback, MEETING_FLAGS, startServer } from "./fixture.mjs";
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -15,7 +14,7 @@ let server;
 let browser;
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: MEETING_FLAGS });
+  browser = await chromiumOnLoopback(MEETING_FLAGS);
 });
 after(async () => {
   await browser?.close();

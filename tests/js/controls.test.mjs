@@ -8,18 +8,14 @@
 // remembered. Real Chromium on loopback, fake devices.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, fromMenu, MEETING_FLAGS, startServer, until } from "./fixture.mjs";
+import { chromiumOnLoopback, fromMenu, startServer, until } from "./fixture.mjs";
 import { maskedShot } from "./pictures.mjs";
 
 let server;
 let browser;
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [...MEETING_FLAGS, "--allow-loopback-in-peer-connection"],
-  });
+  browser = await chromiumOnLoopback();
 });
 after(async () => {
   await browser?.close();

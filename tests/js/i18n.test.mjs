@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, client, closeAll, join, MEETING_FLAGS, ROOT, startServer } from "./fixture.mjs";
+import { chromiumOnLoopback, client, closeAll, join, ROOT, startServer } from "./fixture.mjs";
 import { maskedShot } from "./pictures.mjs";
 
 const catalogue = (code) => JSON.parse(fs.readFileSync(path.join(ROOT, "ui/i18n", `${code}.json`), "utf8"));
@@ -20,10 +19,7 @@ let server;
 let browser;
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [...MEETING_FLAGS, "--allow-loopback-in-peer-connection"],
-  });
+  browser = await chromiumOnLoopback();
 });
 after(async () => {
   closeAll();

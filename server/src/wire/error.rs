@@ -179,12 +179,6 @@ pub struct ErrorReply {
     pub code: ErrorCode,
 }
 
-impl std::fmt::Display for ErrorReply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.text, self.code.as_str())
-    }
-}
-
 impl ErrorReply {
     pub fn new(code: ErrorCode, text: impl Into<String>) -> Self {
         Self {
