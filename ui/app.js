@@ -2,6 +2,10 @@
 // server-sent events. The same page runs at /dashboard and in the desktop window, where the
 // window passes ?api=http://127.0.0.1:PORT, and the app's control API (its state and settings,
 // in the tray process) as ?control=URL&controlToken=SECRET; the Tauri bridge does the rest.
+// Every word comes from the message catalogues (ui/i18n/); in the window, the language is the
+// app's (a setting, else the session's), so that the window and the tray menu speak the same.
+
+import { language, languagePicker, preferredLanguage, t, tCount, useLanguage } from "/i18n/i18n.js";
 
 const params = new URLSearchParams(location.search);
 const API = params.get("api") || (location.protocol.startsWith("http") ? location.origin : "http://127.0.0.1:5000");
@@ -41,14 +45,26 @@ function el(tag, text, className) {
   return node;
 }
 
+/** A figure with its unit, as the reader's language writes it ("1,5 Mbit/s", "3 мин"). */
+function measure(value, unit, digits = 0) {
+  return new Intl.NumberFormat(language(), {
+    style: "unit",
+    unit,
+    unitDisplay: "short",
+    maximumFractionDigits: digits,
+  }).format(value);
+}
+
 function kbps(bits) {
-  return bits >= 1_000_000 ? `${(bits / 1_000_000).toFixed(1)} Mbit/s` : `${Math.round(bits / 1000)} kbit/s`;
+  return bits >= 1_000_000
+    ? measure(bits / 1_000_000, "megabit-per-second", 1)
+    : measure(Math.round(bits / 1000), "kilobit-per-second");
 }
 
 function duration(secs) {
-  if (secs < 60) return `${secs} s`;
-  if (secs < 3600) return `${Math.floor(secs / 60)} min`;
-  return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
+  if (secs < 60) return measure(secs, "second");
+  if (secs < 3600) return measure(Math.floor(secs / 60), "minute");
+  return `${measure(Math.floor(secs / 3600), "hour")} ${measure(Math.floor((secs % 3600) / 60), "minute")}`;
 }
 
 /** Copies `text`: through the app in the desktop window (the web view's clipboard access varies),
@@ -64,16 +80,16 @@ function openLink(url) {
   window.open(url, "_blank", "noopener");
 }
 
-function copyButton(text, label = "Copy", description = `Copy ${text}`) {
+function copyButton(text, label = t("dash.copy"), description = t("dash.copy-label", { text })) {
   const button = el("button", label);
   button.type = "button";
   button.setAttribute("aria-label", description);
   button.addEventListener("click", async () => {
     try {
       await copy(text);
-      button.textContent = "Copied";
+      button.textContent = t("dash.copied");
     } catch {
-      button.textContent = "Copy failed";
+      button.textContent = t("dash.copy-failed");
     }
     setTimeout(() => (button.textContent = label), 1500);
   });
@@ -84,26 +100,38 @@ async function newMeeting() {
   const result = $("new-meeting-result");
   try {
     const response = await fetch(apiUrl("/api/new-meeting"));
-    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    if (!response.ok) throw new Error(t("dash.server-answered", { status: response.status }));
     // The host link opens it for us; the guest link is the one to share.
     const { room, link, hostLink } = await response.json();
     result.hidden = false;
-    result.textContent = `Private meeting “${room}” started; its invitation link: ${link}`;
+    result.textContent = t("dash.new-meeting-started", { room, link });
     await openLink(hostLink);
     await copy(link)
-      .then(() => (result.textContent += " (link copied)"))
+      .then(() => (result.textContent += ` ${t("dash.new-meeting-copied")}`))
       .catch(() => {});
   } catch (error) {
     result.hidden = false;
-    result.textContent = `Could not start a meeting: ${error.message || error}`;
+    result.textContent = t("dash.new-meeting-failed", { error: error.message || error });
   }
 }
 
+/** "2 meetings, 5 people", worded as the tray words it (server/src/dashboard/view.rs). */
+function summary(rooms) {
+  if (!rooms.length) return t("summary.none");
+  const people = rooms.reduce((sum, room) => sum + room.peers.length, 0);
+  return t("summary.both", {
+    meetings: tCount("summary.meetings", rooms.length),
+    people: tCount("summary.people", people),
+  });
+}
+
+let lastSnapshot;
 function renderRooms(snapshot) {
+  lastSnapshot = snapshot;
   const rooms = $("rooms");
   rooms.replaceChildren();
-  // The server words the summary, so the window and the tray menu say the same.
-  $("totals").textContent = snapshot.summary + (snapshot.lobby ? ` (+${snapshot.lobby} connected, not in a room)` : "");
+  $("totals").textContent =
+    summary(snapshot.rooms) + (snapshot.lobby ? ` ${t("dash.lobby", { n: snapshot.lobby })}` : "");
   $("empty").hidden = snapshot.rooms.length > 0;
   reportShown($("totals").textContent);
   for (const room of snapshot.rooms) {
@@ -114,44 +142,46 @@ function renderRooms(snapshot) {
       el("h3", `${room.id} · ${room.peers.length}`),
       el(
         "span",
-        room.media === "sfu" ? "media through this server" : "browser to browser",
+        room.media === "sfu" ? t("dash.media-sfu") : t("dash.media-mesh"),
         `pill ${room.media === "sfu" ? "live" : ""}`,
       ),
     );
-    if (room.private) title.append(el("span", "private: invitation link only", "pill"));
-    if (room.waiting?.length) title.append(el("span", `waiting for the host: ${room.waiting.join(", ")}`, "pill down"));
+    if (room.private) title.append(el("span", t("dash.private"), "pill"));
+    if (room.waiting?.length)
+      title.append(el("span", t("dash.waiting", { names: room.waiting.join(", ") }), "pill down"));
     title.append(el("span", undefined, "spacer"));
     // A private meeting has no link here: only its invitation link opens it, and the server
     // keeps no key to make one.
     if (room.link) {
-      const join = el("button", "Join");
+      const join = el("button", t("dash.join"));
       join.type = "button";
-      join.setAttribute("aria-label", `Join ${room.id} in your browser`);
+      join.setAttribute("aria-label", t("dash.join-label", { room: room.id }));
       join.addEventListener("click", () => openLink(room.link));
-      title.append(join, copyButton(room.link, "Copy link", `Copy the link to ${room.id}`));
+      title.append(join, copyButton(room.link, t("dash.copy-link"), t("dash.copy-link-label", { room: room.id })));
     }
     box.append(title);
     const table = el("table");
     const head = el("tr");
     const sfu = room.media === "sfu";
-    const columns = ["Name", "Transport", "Address", "Connected for"];
-    if (sfu) columns.push("Media in / out", "Forwarded", "Loss in / out");
-    for (const h of columns) head.append(el("th", h));
+    const columns = ["dash.col-name", "dash.col-transport", "dash.col-address", "dash.col-connected"];
+    if (sfu) columns.push("dash.col-media", "dash.col-forwarded", "dash.col-loss");
+    for (const key of columns) head.append(el("th", t(key)));
     table.append(head);
     for (const peer of room.peers) {
       const row = el("tr");
       row.dataset.peer = peer.id;
       row.append(
-        el("td", peer.role === "host" ? `${peer.userName} (host)` : peer.userName),
+        el("td", peer.role === "host" ? t("dash.host", { name: peer.userName }) : peer.userName),
         el("td", peer.transport),
         el("td", peer.address || "?"),
         el("td", duration(peer.connectedSecs)),
       );
       if (sfu) {
         const m = peer.media;
-        const percent = (x) => (x == null ? "?" : `${(x * 100).toFixed(1)}%`);
+        const percent = (x) =>
+          x == null ? "?" : new Intl.NumberFormat(language(), { style: "percent", minimumFractionDigits: 1 }).format(x);
         row.append(
-          el("td", m ? `${kbps(m.bitrateIn)} / ${kbps(m.bitrateOut)}` : "connecting…"),
+          el("td", m ? `${kbps(m.bitrateIn)} / ${kbps(m.bitrateOut)}` : t("dash.media-connecting")),
           el("td", m ? String(m.forwarded) : ""),
           el("td", m ? `${percent(m.lossIn)} / ${percent(m.lossOut)}` : ""),
         );
@@ -170,7 +200,9 @@ function reportShown(summary) {
   requestAnimationFrame(() => requestAnimationFrame(() => tauri.invoke("window_shows", { summary }).catch(() => {})));
 }
 
+let lastStatus;
 function renderStatus(status) {
+  lastStatus = status;
   const links = $("links");
   links.replaceChildren();
   for (const url of [...(status.httpsUrls || []), ...status.localNames, ...status.urls]) {
@@ -178,21 +210,18 @@ function renderStatus(status) {
     item.append(el("code", url), copyButton(url));
     links.append(item);
   }
-  if (!links.children.length)
-    links.append(el("li", "No LAN interface is up: only this computer can connect.", "muted"));
+  if (!links.children.length) links.append(el("li", t("dash.no-lan"), "muted"));
   $("qr").src = apiUrl(`/api/qr.svg?text=${encodeURIComponent(status.meetingLink)}`);
   $("qr").title = status.meetingLink;
   // People compare this with what their browser shows for the self-signed certificate.
   $("fingerprint").hidden = !status.fingerprint;
-  $("fingerprint").textContent = status.fingerprint
-    ? `HTTPS certificate SHA-256 fingerprint: ${status.fingerprint}`
-    : "";
+  $("fingerprint").textContent = status.fingerprint ? t("dash.fingerprint", { fingerprint: status.fingerprint }) : "";
   const m = status.mdns;
   $("announce").textContent = m.enabled
-    ? `Announced on the LAN as “${m.instance}” (${m.hostnames.join(", ")}).`
+    ? t("dash.announced", { instance: m.instance, names: m.hostnames.join(", ") })
     : m.error
-      ? `LAN announcement is off: ${m.error}. People can still connect by address.`
-      : "LAN announcement is off. People can still connect by address.";
+      ? t("dash.announce-failed", { error: m.error })
+      : t("dash.announce-off");
   const others = $("others");
   others.replaceChildren();
   for (const other of status.others) {
@@ -200,14 +229,23 @@ function renderStatus(status) {
     item.append(el("span", other.instance), el("code", other.url));
     others.append(item);
   }
-  if (!status.others.length) others.append(el("li", "None seen.", "muted"));
+  if (!status.others.length) others.append(el("li", t("dash.others-none"), "muted"));
 }
 
 const rates = [];
+let lastRate = { perSecond: 0, relayed: 0 };
+function showRate() {
+  const number = new Intl.NumberFormat(language());
+  $("rate").textContent = t("dash.rate", {
+    rate: number.format(lastRate.perSecond),
+    relayed: number.format(lastRate.relayed),
+  });
+}
 function renderRate(rate) {
+  lastRate = rate;
   rates.push(rate.perSecond);
   if (rates.length > 120) rates.shift();
-  $("rate").textContent = `${rate.perSecond} messages/s · ${rate.relayed} relayed since start`;
+  showRate();
   const max = Math.max(1, ...rates);
   const points = rates.map((v, i) => `${i + (120 - rates.length)},${(24 - (v / max) * 22 - 1).toFixed(2)}`);
   $("spark").querySelector("polyline").setAttribute("points", points.join(" "));
@@ -217,11 +255,13 @@ function connect() {
   const source = new EventSource(apiUrl("/api/events"));
   const pill = $("connection");
   source.addEventListener("open", () => {
-    pill.textContent = "live";
+    pill.dataset.i18n = "dash.live";
+    pill.textContent = t("dash.live");
     pill.className = "pill live";
   });
   source.addEventListener("error", () => {
-    pill.textContent = "reconnecting…";
+    pill.dataset.i18n = "dash.reconnecting";
+    pill.textContent = t("dash.reconnecting");
     pill.className = "pill down";
     checkProblem();
   });
@@ -241,7 +281,7 @@ async function checkProblem() {
   reportShown(state.problem);
   box.append(el("span", state.problem));
   if (state.suggestedPort) {
-    const button = el("button", `Use port ${state.suggestedPort}`);
+    const button = el("button", t("dash.use-port", { port: state.suggestedPort }));
     button.addEventListener("click", async () => {
       await control("/use-port", { port: state.suggestedPort });
       useApiPort(state.suggestedPort);
@@ -272,10 +312,11 @@ async function setupSettings() {
         .map((s) => s.trim())
         .filter(Boolean),
       startAtLogin: form.startAtLogin.checked,
+      language: languageSetting,
     };
     try {
       const port = await control("/settings", next);
-      $("settings-result").textContent = "Saved and applied.";
+      $("settings-result").textContent = t("dash.saved");
       if (`http://127.0.0.1:${port}` !== API) useApiPort(port);
     } catch (error) {
       $("settings-result").textContent = error.message;
@@ -295,7 +336,40 @@ async function answerRaises() {
   }
 }
 
+/** Shows everything again in the language now chosen. */
+function rerender() {
+  if (lastSnapshot) renderRooms(lastSnapshot);
+  if (lastStatus) renderStatus(lastStatus);
+  showRate();
+  checkProblem();
+}
+
+/** The window's language setting (`null`: the session's), kept when the settings form is saved. */
+let languageSetting = null;
+
+/** The language: in the window the app's (its setting, else the session's; the tray speaks it
+ * too: a web view does not reliably report the session's language), else this browser's. */
+async function chooseLanguage() {
+  let shown = preferredLanguage();
+  if (CONTROL) {
+    const [state, { settings }] = await Promise.all([control("/app-state"), control("/settings")]).catch(() => [
+      {},
+      {},
+    ]);
+    shown = state.language ?? shown;
+    languageSetting = settings?.language ?? null;
+  }
+  await useLanguage(shown);
+  languagePicker($("language"), async () => {
+    languageSetting = language();
+    if (CONTROL) await control("/language", { language: languageSetting }).catch(() => {});
+    rerender();
+  });
+}
+
 $("new-meeting").addEventListener("click", newMeeting);
+await chooseLanguage();
+showRate();
 connect();
 checkProblem();
 setupSettings();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
-use crate::desktop::{AppStatus, Desktop};
+use crate::desktop::{AppStatusView, Desktop};
 
 /// Where the window process reaches the tray process, and the secret it presents.
 #[derive(Clone)]
@@ -41,6 +41,12 @@ struct ControlState {
 struct SettingsView {
     settings: Settings,
     warning: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChooseLanguage {
+    /// A catalogue's code; `null` for the system's language.
+    language: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +78,7 @@ pub async fn start(desktop: Arc<Desktop>, raise: watch::Receiver<u64>) -> std::i
         .route("/app-state", get(app_state))
         .route("/settings", get(get_settings).post(save_settings))
         .route("/use-port", post(use_port))
+        .route("/language", post(choose_language))
         .route("/raise", get(wait_for_raise))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(cors)
@@ -101,8 +108,19 @@ async fn require_token(
     }
 }
 
-async fn app_state(State(state): State<ControlState>) -> Json<AppStatus> {
-    Json(state.desktop.status().borrow().clone())
+async fn app_state(State(state): State<ControlState>) -> Json<AppStatusView> {
+    Json(state.desktop.status_view())
+}
+
+/// Sets the window's and the tray's language (the server keeps running).
+async fn choose_language(
+    State(state): State<ControlState>,
+    Json(ChooseLanguage { language }): Json<ChooseLanguage>,
+) -> Response {
+    match state.desktop.set_language(language) {
+        Ok(()) => Json(true).into_response(),
+        Err(problem) => (StatusCode::UNPROCESSABLE_ENTITY, problem).into_response(),
+    }
 }
 
 async fn get_settings(State(state): State<ControlState>) -> Json<SettingsView> {

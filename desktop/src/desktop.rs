@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use free_meetings::catalogue::{self, Catalogue};
 use free_meetings::desktop::settings::{self, Loaded, Settings};
 use free_meetings::server::StartError;
 use free_meetings::{RunningServer, ServerConfig, ServerOptions};
@@ -11,15 +12,54 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 /// Something the user must see: the window's banner and the tray's status line.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppStatus {
-    /// What is wrong, if anything ("Port 5000 is busy ...").
-    pub problem: Option<String>,
+    /// What is wrong, if anything.
+    pub problem: Option<Problem>,
     /// A free port to switch to with one click, when the problem is a busy port.
     pub suggested_port: Option<u16>,
     /// The port the server listens on, when it runs.
     pub port: Option<u16>,
+}
+
+/// Why the server does not run. Kept as what happened, and worded when shown, in the language
+/// chosen at that moment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The settings do not make a valid configuration (the builder's message).
+    Settings(String),
+    /// The port is taken by another program.
+    PortBusy(u16),
+    /// Anything else that kept the server from starting.
+    CouldNotStart(String),
+}
+
+impl Problem {
+    /// The problem in `catalogue`'s language; the detail (a system message) stays as it came.
+    pub fn words(&self, catalogue: Catalogue) -> String {
+        match self {
+            Problem::Settings(message) => {
+                catalogue.text("app.settings-problem", &[("message", message)])
+            }
+            Problem::PortBusy(port) => catalogue.text("app.port-busy", &[("port", port)]),
+            Problem::CouldNotStart(error) => {
+                catalogue.text("app.could-not-start", &[("error", error)])
+            }
+        }
+    }
+}
+
+/// What the window shows of the app's status, worded in the app's language.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatusView {
+    /// "Port 5000 is busy ...", if anything is wrong.
+    pub problem: Option<String>,
+    pub suggested_port: Option<u16>,
+    pub port: Option<u16>,
+    /// The language the app speaks (the settings' choice, else the system's): the window's too,
+    /// since a web view does not reliably report the session's language.
+    pub language: &'static str,
 }
 
 /// Origins of the app's own window (Linux/macOS, and Windows), let into the dashboard API.
@@ -34,6 +74,8 @@ pub struct Desktop {
     loaded: Mutex<Loaded>,
     server: tokio::sync::Mutex<Option<RunningServer>>,
     status: watch::Sender<AppStatus>,
+    /// The language the tray and the window speak: the settings' choice, else the system's.
+    language: watch::Sender<Catalogue>,
 }
 
 impl Desktop {
@@ -43,13 +85,49 @@ impl Desktop {
         if let Some(warning) = &loaded.warning {
             tracing::warn!("{warning}");
         }
+        let language = language_of(&loaded.settings);
         Self {
             options: Mutex::new(options),
             settings_path,
             loaded: Mutex::new(loaded),
             server: tokio::sync::Mutex::new(None),
             status: watch::channel(AppStatus::default()).0,
+            language: watch::channel(language).0,
         }
+    }
+
+    /// The language now, observable (the tray words its menu again on a change).
+    pub fn language(&self) -> watch::Receiver<Catalogue> {
+        self.language.subscribe()
+    }
+
+    /// The status as the window shows it.
+    pub fn status_view(&self) -> AppStatusView {
+        let status = self.status.borrow().clone();
+        let catalogue = *self.language.borrow();
+        AppStatusView {
+            problem: status.problem.map(|p| p.words(catalogue)),
+            suggested_port: status.suggested_port,
+            port: status.port,
+            language: catalogue.code(),
+        }
+    }
+
+    /// Saves the language chosen in the window (`None`: the system's), without restarting the
+    /// server.
+    pub fn set_language(&self, code: Option<String>) -> Result<(), String> {
+        let settings = Settings {
+            language: code,
+            ..self.loaded().settings
+        };
+        settings.validate()?;
+        settings::save(&self.settings_path, &settings)
+            .map_err(|e| format!("cannot save settings: {e}"))?;
+        self.language.send_replace(language_of(&settings));
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.settings = settings;
+        }
+        Ok(())
     }
 
     /// The current settings and any warning about the file.
@@ -90,7 +168,7 @@ impl Desktop {
         let config = match self.config(&settings) {
             Ok(config) => config,
             Err(message) => {
-                self.set_problem(format!("Settings problem: {message}"), None);
+                self.set_problem(Problem::Settings(message), None);
                 return;
             }
         };
@@ -108,19 +186,16 @@ impl Desktop {
             Err(StartError::PortInUse { port, .. }) => {
                 let free = next_free_port(port);
                 tracing::warn!(port, suggested = ?free, "port is busy");
-                self.set_problem(
-                    format!("Port {port} is busy: another program uses it."),
-                    free,
-                );
+                self.set_problem(Problem::PortBusy(port), free);
             }
             Err(error) => {
                 tracing::warn!(%error, port, "server could not start");
-                self.set_problem(format!("The server could not start: {error}"), None);
+                self.set_problem(Problem::CouldNotStart(error.to_string()), None);
             }
         }
     }
 
-    fn set_problem(&self, problem: String, suggested_port: Option<u16>) {
+    fn set_problem(&self, problem: Problem, suggested_port: Option<u16>) {
         self.status.send_replace(AppStatus {
             problem: Some(problem),
             suggested_port,
@@ -133,6 +208,7 @@ impl Desktop {
         settings.validate()?;
         settings::save(&self.settings_path, &settings)
             .map_err(|e| format!("cannot save settings: {e}"))?;
+        self.language.send_replace(language_of(&settings));
         if let Ok(mut options) = self.options.lock() {
             options.port = None;
         }
@@ -143,7 +219,7 @@ impl Desktop {
             };
         }
         self.start().await;
-        let status = self.status.borrow().clone();
+        let status = self.status_view();
         match status.problem {
             Some(problem) => Err(problem),
             None => Ok(status.port),
@@ -163,6 +239,17 @@ impl Desktop {
     pub async fn stop(&self) {
         if let Some(server) = self.server.lock().await.take() {
             server.shutdown().await;
+        }
+    }
+}
+
+/// The settings' language, else the desktop session's (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`,
+/// `LANG`).
+fn language_of(settings: &Settings) -> Catalogue {
+    match &settings.language {
+        Some(code) => Catalogue::for_language(code),
+        None => {
+            Catalogue::for_language(catalogue::system_language(|name| std::env::var(name).ok()))
         }
     }
 }

@@ -87,10 +87,12 @@ async fn run(
     };
     let window = WindowProcess::new(desktop.clone(), control, raise);
 
+    let catalogue = *desktop.language().borrow();
     let view = watch::Sender::new(TrayView {
-        status: "Starting…".into(),
+        status: catalogue.text("tray.starting", &[]),
         announcing: false,
         start_at_login: autostart::is_enabled(),
+        catalogue,
     });
     tray::keep_current(desktop.clone(), view.clone());
     let (actions, mut picked) = mpsc::unbounded_channel();

@@ -16,6 +16,7 @@
 //! - beside them, leaves with no dependency on the rest: [`origin`], [`discovery`] (mDNS),
 //!   [`tls`], [`embedded`]; [`startup`] for both binaries, [`desktop`] for the tray app only.
 
+pub mod catalogue;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;

@@ -4,7 +4,9 @@
 // app on XEmbed, by the host on StatusNotifierItem) opens the window in a process of its own, the
 // window shows a joined peer, closing it ends that process and leaves the tray, a second launch
 // opens it again, Quit and SIGTERM exit 0 (window included) and free the port, a busy port is
-// shown in the window, and the settings file (valid or corrupt) is honoured.
+// shown in the window, the settings file (valid or corrupt) is honoured, and the tray menu and
+// the window speak the session's language (Cyrillic drawn by the app's own font on XEmbed) or
+// the one chosen in the window.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -39,7 +41,10 @@ function windowTitles() {
     return []; // no such window yet
   }
 }
-const titled = (pattern) => poll(() => windowTitles().find((t) => pattern.test(t)), `a window titled ${pattern}`);
+const titled = (pattern) =>
+  poll(() => windowTitles().find((t) => pattern.test(t)), `a window titled ${pattern}`).catch((error) => {
+    throw new Error(`${error.message}; the windows now: ${JSON.stringify(windowTitles())}`);
+  });
 
 /** The window's process: free-meetings-window, started by the app as its child. */
 function windowProcess(app) {
@@ -92,6 +97,12 @@ async function screenshot(name) {
  * pops up), then picks an item with the keyboard: `keys` from the top of the menu, whose
  * enabled items are Open, Copy meeting link, Announce, Start at login, Quit. */
 async function fromTray(...keys) {
+  await openTrayMenu();
+  xdotool("key", ...keys, "Return");
+}
+
+/** Clicks the tray icon until its menu shows. */
+async function openTrayMenu() {
   // xdotool fails the whole search with BadWindow when a window it lists is gone by the time it
   // asks about it (tray icons come and go as apps embed them): such a search is tried again.
   const panels = await poll(() => {
@@ -119,7 +130,29 @@ async function fromTray(...keys) {
     "the tray menu to open",
     20000,
   );
-  xdotool("key", ...keys, "Return");
+}
+
+/** The open tray menu's window: the app's visible window that is not its main window. */
+function trayMenu() {
+  const main = new Set(windowTitles().length ? xdotool("search", "--name", "^Free Meetings").split("\n") : []);
+  const menu = xdotool("search", "--onlyvisible", "--class", "free-meetings")
+    .split("\n")
+    .find((id) => !main.has(id));
+  if (!menu) throw new Error("no tray menu is open");
+  return menu;
+}
+
+/** The open tray menu, as a picture checked against its reference; returns the menu's window. */
+function trayMenuPicture(name) {
+  const file = path.join(os.tmpdir(), `fm-shot-${process.pid}-${name}`);
+  const menu = trayMenu();
+  execFileSync("import", ["-window", menu, file], { env });
+  try {
+    checkPicture(name, fs.readFileSync(file));
+    return menu;
+  } finally {
+    fs.rmSync(file);
+  }
 }
 
 const openFromTray = () => fromTray("Down");
@@ -135,7 +168,9 @@ function menuShown() {
 
 async function launch(args, extraEnv) {
   const settings = path.join(home, `settings-${Math.random().toString(16).slice(2)}.json`);
-  return start(DESKTOP_BIN, ["--no-mdns", "--tls-port", "0", "--settings", settings, ...args], extraEnv);
+  const app = start(DESKTOP_BIN, ["--no-mdns", "--tls-port", "0", "--settings", settings, ...args], extraEnv);
+  app.settingsFile = settings;
+  return app;
 }
 
 async function quit(app, port) {
@@ -196,6 +231,11 @@ async function desktopSession(name) {
     XDG_DATA_HOME: path.join(home, "data"),
     NO_AT_BRIDGE: "1",
     RUST_LOG: "info",
+    // English unless a test says otherwise, whatever this machine's session speaks.
+    LANG: "C.UTF-8",
+    LANGUAGE: "",
+    LC_ALL: "",
+    LC_MESSAGES: "",
   };
 }
 
@@ -385,6 +425,59 @@ test("settings: a valid file is used, a corrupt one gives defaults and a visible
   await up(broken, other);
   assert.match(broken.out.stderr, /could not be used.*using defaults/);
   await quit(broken, other);
+});
+
+test("in a Russian session the tray menu and the window speak Russian; a language chosen in the window moves the tray too", async () => {
+  const port = await freePort({ everywhere: true });
+  const app = await launch(["--port", String(port), "--minimized"], { LANG: "ru_RU.UTF-8", LANGUAGE: "" });
+  try {
+    await up(app, port);
+    // The XEmbed menu draws its labels with the font in the binary: Cyrillic, not "?????".
+    await openTrayMenu();
+    trayMenuPicture("tray-menu-russian.png");
+    xdotool("key", "Down", "Return");
+    await titled(/^Free Meetings — Сейчас встреч нет$/);
+    const ann = await client(`http://127.0.0.1:${port}`);
+    await join(ann, "planning", "Ann");
+    const bob = await client(`http://127.0.0.1:${port}`);
+    await join(bob, "planning", "Bob");
+    await titled(/^Free Meetings — 1 встреча, 2 человека$/);
+
+    // The window's language picker saves the choice through the control API; the tray follows.
+    const window = windowProcess(app);
+    const environ = fs.readFileSync(`/proc/${window}/environ`, "utf8").split("\0");
+    const given = (name) => environ.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1);
+    const choose = (language) =>
+      fetch(`${given("FM_CONTROL_URL")}/language`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${given("FM_CONTROL_TOKEN")}`, "content-type": "application/json" },
+        body: JSON.stringify({ language }),
+      });
+    const refused = await choose("pt");
+    assert.equal(refused.status, 422);
+    assert.match(await refused.text(), /no language "pt": choose one of en, uz, ru, de, fr, es/);
+    assert.equal((await choose("de")).status, 200);
+    const saved = JSON.parse(fs.readFileSync(app.settingsFile, "utf8"));
+    assert.equal(saved.language, "de");
+    await openTrayMenu();
+    const menu = trayMenuPicture("tray-menu-german.png");
+    xdotool("key", "Escape");
+    await poll(
+      () => {
+        try {
+          return trayMenu() !== menu;
+        } catch {
+          return true; // xdotool exits 1 when no window matches
+        }
+      },
+      "Escape to close the tray menu",
+      5000,
+    );
+    closeAll();
+    await quit(app, port);
+  } finally {
+    app.proc.kill("SIGKILL");
+  }
 });
 
 test("with a StatusNotifierItem host (as KDE and GNOME's AppIndicator extension are): the menu opens the window and quits", async () => {

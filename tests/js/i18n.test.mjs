@@ -3,7 +3,8 @@
 // (no text, label, tooltip or placeholder equal to an English catalogue text that the language
 // says otherwise); a language chosen in the page is remembered; a refusal from the server is
 // shown by its code in the page's language, while the `error` event keeps the seed's English
-// text first for front-ends that read only that. Real Chromium on loopback, the server's own
+// text first for front-ends that read only that. The dashboard too, with each language's plural
+// forms. Real Chromium on loopback, the server's own
 // catalogues.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -88,6 +89,38 @@ for (const code of ["de", "uz", "ru"]) {
     }
   });
 }
+
+test("a browser in ru: the dashboard is in Russian, with Russian plural forms, nothing left in English", {
+  timeout: 60000,
+}, async () => {
+  const ru = catalogue("ru");
+  const people = [];
+  for (const name of ["Ann", "Bob"]) {
+    const peer = await client(server.url);
+    await join(peer, "plural-ru", name);
+    people.push(peer);
+  }
+  const context = await browser.newContext({ locale: "ru-RU", viewport: { width: 1280, height: 900 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/dashboard/`);
+    await page.waitForSelector('[data-room="plural-ru"] td');
+    await page.waitForFunction(() => document.querySelector("#connection").className.includes("live"));
+    assert.equal(await page.textContent("#connection"), ru["dash.live"]);
+    // 1 встреча (one), 2 человека (few): the forms Intl.PluralRules picks, as the tray picks them.
+    assert.match(await page.textContent("#totals"), /^1 встреча, 2 человека/);
+    assert.equal(await page.textContent('[data-room="plural-ru"] th'), ru["dash.col-name"]);
+    assert.deepEqual(leftInEnglish(await shownTexts(page), "ru"), [], "the dashboard");
+    // Switching the language in the page re-words what is already shown.
+    await page.selectOption("#language", "es");
+    await page.waitForFunction(() => document.documentElement.lang === "es");
+    assert.match(await page.textContent("#totals"), /^1 reunión, 2 personas/);
+    assert.deepEqual(leftInEnglish(await shownTexts(page), "es"), [], "the dashboard in Spanish");
+  } finally {
+    await context.close();
+    for (const peer of people) peer.close();
+  }
+});
 
 test("a language chosen in the page switches it at once and is remembered", { timeout: 60000 }, async () => {
   const context = await browser.newContext({ locale: "en-US" });

@@ -3,7 +3,8 @@
 // language is the one chosen in this browser (remembered), else the first of the browser's
 // languages we have, else English; a key a catalogue lacks falls back to English. In the HTML,
 // `data-i18n="key"` sets an element's text and `data-i18n-attrs="aria-label:key title:key"` its
-// attributes; code calls `t(key, {name: value})`.
+// attributes; code calls `t(key, {name: value})`, or `tCount(key, n)` for a count. The same
+// catalogues word the tray app's menu (server/src/catalogue.rs, with the same plural rules).
 
 /** The languages there are catalogues for, by their own names. */
 export const LANGUAGES = {
@@ -56,6 +57,15 @@ export const language = () => current;
 export function t(key, values = {}) {
   const text = strings[key] ?? english[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+/** The text of `key` for the count `n`, in this language's plural form for it (the catalogue
+ * has `key.one`, `key.other`, and in Russian `key.few` and `key.many`). */
+export function tCount(key, n) {
+  const form = new Intl.PluralRules(current).select(n);
+  const forms = [`${key}.${form}`, `${key}.other`];
+  const found = forms.find((k) => k in strings) ?? forms.find((k) => k in english) ?? key;
+  return t(found, { n });
 }
 
 const escapes = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };

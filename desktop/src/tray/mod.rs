@@ -11,18 +11,21 @@ mod xembed;
 
 use std::sync::Arc;
 
+use free_meetings::catalogue::Catalogue;
 use free_meetings::dashboard::summary_of;
 use tokio::sync::{mpsc, watch};
 
 use crate::desktop::Desktop;
 
 /// What the tray shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrayView {
-    /// The live status line ("1 meeting, 2 people", or the problem to fix).
+    /// The live status line ("1 meeting, 2 people", or the problem to fix), already worded.
     pub status: String,
     pub announcing: bool,
     pub start_at_login: bool,
+    /// The language the menu speaks.
+    pub catalogue: Catalogue,
 }
 
 /// What the user picked in the tray.
@@ -41,9 +44,9 @@ pub enum Action {
 pub enum Entry {
     Status(String),
     Separator,
-    Command(&'static str, Action),
+    Command(String, Action),
     /// A check item: its state, and the action that sets the other state.
-    Toggle(&'static str, bool, Action),
+    Toggle(String, bool, Action),
 }
 
 impl Entry {
@@ -58,23 +61,24 @@ impl Entry {
 
 /// The menu for what the tray shows, top to bottom.
 pub fn menu(view: &TrayView) -> Vec<Entry> {
+    let word = |key: &str| view.catalogue.text(key, &[]);
     vec![
         Entry::Status(view.status.clone()),
         Entry::Separator,
-        Entry::Command("Open Free Meetings", Action::Open),
-        Entry::Command("Copy meeting link", Action::CopyLink),
+        Entry::Command(word("tray.open"), Action::Open),
+        Entry::Command(word("tray.copy-link"), Action::CopyLink),
         Entry::Toggle(
-            "Announce on the LAN",
+            word("tray.announce"),
             view.announcing,
             Action::Announce(!view.announcing),
         ),
         Entry::Toggle(
-            "Start at login",
+            word("tray.start-at-login"),
             view.start_at_login,
             Action::StartAtLogin(!view.start_at_login),
         ),
         Entry::Separator,
-        Entry::Command("Quit", Action::Quit),
+        Entry::Command(word("tray.quit"), Action::Quit),
     ]
 }
 
@@ -129,30 +133,37 @@ impl Tray {
     }
 }
 
-/// Keeps `view`'s status line and Announce check mark current with the app and its server.
+/// Keeps `view`'s status line, Announce check mark and language current with the app and its
+/// server.
 pub fn keep_current(desktop: Arc<Desktop>, view: watch::Sender<TrayView>) {
     tokio::spawn(async move {
         let mut app_status = desktop.status();
+        let mut language = desktop.language();
         loop {
+            let catalogue = *language.borrow_and_update();
             let server = desktop
                 .with_server(async |s| (s.hub().clone(), s.mdns().get().enabled))
                 .await;
             let announcing = server.as_ref().is_some_and(|(_, on)| *on);
             let hub = server.map(|(hub, _)| hub);
             let status = match (&app_status.borrow_and_update().problem, &hub) {
-                (Some(problem), _) => problem.clone(),
-                (None, Some(hub)) => summary_of(hub),
-                (None, None) => "Starting…".to_owned(),
+                (Some(problem), _) => problem.words(catalogue),
+                (None, Some(hub)) => summary_of(hub, catalogue),
+                (None, None) => catalogue.text("tray.starting", &[]),
             };
             view.send_if_modified(|v| {
-                let changed = v.status != status || v.announcing != announcing;
+                let changed = v.status != status
+                    || v.announcing != announcing
+                    || v.catalogue.code() != catalogue.code();
                 v.status = status;
                 v.announcing = announcing;
+                v.catalogue = catalogue;
                 changed
             });
             let mut changes = hub.as_ref().map(|h| h.roster_changes());
             tokio::select! {
                 changed = app_status.changed() => if changed.is_err() { break },
+                changed = language.changed() => if changed.is_err() { break },
                 Some(Ok(())) = async { match changes.as_mut() { Some(c) => Some(c.changed().await), None => None } } => {}
                 () = view.closed() => break,
             }
@@ -169,6 +180,7 @@ mod tests {
             status: "1 meeting, 2 people".into(),
             announcing,
             start_at_login,
+            catalogue: Catalogue::for_language("en"),
         }
     }
 
@@ -179,7 +191,7 @@ mod tests {
             .map(|e| match e {
                 Entry::Status(s) => format!("({s})"),
                 Entry::Separator => "--".into(),
-                Entry::Command(label, _) => (*label).into(),
+                Entry::Command(label, _) => label.clone(),
                 Entry::Toggle(label, on, _) => format!("[{}] {label}", if *on { "x" } else { " " }),
             })
             .collect();
@@ -188,6 +200,23 @@ mod tests {
             "(1 meeting, 2 people) | -- | Open Free Meetings | Copy meeting link | \
              [x] Announce on the LAN | [ ] Start at login | -- | Quit"
         );
+    }
+
+    #[test]
+    fn the_menu_speaks_the_chosen_language() {
+        let ru = TrayView {
+            catalogue: Catalogue::for_language("ru"),
+            ..view(false, false)
+        };
+        let labels: Vec<String> = menu(&ru)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Command(label, _) | Entry::Toggle(label, _, _) => Some(label),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(labels[0], "Открыть Free Meetings");
+        assert_eq!(labels[4], "Выйти");
     }
 
     #[test]

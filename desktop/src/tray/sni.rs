@@ -93,7 +93,7 @@ impl ksni::Tray for Item {
                 .into(),
                 Entry::Separator => MenuItem::Separator,
                 Entry::Command(label, action) => StandardItem {
-                    label: label.into(),
+                    label,
                     activate: Box::new(move |item: &mut Self| {
                         let _ = item.actions.send(action);
                     }),
@@ -101,7 +101,7 @@ impl ksni::Tray for Item {
                 }
                 .into(),
                 Entry::Toggle(label, checked, action) => CheckmarkItem {
-                    label: label.into(),
+                    label,
                     checked,
                     activate: Box::new(move |item: &mut Self| {
                         let _ = item.actions.send(action);

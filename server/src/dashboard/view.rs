@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
+use crate::catalogue::Catalogue;
 use crate::hub::{Hub, Roster};
 use crate::media::{MediaStats, ParticipantStats};
 use crate::meeting::room_link;
@@ -111,31 +112,33 @@ impl Snapshot {
         Self {
             peers: roster.peers,
             lobby: roster.peers.saturating_sub(seated),
-            summary: summary(rooms.len(), seated),
+            summary: summary(Catalogue::for_language("en"), rooms.len(), seated),
             rooms,
             relayed,
         }
     }
 }
 
-/// The hub's rooms and people in one line, as the tray's status says it.
-pub fn summary_of(hub: &Hub) -> String {
+/// The hub's rooms and people in one line, as the tray's status says it, in `catalogue`'s
+/// language.
+pub fn summary_of(hub: &Hub, catalogue: Catalogue) -> String {
     let roster = hub.roster();
     let people = roster.rooms.iter().map(|room| room.seats.len()).sum();
-    summary(roster.rooms.len(), people)
+    summary(catalogue, roster.rooms.len(), people)
 }
 
-/// "No meetings right now", "1 meeting, 1 person", "3 meetings, 7 people".
-pub fn summary(meetings: usize, people: usize) -> String {
-    let people = match people {
-        1 => "1 person".to_owned(),
-        n => format!("{n} people"),
-    };
-    match meetings {
-        0 => "No meetings right now".to_owned(),
-        1 => format!("1 meeting, {people}"),
-        n => format!("{n} meetings, {people}"),
+/// "No meetings right now", "1 meeting, 1 person", "3 meetings, 7 people" (the dashboard's
+/// page words it the same way from the same catalogue, `ui/app.js`).
+pub fn summary(catalogue: Catalogue, meetings: usize, people: usize) -> String {
+    if meetings == 0 {
+        return catalogue.text("summary.none", &[]);
     }
+    let meetings = catalogue.count("summary.meetings", meetings as u64);
+    let people = catalogue.count("summary.people", people as u64);
+    catalogue.text(
+        "summary.both",
+        &[("meetings", &meetings), ("people", &people)],
+    )
 }
 
 #[cfg(test)]
@@ -149,10 +152,14 @@ mod tests {
 
     #[test]
     fn the_summary_counts_meetings_and_people() {
-        assert_eq!(summary(0, 0), "No meetings right now");
-        assert_eq!(summary(1, 1), "1 meeting, 1 person");
-        assert_eq!(summary(1, 2), "1 meeting, 2 people");
-        assert_eq!(summary(3, 7), "3 meetings, 7 people");
+        let en = Catalogue::for_language("en");
+        assert_eq!(summary(en, 0, 0), "No meetings right now");
+        assert_eq!(summary(en, 1, 1), "1 meeting, 1 person");
+        assert_eq!(summary(en, 1, 2), "1 meeting, 2 people");
+        assert_eq!(summary(en, 3, 7), "3 meetings, 7 people");
+        let ru = Catalogue::for_language("ru");
+        assert_eq!(summary(ru, 2, 5), "2 встречи, 5 человек");
+        assert_eq!(summary(ru, 21, 22), "21 встреча, 22 человека");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Launch the app when the user logs in.
     pub start_at_login: bool,
+    /// The window's and the tray's language (a catalogue's code); `None` for the system's.
+    pub language: Option<String>,
 }
 
 impl Default for Settings {
@@ -32,6 +34,7 @@ impl Default for Settings {
             mdns_hostname: None,
             allowed_origins: Vec::new(),
             start_at_login: false,
+            language: None,
         }
     }
 }
@@ -109,6 +112,18 @@ impl Settings {
         if self.port == 0 {
             return Err("port must be 1-65535".into());
         }
+        if let Some(code) = &self.language
+            && !crate::catalogue::is_known(code)
+        {
+            let known: Vec<&str> = crate::catalogue::CATALOGUES
+                .iter()
+                .map(|(c, _)| *c)
+                .collect();
+            return Err(format!(
+                "no language {code:?}: choose one of {}",
+                known.join(", ")
+            ));
+        }
         self.under(ServerOptions::defaults())
             .into_config(true)
             .map(|_| ())
@@ -171,6 +186,7 @@ mod tests {
             mdns_hostname: Some("meet".into()),
             allowed_origins: vec!["http://localhost:3000".into()],
             start_at_login: true,
+            language: Some("uz".into()),
         };
         save(&path, &settings).unwrap();
         assert_eq!(
@@ -199,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn a_language_without_a_catalogue_is_refused_with_the_choices() {
+        let settings = Settings {
+            language: Some("pt".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.validate(),
+            Err(r#"no language "pt": choose one of en, uz, ru, de, fr, es"#.into())
+        );
+    }
+
+    #[test]
     fn the_command_line_wins_over_the_settings_for_this_run() {
         let settings = Settings {
             port: 6000,
@@ -206,6 +234,7 @@ mod tests {
             mdns_hostname: Some("meet".into()),
             allowed_origins: vec!["http://localhost:3000".into()],
             start_at_login: false,
+            language: None,
         };
         let mut given = ServerOptions::defaults();
         given.port = Some(7000);

@@ -4,7 +4,7 @@
 //! through GTK: 117 MB RSS for an icon, measured here, where this whole process is a few MB.
 //!
 //! The icon is a window the tray reparents into its panel; the menu (`menu.rs`) is an
-//! override-redirect window drawn with the server's core "fixed" font, driven by a pointer and
+//! override-redirect window whose labels are drawn with a font in the binary, driven by a pointer and
 //! keyboard grab on the icon (taken before the menu maps, so no key typed as it appears is
 //! lost). It answers the keys a GTK menu does: Up/Down (from nothing selected, Down picks the
 //! first item and Up the last), Return or space to pick, Escape or a click elsewhere to close.
@@ -56,6 +56,8 @@ pub enum XembedError {
     Reply(#[from] ReplyError),
     #[error("the X server refused a request: {0}")]
     ReplyOrId(#[from] ReplyOrIdError),
+    #[error("the tray menu cannot draw on this display: {0}")]
+    Drawing(String),
     #[error("could not start the tray's thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -202,7 +204,9 @@ impl Icon {
         )?;
         let keys = Keymap::read(&conn)?;
         let font = Font::open(&conn, window)
-            .inspect_err(|error| tracing::warn!(%error, "no \"fixed\" font: the tray icon opens the window instead of a menu"))
+            .inspect_err(
+                |error| tracing::warn!(%error, "no menu: the tray icon opens the window instead"),
+            )
             .ok();
         let icon = Self {
             conn,
