@@ -29,7 +29,7 @@ use crate::wire::{RoomId, RoomKey};
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
 /// The meeting page's ES modules (ui/meet/*.js), loaded by the browser from `/meet/<file>`
 /// without a build step; `main.js` is the entry point.
-const MEET_MODULES: [(&str, &str); 14] = [
+const MEET_MODULES: [(&str, &str); 15] = [
     ("main.js", include_str!("../../ui/meet/main.js")),
     ("state.js", include_str!("../../ui/meet/state.js")),
     ("notice.js", include_str!("../../ui/meet/notice.js")),
@@ -47,6 +47,7 @@ const MEET_MODULES: [(&str, &str); 14] = [
     ("sfu.js", include_str!("../../ui/meet/sfu.js")),
     ("chat.js", include_str!("../../ui/meet/chat.js")),
     ("signaling.js", include_str!("../../ui/meet/signaling.js")),
+    ("test-hook.js", include_str!("../../ui/meet/test-hook.js")),
 ];
 
 /// `/meet/<module>.js`: one of the page's modules, or 404.

@@ -148,11 +148,11 @@ async function healthyNodes() {
 /** The address:port each page's one media connection goes to (its nominated candidate pair). */
 const mediaServer = (page) =>
   page.evaluate(async () => {
-    if (!fmTest.state.sfu) return null;
-    const stats = await fmTest.state.sfu.pc.getStats();
-    for (const s of stats.values()) {
+    const stats = await fmTest.serverStats();
+    if (!stats) return null;
+    for (const s of stats) {
       if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
-        const remote = stats.get(s.remoteCandidateId);
+        const remote = stats.find((r) => r.id === s.remoteCandidateId);
         return `${remote.address}:${remote.port}`;
       }
     }

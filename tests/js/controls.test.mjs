@@ -89,7 +89,7 @@ test("a raised hand is seen on the tile and in the people panel, announced, and 
   const ann = await joined(url, "Ann");
   const bob = await joined(url, "Bob");
   try {
-    await until(() => bob.evaluate(() => fmTest.state.peers.size === 1), "Bob to see Ann");
+    await until(() => bob.evaluate(() => fmTest.peerCount() === 1), "Bob to see Ann");
     await bob.click("#people-toggle");
     await ann.click("#hand");
     assert.equal(await ann.getAttribute("#hand", "aria-pressed"), "true");
@@ -124,7 +124,7 @@ test("a host lowers a guest's hand from the people panel", { timeout: 60000 }, a
     await host.fill("#name", "Hana");
     await host.click("#join-button");
     await host.waitForSelector("#call:not([hidden])");
-    const link = await host.evaluate(() => fmTest.inviteLink(fmTest.state.room));
+    const link = await host.evaluate(() => fmTest.inviteLink());
     const gus = await joined(link, "Gus");
     await gus.click("#hand");
     await host.click("#people-toggle");
@@ -197,7 +197,7 @@ test("noise suppression is on by default, turned off in the devices dialog, appl
   timeout: 60000,
 }, async () => {
   const page = await joined(`${server.url}/r/noise`, "Nia");
-  const suppressing = () => page.evaluate(() => fmTest.state.local.getAudioTracks()[0].getSettings().noiseSuppression);
+  const suppressing = () => page.evaluate(() => fmTest.noiseSuppression());
   try {
     assert.equal(await suppressing(), true);
     await fromMenu(page, "#devices-toggle");
@@ -221,7 +221,7 @@ test("speaker view shows another person large, grid view all alike; the choice i
   const ann = await joined(url, "Ann");
   const bob = await joined(url, "Bob");
   try {
-    await until(() => bob.evaluate(() => fmTest.state.peers.size === 1), "Bob to see Ann");
+    await until(() => bob.evaluate(() => fmTest.peerCount() === 1), "Bob to see Ann");
     assert.equal(await bob.isHidden("#spotlight"), true, "a grid to start with");
     await fromMenu(bob, "#layout");
     await bob.waitForSelector("#spotlight:not([hidden]) .tile:not(.self)");

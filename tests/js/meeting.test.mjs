@@ -229,11 +229,7 @@ test("a shared screen reaches the other machine as its own tile, shown large; st
     // The browser's own "Stop sharing" ends the track: gone on both sides too.
     await ann.click("#share");
     await bob.waitForSelector(screenTile, { timeout: 20000 });
-    await ann.evaluate(() => {
-      const track = fmTest.state.screen.getVideoTracks()[0];
-      track.stop();
-      track.dispatchEvent(new Event("ended")); // what the browser's bar does; stop() alone does not fire it
-    });
+    assert.ok(await ann.evaluate(() => fmTest.endScreenShareAsTheBrowserDoes()), "Ann was sharing");
     await bob.waitForSelector(".tile.screen", { state: "detached", timeout: 15000 });
     assert.equal(await ann.getAttribute("#share", "aria-pressed"), "false");
     await seesPlaying(bob, 1);
@@ -310,11 +306,11 @@ test("switching to a second camera mid-call keeps the others' video playing; som
       await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
       const cameras = await ann.$$eval("#call-camera-select option", (os) => os.map((o) => [o.value, o.textContent]));
       assert.equal(cameras.length, 3, `three fake cameras: ${JSON.stringify(cameras)}`);
-      assert.equal(await ann.evaluate(() => fmTest.state.local.getVideoTracks()[0].label), "fake_device_0");
+      assert.equal(await ann.evaluate(() => fmTest.cameraLabel()), "fake_device_0");
       const other = cameras.find(([, label]) => label === "fake_device_2");
       await fromMenu(ann, "#devices-toggle");
       await ann.selectOption("#call-camera-select", other[0]);
-      await ann.waitForFunction((label) => fmTest.state.local.getVideoTracks()[0]?.label === label, other[1]);
+      await ann.waitForFunction((label) => fmTest.cameraLabel() === label, other[1]);
       await ann.click('#devices button[value="close"]');
       await seesPlaying(bob, 1); // still playing, now from the second camera
       // The choice is remembered for the next visit.

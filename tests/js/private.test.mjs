@@ -531,7 +531,7 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
     await host.fill("#name", "Hana");
     await host.click("#join-button");
     await host.waitForSelector("#host-controls:not([hidden])", { state: "attached" });
-    const link = await host.evaluate(() => fmTest.inviteLink(fmTest.state.room));
+    const link = await host.evaluate(() => fmTest.inviteLink());
 
     const gus = await joinAs(browsers[1], link, "Gus");
     await until(async () => (await remoteNames(host)).includes("Gus"), "Gus at the host's");
@@ -566,17 +566,17 @@ test("in browsers: the host admits one from the lobby, declines another, locks, 
 
     // Remove Eve: she is out at once, told why, and her tiles go at the others'.
     await host.click(
-      `#stage .tile[data-peer="${await eve.evaluate(() => fmTest.state.socket.id)}"] .host-action[data-action="remove"]`,
+      `#stage .tile[data-peer="${await eve.evaluate(() => fmTest.id())}"] .host-action[data-action="remove"]`,
     );
     await told(eve, /removed you/, "Eve is told she was removed");
     assert.ok(await eve.isVisible("#join"));
-    assert.equal(await eve.evaluate(() => fmTest.state.peers.size), 0, "Eve's page keeps no connection to anyone");
+    assert.equal(await eve.evaluate(() => fmTest.peerCount()), 0, "Eve's page keeps no connection to anyone");
     await until(async () => (await names(host)).join() === "Gus", "Eve gone at the host's");
     await until(async () => (await names(gus)).join() === "Hana", "Eve gone at Gus's");
 
     // Ask Gus to mute: his microphone goes off, and he is told.
     await host.click(
-      `#stage .tile[data-peer="${await gus.evaluate(() => fmTest.state.socket.id)}"] .host-action[data-action="mute"]`,
+      `#stage .tile[data-peer="${await gus.evaluate(() => fmTest.id())}"] .host-action[data-action="mute"]`,
     );
     await told(gus, /asked you to mute/, "Gus is told");
     assert.equal(await gus.getAttribute("#mic", "aria-pressed"), "true");

@@ -57,20 +57,18 @@ async function kernelShed(namespace) {
 /** Where a page's media goes, and how many connections carry its camera out. */
 const mediaOf = (page) =>
   page.evaluate(async () => {
-    const meshSending = [...fmTest.state.peers.values()].filter((p) => p.pc).length;
+    const meshSending = fmTest.meshConnections();
     let server = null;
     let protocol = null;
-    if (fmTest.state.sfu) {
-      const stats = await fmTest.state.sfu.pc.getStats();
-      for (const s of stats.values()) {
-        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
-          const remote = stats.get(s.remoteCandidateId);
-          server = `${remote.address}:${remote.port}`;
-          protocol = remote.protocol;
-        }
+    const stats = (await fmTest.serverStats()) ?? [];
+    for (const s of stats) {
+      if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+        const remote = stats.find((r) => r.id === s.remoteCandidateId);
+        server = `${remote.address}:${remote.port}`;
+        protocol = remote.protocol;
       }
     }
-    return { mode: fmTest.state.mode, meshSending, server, protocol };
+    return { mode: fmTest.mode(), meshSending, server, protocol };
   });
 
 /** `path` of the server in namespace `host` (its API answers this machine only), as text: read
@@ -90,9 +88,9 @@ const serverStats = (page, { type, kind, positive }, what, ms) =>
     () =>
       page.evaluate(
         async (want) => {
-          if (!fmTest.state.sfu) return false;
-          const stats = await fmTest.state.sfu.pc.getStats();
-          return [...stats.values()].some(
+          const stats = await fmTest.serverStats();
+          if (!stats) return false;
+          return stats.some(
             (s) => s.type === want.type && s.kind === want.kind && want.positive.every((f) => s[f] > 0),
           );
         },
@@ -277,14 +275,9 @@ test("Wi-Fi that keeps devices apart: a mesh cannot connect, the server carries 
 /** The width of the video the page receives of each person, from the receiving side's stats. */
 const widths = (page) =>
   page.evaluate(async () => {
-    const byTrack = {};
-    for (const p of fmTest.state.peers.values()) {
-      const stream = p.streams.get(p.cameraStream);
-      const track = stream?.getVideoTracks()[0];
-      if (track) byTrack[track.id] = p.name;
-    }
+    const byTrack = Object.fromEntries(Object.entries(fmTest.cameraTracks()).map(([name, id]) => [id, name]));
     const result = {};
-    for (const s of (await fmTest.state.sfu.pc.getStats()).values()) {
+    for (const s of await fmTest.serverStats()) {
       if (s.type === "inbound-rtp" && s.kind === "video" && byTrack[s.trackIdentifier]) {
         result[byTrack[s.trackIdentifier]] = s.frameWidth ?? 0;
       }
@@ -296,7 +289,7 @@ const widths = (page) =>
 const sentLayers = (page) =>
   page.evaluate(async () => {
     const layers = [];
-    for (const s of (await fmTest.state.sfu.pc.getStats()).values()) {
+    for (const s of await fmTest.serverStats()) {
       if (s.type === "outbound-rtp" && s.kind === "video") {
         layers.push({ rid: s.rid, width: s.frameWidth, fps: s.framesPerSecond, limit: s.qualityLimitationReason });
       }
@@ -353,7 +346,7 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
         ["Bob", bob],
         ["Cat", cat],
       ])
-        ids[name] = await page.evaluate(() => fmTest.state.socket.id);
+        ids[name] = await page.evaluate(() => fmTest.id());
       // The layer of Ann's and Cat's videos the server forwards to Bob now (its /api/rooms),
       // looked at every 500 ms, not more, to leave the browsers their CPU.
       let lastLayers = {};
@@ -391,23 +384,20 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
       );
       // From the pin on, the longest time Cat's tile at Bob went without a decoded frame: a
       // layer switch whose RTP times jump made Chrome hold every frame for 2.5-20 s.
-      await bob.evaluate((catId) => {
-        const track = fmTest.state.peers
-          .get(catId)
-          .streams.get(fmTest.state.peers.get(catId).cameraStream)
-          .getVideoTracks()[0];
+      await bob.evaluate(() => {
+        const catTrack = fmTest.cameraTracks().Cat;
         window.catStall = { longest: 0, frames: 0 };
         let last = { frames: -1, at: performance.now() };
         window.catStallTimer = setInterval(async () => {
-          for (const s of (await fmTest.state.sfu.pc.getStats()).values()) {
-            if (s.type !== "inbound-rtp" || s.trackIdentifier !== track.id) continue;
+          for (const s of await fmTest.serverStats()) {
+            if (s.type !== "inbound-rtp" || s.trackIdentifier !== catTrack) continue;
             const now = performance.now();
             if (s.framesDecoded !== last.frames) last = { frames: s.framesDecoded, at: now };
             window.catStall.longest = Math.max(window.catStall.longest, now - last.at);
             window.catStall.frames = s.framesDecoded;
           }
         }, 50);
-      }, ids.Cat);
+      });
       const framesBefore = await bob.evaluate(() => window.catStall.frames);
       await pin("Cat");
       const started = Date.now();
@@ -420,9 +410,7 @@ test("a small tile gets a lower layer than a pinned one, and pinning switches it
         { ms: 20000, every: 500 },
       ).catch(async (error) => {
         // What Cat sends and has switched on tells whether the browser or the server held it back.
-        const encodings = await cat.evaluate(() =>
-          fmTest.state.sfu.senders.video.getParameters().encodings.map((e) => `${e.rid}:${e.active ? "on" : "off"}`),
-        );
+        const encodings = await cat.evaluate(() => fmTest.sentEncodings());
         error.message += `; layers at Bob ${JSON.stringify(lastLayers)}; Cat sends ${JSON.stringify(await sentLayers(cat))}, encodings ${encodings}`;
         throw error;
       });
@@ -493,7 +481,7 @@ test("garbage on the media port and a participant who vanishes leave the others 
 
       // Cat's tab crashes: no goodbye on any connection. Ann and Bob keep playing each other,
       // while Cat is still on their screens and after.
-      const id = (page) => page.evaluate(() => fmTest.state.socket.id);
+      const id = (page) => page.evaluate(() => fmTest.id());
       const [annId, bobId] = [await id(ann), await id(bob)];
       await cat.goto("chrome://crash").catch(() => {});
       await videoPlays(ann, `[data-key="${bobId}:camera"] video`);
@@ -569,7 +557,7 @@ test("the server's media address changes mid-call: video resumes at every page w
           const media = await mediaOf(page);
           assert.equal(`${media.protocol} ${media.server}`, "udp 10.86.0.2:5443", JSON.stringify(media));
         }
-        const ids = await Promise.all(pages.map((page) => page.evaluate(() => fmTest.state.socket.id)));
+        const ids = await Promise.all(pages.map((page) => page.evaluate(() => fmTest.id())));
         const before = await Promise.all(pages.map(framesIn));
         const moved = Date.now();
         net.readdress("srv", "10.86.0.2", "10.86.0.3");
@@ -586,7 +574,7 @@ test("the server's media address changes mid-call: video resumes at every page w
         // The issue's 10 s is a figure to report, not a timed assertion (the wait above bounds it).
         console.log(`video resumed through the new address ${Date.now() - moved} ms after the address changed`);
         for (const [i, page] of pages.entries()) {
-          assert.equal(await page.evaluate(() => fmTest.state.socket.id), ids[i], "nobody reconnected");
+          assert.equal(await page.evaluate(() => fmTest.id()), ids[i], "nobody reconnected");
           assert.equal((await mediaOf(page)).protocol, "udp");
           assert.equal(await page.locator(".tile:not(.self)").count(), 1, "nobody left");
         }
@@ -725,7 +713,7 @@ test("a network that lets no media through: the page says what failed and which 
 const framesIn = (page) =>
   page.evaluate(async () => {
     let frames = 0;
-    for (const s of (await fmTest.state.sfu.pc.getStats()).values())
+    for (const s of await fmTest.serverStats())
       if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesReceived ?? 0;
     return frames;
   });
@@ -761,10 +749,7 @@ test("a tab nobody looks at receives no video through the server, and gets it ba
       );
       assert.ok(stalled);
       // Nobody takes Ann's upper layers now: her browser stops encoding them (the lowest stays).
-      const encoding = () =>
-        ann.evaluate(() =>
-          fmTest.state.sfu.senders.video.getParameters().encodings.map((e) => `${e.rid}:${e.active ? "on" : "off"}`),
-        );
+      const encoding = () => ann.evaluate(() => fmTest.sentEncodings());
       const on = async () => (await encoding()).filter((e) => e.endsWith(":on")).join();
       await until(async () => (await on()) === "l:on", "Ann's upper layers to stop", {
         ms: 15000,
@@ -798,7 +783,7 @@ test("screen shares through the server, started and stopped again and again, reu
       const ann = await joinAs(browsers[0], url, "Ann", SMALL, true, CAMERA);
       const bob = await joinAs(browsers[1], url, "Bob", SMALL, true, CAMERA);
       await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
-      const mLines = () => bob.evaluate(() => fmTest.state.sfu.pc.remoteDescription.sdp.split("\nm=").length - 1);
+      const mLines = () => bob.evaluate(() => fmTest.serverSdp().split("\nm=").length - 1);
       const start = await mLines();
       const counts = [];
       for (let share = 0; share < 4; share++) {

@@ -7,11 +7,12 @@
 // the server's forwarder (sfu.js), where a room that moves keeps playing. The parts, one module
 // each: state.js (what the page knows), signaling.js, mesh.js, sfu.js, tiles.js (and speaking.js,
 // link-quality.js), devices.js, controls.js (the bar, hand, people, More), chat.js, host.js,
-// links.js, notice.js; the words come from /i18n/i18n.js. This file wires them: the language,
-// the controls' handlers, keyboard shortcuts, and the test hook.
+// links.js, notice.js, test-hook.js; the words come from /i18n/i18n.js. This file wires them:
+// the language, the controls' handlers, keyboard shortcuts, and the test hook.
 
 import { t, tHtml, useLanguage, preferredLanguage, languagePicker, language } from "/i18n/i18n.js";
 import { $, state } from "./state.js";
+import { testHook } from "./test-hook.js";
 import { notice } from "./notice.js";
 import { httpsLink, inviteLink, keysFromLink, newMeeting, roomFromPath, showPrivate } from "./links.js";
 import { chooseDevice, listDevices, setNoiseSuppression, startPreview } from "./devices.js";
@@ -183,12 +184,7 @@ export async function main() {
   $("new-meeting").disabled = false;
 }
 
-/**
- * The test hook, the one way the end-to-end tests look into a running page
- * (tests/js/fixture/chromium.mjs and the media tests): the page's `state` (its connections, the
- * peers it knows, its media) and the invitation link it would give. The page itself never
- * reads it.
- */
-window.fmTest = Object.freeze({ state, inviteLink });
+// The tests' named questions to the page (test-hook.js).
+window.fmTest = testHook;
 
 main();
