@@ -5,11 +5,12 @@
 // others' grids drop them; plain HTTP from another machine points to the HTTPS link. Then what
 // people do in a meeting: share a screen (its own tile, shown large, gone everywhere when it
 // stops), chat (once, in order, named, links clickable, never HTML; nothing to another room),
-// switch cameras mid-call, take part with no device at all, and see who speaks and who is
-// muted; on a phone-sized screen too. Needs root for `ip netns`; the loopback checks (HTTPS
-// transports, camera denied, server gone) run everywhere.
+// switch cameras mid-call, take part with no device at all, see who speaks and who is muted,
+// and see a starved link on its tile; on a phone-sized screen too. Needs root for `ip netns`;
+// the loopback checks (HTTPS transports, camera denied, server gone) run everywhere.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -31,6 +32,7 @@ import {
   seesPlaying,
   sleep,
   startServer,
+  until,
   videoPlays,
   withMeetingServer,
 } from "./fixture.mjs";
@@ -335,6 +337,33 @@ test("switching to a second camera mid-call keeps the others' video playing; som
     },
     { bare: true },
   );
+});
+
+test("a starved link shows on the tile: the connection indicator says poor, in words too, and good once it clears", {
+  skip,
+  timeout: 120000,
+}, async () => {
+  // This kernel has no netem, so the link is starved, not delayed: B's side sends at most
+  // 64 kbit/s, less than a call's audio and smallest video, and drops the rest.
+  const tc = (...args) =>
+    execFileSync("ip", ["netns", "exec", lan.ns("b"), "tc", "qdisc", ...args, "dev", "lan0", "root"]);
+  await withMachines(async (a, b) => {
+    const ann = await joinAs(a, `${URL_A}/starved`, "Ann");
+    const bob = await joinAs(b, `${URL_A}/starved`, "Bob");
+    await Promise.all([seesPlaying(ann, 1), seesPlaying(bob, 1)]);
+    const mark = ann.locator(".tile:not(.self) .link-mark:not([hidden])");
+    const level = () => mark.getAttribute("data-level");
+    await until(async () => (await level()) === "good", "Bob's link to be good first", { ms: 20000, every: 250 });
+    tc("add", "tbf", "rate", "64kbit", "burst", "1600", "limit", "3000");
+    try {
+      await until(async () => (await level()) === "poor", "Bob's tile at Ann to say poor", { ms: 20000, every: 250 });
+      // en.json's "link.poor", filled in.
+      assert.match(await mark.getAttribute("aria-label"), /^Connection poor \(loss \d+%, round trip (\d+|\?) ms\)$/);
+    } finally {
+      tc("del");
+    }
+    await until(async () => (await level()) === "good", "Bob's link to be good again", { ms: 30000, every: 250 });
+  });
 });
 
 test("the speaker's tile shows the ring on the other side; muting (key m) clears it and shows the muted marker", {
