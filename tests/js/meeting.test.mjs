@@ -345,8 +345,8 @@ test("a starved link shows on the tile: the connection indicator says poor, in w
 }, async () => {
   // This kernel has no netem, so the link is starved, not delayed: B's side sends at most
   // 64 kbit/s, less than a call's audio and smallest video, and drops the rest.
-  const tc = (...args) =>
-    execFileSync("ip", ["netns", "exec", lan.ns("b"), "tc", "qdisc", ...args, "dev", "lan0", "root"]);
+  const tc = (verb, ...qdisc) =>
+    execFileSync("ip", ["netns", "exec", lan.ns("b"), "tc", "qdisc", verb, "dev", "lan0", "root", ...qdisc]);
   await withMachines(async (a, b) => {
     const ann = await joinAs(a, `${URL_A}/starved`, "Ann");
     const bob = await joinAs(b, `${URL_A}/starved`, "Bob");
