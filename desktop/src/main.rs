@@ -31,11 +31,10 @@ use crate::tray::{Action, Tray, TrayView};
 use crate::window::WindowProcess;
 
 fn main() -> ExitCode {
-    // The tray app joins a cluster only when told on its command line (`--cluster`): a
-    // REDIS_URL in the desktop session, set for other software, must not make it a node.
-    let args: cli::Args = match startup::parse_args_with(|command| {
-        command.mut_arg("cluster", |arg| arg.env(None::<&str>))
-    }) {
+    // No option comes from the environment here (the headless server's FREE_MEETINGS_* and
+    // PORT/HOST are for services): a variable in the desktop session, set for other software,
+    // must not move the app's port or make it a cluster node. Its settings file is its config.
+    let args: cli::Args = match startup::parse_args() {
         Ok(args) => args,
         Err(code) => return code,
     };

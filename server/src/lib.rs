@@ -19,6 +19,7 @@
 pub mod catalogue;
 pub mod cluster;
 pub mod config;
+pub mod config_file;
 pub mod dashboard;
 pub mod desktop;
 pub mod discovery;

@@ -1,16 +1,22 @@
 //! `free-meetings`: the headless signaling server.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use free_meetings::config_file::{self, with_environment};
 use free_meetings::{ServerOptions, discovery, startup};
 
 /// Free Meetings: the signaling hub for browser video meetings on your local network.
 ///
 /// Front-ends written for the original Node/Socket.IO server connect unchanged
 /// (Socket.IO v4 at /socket.io); other clients can use plain WebSocket JSON at /ws.
-/// Settings can also come from the environment or a .env file in the working directory.
+/// Every option of `serve` can also come from the environment (FREE_MEETINGS_<OPTION>, e.g.
+/// FREE_MEETINGS_MAX_PEERS_PER_ROOM=20; the original server's PORT, HOST and CLIENT_ORIGIN too),
+/// a .env file in the working directory, or a TOML file (--config); the command line wins, then
+/// the environment, then the file.
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -24,6 +30,17 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// List the Free Meetings servers on the LAN (found by mDNS); exits 1 when none answers.
     Discover(DiscoverArgs),
+    /// Check a configuration without starting a server.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the configuration `serve` would run with these options (every option, its value and
+    /// where it comes from: command line, environment, file or default; secrets masked), then
+    /// check it; exits 2 when it is not valid.
+    Check(Box<ServeArgs>),
 }
 
 #[derive(Args)]
@@ -46,8 +63,83 @@ fn seconds(text: &str) -> Result<f64, String> {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// A TOML file of options, one key per option as named here (port = 5000,
+    /// allowed-origin = ["https://app.example"], no-mdns = true); the command line and the
+    /// environment win over it. Run as a systemd service, the default is config.toml in the
+    /// unit's configuration directory (/etc/free-meetings/), if it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     #[command(flatten)]
     options: ServerOptions,
+}
+
+/// The parsed command line, with what `config check` reports beside it.
+struct Parsed {
+    cli: Cli,
+    /// The options' matches after every layer (for `config check`), and the ids taken from the
+    /// file.
+    layers: Option<(ArgMatches, config_file::Taken, Option<PathBuf>)>,
+}
+
+/// Parses the command line with the environment and the configuration file under it
+/// (`config_file`); usage errors print one line and give the exit code.
+fn parse() -> Result<Parsed, ExitCode> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let command = Cli::command()
+        .mut_subcommand("serve", with_environment)
+        .mut_subcommand("config", |c| c.mut_subcommand("check", with_environment));
+    let first = command
+        .clone()
+        .try_get_matches_from(&argv)
+        .map_err(|e| startup::report(&e, ""))?;
+    let options = match first.subcommand() {
+        Some(("serve", m)) => Some(("serve", m)),
+        Some(("config", m)) => m.subcommand_matches("check").map(|m| ("config", m)),
+        _ => None,
+    };
+    let Some((name, matches)) = options else {
+        let cli = Cli::from_arg_matches(&first).map_err(|e| startup::report(&e, ""))?;
+        return Ok(Parsed { cli, layers: None });
+    };
+    let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let options_command = match command.find_subcommand(name) {
+        Some(c) if name == "config" => c.find_subcommand("check").unwrap_or(c),
+        Some(c) => c,
+        None => &command,
+    };
+    let given = matches.get_one::<PathBuf>("config").cloned();
+    let fail = |error: config_file::ConfigFileError| {
+        eprintln!("error: {error}");
+        ExitCode::from(startup::EXIT_USAGE)
+    };
+    let file = config_file::read(given.as_deref(), &lookup).map_err(fail)?;
+    let (argv, from_file) = config_file::layered(
+        options_command,
+        matches,
+        argv,
+        &lookup,
+        file.as_ref()
+            .map(|(path, text)| (path.as_path(), text.as_str())),
+    )
+    .map_err(fail)?;
+    let context = file
+        .as_ref()
+        .map(|(path, _)| format!("with {}: ", path.display()))
+        .unwrap_or_default();
+    let second = command
+        .try_get_matches_from(&argv)
+        .map_err(|e| startup::report(&e, &context))?;
+    let cli = Cli::from_arg_matches(&second).map_err(|e| startup::report(&e, &context))?;
+    let options = match second.subcommand() {
+        Some(("config", m)) => m.subcommand_matches("check").cloned(),
+        Some((_, m)) => Some(m.clone()),
+        None => None,
+    };
+    Ok(Parsed {
+        cli,
+        layers: options.map(|m| (m, from_file, file.map(|(path, _)| path))),
+    })
 }
 
 fn main() -> ExitCode {
@@ -56,15 +148,19 @@ fn main() -> ExitCode {
     {
         eprintln!("warning: ignoring .env: {error}");
     }
-    let cli: Cli = match startup::parse_args() {
-        Ok(cli) => cli,
+    let Parsed { cli, layers } = match parse() {
+        Ok(parsed) => parsed,
         Err(code) => return code,
     };
     startup::init_logging();
     startup::raise_open_file_limit();
-    match cli.command {
-        Command::Serve(args) => serve(*args),
-        Command::Discover(args) => discover(args),
+    match (cli.command, layers) {
+        (Command::Serve(args), _) => serve(*args),
+        (Command::Discover(args), _) => discover(args),
+        (Command::Config(ConfigCommand::Check(args)), Some((matches, from_file, file))) => {
+            check(*args, &matches, &from_file, file)
+        }
+        (Command::Config(ConfigCommand::Check(_)), None) => ExitCode::from(startup::EXIT_USAGE),
     }
 }
 
@@ -120,6 +216,65 @@ fn discover(args: DiscoverArgs) -> ExitCode {
         return ExitCode::from(EXIT_NONE_FOUND);
     }
     ExitCode::SUCCESS
+}
+
+/// Options whose values are secrets: `config check` shows them as `****`.
+const SECRETS: [&str; 1] = ["dashboard_token"];
+
+/// `config check`: every option as a TOML line with its source, secrets masked; then whether
+/// the whole makes a valid configuration.
+fn check(
+    args: ServeArgs,
+    matches: &ArgMatches,
+    from_file: &config_file::Taken,
+    file: Option<PathBuf>,
+) -> ExitCode {
+    match &file {
+        Some(path) => println!("# configuration file: {}", path.display()),
+        None => println!("# no configuration file"),
+    }
+    let command = ServerOptions::augment_args(clap::Command::new("serve"));
+    for arg in command.get_arguments() {
+        let (id, Some(long)) = (arg.get_id().as_str(), arg.get_long()) else {
+            continue;
+        };
+        let source = config_file::source_of(matches, id, from_file);
+        let values: Vec<String> = matches
+            .get_raw(id)
+            .map(|raw| raw.map(|v| v.to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        let shown: Vec<String> = values
+            .iter()
+            .map(|v| match id {
+                _ if SECRETS.contains(&id) => "****".to_owned(),
+                "cluster" => free_meetings::cluster::shown_url(v),
+                _ => v.clone(),
+            })
+            .collect();
+        let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
+        let line = match (flag, shown.as_slice()) {
+            (true, _) => format!("{long} = {}", matches.get_flag(id)),
+            (false, []) => format!("# {long} (not set)"),
+            (false, [one]) if !matches!(arg.get_action(), clap::ArgAction::Append) => {
+                format!("{long} = {}", toml::Value::String(one.clone()))
+            }
+            (false, many) => format!(
+                "{long} = {}",
+                toml::Value::Array(many.iter().cloned().map(toml::Value::String).collect())
+            ),
+        };
+        println!("{line:<60} # {source}");
+    }
+    match args.options.into_config(false) {
+        Ok(_) => {
+            println!("# valid");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(startup::EXIT_USAGE)
+        }
+    }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {

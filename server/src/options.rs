@@ -27,22 +27,17 @@ pub const DEFAULT_TLS_PORT: u16 = 5443;
 #[derive(Args, Debug, Clone)]
 pub struct ServerOptions {
     /// TCP port to listen on (0 picks a free one) [default: 5000].
-    #[arg(long, env = "PORT")]
+    #[arg(long)]
     pub port: Option<u16>,
 
     /// Address or host name to listen on; 0.0.0.0 means every IPv4 interface.
-    #[arg(long, env = "HOST", default_value = "0.0.0.0", value_name = "ADDR")]
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
     pub bind: String,
 
-    /// A web origin whose pages may connect (repeatable, or comma-separated in CLIENT_ORIGIN),
+    /// A web origin whose pages may connect (repeatable, or comma-separated),
     /// e.g. http://localhost:3000. Pages served from this server itself are always allowed,
     /// and so are native clients (no Origin header). `*` allows any origin.
-    #[arg(
-        long = "allowed-origin",
-        env = "CLIENT_ORIGIN",
-        value_delimiter = ',',
-        value_name = "ORIGIN"
-    )]
+    #[arg(long = "allowed-origin", value_delimiter = ',', value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
 
     /// Most people in one room; a join past it gets an `error` event.
@@ -152,25 +147,20 @@ pub struct ServerOptions {
     /// only on the server's own names: any address, its host name (plain and .local), its
     /// --mdns-hostname, localhost, and these; a request naming anything else gets 421 (a web
     /// page re-pointing its own name at this server, DNS rebinding, is refused so).
-    #[arg(
-        long = "public-name",
-        env = "PUBLIC_NAME",
-        value_delimiter = ',',
-        value_name = "NAME"
-    )]
+    #[arg(long = "public-name", value_delimiter = ',', value_name = "NAME")]
     pub public_names: Vec<String>,
 
     /// Who may enter a room: `open` (anyone who knows a room's name, as the original server;
     /// meetings made with New meeting still need their invitation link) or `link` (every room
     /// needs its invitation link: rooms come only from New meeting, and pages written for the
     /// original server are refused with an error saying so).
-    #[arg(long, env = "ROOM_ACCESS", value_enum, default_value_t = AccessArg::Open, value_name = "open|link")]
+    #[arg(long, value_enum, default_value_t = AccessArg::Open, value_name = "open|link")]
     pub room_access: AccessArg,
 
     /// Where private meetings are kept across restarts (room names and the SHA-256 of their
     /// keys, never the keys) [default: <config dir>/free-meetings/meetings.json]. Unused for 30
     /// days, a meeting's links stop working.
-    #[arg(long, env = "MEETINGS_FILE", value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub meetings_file: Option<PathBuf>,
 
     /// Where meetings send their media: `auto` (browser to browser, through this server's media
@@ -232,22 +222,17 @@ pub struct ServerOptions {
     /// of one room may be on different nodes behind a load balancer. A room whose media goes
     /// through a server has it carried by one node (its media home), which the pages reach
     /// directly on its media port, whichever node carries their signaling. See docs/scaling.md.
-    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
 
     /// With --cluster rediss://…: a PEM certificate authority to trust for Redis's certificate
     /// (instead of the system's).
-    #[arg(long, env = "CLUSTER_CA", value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub cluster_ca: Option<PathBuf>,
 
     /// With --cluster: what this deployment's keys and channels in Redis start with, so that
     /// deployments sharing one Redis (or one per database) never hear each other.
-    #[arg(
-        long,
-        env = "CLUSTER_PREFIX",
-        default_value = "fm",
-        value_name = "PREFIX"
-    )]
+    #[arg(long, default_value = "fm", value_name = "PREFIX")]
     pub cluster_prefix: String,
 
     /// With --cluster: how long a node may stay silent before the other nodes take its people
@@ -257,8 +242,18 @@ pub struct ServerOptions {
 
     /// Open the dashboard (/dashboard and /api) to the LAN for whoever presents this token
     /// (?token=... or Authorization: Bearer). Without it the dashboard answers this machine only.
-    #[arg(long, env = "DASHBOARD_TOKEN", value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN")]
     pub dashboard_token: Option<String>,
+
+    /// --dashboard-token, read from this file's first line instead (a secret on a command line
+    /// or in the environment is visible in `ps` and /proc; a file can be readable by the server
+    /// alone, e.g. a systemd credential).
+    #[arg(long, value_name = "PATH", conflicts_with = "dashboard_token")]
+    pub dashboard_token_file: Option<PathBuf>,
+
+    /// With --cluster: Redis's password, read from this file's first line instead of the URL.
+    #[arg(long, value_name = "PATH", requires = "cluster")]
+    pub cluster_password_file: Option<PathBuf>,
 }
 
 /// `--room-access`.
@@ -308,6 +303,12 @@ pub enum ConfigError {
         "--media-public-address {0}: pages cannot dial it; give the unicast address the NAT maps to this machine"
     )]
     MediaPublicAddress(std::net::IpAddr),
+    #[error("--{option} {path}: {reason}")]
+    SecretFile {
+        option: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -353,6 +354,43 @@ fn size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The first line of a secret's file, without its line end; refused when empty or unreadable.
+fn secret_from(path: &std::path::Path, option: &'static str) -> Result<String, ConfigError> {
+    let refuse = |reason: String| ConfigError::SecretFile {
+        option,
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| refuse(e.to_string()))?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        return Err(refuse("the file is empty".into()));
+    }
+    Ok(secret.to_owned())
+}
+
+/// `url` with `password` as its password, kept for every address of a comma-separated list
+/// (a Redis Cluster's nodes). The password is percent-encoded, as a URL's userinfo must be.
+fn with_password(url: &str, password: &str) -> String {
+    let encoded =
+        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC);
+    url.split(',')
+        .map(|one| match one.trim().split_once("://") {
+            Some((scheme, rest)) => {
+                let (user, host) = match rest.rsplit_once('@') {
+                    Some((credentials, host)) => {
+                        (credentials.split(':').next().unwrap_or_default(), host)
+                    }
+                    None => ("", rest),
+                };
+                format!("{scheme}://{user}:{encoded}@{host}")
+            }
+            None => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A command holding only the server's options, for [`ServerOptions::defaults`].
 #[derive(clap::Parser)]
 struct OptionsOnly {
@@ -377,6 +415,13 @@ impl ServerOptions {
     /// does when neither --tls nor --no-tls is given (the desktop app serves HTTPS, the
     /// headless server does not).
     pub fn into_config(self, https_by_default: bool) -> Result<ServerConfig, ConfigError> {
+        let cluster_url = match (&self.cluster, &self.cluster_password_file) {
+            (Some(url), Some(path)) => {
+                with_password(url, &secret_from(path, "cluster-password-file")?)
+            }
+            (Some(url), None) => url.clone(),
+            (None, _) => String::new(),
+        };
         let origins = OriginPolicy::from_args(&self.allowed_origins)?;
         let instance_name = self
             .name
@@ -490,10 +535,13 @@ impl ServerOptions {
             mdns: !self.no_mdns,
             instance_name,
             mdns_alias,
-            dashboard_token: self.dashboard_token,
+            dashboard_token: match &self.dashboard_token_file {
+                Some(path) => Some(secret_from(path, "dashboard-token-file")?),
+                None => self.dashboard_token,
+            },
             window_origins: Vec::new(),
-            cluster: self.cluster.map(|url| ClusterOptions {
-                url,
+            cluster: self.cluster.map(|_| ClusterOptions {
+                url: cluster_url,
                 node_timeout: self.node_timeout,
                 max_peers_per_room: self.max_peers_per_room as usize,
                 prefix: self.cluster_prefix,
@@ -517,6 +565,132 @@ impl Default for ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value for each option that has no default, for the test below.
+    const SAMPLES: [(&str, &str); 19] = [
+        ("port", "6000"),
+        ("allowed-origin", "https://app.example"),
+        ("name", "Reception"),
+        ("mdns-hostname", "meet"),
+        ("tls-port", "6443"),
+        ("tls-cert", "/etc/free-meetings/cert.pem"),
+        ("tls-key", "/etc/free-meetings/key.pem"),
+        ("tls-dir", "/var/lib/free-meetings"),
+        ("ice-server", "stun:stun.example:3478"),
+        ("static-dir", "/srv/front-end"),
+        ("static-csp", "default-src 'self'"),
+        ("public-name", "meet.example"),
+        ("meetings-file", "/var/lib/free-meetings/meetings.json"),
+        ("media-port", "6001"),
+        ("media-public-address", "203.0.113.5"),
+        ("media-threads", "2"),
+        ("cluster", "redis://10.0.0.5:6379/"),
+        ("cluster-ca", "/etc/free-meetings/redis-ca.pem"),
+        ("dashboard-token", "t0ken"),
+    ];
+
+    /// Files and secrets that only some runs have; a file may set them like any other option.
+    const SAMPLE_FILES: [(&str, &str); 2] = [
+        ("dashboard-token-file", "/run/credentials/token"),
+        ("cluster-password-file", "/run/credentials/redis"),
+    ];
+
+    #[test]
+    fn a_configuration_file_can_set_every_option_of_the_command_line() {
+        let command = OptionsOnly::command();
+        let mut file = String::new();
+        let mut every = Vec::new();
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            every.push(arg.get_id().to_string());
+            let value = if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+                "true".to_owned()
+            } else if let Some(default) = arg.get_default_values().first() {
+                toml::Value::String(default.to_string_lossy().into_owned()).to_string()
+            } else if let Some((_, sample)) = SAMPLES
+                .iter()
+                .chain(&SAMPLE_FILES)
+                .find(|(l, _)| *l == long)
+            {
+                toml::Value::String((*sample).to_owned()).to_string()
+            } else {
+                panic!("--{long} has no default and no sample here: add one to SAMPLES");
+            };
+            file.push_str(&format!("{long} = {value}\n"));
+        }
+        let matches = command
+            .clone()
+            .try_get_matches_from(["serve"])
+            .expect("nothing given parses");
+        let (argv, taken) = crate::config_file::layered(
+            &command,
+            &matches,
+            vec!["serve".into()],
+            &|_| None,
+            Some((std::path::Path::new("config.toml"), &file)),
+        )
+        .expect("the generated file is read");
+        let mut from_file: Vec<String> = taken.into_iter().map(|(id, _)| id).collect();
+        from_file.sort();
+        every.sort();
+        assert_eq!(from_file, every, "every option comes from the file");
+        // Without the options that exclude others, the file makes a valid configuration.
+        let apart = ["no-tls", "dashboard-token-file", "tls-dir"];
+        let argv: Vec<std::ffi::OsString> = argv
+            .into_iter()
+            .filter(|a| {
+                !apart
+                    .iter()
+                    .any(|o| a.to_string_lossy().starts_with(&format!("--{o}")))
+            })
+            .collect();
+        let parsed =
+            <OptionsOnly as clap::Parser>::try_parse_from(argv).expect("the file's options parse");
+        assert_eq!(parsed.options.port, Some(6000));
+        assert_eq!(parsed.options.public_names, ["meet.example"]);
+    }
+
+    #[test]
+    fn a_password_file_goes_into_every_cluster_address() {
+        assert_eq!(
+            with_password("redis://10.0.0.5:6379/2", "p@ss word"),
+            "redis://:p%40ss%20word@10.0.0.5:6379/2"
+        );
+        assert_eq!(
+            with_password("rediss://fm:old@a:7000,redis://b:7001", "new"),
+            "rediss://fm:new@a:7000,redis://:new@b:7001"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_the_first_line_of_their_file_and_an_empty_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("fm-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "s3cret\nignored\n").unwrap();
+        assert_eq!(
+            secret_from(&file, "dashboard-token-file").unwrap(),
+            "s3cret"
+        );
+        std::fs::write(&file, "\n").unwrap();
+        assert_eq!(
+            secret_from(&file, "dashboard-token-file")
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "--dashboard-token-file {}: the file is empty",
+                file.display()
+            )
+        );
+        let missing = dir.join("missing");
+        assert!(
+            secret_from(&missing, "cluster-password-file")
+                .unwrap_err()
+                .to_string()
+                .starts_with(&format!("--cluster-password-file {}: ", missing.display()))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn parse(args: &[&str]) -> ServerOptions {
         let command = OptionsOnly::command().mut_args(|arg| arg.env(None::<&str>));

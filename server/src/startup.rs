@@ -10,28 +10,23 @@ pub const EXIT_USAGE: u8 = 2;
 /// Parses the command line; on a usage error prints one line and returns the exit code to use
 /// (0 after `--help`/`--version`, 2 otherwise).
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
-    parse_args_with(|command| command)
+    T::try_parse().map_err(|error| report(&error, ""))
 }
 
-/// `parse_args` with the command line's definition adjusted first (the desktop app drops an
-/// option's environment variable).
-pub fn parse_args_with<T: clap::Parser>(
-    adjust: impl FnOnce(clap::Command) -> clap::Command,
-) -> Result<T, ExitCode> {
-    let parsed = adjust(T::command())
-        .try_get_matches()
-        .and_then(|matches| T::from_arg_matches(&matches));
-    match parsed {
-        Ok(args) => Ok(args),
-        Err(error) if !error.use_stderr() => {
-            let _ = error.print();
-            Err(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            eprintln!("{} (see --help)", one_line(&error.to_string()));
-            Err(ExitCode::from(EXIT_USAGE))
-        }
+/// Prints a parse error as one line (`--help` and `--version` print in full) and returns the
+/// exit code: 0 after `--help`/`--version`, 2 otherwise. `context` goes before the message
+/// ("in /etc/free-meetings/config.toml: ").
+pub fn report(error: &clap::Error, context: &str) -> ExitCode {
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
     }
+    let line = one_line(&error.to_string());
+    match line.strip_prefix("error: ") {
+        Some(rest) if !context.is_empty() => eprintln!("error: {context}{rest} (see --help)"),
+        _ => eprintln!("{line} (see --help)"),
+    }
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// clap's message in one line: its first line, plus the indented lines that complete it when

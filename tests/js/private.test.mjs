@@ -41,7 +41,7 @@ const WRONG_KEY = "this invitation link does not open this meeting (mistyped, or
 
 let server;
 const file = meetingsFile();
-before(async () => (server = await startNode([], { env: { MEETINGS_FILE: file } })));
+before(async () => (server = await startNode([], { env: { FREE_MEETINGS_MEETINGS_FILE: file } })));
 after(async () => {
   assert.equal(await server.stop(), 0);
   fs.rmSync(file, { force: true });
@@ -280,7 +280,7 @@ test("even at RUST_LOG=trace no log line carries a key (the crates that log whol
 
 test("a restart keeps private meetings, still private", async () => {
   const own = meetingsFile();
-  const env = { MEETINGS_FILE: own };
+  const env = { FREE_MEETINGS_MEETINGS_FILE: own };
   const first = await startNode([], { env });
   const meeting = await newMeeting(first.url);
   await until(() => fs.existsSync(own) && fs.readFileSync(own, "utf8").includes(meeting.room), "the meetings file");
@@ -301,7 +301,7 @@ test("a restart keeps private meetings, still private", async () => {
 test("a damaged meetings file stops the server with a line that names it", async () => {
   const own = meetingsFile();
   fs.writeFileSync(own, "{not json");
-  const started = startNode([], { env: { MEETINGS_FILE: own } });
+  const started = startNode([], { env: { FREE_MEETINGS_MEETINGS_FILE: own } });
   await assert.rejects(started, /the meetings file .* is damaged .* move it away/);
   fs.rmSync(own, { force: true });
 });
