@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    startup::init_logging();
+    startup::init_logging(startup::LogFormat::Auto);
     let Some(settings_file) = args.settings.clone().or_else(paths::settings_file) else {
         eprintln!(
             "error: no config directory (neither XDG_CONFIG_HOME nor HOME is set); pass --settings PATH"

@@ -127,10 +127,9 @@ pub fn layered(
             })?;
     for (key, value) in &table {
         let line = line_of(text, key);
-        let Some(arg) = command
-            .get_arguments()
-            .find(|a| a.get_long() == Some(key.as_str()) && !a.is_hide_set())
-        else {
+        let Some(arg) = command.get_arguments().find(|a| {
+            a.get_long() == Some(key.as_str()) && !a.is_hide_set() && a.get_id() != "config"
+        }) else {
             return Err(ConfigFileError::UnknownKey {
                 path: shown,
                 line,

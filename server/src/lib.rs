@@ -16,6 +16,20 @@
 //! - beside them, leaves with no dependency on the rest: [`origin`], [`discovery`] (mDNS),
 //!   [`tls`], [`embedded`]; [`startup`] for both binaries, [`desktop`] for the tray app only.
 
+/// Logs an event whose middle fields (room names, which the dashboard treats as private) are
+/// shown only when debug logging is on where it is logged: an info log is often kept and shipped
+/// (journald, a collector), and must not say who meets about what. Each group of fields ends
+/// with a comma: `log_private!(info, [peer = %peer,], [room = %room,], [], "joined room")`.
+macro_rules! log_private {
+    ($level:ident, [$($before:tt)*], [$($private:tt)*], [$($after:tt)*], $message:literal) => {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::$level!($($before)* $($private)* $($after)* $message)
+        } else {
+            tracing::$level!($($before)* $($after)* $message)
+        }
+    };
+}
+
 pub mod catalogue;
 pub mod cluster;
 pub mod config;

@@ -70,6 +70,12 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// How log lines are written: auto (journald's under systemd, else text), text, json (one
+    /// object per line) or journald. RUST_LOG chooses what is logged (default info; room names
+    /// only at debug).
+    #[arg(long, value_enum, default_value_t = startup::LogFormat::Auto, value_name = "FORMAT")]
+    log_format: startup::LogFormat,
+
     #[command(flatten)]
     options: ServerOptions,
 }
@@ -152,7 +158,10 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    startup::init_logging();
+    startup::init_logging(match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => startup::LogFormat::Auto,
+    });
     startup::raise_open_file_limit();
     match (cli.command, layers) {
         (Command::Serve(args), _) => serve(*args),
@@ -233,7 +242,7 @@ fn check(
         Some(path) => println!("# configuration file: {}", path.display()),
         None => println!("# no configuration file"),
     }
-    let command = ServerOptions::augment_args(clap::Command::new("serve"));
+    let command = ServeArgs::augment_args(clap::Command::new("serve"));
     for arg in command.get_arguments() {
         let (id, Some(long)) = (arg.get_id().as_str(), arg.get_long()) else {
             continue;

@@ -75,16 +75,91 @@ fn log_filter(rust_log: Option<&str>) -> String {
     directives.join(",")
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (see `log_filter`).
-pub fn init_logging() {
+/// How log lines are written (`--log-format`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// journald's when stderr is the journal (systemd's `JOURNAL_STREAM` names it), else text.
+    #[default]
+    Auto,
+    /// One line per event with its time and level, coloured on a terminal.
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields), for a log collector.
+    Json,
+    /// No time of our own (the journal stamps each line) and a `<N>` syslog priority prefix,
+    /// so that `journalctl -p warning` finds our warnings.
+    Journald,
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (see `log_filter`).
+pub fn init_logging(format: LogFormat) {
     let asked = std::env::var("RUST_LOG").ok();
     let filter = tracing_subscriber::EnvFilter::try_new(log_filter(asked.as_deref()))
         .unwrap_or_else(|_| log_filter(None).into());
-    tracing_subscriber::fmt()
+    let journal = std::env::var("JOURNAL_STREAM").ok();
+    let format = match format {
+        LogFormat::Auto if stderr_is(journal.as_deref()) => LogFormat::Journald,
+        LogFormat::Auto => LogFormat::Text,
+        chosen => chosen,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Journald => builder
+            .with_ansi(false)
+            .event_format(WithPriority(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_level(false)
+                    .with_ansi(false),
+            ))
+            .init(),
+        LogFormat::Text | LogFormat::Auto => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+    }
+}
+
+/// Whether stderr is the stream systemd's `JOURNAL_STREAM` ("device:inode") names: a program
+/// started by the unit but with stderr redirected elsewhere must not write journald's format.
+fn stderr_is(journal_stream: Option<&str>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some((device, inode)) = journal_stream.and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2")
+        .is_ok_and(|stderr| device.parse() == Ok(stderr.dev()) && inode.parse() == Ok(stderr.ino()))
+}
+
+/// An event format with journald's `<N>` priority in front (sd-daemon(3)).
+struct WithPriority<F>(F);
+
+/// The syslog priority of a level: error 3, warning 4, info 6, debug and trace 7.
+fn priority(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 3,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithPriority<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        context: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        self.0.format_event(context, writer, event)
+    }
 }
 
 /// Every peer is a socket: lifts the soft open-file limit (often 1,024) to the hard one.
@@ -126,6 +201,20 @@ pub fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 's
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journald_priorities_follow_syslog_and_only_our_own_stream_counts() {
+        let levels = [
+            tracing::Level::ERROR,
+            tracing::Level::WARN,
+            tracing::Level::INFO,
+            tracing::Level::DEBUG,
+        ];
+        assert_eq!(levels.map(priority), [3, 4, 6, 7]);
+        assert!(!stderr_is(None));
+        assert!(!stderr_is(Some("not a stream")));
+        assert!(!stderr_is(Some("1:1")));
+    }
 
     #[test]
     fn verbose_logging_keeps_the_message_carrying_crates_quiet_unless_named() {

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    free_meetings::startup::init_logging();
+    free_meetings::startup::init_logging(free_meetings::startup::LogFormat::Auto);
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())

@@ -54,7 +54,7 @@ pub(super) async fn subscribe(
                                 hub.metrics().cluster_messages(Direction::received, 1);
                                 match message::decode(message.get_payload_bytes()) {
                                     Ok(remote) => hub.apply_remote(remote),
-                                    Err(error) => tracing::warn!(%error, channel = message.get_channel_name(), "ignored a cluster message"),
+                                    Err(error) => log_private!(warn, [%error,], [channel = message.get_channel_name(),], [], "ignored a cluster message"),
                                 }
                             }
                             request = requests.recv() => match request {

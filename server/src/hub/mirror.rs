@@ -208,7 +208,7 @@ impl Mirror {
     pub fn set_home(&mut self, room: &RoomId, home: NodeId, moved: bool) -> HomeChange {
         let before = self.homes.insert(room.clone(), home.clone());
         if before.as_ref() != Some(&home) {
-            tracing::info!(room = %room, home = %home, here = (home == self.node), "room media carried by a node");
+            log_private!(info, [], [room = %room,], [home = %home, here = (home == self.node),], "room media carried by a node");
         }
         if !moved {
             return HomeChange::First;

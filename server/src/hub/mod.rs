@@ -512,7 +512,7 @@ impl State {
                         tracing::debug!(peer = %peer, room = %room, "joined room on another node");
                     } else {
                         let role = self.rooms.role_of(*peer).unwrap_or(Role::Open);
-                        tracing::info!(peer = %peer, room = %room, role = %role.as_str(), "joined room");
+                        log_private!(info, [peer = %peer,], [room = %room,], [role = %role.as_str(),], "joined room");
                         self.metrics.joined();
                         if role != Role::Open {
                             // The invitation was used: its idle time starts again.
@@ -525,7 +525,7 @@ impl State {
                     if self.is_remote(*peer) {
                         tracing::debug!(peer = %peer, room = %room, "left room on another node");
                     } else {
-                        tracing::info!(peer = %peer, room = %room, "left room");
+                        log_private!(info, [peer = %peer,], [room = %room,], [], "left room");
                         // Moving to another room is a join, which the cluster's admission tells.
                         let moved = changes
                             .iter()
@@ -547,7 +547,7 @@ impl State {
                     self.metrics.refused(refusal.into());
                 }
                 Change::MediaMode { room, mode } => {
-                    tracing::info!(room = %room, mode = mode.as_str(), "room media moved");
+                    log_private!(info, [], [room = %room,], [mode = mode.as_str(),], "room media moved");
                     roster_changed = true;
                 }
                 Change::Lobby { .. } => roster_changed = true,

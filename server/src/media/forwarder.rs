@@ -248,7 +248,7 @@ impl Forwarder {
                         p.add_track(other.peer, track);
                     }
                 }
-                tracing::info!(peer = %peer, room = %room, "media connection opened");
+                log_private!(info, [peer = %peer,], [room = %room,], [], "media connection opened");
                 if self.participants.insert(peer, p).is_none() {
                     self.metrics.media_participant_counted(true);
                 }
