@@ -123,7 +123,8 @@ pub struct ServerOptions {
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Where the generated certificate is kept [default: ~/.config/free-meetings/tls].
+    /// Where the generated certificate is kept [default: ~/.config/free-meetings/tls; as a
+    /// systemd service, tls/ in its state directory].
     #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
     pub tls_dir: Option<PathBuf>,
 
@@ -158,7 +159,8 @@ pub struct ServerOptions {
     pub room_access: AccessArg,
 
     /// Where private meetings are kept across restarts (room names and the SHA-256 of their
-    /// keys, never the keys) [default: <config dir>/free-meetings/meetings.json]. Unused for 30
+    /// keys, never the keys) [default: <config dir>/free-meetings/meetings.json; as a systemd
+    /// service, meetings.json in its state directory]. Unused for 30
     /// days, a meeting's links stop working.
     #[arg(long, value_name = "PATH")]
     pub meetings_file: Option<PathBuf>,
@@ -354,6 +356,15 @@ fn size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Where a systemd service keeps its state (`StateDirectory=` sets `STATE_DIRECTORY`): run as
+/// the service, the generated certificate and the meetings file live there by default, since
+/// the service's user (`DynamicUser=`) has no home to write to.
+fn service_state_dir() -> Option<PathBuf> {
+    std::env::var_os("STATE_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .and_then(|dirs| std::env::split_paths(&dirs).next())
+}
+
 /// The first line of a secret's file, without its line end; refused when empty or unreadable.
 fn secret_from(path: &std::path::Path, option: &'static str) -> Result<String, ConfigError> {
     let refuse = |reason: String| ConfigError::SecretFile {
@@ -496,7 +507,9 @@ impl ServerOptions {
             source: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => CertSource::Files { cert, key },
                 _ => CertSource::Generated {
-                    dir: self.tls_dir.unwrap_or_else(CertSource::default_dir),
+                    dir: self.tls_dir.unwrap_or_else(|| {
+                        service_state_dir().map_or_else(CertSource::default_dir, |d| d.join("tls"))
+                    }),
                 },
             },
         });
@@ -523,7 +536,9 @@ impl ServerOptions {
                 media: media_policy,
                 access,
             },
-            meetings_file: Some(self.meetings_file.unwrap_or_else(default_meetings_file)),
+            meetings_file: Some(self.meetings_file.unwrap_or_else(|| {
+                service_state_dir().map_or_else(default_meetings_file, |d| d.join("meetings.json"))
+            })),
             media,
             max_connections: self.max_connections as usize,
             max_connections_per_address: self.max_connections_per_address as usize,
