@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub mdns_alias: Option<String>,
     /// When set, the dashboard answers anyone presenting this token (else loopback only).
     pub dashboard_token: Option<String>,
+    /// `/metrics` for whoever presents it; `None`: this machine only.
+    pub metrics_token: Option<String>,
     /// Web origins of the desktop app's own window, let into the dashboard API (none headless).
     pub window_origins: Vec<String>,
     /// HTTPS and WSS beside plain HTTP, when set.

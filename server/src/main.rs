@@ -228,7 +228,7 @@ fn discover(args: DiscoverArgs) -> ExitCode {
 }
 
 /// Options whose values are secrets: `config check` shows them as `****`.
-const SECRETS: [&str; 1] = ["dashboard_token"];
+const SECRETS: [&str; 2] = ["dashboard_token", "metrics_token"];
 
 /// `config check`: every option as a TOML line with its source, secrets masked; then whether
 /// the whole makes a valid configuration.

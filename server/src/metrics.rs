@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::rooms::Refusal;
-use crate::wire::{PeerId, Transport};
+use crate::wire::Transport;
 
 /// What kind of refusal an event or a connection met, as the `reason` label says it.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -106,10 +106,6 @@ struct DropLabel {
     reason: MediaDrop,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PeerLabel {
-    peer: String,
-}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MediaLabel {
@@ -165,8 +161,8 @@ pub struct Metrics {
     media_forwarded_bytes: Counter,
     media_over_cap: Counter,
     media_dropped: Family<DropLabel, Counter>,
-    media_bitrate_in: Family<PeerLabel, Gauge>,
-    media_bitrate_out: Family<PeerLabel, Gauge>,
+    media_received_bytes: Counter,
+    media_sent_bytes: Counter,
     cluster_nodes: Gauge,
     cluster_connected: Gauge,
     cluster_messages: Family<DirectionLabel, Counter>,
@@ -188,6 +184,68 @@ struct DirectionLabel {
     direction: Direction,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: &'static str,
+}
+
+/// The process's CPU time, resident memory and file descriptors, read from /proc at each scrape
+/// (nothing on a system without it).
+#[derive(Debug)]
+struct ProcessFigures;
+
+/// What /proc says of this process: (CPU seconds, resident bytes, open files, most open files).
+fn process_figures() -> Option<(f64, u64, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command (which may hold spaces) start after its closing parenthesis;
+    // utime and stime are the 12th and 13th from there, in USER_HZ ticks (100 on Linux).
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    let (most, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).ok()?;
+    Some((ticks as f64 / 100.0, rss_kib * 1024, open, most))
+}
+
+impl prometheus_client::collector::Collector for ProcessFigures {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let Some((cpu, resident, open, most)) = process_figures() else {
+            return Ok(());
+        };
+        let cpu = ConstCounter::new(cpu);
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "User and system CPU time spent, in seconds",
+            None,
+            cpu.metric_type(),
+        )?)?;
+        for (name, help, value) in [
+            ("process_resident_memory_bytes", "Resident memory, in bytes", resident),
+            ("process_open_fds", "Open file descriptors", open),
+            ("process_max_fds", "Most file descriptors it may open", most),
+        ] {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -197,7 +255,21 @@ impl Default for Metrics {
 impl Metrics {
     /// A registry with every metric at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("free_meetings");
+        let mut root = Registry::default();
+        // The usual process_* figures, unprefixed, as every Prometheus client library names them.
+        root.register_collector(Box::new(ProcessFigures));
+        let registry = root.sub_registry_with_prefix("free_meetings");
+        let build_info = Family::<BuildLabel, Gauge>::default();
+        registry.register(
+            "build_info",
+            "1, labelled with the version that runs",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&BuildLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
         let connections = Family::<TransportLabel, Gauge>::default();
         registry.register(
             "connections",
@@ -291,17 +363,19 @@ impl Metrics {
         ] {
             let _ = media_dropped.get_or_create(&DropLabel { reason });
         }
-        let media_bitrate_in = Family::<PeerLabel, Gauge>::default();
+        // Totals, not per-page series: a label per peer would grow without bound, and a rate
+        // is the monitoring system's to compute (rate(...[1m]) * 8 for bits per second).
+        let media_received_bytes = Counter::default();
         registry.register(
-            "media_bitrate_in_bits",
-            "Bits per second a page sends the forwarder, by peer",
-            media_bitrate_in.clone(),
+            "media_received_bytes",
+            "Bytes the forwarder received from pages (media, with its packet overhead)",
+            media_received_bytes.clone(),
         );
-        let media_bitrate_out = Family::<PeerLabel, Gauge>::default();
+        let media_sent_bytes = Counter::default();
         registry.register(
-            "media_bitrate_out_bits",
-            "Bits per second the forwarder sends a page, by peer",
-            media_bitrate_out.clone(),
+            "media_sent_bytes",
+            "Bytes the forwarder sent to pages (media, with its packet overhead)",
+            media_sent_bytes.clone(),
         );
         let cluster_nodes = Gauge::default();
         registry.register(
@@ -328,7 +402,7 @@ impl Metrics {
             cluster_redis_seconds.clone(),
         );
         Self {
-            registry,
+            registry: root,
             connections,
             rooms,
             joins,
@@ -343,8 +417,8 @@ impl Metrics {
             media_forwarded_bytes,
             media_dropped,
             media_over_cap,
-            media_bitrate_in,
-            media_bitrate_out,
+            media_received_bytes,
+            media_sent_bytes,
             cluster_nodes,
             cluster_connected,
             cluster_messages,
@@ -411,27 +485,10 @@ impl Metrics {
             .inc();
     }
 
-    /// A participant's bitrates, as last measured.
-    pub fn media_participant(&self, peer: PeerId, bits_in: u64, bits_out: u64) {
-        let label = PeerLabel {
-            peer: peer.to_string(),
-        };
-        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        self.media_bitrate_in
-            .get_or_create(&label)
-            .set(gauge(bits_in));
-        self.media_bitrate_out
-            .get_or_create(&label)
-            .set(gauge(bits_out));
-    }
-
-    /// A participant's media connection ended: its series go.
-    pub fn media_participant_gone(&self, peer: PeerId) {
-        let label = PeerLabel {
-            peer: peer.to_string(),
-        };
-        self.media_bitrate_in.remove(&label);
-        self.media_bitrate_out.remove(&label);
+    /// Bytes a participant's media connection received and sent since its last figures.
+    pub fn media_bytes(&self, received: u64, sent: u64) {
+        self.media_received_bytes.inc_by(received);
+        self.media_sent_bytes.inc_by(sent);
     }
 
     /// A peer joined a room.

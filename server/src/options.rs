@@ -253,6 +253,16 @@ pub struct ServerOptions {
     #[arg(long, value_name = "PATH", conflicts_with = "dashboard_token")]
     pub dashboard_token_file: Option<PathBuf>,
 
+    /// Open /metrics to whoever presents this token (Authorization: Bearer, as Prometheus'
+    /// `authorization` sends it, or ?token=...). Without it /metrics answers this machine only.
+    /// Apart from the dashboard's: monitoring gets counts, not who meets.
+    #[arg(long, value_name = "TOKEN")]
+    pub metrics_token: Option<String>,
+
+    /// --metrics-token, read from this file's first line instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "metrics_token")]
+    pub metrics_token_file: Option<PathBuf>,
+
     /// With --cluster: Redis's password, read from this file's first line instead of the URL.
     #[arg(long, value_name = "PATH", requires = "cluster")]
     pub cluster_password_file: Option<PathBuf>,
@@ -554,6 +564,10 @@ impl ServerOptions {
                 Some(path) => Some(secret_from(path, "dashboard-token-file")?),
                 None => self.dashboard_token,
             },
+            metrics_token: match &self.metrics_token_file {
+                Some(path) => Some(secret_from(path, "metrics-token-file")?),
+                None => self.metrics_token,
+            },
             window_origins: Vec::new(),
             cluster: self.cluster.map(|_| ClusterOptions {
                 url: cluster_url,
@@ -582,7 +596,7 @@ mod tests {
     use super::*;
 
     /// A value for each option that has no default, for the test below.
-    const SAMPLES: [(&str, &str); 19] = [
+    const SAMPLES: [(&str, &str); 20] = [
         ("port", "6000"),
         ("allowed-origin", "https://app.example"),
         ("name", "Reception"),
@@ -602,11 +616,13 @@ mod tests {
         ("cluster", "redis://10.0.0.5:6379/"),
         ("cluster-ca", "/etc/free-meetings/redis-ca.pem"),
         ("dashboard-token", "t0ken"),
+        ("metrics-token", "m0nitor"),
     ];
 
     /// Files and secrets that only some runs have; a file may set them like any other option.
-    const SAMPLE_FILES: [(&str, &str); 2] = [
+    const SAMPLE_FILES: [(&str, &str); 3] = [
         ("dashboard-token-file", "/run/credentials/token"),
+        ("metrics-token-file", "/run/credentials/metrics"),
         ("cluster-password-file", "/run/credentials/redis"),
     ];
 
@@ -650,7 +666,7 @@ mod tests {
         every.sort();
         assert_eq!(from_file, every, "every option comes from the file");
         // Without the options that exclude others, the file makes a valid configuration.
-        let apart = ["no-tls", "dashboard-token-file", "tls-dir"];
+        let apart = ["no-tls", "dashboard-token-file", "metrics-token-file", "tls-dir"];
         let argv: Vec<std::ffi::OsString> = argv
             .into_iter()
             .filter(|a| {

@@ -205,7 +205,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     );
     let features = [
         ws::routes(hub.clone(), ws_settings),
-        dashboard::routes(dashboard_state, access),
+        dashboard::routes(dashboard_state.clone(), access),
+        dashboard::metrics_routes(
+            dashboard_state,
+            Access::metrics(config.metrics_token.clone()),
+        ),
         meeting::routes(
             meeting.clone(),
             meeting::MeetingMaker::new(hub.clone(), Arc::new(config.origins.clone())),

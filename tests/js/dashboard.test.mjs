@@ -169,7 +169,7 @@ test("with --dashboard-token the token is required, also on loopback", async () 
   }
 });
 
-test("from another machine the dashboard, its API and /metrics answer 403 without the token, 200 with it", {
+test("from another machine the dashboard, its API and /metrics answer 403 without their tokens, 200 with them", {
   skip: NEEDS_ROOT,
 }, async () => {
   const lan = createLan({ srv: "10.79.0.1", other: "10.79.0.2" });
@@ -195,12 +195,23 @@ test("from another machine the dashboard, its API and /metrics answer 403 withou
     } finally {
       assert.equal(await open.stop(), 0);
     }
-    const tokened = await serveIn(lan.ns("srv"), ["--port", "5000", "--no-mdns", "--dashboard-token", "lan-secret"]);
+    const tokened = await serveIn(lan.ns("srv"), [
+      "--port",
+      "5000",
+      "--no-mdns",
+      "--dashboard-token",
+      "lan-secret",
+      "--metrics-token",
+      "monitoring-secret",
+    ]);
     try {
       assert.equal(await status("/api/rooms"), "403");
       assert.equal(await status("/api/rooms?token=lan-secret"), "200");
       assert.equal(await status("/dashboard/?token=lan-secret"), "200");
-      assert.equal(await status("/metrics", { Authorization: "Bearer lan-secret" }), "200");
+      // /metrics has its own token: the dashboard's does not open it, nor its the dashboard.
+      assert.equal(await status("/metrics", { Authorization: "Bearer lan-secret" }), "403");
+      assert.equal(await status("/metrics", { Authorization: "Bearer monitoring-secret" }), "200");
+      assert.equal(await status("/api/rooms", { Authorization: "Bearer monitoring-secret" }), "403");
     } finally {
       assert.equal(await tokened.stop(), 0);
     }

@@ -137,6 +137,42 @@ test("/metrics counts connections, rooms, joins and relays, and refuses a rebind
   assert.equal((await get(`${server.url}/metrics`, { Host: "evil.example" })).status, 421, "a foreign name");
 });
 
+test("/metrics has a token of its own, the dashboard's does not open it, and no label holds a room's or a person's name", async () => {
+  const own = await startServer(["--metrics-token", "m0nitor", "--dashboard-token", "d4shboard"]);
+  try {
+    const ann = await client(own.url);
+    await join(ann, "succession-plan", "Zelda Quartermain");
+    const bearer = (token) => ({ authorization: `Bearer ${token}` });
+    assert.equal((await get(`${own.url}/metrics`)).status, 403, "no token, even on this machine");
+    assert.equal((await get(`${own.url}/metrics`, bearer("d4shboard"))).status, 403, "the dashboard's token");
+    assert.equal(
+      (await get(`${own.url}/api/rooms`, bearer("m0nitor"))).status,
+      403,
+      "the metrics token opens no names",
+    );
+    const answer = await get(`${own.url}/metrics`, bearer("m0nitor"));
+    assert.equal(answer.status, 200);
+    const text = answer.body;
+    assert.ok(!text.includes("succession") && !text.includes("Zelda"), "no name in the figures");
+    assert.ok(!text.includes(ann.id), "no peer id either");
+    // Every label is one of a fixed set, so the number of series is bounded.
+    const labels = new Set([...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1]));
+    for (const label of labels)
+      assert.ok(["transport", "reason", "media", "worker", "direction", "version", "le"].includes(label), label);
+    assert.match(text, /^free_meetings_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
+    for (const figure of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_open_fds",
+      "process_max_fds",
+    ])
+      assert.match(text, new RegExp(`^${figure} \\d`, "m"), figure);
+    assert.match(text, /^free_meetings_media_sent_bytes_total \d+$/m, "media counted in bytes");
+  } finally {
+    await own.stop();
+  }
+});
+
 test("DNS rebinding: a request naming another host gets 421 on the pages, polling, Socket.IO websocket and /ws, counted and logged once with the option; the server's own names and --public-name get in", async () => {
   const named = await startServer(["--public-name", "meet.example.org"]);
   try {

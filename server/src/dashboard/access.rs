@@ -12,10 +12,19 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The dashboard's access policy.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Access {
     token: Option<Arc<str>>,
     window_origins: Arc<[String]>,
+    /// What refusals call it, and the option that opens it: ("the dashboard",
+    /// "--dashboard-token").
+    named: (&'static str, &'static str),
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Self::new(None, Vec::new())
+    }
 }
 
 impl Access {
@@ -25,6 +34,15 @@ impl Access {
         Self {
             token: token.filter(|t| !t.is_empty()).map(Into::into),
             window_origins: window_origins.into(),
+            named: ("the dashboard", "--dashboard-token"),
+        }
+    }
+
+    /// The same rule for `/metrics`, opened by `--metrics-token` and by no page.
+    pub fn metrics(token: Option<String>) -> Self {
+        Self {
+            named: ("/metrics", "--metrics-token"),
+            ..Self::new(token, Vec::new())
         }
     }
 }
@@ -49,25 +67,32 @@ pub async fn require_access(
         && window_origin.is_none()
         && !same_origin(origin, headers)
     {
-        return refuse(format!("the dashboard does not answer pages from {origin}"));
+        return refuse(format!("{} does not answer pages from {origin}", access.named.0));
     }
     match &access.token {
         Some(token) => {
             if !presented_token(&request)
                 .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
             {
-                return refuse("this dashboard needs its token: add ?token=... to the URL".into());
+                return refuse(format!(
+                    "{} needs its token: add ?token=... to the URL or send Authorization: Bearer",
+                    access.named.0
+                ));
             }
         }
         None => {
             if !peer.ip().is_loopback() {
-                return refuse(
-                    "the dashboard answers only on this machine; start the server with --dashboard-token to open it to the LAN".into(),
-                );
+                return refuse(format!(
+                    "{} answers only on this machine; start the server with {} to open it to the LAN",
+                    access.named.0, access.named.1
+                ));
             }
             // A loopback request naming another host is a DNS-rebinding page: refuse it.
             if !host_is_loopback(headers) {
-                return refuse("open the dashboard at http://127.0.0.1 or http://localhost".into());
+                return refuse(format!(
+                    "open {} at http://127.0.0.1 or http://localhost",
+                    access.named.0
+                ));
             }
         }
     }

@@ -70,6 +70,17 @@ pub fn routes(state: DashboardState, access: Access) -> Router {
         .route("/api/new-meeting", get(api::new_meeting))
         .route("/api/events", get(api::events))
         .route("/api/qr.svg", get(api::qr))
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            access,
+            access::require_access,
+        ))
+}
+
+/// `/metrics`, behind an access rule of its own (`--metrics-token`, else this machine only): a
+/// monitoring system gets counts, never the dashboard's names of rooms and people.
+pub fn metrics_routes(state: DashboardState, access: Access) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
         .layer(middleware::from_fn_with_state(
@@ -78,8 +89,7 @@ pub fn routes(state: DashboardState, access: Access) -> Router {
         ))
 }
 
-/// `GET /metrics`: Prometheus text format. Under the dashboard's access rule, since counts of
-/// people and refusals are about this office's meetings too.
+/// `GET /metrics`: Prometheus text format. Its labels hold no name of a room or person.
 async fn metrics(State(state): State<DashboardState>) -> impl IntoResponse {
     (
         [(

@@ -299,7 +299,6 @@ impl Forwarder {
             other.remove_tracks_of(peer, None);
         }
         self.stats.remove(peer);
-        self.metrics.media_participant_gone(peer);
         self.metrics.media_participant_counted(false);
         if let Some(why) = why {
             tracing::info!(peer = %peer, why, "media connection lost");
@@ -865,6 +864,10 @@ fn record_stats(
         peer_stats.peer_bytes_rx,
         peer_stats.peer_bytes_tx,
     );
+    let (new_rx, new_tx) = match p.last_counts {
+        Some((_, last_rx, last_tx)) => (rx.saturating_sub(last_rx), tx.saturating_sub(last_tx)),
+        None => (rx, tx),
+    };
     let (bitrate_in, bitrate_out) = match p.last_counts {
         Some((then, last_rx, last_tx)) => {
             let secs = now.saturating_duration_since(then).as_secs_f64().max(0.001);
@@ -901,7 +904,7 @@ fn record_stats(
             })
             .collect(),
     };
-    metrics.media_participant(p.peer, bitrate_in, bitrate_out);
+    metrics.media_bytes(new_rx, new_tx);
     stats.set(p.peer, figures);
 }
 
