@@ -19,7 +19,7 @@ case "$mode" in
   test)
     packages+=("${desktop[@]}" chromium nodejs npm iproute2 nftables procps python3 python3-zeroconf
       xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
-      python3-xlib iputils-ping redis-server haproxy openssl systemd)
+      python3-xlib iputils-ping redis-server haproxy openssl systemd groff-base)
     ;;
   *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
 esac

@@ -33,6 +33,17 @@ enum Command {
     /// Check a configuration without starting a server.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the shell completion script for bash, zsh or fish (the .deb installs them).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (free-meetings.1 and one per command) into a folder.
+    #[command(hide = true)]
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,6 +181,29 @@ fn main() -> ExitCode {
             check(*args, &matches, &from_file, file)
         }
         (Command::Config(ConfigCommand::Check(_)), None) => ExitCode::from(startup::EXIT_USAGE),
+        (Command::Completions { shell }, _) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "free-meetings", &mut script);
+            let mut script = String::from_utf8_lossy(&script).into_owned();
+            if shell == clap_complete::Shell::Bash {
+                // clap_complete spells a hyphenated program's states two ways in bash, so no
+                // option of a command ever completes (clap-rs/clap#6421, fix not released):
+                // the case arms are spelled as the loop that reaches them spells them.
+                script = script.replace("free__subcmd__meetings", "free__meetings");
+            }
+            print!("{script}");
+            ExitCode::SUCCESS
+        }
+        (Command::Man { dir }, _) => match write_man_pages(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!(
+                    "error: cannot write the man pages into {}: {error}",
+                    dir.display()
+                );
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -225,6 +259,29 @@ fn discover(args: DiscoverArgs) -> ExitCode {
         return ExitCode::from(EXIT_NONE_FOUND);
     }
     ExitCode::SUCCESS
+}
+
+/// free-meetings.1, and free-meetings-<command>.1 for each visible command and subcommand.
+fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut command = Cli::command();
+    command.build();
+    let mut pages = vec![("free-meetings".to_owned(), command.clone())];
+    let shown = |c: &&clap::Command| !c.is_hide_set() && c.get_name() != "help";
+    for sub in command.get_subcommands().filter(shown) {
+        let name = format!("free-meetings-{}", sub.get_name());
+        for inner in sub.get_subcommands().filter(shown) {
+            let inner_name = format!("{name}-{}", inner.get_name());
+            pages.push((inner_name.clone(), inner.clone().name(inner_name)));
+        }
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let mut roff = Vec::new();
+        clap_mangen::Man::new(page).render(&mut roff)?;
+        std::fs::write(dir.join(format!("{name}.1")), roff)?;
+    }
+    Ok(())
 }
 
 /// Options whose values are secrets: `config check` shows them as `****`.

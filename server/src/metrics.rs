@@ -106,7 +106,6 @@ struct DropLabel {
     reason: MediaDrop,
 }
 
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MediaLabel {
     media: &'static str,
@@ -235,7 +234,11 @@ impl prometheus_client::collector::Collector for ProcessFigures {
             cpu.metric_type(),
         )?)?;
         for (name, help, value) in [
-            ("process_resident_memory_bytes", "Resident memory, in bytes", resident),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory, in bytes",
+                resident,
+            ),
             ("process_open_fds", "Open file descriptors", open),
             ("process_max_fds", "Most file descriptors it may open", most),
         ] {

@@ -666,7 +666,12 @@ mod tests {
         every.sort();
         assert_eq!(from_file, every, "every option comes from the file");
         // Without the options that exclude others, the file makes a valid configuration.
-        let apart = ["no-tls", "dashboard-token-file", "metrics-token-file", "tls-dir"];
+        let apart = [
+            "no-tls",
+            "dashboard-token-file",
+            "metrics-token-file",
+            "tls-dir",
+        ];
         let argv: Vec<std::ffi::OsString> = argv
             .into_iter()
             .filter(|a| {

@@ -67,7 +67,10 @@ pub async fn require_access(
         && window_origin.is_none()
         && !same_origin(origin, headers)
     {
-        return refuse(format!("{} does not answer pages from {origin}", access.named.0));
+        return refuse(format!(
+            "{} does not answer pages from {origin}",
+            access.named.0
+        ));
     }
     match &access.token {
         Some(token) => {
