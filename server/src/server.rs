@@ -235,7 +235,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         cluster: cluster.clone(),
         media: media.as_ref().map(MediaServer::watch_addrs),
     };
-    let app = http::router(features, health, layer, handshake, host);
+    let first = http::https_first::HttpsFirst {
+        https_port: tls_addr.map(|a| a.port()),
+    };
+    let app = http::router(features, health, layer, handshake, host, first);
     let tls_task = match (tls_listener, &tls) {
         (Some(listener), Some(tls)) => Some(tokio::spawn(crate::http::serve::serve(
             listener,

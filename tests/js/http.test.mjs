@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket from "ws";
@@ -171,6 +172,33 @@ test("/metrics has a token of its own, the dashboard's does not open it, and no 
   } finally {
     await own.stop();
   }
+});
+
+test("with TLS on, a browser's page request over plain HTTP goes to HTTPS; the transports, /health and loopback stay on HTTP", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-https-first-"));
+  const tls = await startServer(["--tls", "--tls-port", "0", "--tls-dir", dir]);
+  try {
+    const https = Number(tls.out.stdout.match(/HTTPS on https:\/\/[\d.]+:(\d+)/)[1]);
+    const page = { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+    const lan = "192.0.2.10";
+    const moved = await get(`${tls.url}/r/standup?lang=de`, { ...page, Host: `${lan}:${tls.port}` });
+    assert.equal(moved.status, 308);
+    assert.equal(moved.headers.location, `https://${lan}:${https}/r/standup?lang=de`);
+    assert.equal((await get(`${tls.url}/`, { ...page, Host: `${lan}:${tls.port}` })).status, 308);
+    // Not pages, or not a browser navigating: answered on HTTP as before.
+    assert.equal((await get(polling(tls.url), { Host: `${lan}:${tls.port}` })).status, 200, "Socket.IO polling");
+    assert.equal((await get(`${tls.url}/health`, { ...page, Host: `${lan}:${tls.port}` })).status, 200);
+    assert.equal((await get(`${tls.url}/r/standup`, { Host: `${lan}:${tls.port}`, Accept: "*/*" })).status, 200);
+    assert.equal((await get(`${tls.url}/r/standup`, page)).status, 200, "loopback is a secure context already");
+    const c = await client(tls.url, "ws");
+    await join(c, "still-http", "Ann");
+  } finally {
+    await tls.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // Without TLS nothing is redirected.
+  const page = await get(`${server.url}/r/standup`, { Accept: "text/html", Host: `192.0.2.10:${server.port}` });
+  assert.equal(page.status, 200);
 });
 
 test("DNS rebinding: a request naming another host gets 421 on the pages, polling, Socket.IO websocket and /ws, counted and logged once with the option; the server's own names and --public-name get in", async () => {

@@ -4,6 +4,7 @@
 //! CORS. [`serve`] is the accept loop that runs the result over HTTP and HTTPS.
 
 pub mod host;
+pub mod https_first;
 pub mod serve;
 
 use std::sync::Arc;
@@ -21,16 +22,19 @@ use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::transport::handshake::{Handshake, check_handshake};
 use host::{HostCheck, check_host};
+use https_first::{HttpsFirst, https_first};
 
 /// The whole application: `features` merged with `/health`, behind Socket.IO, the handshake
-/// check and CORS (both from the same origin allow-list), and in front of all of them the
-/// `Host` check and the headers every response carries.
+/// check and CORS (both from the same origin allow-list), then the redirect of plain-HTTP page
+/// navigations to HTTPS, and in front of all of them the `Host` check and the headers every
+/// response carries.
 pub fn router(
     features: impl IntoIterator<Item = Router>,
     health: Health,
     socketio: SocketIoLayer,
     handshake: Handshake,
     host: HostCheck,
+    first: HttpsFirst,
 ) -> Router {
     let cors = cors(&handshake.origins);
     let app = Router::new()
@@ -42,6 +46,7 @@ pub fn router(
         .layer(socketio)
         .layer(middleware::from_fn_with_state(handshake, check_handshake))
         .layer(cors)
+        .layer(middleware::from_fn_with_state(first, https_first))
         .layer(middleware::from_fn_with_state(host, check_host))
 }
 

@@ -73,6 +73,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let connection = HttpConnection {
             addr,
+            over_tls: tls.is_some(),
             app: app.clone(),
             header_timeout,
             stop: stop.clone(),
@@ -118,6 +119,8 @@ pub async fn serve(
 /// One accepted connection and what serving it needs.
 struct HttpConnection {
     addr: SocketAddr,
+    /// Whether this listener speaks TLS (what the HTTPS-first redirect asks).
+    over_tls: bool,
     app: Router,
     header_timeout: Duration,
     stop: watch::Receiver<bool>,
@@ -133,6 +136,7 @@ impl HttpConnection {
     {
         let HttpConnection {
             addr,
+            over_tls,
             app,
             header_timeout,
             mut stop,
@@ -140,6 +144,9 @@ impl HttpConnection {
         } = self;
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(addr));
+            request
+                .extensions_mut()
+                .insert(super::https_first::OverTls(over_tls));
             let app = app.clone();
             async move {
                 let response = app.oneshot(request.map(axum::body::Body::new)).await;
