@@ -57,14 +57,18 @@ pub enum ConfigFileError {
     },
 }
 
-/// Gives every argument of `command` its `FREE_MEETINGS_<ID>` environment variable.
+/// Gives every argument of `command` its environment variable: `FREE_MEETINGS_` and its long
+/// name in capitals (`--max-peers-per-room`: `FREE_MEETINGS_MAX_PEERS_PER_ROOM`).
 pub fn with_environment(command: Command) -> Command {
     command.mut_args(|arg| {
-        let name = format!(
+        let name = arg
+            .get_long()
+            .map_or_else(|| arg.get_id().to_string(), str::to_owned);
+        let variable = format!(
             "{ENV_PREFIX}{}",
-            arg.get_id().as_str().to_ascii_uppercase().replace('-', "_")
+            name.to_ascii_uppercase().replace('-', "_")
         );
-        arg.env(name)
+        arg.env(variable)
     })
 }
 

@@ -52,6 +52,7 @@ pub mod server;
 pub mod startup;
 pub mod tls;
 pub mod transport;
+pub mod trust;
 pub mod wire;
 
 pub use config::ServerConfig;

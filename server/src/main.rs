@@ -33,6 +33,9 @@ enum Command {
     /// Check a configuration without starting a server.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The HTTPS certificate: `tls export` writes it out, for installing on other devices.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Print the shell completion script for bash, zsh or fish (the .deb installs them).
     Completions {
         #[arg(value_enum)]
@@ -43,6 +46,20 @@ enum Command {
     Man {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write the generated certificate (PEM) to a file or stdout, and its SHA-256 fingerprint to
+    /// stderr; devices that install it stop warning (see /trust on a running server).
+    Export {
+        /// The folder of the generated certificate [default: the server's, as serve uses it].
+        #[arg(long, value_name = "DIR")]
+        tls_dir: Option<PathBuf>,
+        /// Where to write it [default: stdout].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -194,6 +211,10 @@ fn main() -> ExitCode {
             print!("{script}");
             ExitCode::SUCCESS
         }
+        (Command::Tls(TlsCommand::Export { tls_dir, out }), _) => export_certificate(
+            tls_dir.unwrap_or_else(free_meetings::options::default_tls_dir),
+            out,
+        ),
         (Command::Man { dir }, _) => match write_man_pages(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -258,6 +279,38 @@ fn discover(args: DiscoverArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_NONE_FOUND);
     }
+    ExitCode::SUCCESS
+}
+
+/// `tls export`: the generated certificate, checked, to `out` or stdout; its fingerprint to stderr.
+fn export_certificate(dir: PathBuf, out: Option<PathBuf>) -> ExitCode {
+    let path = dir.join("cert.pem");
+    let pem = match std::fs::read_to_string(&path) {
+        Ok(pem) => pem,
+        Err(error) => {
+            eprintln!(
+                "error: no certificate at {}: {error}; `free-meetings serve --tls` makes one there (or give --tls-dir)",
+                path.display()
+            );
+            return ExitCode::from(startup::EXIT_USAGE);
+        }
+    };
+    let Some(fingerprint) = free_meetings::tls::fingerprint_of_pem(&pem) else {
+        eprintln!("error: {} holds no certificate", path.display());
+        return ExitCode::from(startup::EXIT_USAGE);
+    };
+    let written = match &out {
+        Some(file) => std::fs::write(file, &pem),
+        None => {
+            print!("{pem}");
+            Ok(())
+        }
+    };
+    if let Err(error) = written {
+        eprintln!("error: cannot write the certificate: {error}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("certificate SHA-256 {fingerprint}");
     ExitCode::SUCCESS
 }
 

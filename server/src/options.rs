@@ -26,15 +26,18 @@ pub const DEFAULT_TLS_PORT: u16 = 5443;
 /// Options of the signaling server, on both command lines.
 #[derive(Args, Debug, Clone)]
 pub struct ServerOptions {
-    /// TCP port to listen on (0 picks a free one) [default: 5000].
+    /// TCP port to listen on (0 picks a free one) [default: 5000] (free-meetings serve reads it
+    /// from FREE_MEETINGS_PORT or PORT too, as the original server did).
     #[arg(long)]
     pub port: Option<u16>,
 
-    /// Address or host name to listen on; 0.0.0.0 means every IPv4 interface.
+    /// Address or host name to listen on; 0.0.0.0 means every IPv4 interface (or HOST, as the
+    /// original server read it).
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
     pub bind: String,
 
-    /// A web origin whose pages may connect (repeatable, or comma-separated),
+    /// A web origin whose pages may connect (repeatable, or comma-separated; or CLIENT_ORIGIN,
+    /// as the original server read it),
     /// e.g. http://localhost:3000. Pages served from this server itself are always allowed,
     /// and so are native clients (no Origin header). `*` allows any origin.
     #[arg(long = "allowed-origin", value_delimiter = ',', value_name = "ORIGIN")]
@@ -375,6 +378,12 @@ fn service_state_dir() -> Option<PathBuf> {
         .and_then(|dirs| std::env::split_paths(&dirs).next())
 }
 
+/// Where a generated certificate is kept when --tls-dir does not say: the service's state
+/// directory, else the user's configuration directory.
+pub fn default_tls_dir() -> PathBuf {
+    service_state_dir().map_or_else(CertSource::default_dir, |d| d.join("tls"))
+}
+
 /// The first line of a secret's file, without its line end; refused when empty or unreadable.
 fn secret_from(path: &std::path::Path, option: &'static str) -> Result<String, ConfigError> {
     let refuse = |reason: String| ConfigError::SecretFile {
@@ -517,9 +526,7 @@ impl ServerOptions {
             source: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => CertSource::Files { cert, key },
                 _ => CertSource::Generated {
-                    dir: self.tls_dir.unwrap_or_else(|| {
-                        service_state_dir().map_or_else(CertSource::default_dir, |d| d.join("tls"))
-                    }),
+                    dir: self.tls_dir.unwrap_or_else(default_tls_dir),
                 },
             },
         });

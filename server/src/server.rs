@@ -205,6 +205,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     );
     let features = [
         ws::routes(hub.clone(), ws_settings),
+        crate::trust::routes(tls.as_ref().map(|t| crate::trust::Certificate {
+            pem: t.certificate_pem.clone(),
+            fingerprint: t.fingerprint.clone(),
+        })),
         dashboard::routes(dashboard_state.clone(), access),
         dashboard::metrics_routes(
             dashboard_state,

@@ -106,6 +106,8 @@ pub struct Tls {
     pub acceptor: tokio_rustls::TlsAcceptor,
     /// SHA-256 of the leaf certificate, as browsers show it (`AB:CD:...`).
     pub fingerprint: String,
+    /// The certificate file's PEM text (its chain, leaf first), for `/trust` to offer.
+    pub certificate_pem: String,
 }
 
 /// The names a generated certificate is made for.
@@ -139,6 +141,10 @@ impl CertNames {
 
 /// Loads the certificate, generating it first where that is the source and none exists yet.
 pub fn load(source: &CertSource, names: &CertNames) -> Result<Tls, TlsError> {
+    let cert_path = match source {
+        CertSource::Files { cert, .. } => cert.clone(),
+        CertSource::Generated { dir } => dir.join("cert.pem"),
+    };
     let (certs, key) = match source {
         CertSource::Files { cert, key } => {
             let certs = read_certs(cert).map_err(|reason| TlsError::BadFile {
@@ -178,6 +184,8 @@ pub fn load(source: &CertSource, names: &CertNames) -> Result<Tls, TlsError> {
     Ok(Tls {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         fingerprint,
+        // Read above as certificates already: only a file changed in between could fail here.
+        certificate_pem: fs::read_to_string(&cert_path).unwrap_or_default(),
     })
 }
 
@@ -244,6 +252,14 @@ fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(contents)
+}
+
+/// The fingerprint of the first certificate of a PEM text, if it holds one.
+pub fn fingerprint_of_pem(pem: &str) -> Option<String> {
+    let first = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()?
+        .ok()?;
+    Some(fingerprint(&first))
 }
 
 /// SHA-256 of a DER certificate as uppercase hex pairs joined by colons.

@@ -64,12 +64,17 @@ fn help_explains_every_option() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for option in [
+        "--config",
+        "--log-format",
         "--port",
-        "[env: PORT=]",
+        "[env: FREE_MEETINGS_PORT=]",
+        "or PORT",
         "--bind",
-        "[env: HOST=]",
+        "[env: FREE_MEETINGS_BIND=]",
+        "or HOST",
         "--allowed-origin",
-        "[env: CLIENT_ORIGIN=]",
+        "[env: FREE_MEETINGS_ALLOWED_ORIGIN=]",
+        "or CLIENT_ORIGIN",
         "--max-peers-per-room",
         "--max-connections",
         "--ping-interval",

@@ -5,6 +5,7 @@
 // than the server's own (DNS rebinding) gets 421 everywhere; every page carries its security
 // headers (CSP, nosniff, no referrer, no framing).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
@@ -13,10 +14,12 @@ import path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket from "ws";
 import {
+  BIN,
   client,
   closeAll,
   get,
   join,
+  lineMatching,
   machineName,
   metrics,
   refused,
@@ -174,11 +177,15 @@ test("/metrics has a token of its own, the dashboard's does not open it, and no 
   }
 });
 
-test("with TLS on, a browser's page request over plain HTTP goes to HTTPS; the transports, /health and loopback stay on HTTP", async () => {
+test("with TLS on, a browser's page request over plain HTTP goes to HTTPS; the transports, /health and loopback stay on HTTP; /trust and tls export give the certificate", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-https-first-"));
   const tls = await startServer(["--tls", "--tls-port", "0", "--tls-dir", dir]);
   try {
-    const https = Number(tls.out.stdout.match(/HTTPS on https:\/\/[\d.]+:(\d+)/)[1]);
+    // Printed right after the HTTP line startServer waits for: waited for too.
+    const [, httpsPort, fingerprint] = (
+      await lineMatching(tls, /^HTTPS on https:\/\/[\d.]+:(\d+) \(certificate SHA-256 ([0-9A-F:]+)\)/)
+    ).match(/:(\d+) \(certificate SHA-256 ([0-9A-F:]+)\)/);
+    const https = Number(httpsPort);
     const page = { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
     const lan = "192.0.2.10";
     const moved = await get(`${tls.url}/r/standup?lang=de`, { ...page, Host: `${lan}:${tls.port}` });
@@ -192,10 +199,30 @@ test("with TLS on, a browser's page request over plain HTTP goes to HTTPS; the t
     assert.equal((await get(`${tls.url}/r/standup`, page)).status, 200, "loopback is a secure context already");
     const c = await client(tls.url, "ws");
     await join(c, "still-http", "Ann");
+
+    // /trust shows the fingerprint the server printed and offers the very certificate it serves;
+    // `tls export` writes the same one.
+    const trust = await get(`${tls.url}/trust`, page);
+    assert.equal(trust.status, 200);
+    assert.ok(trust.body.includes(fingerprint), "the fingerprint on the page");
+    assert.match(trust.headers["content-security-policy"], /script-src 'self'/);
+    for (const system of ["Windows", "macOS", "Linux", "Android", "iPhone"])
+      assert.ok(trust.body.includes(system), system);
+    const certificate = await get(`${tls.url}/trust/certificate.crt`);
+    assert.equal(certificate.headers["content-type"], "application/x-x509-ca-cert");
+    assert.equal(certificate.body, fs.readFileSync(path.join(dir, "cert.pem"), "utf8"));
+    const exported = spawnSync(BIN, ["tls", "export", "--tls-dir", dir], { encoding: "utf8" });
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.equal(exported.stdout, certificate.body);
+    assert.equal(exported.stderr.trim(), `certificate SHA-256 ${fingerprint}`);
+    const none = spawnSync(BIN, ["tls", "export", "--tls-dir", path.join(dir, "nowhere")], { encoding: "utf8" });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /no certificate at .*nowhere\/cert\.pem.*serve --tls/);
   } finally {
     await tls.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  assert.equal((await get(`${server.url}/trust`)).status, 404, "no /trust without TLS");
   // Without TLS nothing is redirected.
   const page = await get(`${server.url}/r/standup`, { Accept: "text/html", Host: `192.0.2.10:${server.port}` });
   assert.equal(page.status, 200);

@@ -22,6 +22,8 @@ test("man pages for the program and each command, every serve option in its page
     "free-meetings-config.1",
     "free-meetings-discover.1",
     "free-meetings-serve.1",
+    "free-meetings-tls-export.1",
+    "free-meetings-tls.1",
     "free-meetings.1",
   ]);
   // groff as man runs it (preconv for UTF-8), with every warning on, no hyphenation and long
