@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub mdns_alias: Option<String>,
     /// When set, the dashboard answers anyone presenting this token (else loopback only).
     pub dashboard_token: Option<String>,
+    /// With TLS on, plain-HTTP page navigations go to HTTPS (`http/https_first.rs`).
+    pub https_redirect: bool,
     /// `/metrics` for whoever presents it; `None`: this machine only.
     pub metrics_token: Option<String>,
     /// Web origins of the desktop app's own window, let into the dashboard API (none headless).

@@ -126,6 +126,12 @@ pub struct ServerOptions {
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// With TLS on, send a browser that asks for a page over plain HTTP to the same page over
+    /// HTTPS (a page over plain HTTP gets no camera). `off` where a proxy in front serves the
+    /// pages itself; the transports stay on HTTP either way.
+    #[arg(long, value_enum, default_value_t = Switch::On, value_name = "on|off")]
+    pub https_redirect: Switch,
+
     /// Where the generated certificate is kept [default: ~/.config/free-meetings/tls; as a
     /// systemd service, tls/ in its state directory].
     #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
@@ -571,6 +577,7 @@ impl ServerOptions {
                 Some(path) => Some(secret_from(path, "dashboard-token-file")?),
                 None => self.dashboard_token,
             },
+            https_redirect: self.https_redirect == Switch::On,
             metrics_token: match &self.metrics_token_file {
                 Some(path) => Some(secret_from(path, "metrics-token-file")?),
                 None => self.metrics_token,

@@ -55,6 +55,12 @@ impl OwnNames {
         Ok(Self { names })
     }
 
+    /// Every name, normalised (lower case, no trailing dot): the generated certificate names
+    /// them all.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// Whether a request whose `Host` header is `host` is for us.
     pub fn check(&self, host: Option<&str>) -> Result<(), ForeignHost> {
         let Some(host) = host else {

@@ -240,7 +240,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         media: media.as_ref().map(MediaServer::watch_addrs),
     };
     let first = http::https_first::HttpsFirst {
-        https_port: tls_addr.map(|a| a.port()),
+        https_port: tls_addr.filter(|_| config.https_redirect).map(|a| a.port()),
     };
     let app = http::router(features, health, layer, handshake, host, first);
     let tls_task = match (tls_listener, &tls) {
@@ -297,11 +297,17 @@ async fn start_tls(
         StartError::PortInUse { bind, port } => StartError::TlsPortInUse { bind, port },
         other => other,
     })?;
-    let names = CertNames::for_this_machine(
+    let mut names = CertNames::for_this_machine(
         &discovery::machine_hostname(),
         config.mdns_alias.as_deref(),
         &discovery::lan_addresses().0,
     );
+    // --public-name too: a name added later gets a new certificate that names it.
+    for name in config.own_names.names() {
+        if !names.dns.contains(name) {
+            names.dns.push(name.clone());
+        }
+    }
     // Generating a key pair and touching files: keep it off the async workers.
     let source = tls.source.clone();
     let loaded = tokio::task::spawn_blocking(move || crate::tls::load(&source, &names))

@@ -163,6 +163,12 @@ pub fn load(source: &CertSource, names: &CertNames) -> Result<Tls, TlsError> {
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
             if !cert.exists() && !key.exists() {
                 generate(dir, &cert, &key, names)?;
+            } else if let Ok(kept) = read_certs(&cert)
+                && let Some(why) = outdated(&kept[0], names, std::time::SystemTime::now())
+            {
+                // Its fingerprint changes: devices that installed it need the new one (/trust).
+                tracing::info!(%why, "renewing the generated TLS certificate");
+                generate(dir, &cert, &key, names)?;
             }
             let corrupt = |path: &Path| {
                 let path = path.to_owned();
@@ -233,12 +239,72 @@ fn generate(
         rcgen::DnType::CommonName,
         format!("Free Meetings on {common_name}"),
     );
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(VALIDITY_DAYS);
     let key = rcgen::KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
     write_private(key_path, key.serialize_pem().as_bytes()).map_err(write_error(key_path))?;
     fs::write(cert_path, cert.pem()).map_err(write_error(cert_path))?;
     tracing::info!(dir = %dir.display(), "generated a self-signed TLS certificate");
     Ok(())
+}
+
+/// How long a generated certificate is valid. Apple's systems refuse a TLS server certificate
+/// valid for more than 825 days, even one the user installed and trusts (rcgen's default runs to
+/// the year 4096); 397 days is what public ones get.
+const VALIDITY_DAYS: i64 = 397;
+/// A generated certificate with fewer days left than this is made again at start.
+const RENEW_BEFORE_DAYS: u64 = 30;
+
+/// Why a kept generated certificate must be made again, if it must: it expires within
+/// `RENEW_BEFORE_DAYS`, or it lacks a name or address of `names` (a new `--public-name`, an
+/// address the machine did not have), which browsers would refuse.
+fn outdated(
+    certificate: &CertificateDer<'_>,
+    names: &CertNames,
+    now: std::time::SystemTime,
+) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(certificate) else {
+        return Some("it cannot be read".into());
+    };
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let left = parsed.validity().not_after.timestamp() - now;
+    if left < (RENEW_BEFORE_DAYS * 86_400) as i64 {
+        return Some(format!("it has {} days left", left.max(0) / 86_400));
+    }
+    let mut dns: Vec<String> = Vec::new();
+    let mut ips: Vec<IpAddr> = Vec::new();
+    if let Ok(Some(sans)) = parsed.subject_alternative_name() {
+        for name in &sans.value.general_names {
+            match name {
+                GeneralName::DNSName(d) => dns.push(d.to_ascii_lowercase()),
+                GeneralName::IPAddress(bytes) => match bytes.len() {
+                    4 => ips.push(IpAddr::from(<[u8; 4]>::try_from(*bytes).ok()?)),
+                    16 => ips.push(IpAddr::from(<[u8; 16]>::try_from(*bytes).ok()?)),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    let missing: Vec<String> = names
+        .dns
+        .iter()
+        .filter(|d| !dns.contains(&d.to_ascii_lowercase()))
+        .cloned()
+        .chain(
+            names
+                .ips
+                .iter()
+                .filter(|ip| !ips.contains(ip))
+                .map(ToString::to_string),
+        )
+        .collect();
+    (!missing.is_empty()).then(|| format!("it does not name {}", missing.join(", ")))
 }
 
 /// Writes a file readable by its owner only.
@@ -302,6 +368,46 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_kept_certificate_is_renewed_for_a_new_name_or_near_its_end_and_lasts_397_days() {
+        let dir = temp_dir("renew");
+        let source = CertSource::Generated { dir: dir.clone() };
+        let first = load(&source, &names()).unwrap();
+        let der = read_certs(&dir.join("cert.pem")).unwrap().remove(0);
+        let now = std::time::SystemTime::now();
+        assert_eq!(outdated(&der, &names(), now), None);
+        let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let days = (parsed.validity().not_after.timestamp()
+            - parsed.validity().not_before.timestamp())
+            / 86_400;
+        assert_eq!(
+            days, 398,
+            "one day back for clocks a little behind, 397 ahead"
+        );
+        // 385 days on, 12 days are left, less the moments this test has taken.
+        let later = now + std::time::Duration::from_secs(385 * 86_400);
+        let why = outdated(&der, &names(), later).unwrap_or_default();
+        assert!(
+            why == "it has 12 days left" || why == "it has 11 days left",
+            "{why}"
+        );
+        let sooner = now + std::time::Duration::from_secs(360 * 86_400);
+        assert_eq!(outdated(&der, &names(), sooner), None, "37 days left: kept");
+        let mut more = names();
+        more.dns.push("meet.example.org".into());
+        more.ips.push(IpAddr::from([10, 0, 0, 9]));
+        assert_eq!(
+            outdated(&der, &more, now).as_deref(),
+            Some("it does not name meet.example.org, 10.0.0.9")
+        );
+        // At start, a new name gets a new certificate (a new fingerprint) that names it.
+        let renewed = load(&source, &more).unwrap();
+        assert_ne!(renewed.fingerprint, first.fingerprint);
+        let der = read_certs(&dir.join("cert.pem")).unwrap().remove(0);
+        assert_eq!(outdated(&der, &more, now), None);
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -223,7 +223,16 @@ test("with TLS on, a browser's page request over plain HTTP goes to HTTPS; the t
     fs.rmSync(dir, { recursive: true, force: true });
   }
   assert.equal((await get(`${server.url}/trust`)).status, 404, "no /trust without TLS");
-  // Without TLS nothing is redirected.
+  // With --https-redirect off, or without TLS, nothing is redirected.
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), "fm-https-off-"));
+  const off = await startServer(["--tls", "--tls-port", "0", "--tls-dir", dir2, "--https-redirect", "off"]);
+  try {
+    const asked = await get(`${off.url}/r/standup`, { Accept: "text/html", Host: `192.0.2.10:${off.port}` });
+    assert.equal(asked.status, 200);
+  } finally {
+    await off.stop();
+    fs.rmSync(dir2, { recursive: true, force: true });
+  }
   const page = await get(`${server.url}/r/standup`, { Accept: "text/html", Host: `192.0.2.10:${server.port}` });
   assert.equal(page.status, 200);
 });

@@ -693,7 +693,8 @@ test("a network that lets no media through: the page says what failed and which 
     const origin = "http://10.87.0.1:5000";
     const browser = await browserIn(net, "p1", [...FLAGS, `--unsafely-treat-insecure-origin-as-secure=${origin}`]);
     try {
-      await withServer(net, "srv", ["--media", "sfu"], async () => {
+      // The proxy's page: served over plain HTTP on purpose, not sent to HTTPS.
+      await withServer(net, "srv", ["--media", "sfu", "--https-redirect", "off"], async () => {
         const page = await joinAs(browser, `${origin}/r/walled`, "Ann", SMALL, true, CAMERA);
         const notice = page.locator("#notice");
         await notice.filter({ hasText: "The media connection to the server failed" }).waitFor({ timeout: 90000 });
