@@ -45,6 +45,8 @@ fi
 if [ "$mode" = test ]; then
   cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
   cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  # The dependency policy's checker (deny.toml): built from source, 375 s once on 2 cores.
+  cargo deny --version >/dev/null 2>&1 || cargo install --locked --quiet cargo-deny@0.20.2
   npm ci --no-audit --no-fund --loglevel=error
 fi
 cargo fetch --locked --target "$(rustc -vV | sed -n "s/^host: //p")" >/dev/null

@@ -40,6 +40,10 @@ python3 scripts/check_imports.py src-tauri/src
 # (tokio's test-util, tokio-tungstenite) change the features of tokio, axum and the crates above
 # them, so a separate plain `cargo build` compiled all of those a second time. The end-to-end
 # tests run the programs of this build; `cargo test` below reuses it.
+# The advisories need the RustSec database from GitHub, which CI may not reach: they are checked
+# by ./scripts/audit.sh before each release; licences, bans and sources need no network.
+phase "dependencies: cargo deny (licences, bans, sources; deny.toml)"
+cargo deny --log-level error check licenses bans sources
 phase "cargo build (every program and test, debug)"
 cargo build --locked --workspace --all-targets
 phase "cargo clippy"

@@ -57,12 +57,13 @@ fn entry_path() -> Result<PathBuf, AutostartError> {
     Ok(config.join("autostart").join(FILE))
 }
 
-/// The entry that starts `exe` minimized.
+/// The entry that starts `exe` minimized. Its icon is the one the .deb installs, which Tauri names
+/// after the window's binary (`mainBinaryName` in tauri.conf.json).
 fn entry(exe: &Path) -> String {
     format!(
         "[Desktop Entry]\nType=Application\nName=Free Meetings\n\
          Comment=LAN signaling hub for browser video meetings\n\
-         Exec={} --minimized\nIcon=free-meetings-desktop\nTerminal=false\n\
+         Exec={} --minimized\nIcon=free-meetings-window\nTerminal=false\n\
          X-GNOME-Autostart-enabled=true\n",
         quote(&exe.to_string_lossy())
     )
@@ -99,6 +100,8 @@ mod tests {
             text.contains("\nExec=/usr/bin/free-meetings-desktop --minimized\n"),
             "{text}"
         );
+        // The icon the .deb installs (usr/share/icons/hicolor/*/apps/free-meetings-window.png).
+        assert!(text.contains("\nIcon=free-meetings-window\n"), "{text}");
     }
 
     #[test]
