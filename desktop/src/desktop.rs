@@ -120,10 +120,7 @@ impl Desktop {
             language: code,
             ..self.loaded().settings
         };
-        settings.validate()?;
-        settings::save(&self.settings_path, &settings)
-            .map_err(|e| format!("cannot save settings: {e}"))?;
-        self.language.send_replace(language_of(&settings));
+        self.persist(&settings)?;
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.settings = settings;
         }
@@ -203,12 +200,19 @@ impl Desktop {
         });
     }
 
+    /// Checks `settings`, writes them to the file and moves the language to theirs: what both
+    /// ways of saving share.
+    fn persist(&self, settings: &Settings) -> Result<(), String> {
+        settings.validate()?;
+        settings::save(&self.settings_path, settings)
+            .map_err(|e| format!("cannot save settings: {e}"))?;
+        self.language.send_replace(language_of(settings));
+        Ok(())
+    }
+
     /// Saves new settings and applies them (restarting the server); returns the port in use.
     pub async fn save(&self, settings: Settings) -> Result<Option<u16>, String> {
-        settings.validate()?;
-        settings::save(&self.settings_path, &settings)
-            .map_err(|e| format!("cannot save settings: {e}"))?;
-        self.language.send_replace(language_of(&settings));
+        self.persist(&settings)?;
         if let Ok(mut options) = self.options.lock() {
             options.port = None;
         }
