@@ -181,7 +181,7 @@ pub fn load(source: &CertSource, names: &CertNames) -> Result<Tls, TlsError> {
         }
     };
     let fingerprint = fingerprint(&certs[0]);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

@@ -154,7 +154,7 @@ impl Redis {
     }
 }
 
-/// A client for one address: plain, or TLS for `rediss://` (rustls with the ring provider, as
+/// A client for one address: plain, or TLS for `rediss://` (rustls with the aws-lc-rs provider, as
 /// the HTTPS side; the system's roots, or `--cluster-ca`).
 fn client(url: &str, ca: Option<&std::path::Path>) -> Result<redis::Client, ClusterError> {
     let bad_url = |source| ClusterError::Url {
@@ -166,7 +166,7 @@ fn client(url: &str, ca: Option<&std::path::Path>) -> Result<redis::Client, Clus
     }
     // redis builds its TLS configuration with the process's default provider; another part of
     // the program may have installed it already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let root_cert = ca.map(read_ca).transpose()?;
     let certificates = redis::TlsCertificates {
         client_tls: None,

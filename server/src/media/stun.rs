@@ -89,11 +89,11 @@ pub fn binding_request(
     }
     // MESSAGE-INTEGRITY covers the message with a length that counts itself.
     set_length(&mut message, 24);
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         password.as_bytes(),
     );
-    let tag = ring::hmac::sign(&key, &message);
+    let tag = aws_lc_rs::hmac::sign(&key, &message);
     attribute(&mut message, MESSAGE_INTEGRITY, tag.as_ref());
     // FINGERPRINT covers everything before it, with a length that counts it too.
     set_length(&mut message, 8);
