@@ -12,6 +12,8 @@ use axum::extract::ws::{Message, close_code};
 use futures_util::{Sink, Stream};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 
 use super::connection::{WsSettings, is_oversized, run};
 use crate::hub::Hub;
@@ -174,11 +176,10 @@ async fn binary_and_malformed_frames_get_an_error_and_the_connection_stays() {
 async fn an_oversized_message_closes_with_1009_and_is_counted() {
     let hub = hub();
     let mut client = Client::connect(&hub, SETTINGS).await;
-    let too_long =
-        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-            size: 2048,
-            max_size: 1024,
-        });
+    let too_long = WsError::Capacity(CapacityError::MessageTooLong {
+        size: 2048,
+        max_size: 1024,
+    });
     client.send.send(Err(axum::Error::new(too_long))).unwrap();
     match client.next_message().await {
         Message::Close(Some(frame)) => {
@@ -198,15 +199,12 @@ async fn an_oversized_message_closes_with_1009_and_is_counted() {
 
 #[test]
 fn only_a_capacity_error_is_an_oversized_message() {
-    let too_long =
-        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-            size: 2,
-            max_size: 1,
-        });
+    let too_long = WsError::Capacity(CapacityError::MessageTooLong {
+        size: 2,
+        max_size: 1,
+    });
     assert!(is_oversized(&axum::Error::new(too_long)));
-    assert!(!is_oversized(&axum::Error::new(
-        tungstenite::Error::ConnectionClosed
-    )));
+    assert!(!is_oversized(&axum::Error::new(WsError::ConnectionClosed)));
     assert!(!is_oversized(&axum::Error::new(std::io::Error::other(
         "message too long"
     ))));
