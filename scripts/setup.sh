@@ -3,7 +3,8 @@
 #   server   the headless server (no GUI library)
 #   desktop  the tray app (WebKitGTK for its window) and the server
 #   test     everything the test suite uses (adds Chromium, Node.js, Xvfb, a tray, zeroconf,
-#            Redis and HAProxy for the cluster tests, nftables for a NAT)
+#            Redis and HAProxy for the cluster tests, nftables for a NAT, faketime to
+#            age a certificate)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ case "$mode" in
   test)
     packages+=("${desktop[@]}" chromium nodejs npm iproute2 nftables procps python3 python3-zeroconf
       xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
-      python3-xlib iputils-ping redis-server haproxy openssl systemd groff-base)
+      python3-xlib iputils-ping redis-server haproxy openssl systemd groff-base faketime)
     ;;
   *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use free_meetings::config_file::{self, with_environment};
+use free_meetings::tls::Refresh;
 use free_meetings::{ServerOptions, discovery, startup};
 
 /// Free Meetings: the signaling hub for browser video meetings on your local network.
@@ -414,6 +415,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     runtime.block_on(async {
         // Before anything is printed: a test (or a supervisor) may signal as soon as it reads.
         let stop = startup::termination_signal();
+        let mut reload = startup::ReloadSignal::register();
         let server = match free_meetings::start(config).await {
             Ok(server) => server,
             Err(error) => {
@@ -428,7 +430,24 @@ fn serve(args: ServeArgs) -> ExitCode {
         if let (Some(tls_addr), Some(fingerprint)) = (server.tls_addr(), server.fingerprint()) {
             println!("HTTPS on https://{tls_addr} (certificate SHA-256 {fingerprint})");
         }
-        server.run_until(stop).await;
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                () = reload.recv() => match server.refresh_certificate().await {
+                    // Logged by the server, with the new fingerprint; printed here too, beside
+                    // the one printed at start.
+                    Some(Ok(Refresh::Renewed { .. } | Refresh::Reloaded)) => {
+                        if let Some(fingerprint) = server.fingerprint() {
+                            println!("HTTPS certificate now SHA-256 {fingerprint}");
+                        }
+                    }
+                    Some(_) => {}
+                    None => tracing::info!("SIGHUP: nothing to reload (TLS is off)"),
+                },
+            }
+        }
+        server.shutdown().await;
         ExitCode::SUCCESS
     })
 }

@@ -24,6 +24,7 @@ use crate::embedded::{asset, from_table};
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::rooms::{RateLimit, TokenBucket};
+use crate::tls::ServedCertificate;
 use crate::wire::{RoomId, RoomKey};
 
 const INDEX_HTML: &str = include_str!("../../ui/meet/index.html");
@@ -178,8 +179,9 @@ pub struct MeetingConfig {
     pub ice_servers: Vec<IceServer>,
     /// The HTTPS port, when TLS is on.
     pub https_port: Option<u16>,
-    /// The certificate's SHA-256 fingerprint, when TLS is on.
-    pub fingerprint: Option<String>,
+    /// The certificate's SHA-256 fingerprint, when TLS is on (the one served now: it changes
+    /// when the certificate is renewed).
+    pub fingerprint: Option<ServedCertificate>,
 }
 
 /// What `POST /api/meetings` needs: the hub to register meetings in, the origins whose pages

@@ -105,7 +105,8 @@ pub struct ServerOptions {
 
     /// Serve HTTPS and WSS too (on --tls-port), so people at other desks can use the meeting
     /// page with camera and microphone. A self-signed certificate is generated on first start
-    /// (see --tls-dir) unless --tls-cert/--tls-key give one. On by default in the desktop app.
+    /// (see --tls-dir) unless --tls-cert/--tls-key give one, and made again 30 days before it
+    /// expires (checked hourly and on SIGHUP; no restart). On by default in the desktop app.
     #[arg(long, overrides_with = "no_tls")]
     pub tls: bool,
 
@@ -118,7 +119,8 @@ pub struct ServerOptions {
     #[arg(long, value_name = "PORT")]
     pub tls_port: Option<u16>,
 
-    /// Your own certificate chain, PEM (with --tls-key; turns TLS on).
+    /// Your own certificate chain, PEM (with --tls-key; turns TLS on). Read again when it
+    /// changes on disk: hourly, or at once on SIGHUP (`systemctl reload`).
     #[arg(long, value_name = "PATH", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 

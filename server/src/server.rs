@@ -18,7 +18,7 @@ use crate::hub::Hub;
 use crate::media::MediaServer;
 use crate::meeting::{self, MeetingConfig};
 use crate::metrics::Metrics;
-use crate::tls::{CertNames, TlsConfig};
+use crate::tls::{CertNames, Certificates, Refresh, TlsConfig, TlsError};
 use crate::transport::admission::Admission;
 use crate::transport::handshake::Handshake;
 use crate::transport::ws::{self, WsSettings};
@@ -91,6 +91,8 @@ pub struct RunningServer {
     cluster: Option<Arc<Cluster>>,
     /// Keeps the private meetings' file up to date; ends after its last save at shutdown.
     invitations_task: Option<JoinHandle<()>>,
+    /// The certificate, checked hourly (and when asked) while the server runs.
+    certificates: Option<Arc<CertificateKeeper>>,
 }
 
 /// How long shutdown waits for connections to close before giving up on them.
@@ -110,11 +112,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
         None => (None, None),
     };
+    let acceptor = tls
+        .as_ref()
+        .map(|t| t.certificates.acceptor())
+        .transpose()?;
     let tls_addr = tls_listener.as_ref().and_then(|l| l.local_addr().ok());
     let meeting = Arc::new(MeetingConfig {
         ice_servers: config.ice_servers.clone(),
         https_port: tls_addr.map(|a| a.port()),
-        fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
+        fingerprint: tls.as_ref().map(|t| t.certificates.served()),
     });
     let metrics = Arc::new(Metrics::new());
     let (media_tx, media_rx) = crate::hub::media_queue(crate::hub::MEDIA_REQUESTS_QUEUED);
@@ -205,10 +211,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     );
     let features = [
         ws::routes(hub.clone(), ws_settings),
-        crate::trust::routes(tls.as_ref().map(|t| crate::trust::Certificate {
-            pem: t.certificate_pem.clone(),
-            fingerprint: t.fingerprint.clone(),
-        })),
+        crate::trust::routes(tls.as_ref().map(|t| t.certificates.served())),
         dashboard::routes(dashboard_state.clone(), access),
         dashboard::metrics_routes(
             dashboard_state,
@@ -243,12 +246,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         https_port: tls_addr.filter(|_| config.https_redirect).map(|a| a.port()),
     };
     let app = http::router(features, health, layer, handshake, host, first);
-    let tls_task = match (tls_listener, &tls) {
-        (Some(listener), Some(tls)) => Some(tokio::spawn(crate::http::serve::serve(
+    let tls_task = match (tls_listener, acceptor) {
+        (Some(listener), Some(acceptor)) => Some(tokio::spawn(crate::http::serve::serve(
             listener,
             app.clone(),
             Some(crate::http::serve::Tls {
-                acceptor: tls.acceptor.clone(),
+                acceptor,
                 media: media_tcp_tx,
             }),
             config.header_timeout,
@@ -267,10 +270,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     ));
     tracing::info!(%addr, "listening");
     if let (Some(tls_addr), Some(tls)) = (tls_addr, &tls) {
-        tracing::info!(%tls_addr, fingerprint = %tls.fingerprint, "HTTPS listening; people can check the certificate's SHA-256 fingerprint in their browser");
+        let fingerprint = tls.certificates.served().get().fingerprint;
+        tracing::info!(%tls_addr, %fingerprint, "HTTPS listening; people can check the certificate's SHA-256 fingerprint in their browser");
     }
     log_reachable(addr, meeting.https_port);
-    let advertiser = advertise(&config, addr, &meeting, &mdns);
+    let advertiser = advertise(&config, addr, &meeting, tls.as_deref(), &mdns);
+    if let Some(tls) = &tls {
+        tokio::spawn(keep_certificate(tls.clone(), closing.subscribe()));
+    }
     Ok(RunningServer {
         addr,
         hub,
@@ -285,6 +292,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         media,
         cluster,
         invitations_task,
+        certificates: tls,
     })
 }
 
@@ -292,31 +300,101 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 async fn start_tls(
     config: &ServerConfig,
     tls: &TlsConfig,
-) -> Result<(crate::tls::Tls, TcpListener), StartError> {
+) -> Result<(Arc<CertificateKeeper>, TcpListener), StartError> {
     let listener = bind(&config.bind, tls.port).await.map_err(|e| match e {
         StartError::PortInUse { bind, port } => StartError::TlsPortInUse { bind, port },
         other => other,
     })?;
-    let mut names = CertNames::for_this_machine(
-        &discovery::machine_hostname(),
-        config.mdns_alias.as_deref(),
-        &discovery::lan_addresses().0,
-    );
+    let alias = config.mdns_alias.clone();
     // --public-name too: a name added later gets a new certificate that names it.
-    for name in config.own_names.names() {
-        if !names.dns.contains(name) {
-            names.dns.push(name.clone());
-        }
-    }
+    let public_names: Vec<String> = config.own_names.names().to_vec();
+    let names = certificate_names(alias.as_deref(), &public_names);
     // Generating a key pair and touching files: keep it off the async workers.
     let source = tls.source.clone();
-    let loaded = tokio::task::spawn_blocking(move || crate::tls::load(&source, &names))
+    let certificates = tokio::task::spawn_blocking(move || Certificates::load(source, &names))
         .await
         .map_err(|e| StartError::Listen {
             addr: SocketAddr::from(([0, 0, 0, 0], tls.port)),
             source: io::Error::other(e),
         })??;
-    Ok((loaded, listener))
+    let keeper = CertificateKeeper {
+        certificates: Arc::new(certificates),
+        alias,
+        public_names,
+    };
+    Ok((Arc::new(keeper), listener))
+}
+
+/// The names and addresses a generated certificate must carry: this machine's host name (plain
+/// and `.local`), the mDNS alias, the `--public-name`s, `localhost`, the LAN addresses and
+/// loopback. Read again at each check: a machine may be given a new address while it runs.
+fn certificate_names(alias: Option<&str>, public_names: &[String]) -> CertNames {
+    let mut names = CertNames::for_this_machine(
+        &discovery::machine_hostname(),
+        alias,
+        &discovery::lan_addresses().0,
+    );
+    for name in public_names {
+        if !names.dns.contains(name) {
+            names.dns.push(name.clone());
+        }
+    }
+    names
+}
+
+/// The certificate being served and what decides the names it must carry.
+struct CertificateKeeper {
+    certificates: Arc<Certificates>,
+    alias: Option<String>,
+    public_names: Vec<String>,
+}
+
+/// How often a running server checks its certificate: well inside the 30 days a generated one
+/// is renewed before its end, and soon after a certbot renewal of the user's files.
+const CERTIFICATE_CHECK: Duration = Duration::from_secs(60 * 60);
+
+impl CertificateKeeper {
+    /// Checks the certificate now (off the async workers: it may generate a key), and logs
+    /// what changed or why the one in use stays.
+    async fn refresh(&self) -> Result<Refresh, TlsError> {
+        let certificates = self.certificates.clone();
+        let names = certificate_names(self.alias.as_deref(), &self.public_names);
+        let outcome = tokio::task::spawn_blocking(move || certificates.refresh(&names))
+            .await
+            .unwrap_or_else(|e| Err(TlsError::Interrupted(e.to_string())));
+        let fingerprint = self.certificates.served().get().fingerprint;
+        match &outcome {
+            Ok(Refresh::Unchanged) => tracing::debug!("the TLS certificate is still good"),
+            Ok(Refresh::Renewed { why }) => {
+                tracing::info!(%why, %fingerprint, "TLS certificate renewed; new connections get it (devices that installed the old one need this one: /trust)")
+            }
+            Ok(Refresh::Reloaded) => {
+                tracing::info!(%fingerprint, "TLS certificate files changed on disk and were read again; new connections get them")
+            }
+            Err(error) => {
+                tracing::warn!(%error, %fingerprint, "cannot refresh the TLS certificate; still serving the one in use")
+            }
+        }
+        outcome
+    }
+}
+
+/// Checks the certificate every [`CERTIFICATE_CHECK`] until the server closes.
+async fn keep_certificate(
+    keeper: Arc<CertificateKeeper>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(CERTIFICATE_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                let _ = keeper.refresh().await;
+            }
+            _ = closing.changed() => return,
+        }
+    }
 }
 
 /// Descriptors kept for everything that is not a peer: the listener, mDNS sockets, files,
@@ -370,6 +448,7 @@ fn advertise(
     config: &ServerConfig,
     addr: SocketAddr,
     meeting: &MeetingConfig,
+    tls: Option<&CertificateKeeper>,
     state: &MdnsState,
 ) -> Option<Advertiser> {
     if !config.mdns {
@@ -390,7 +469,7 @@ fn advertise(
         alias: config.mdns_alias.clone(),
         port: addr.port(),
         tls_port: meeting.https_port,
-        fingerprint: meeting.fingerprint.clone(),
+        fingerprint: tls.map(|t| t.certificates.fingerprints()),
         only_ip: (!addr.ip().is_unspecified()).then(|| addr.ip()),
     };
     match Advertiser::start(advertise, state.clone()) {
@@ -462,9 +541,19 @@ impl RunningServer {
         self.tls_addr
     }
 
-    /// The certificate's SHA-256 fingerprint, when TLS is on.
-    pub fn fingerprint(&self) -> Option<&str> {
-        self.meeting.fingerprint.as_deref()
+    /// The certificate's SHA-256 fingerprint, when TLS is on (the one served now).
+    pub fn fingerprint(&self) -> Option<String> {
+        self.meeting
+            .fingerprint
+            .as_ref()
+            .map(|c| c.get().fingerprint)
+    }
+
+    /// Checks the certificate now, as the hourly check does: renews a generated one near its
+    /// end or missing a name, reads the user's files again when they changed (`serve` calls it
+    /// on SIGHUP). `None` without TLS.
+    pub async fn refresh_certificate(&self) -> Option<Result<Refresh, TlsError>> {
+        Some(self.certificates.as_ref()?.refresh().await)
     }
 
     /// The media forwarder's UDP addresses, when it runs.

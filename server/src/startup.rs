@@ -198,6 +198,39 @@ pub fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 's
     }
 }
 
+/// SIGHUP, registered at once (its default action ends the process): `systemctl reload` and
+/// `kill -HUP` ask a running `serve` to check its certificate now.
+pub struct ReloadSignal {
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl ReloadSignal {
+    /// Registers the handler. Call it inside a Tokio runtime.
+    pub fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                hangup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves at each SIGHUP; never where there is none.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(hangup) = &mut self.hangup
+            && hangup.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

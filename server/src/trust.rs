@@ -4,8 +4,6 @@
 //! gives short steps for Windows, macOS, Linux, Android and iOS. Both are public: a certificate
 //! is sent to every client that connects anyway. Only with TLS on; 404 otherwise.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -13,19 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::embedded::{PAGE_CSP, asset};
+use crate::tls::ServedCertificate;
 
 const PAGE: &str = include_str!("../../ui/trust.html");
 const CSS: &str = include_str!("../../ui/trust.css");
 
-/// The certificate as served: its PEM text and its fingerprint.
-#[derive(Debug, Clone)]
-pub struct Certificate {
-    pub pem: String,
-    pub fingerprint: String,
-}
-
 /// `/trust`, `/trust/trust.css` and `/trust/certificate.crt`, when there is a certificate.
-pub fn routes(certificate: Option<Certificate>) -> Router {
+pub fn routes(certificate: Option<ServedCertificate>) -> Router {
     let Some(certificate) = certificate else {
         return Router::new();
     };
@@ -36,10 +28,11 @@ pub fn routes(certificate: Option<Certificate>) -> Router {
             get(|| async { asset(CSS, "text/css; charset=utf-8") }),
         )
         .route("/trust/certificate.crt", get(download))
-        .with_state(Arc::new(certificate))
+        .with_state(certificate)
 }
 
-async fn page(State(certificate): State<Arc<Certificate>>) -> Response {
+async fn page(State(certificate): State<ServedCertificate>) -> Response {
+    let certificate = certificate.get();
     // The fingerprint is hex pairs and colons (see tls::fingerprint): nothing to escape.
     let body = PAGE.replace("{{fingerprint}}", &certificate.fingerprint);
     (
@@ -54,7 +47,8 @@ async fn page(State(certificate): State<Arc<Certificate>>) -> Response {
 }
 
 /// The certificate in PEM, as the type operating systems open with their certificate installer.
-async fn download(State(certificate): State<Arc<Certificate>>) -> Response {
+async fn download(State(certificate): State<ServedCertificate>) -> Response {
+    let certificate = certificate.get();
     (
         StatusCode::OK,
         [
@@ -64,7 +58,7 @@ async fn download(State(certificate): State<Arc<Certificate>>) -> Response {
                 "attachment; filename=\"free-meetings.crt\"",
             ),
         ],
-        certificate.pem.clone(),
+        certificate.pem,
     )
         .into_response()
 }

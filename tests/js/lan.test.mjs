@@ -1,6 +1,6 @@
 // Protects LAN discovery over real multicast between network namespaces (a simulated LAN):
 // discover -> connect -> signal end to end, the records as an independent mDNS client
-// (python-zeroconf) sees them, goodbye on stop, re-announcement after an address change,
+// (python-zeroconf) sees them, a renewed certificate's fingerprint, goodbye on stop, re-announcement after an address change,
 // name conflicts, and a network where multicast reaches nobody. Needs root for `ip netns`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIN, createLan, lineMatching, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./fixture.mjs";
+import { BIN, createLan, lineMatching, makeCertificate, NEEDS_ROOT, runIn, serveIn, spawnIn } from "./fixture.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PEER = path.join(here, "../lan/peer.mjs");
@@ -91,6 +91,39 @@ test("with TLS on, discover hands out the https URL and the certificate's finger
   } finally {
     assert.equal(await server.stop(), 0);
     fs.rmSync(tlsDir, { recursive: true, force: true });
+  }
+});
+
+test("a certificate read again on SIGHUP is announced with its new fingerprint", { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-lan-renewed-"));
+  const first = makeCertificate(dir, "first", { names: ["IP:10.77.0.1"] });
+  const second = makeCertificate(dir, "second", { names: ["IP:10.77.0.1"] });
+  const [cert, key] = [path.join(dir, "site.crt"), path.join(dir, "site.key")];
+  fs.copyFileSync(first.cert, cert);
+  fs.copyFileSync(first.key, key);
+  const server = await serveIn(lan.ns("a"), [
+    "--port",
+    "5000",
+    "--tls-port",
+    "5443",
+    "--tls-cert",
+    cert,
+    "--tls-key",
+    key,
+  ]);
+  try {
+    assert.equal((await discoverFrom("b")).servers[0]?.fingerprint, first.fingerprint);
+    fs.copyFileSync(second.cert, cert);
+    fs.copyFileSync(second.key, key);
+    server.proc.kill("SIGHUP");
+    await lineMatching(server, new RegExp(`^HTTPS certificate now SHA-256 ${second.fingerprint}$`));
+    await lineMatching(server, /announcing the renewed certificate's fingerprint/, { stream: "stderr" });
+    const found = await discoverFrom("b");
+    assert.equal(found.servers.length, 1, found.stdout);
+    assert.equal(found.servers[0].fingerprint, second.fingerprint);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -90,7 +90,7 @@ pub fn collect_status(
         urls,
         local_names,
         https_urls,
-        fingerprint: meeting.fingerprint.clone(),
+        fingerprint: meeting.fingerprint.as_ref().map(|c| c.get().fingerprint),
         meeting_link,
         others: mdns_state.others(),
         mdns,

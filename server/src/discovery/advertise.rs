@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mdns_sd::{DaemonEvent, IfKind, IfPredicate, ServiceDaemon, ServiceInfo};
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::browse::{FoundServer, to_found};
 use super::{DiscoveryError, PROTOCOL_VERSION, SERVICE_TYPE, WEB_SERVICE_TYPE, usable};
@@ -22,8 +23,9 @@ pub struct AdvertiseConfig {
     pub port: u16,
     /// The HTTPS port, when TLS is on.
     pub tls_port: Option<u16>,
-    /// The certificate's SHA-256 fingerprint, when TLS is on.
-    pub fingerprint: Option<String>,
+    /// The certificate's SHA-256 fingerprint, when TLS is on; announced again when it changes
+    /// (a renewed certificate).
+    pub fingerprint: Option<watch::Receiver<String>>,
     /// When the server listens on one address only, announce on that interface only.
     pub only_ip: Option<std::net::IpAddr>,
 }
@@ -74,7 +76,8 @@ impl MdnsState {
 /// A running announcement.
 pub struct Advertiser {
     daemon: ServiceDaemon,
-    services: Vec<ServiceInfo>,
+    /// Rebuilt when the certificate's fingerprint changes.
+    services: Arc<std::sync::Mutex<Vec<ServiceInfo>>>,
     state: MdnsState,
 }
 
@@ -91,55 +94,14 @@ impl Advertiser {
         daemon.set_ip_check_interval(IP_CHECK_SECS)?;
         let events = daemon.monitor()?;
 
-        let tls = if config.tls_port.is_some() { "1" } else { "0" };
-        let tls_port = config.tls_port.map(|p| p.to_string());
-        let mut txt = vec![
-            ("proto", PROTOCOL_VERSION),
-            ("version", env!("CARGO_PKG_VERSION")),
-            ("sio", "/socket.io"),
-            ("ws", "/ws"),
-            ("tls", tls),
-        ];
-        if let (Some(port), Some(fingerprint)) = (&tls_port, &config.fingerprint) {
-            txt.push(("tls_port", port.as_str()));
-            txt.push(("fp", fingerprint.as_str()));
+        let fingerprint = config.fingerprint.as_ref().map(|f| f.borrow().clone());
+        let services = services(&config, fingerprint.as_deref())?;
+        for service in &services {
+            daemon.register(service.clone())?;
         }
-        let host = format!("{}.local.", config.hostname);
-        let mut services = vec![
-            ServiceInfo::new(
-                SERVICE_TYPE,
-                &config.instance,
-                &host,
-                (),
-                config.port,
-                &txt[..],
-            )?
-            .enable_addr_auto(),
-        ];
         let mut hostnames = vec![format!("{}.local", config.hostname)];
         if let Some(alias) = &config.alias {
-            // A host name is answered for as long as a service points at it; the web page is
-            // what people open at the alias, so it gets the `_http._tcp` service.
-            let web_txt = [("path", "/")];
-            let alias_host = format!("{alias}.local.");
-            services.push(
-                ServiceInfo::new(
-                    WEB_SERVICE_TYPE,
-                    &config.instance,
-                    &alias_host,
-                    (),
-                    config.port,
-                    &web_txt[..],
-                )?
-                .enable_addr_auto(),
-            );
             hostnames.push(format!("{alias}.local"));
-        }
-        for service in &mut services {
-            if let Some(ip) = config.only_ip {
-                service.set_interfaces(vec![IfKind::Addr(ip)]);
-            }
-            daemon.register(service.clone())?;
         }
         state.update(|s| {
             *s = MdnsStatus {
@@ -162,6 +124,16 @@ impl Advertiser {
             );
         }
         tokio::spawn(watch(events, state.clone()));
+        let services = Arc::new(std::sync::Mutex::new(services));
+        if let Some(fingerprints) = config.fingerprint.clone() {
+            tokio::spawn(follow_fingerprint(
+                fingerprints,
+                config,
+                daemon.clone(),
+                services.clone(),
+                state.clone(),
+            ));
+        }
         if let Ok(browse) = daemon.browse(SERVICE_TYPE) {
             tokio::spawn(follow_others(browse, state.clone()));
         }
@@ -181,7 +153,7 @@ impl Advertiser {
 
     /// Announces again after [`Advertiser::pause`].
     pub fn resume(&self) -> Result<(), DiscoveryError> {
-        for service in &self.services {
+        for service in self.services() {
             self.daemon.register(service.clone())?;
         }
         self.state.update(|s| s.enabled = true);
@@ -199,8 +171,12 @@ impl Advertiser {
         tracing::info!("LAN announcement withdrawn");
     }
 
+    fn services(&self) -> Vec<ServiceInfo> {
+        self.services.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     async fn withdraw(&self) {
-        for service in &self.services {
+        for service in self.services() {
             if let Ok(done) = self.daemon.unregister(service.get_fullname()) {
                 let _ = tokio::time::timeout(GOODBYE_WAIT, done.recv_async()).await;
             }
@@ -209,6 +185,90 @@ impl Advertiser {
 }
 
 /// Follows the responder's events: renames after a name conflict, and errors (logged once each).
+/// The services to register: this server's, with its TXT records, and `_http._tcp` at the
+/// alias, if there is one.
+fn services(
+    config: &AdvertiseConfig,
+    fingerprint: Option<&str>,
+) -> Result<Vec<ServiceInfo>, DiscoveryError> {
+    let tls = if config.tls_port.is_some() { "1" } else { "0" };
+    let tls_port = config.tls_port.map(|p| p.to_string());
+    let mut txt = vec![
+        ("proto", PROTOCOL_VERSION),
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("sio", "/socket.io"),
+        ("ws", "/ws"),
+        ("tls", tls),
+    ];
+    if let (Some(port), Some(fingerprint)) = (&tls_port, fingerprint) {
+        txt.push(("tls_port", port.as_str()));
+        txt.push(("fp", fingerprint));
+    }
+    let host = format!("{}.local.", config.hostname);
+    let mut services = vec![
+        ServiceInfo::new(
+            SERVICE_TYPE,
+            &config.instance,
+            &host,
+            (),
+            config.port,
+            &txt[..],
+        )?
+        .enable_addr_auto(),
+    ];
+    if let Some(alias) = &config.alias {
+        // A host name is answered for as long as a service points at it; the web page is
+        // what people open at the alias, so it gets the `_http._tcp` service.
+        let web_txt = [("path", "/")];
+        let alias_host = format!("{alias}.local.");
+        services.push(
+            ServiceInfo::new(
+                WEB_SERVICE_TYPE,
+                &config.instance,
+                &alias_host,
+                (),
+                config.port,
+                &web_txt[..],
+            )?
+            .enable_addr_auto(),
+        );
+    }
+    for service in &mut services {
+        if let Some(ip) = config.only_ip {
+            service.set_interfaces(vec![IfKind::Addr(ip)]);
+        }
+    }
+    Ok(services)
+}
+
+/// Announces the new fingerprint when the certificate is renewed (registering a service again
+/// updates it), or keeps it for [`Advertiser::resume`] while paused.
+async fn follow_fingerprint(
+    mut fingerprints: watch::Receiver<String>,
+    config: AdvertiseConfig,
+    daemon: ServiceDaemon,
+    services: Arc<std::sync::Mutex<Vec<ServiceInfo>>>,
+    state: MdnsState,
+) {
+    while fingerprints.changed().await.is_ok() {
+        let fingerprint = fingerprints.borrow_and_update().clone();
+        let Ok(renewed) = self::services(&config, Some(&fingerprint)) else {
+            continue;
+        };
+        if let Ok(mut kept) = services.lock() {
+            kept.clone_from(&renewed);
+        }
+        if state.get().enabled {
+            for service in renewed {
+                if let Err(error) = daemon.register(service) {
+                    tracing::warn!(%error, "cannot announce the renewed certificate's fingerprint");
+                }
+            }
+            tracing::info!("announcing the renewed certificate's fingerprint on the LAN");
+        }
+    }
+}
+
 async fn watch(events: mdns_sd::Receiver<DaemonEvent>, state: MdnsState) {
     let mut reported = std::collections::HashSet::new();
     while let Ok(event) = events.recv_async().await {
