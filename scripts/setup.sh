@@ -20,7 +20,7 @@ case "$mode" in
   test)
     packages+=("${desktop[@]}" chromium nodejs npm iproute2 nftables procps python3 python3-zeroconf
       xvfb xauth x11-utils xdotool xclip imagemagick dbus trayer haskell-gtk-sni-tray-utils
-      python3-xlib iputils-ping redis-server haproxy openssl systemd groff-base faketime)
+      python3-xlib iputils-ping redis-server haproxy openssl systemd groff-base faketime man-db desktop-file-utils)
     ;;
   *) echo "usage: $0 server|desktop|test" >&2; exit 2 ;;
 esac

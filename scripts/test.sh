@@ -50,8 +50,17 @@ phase "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 phase "cargo test"
 cargo test --locked --workspace
-phase "end-to-end tests (node --test)"
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+# The .deb as people get it: a release build of the three programs, packaged by Tauri's bundler
+# (tauri.conf.json); package.test.mjs installs it into a fresh root. The only release build of
+# the run: the first one on a fresh machine takes most of this phase's time.
+phase "package: the .deb (npx tauri build --bundles deb, release)"
+rm -rf "$target_dir/release/bundle/deb"
+npx tauri build --bundles deb --ci
+debs=("$target_dir"/release/bundle/deb/*.deb)
+[ "${#debs[@]}" -eq 1 ] && [ -f "${debs[0]}" ] || { echo "expected one .deb, found: ${debs[*]}" >&2; exit 1; }
+export FM_DEB="${debs[0]}"
+phase "end-to-end tests (node --test)"
 # A stuck test must fail, not hang the run: a time limit per test, and no waiting on a test file
 # whose event loop stays alive after its tests ended (where this Node has the options).
 flags=()
