@@ -146,12 +146,17 @@ pub fn keep_current(desktop: Arc<Desktop>, view: watch::Sender<TrayView>) {
                 .await;
             let announcing = server.as_ref().is_some_and(|(_, on)| *on);
             let hub = server.map(|(hub, _)| hub);
+            // Followed from before the summary is read: a join in between wakes the next turn.
+            let mut changes = hub.as_ref().map(|h| h.roster_changes());
             let status = match (&app_status.borrow_and_update().problem, &hub) {
                 (Some(problem), _) => problem.words(catalogue),
                 (None, Some(hub)) => summary_of(hub, catalogue),
                 (None, None) => catalogue.text("tray.starting", &[]),
             };
             view.send_if_modified(|v| {
+                if v.catalogue.code() != catalogue.code() {
+                    tracing::info!(language = catalogue.code(), "the tray's language changed");
+                }
                 let changed = v.status != status
                     || v.announcing != announcing
                     || v.catalogue.code() != catalogue.code();
@@ -160,7 +165,6 @@ pub fn keep_current(desktop: Arc<Desktop>, view: watch::Sender<TrayView>) {
                 v.catalogue = catalogue;
                 changed
             });
-            let mut changes = hub.as_ref().map(|h| h.roster_changes());
             tokio::select! {
                 changed = app_status.changed() => if changed.is_err() { break },
                 changed = language.changed() => if changed.is_err() { break },

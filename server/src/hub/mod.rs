@@ -169,9 +169,14 @@ impl Hub {
         &self.metrics
     }
 
-    /// Changes whenever the roster does: someone connects, disconnects, joins or leaves.
+    /// Changes whenever the roster does (someone connects, disconnects, joins or leaves) after
+    /// this call. A plain clone of the hub's receiver would carry its "seen" mark, which nothing
+    /// moves: once anyone had joined, its `changed()` returned at once, forever (a loop that
+    /// subscribed afresh each turn spun a core).
     pub fn roster_changes(&self) -> watch::Receiver<u64> {
-        self.roster.clone()
+        let mut changes = self.roster.clone();
+        changes.mark_unchanged();
+        changes
     }
 
     /// Makes a private meeting: a room named by `name` (called again while the name it gives

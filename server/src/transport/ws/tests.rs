@@ -243,3 +243,16 @@ async fn a_server_side_close_sends_going_away() {
     client.ended().await;
     assert_eq!(hub.stats().peers, 0);
 }
+
+#[tokio::test]
+async fn a_roster_subscription_waits_for_the_next_change_even_after_earlier_ones() {
+    let hub = hub();
+    let _first = Client::connect(&hub, SETTINGS).await;
+    let changes = hub.roster_changes();
+    assert!(
+        !changes.has_changed().unwrap_or(true),
+        "a change before subscribing is not news"
+    );
+    let _second = Client::connect(&hub, SETTINGS).await;
+    assert!(changes.has_changed().unwrap_or(false));
+}
