@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the desktop app's footprint under Xvfb, summed over every process of the app (its web
 # view's processes included): RSS and PSS started minimized, with the window open, closed again,
-# and after CYCLES more open/close cycles; then its CPU while idle in the tray for IDLE_SECONDS.
+# and after CYCLES more open/close cycles; then its CPU while idle in the tray for IDLE_SECONDS,
+# and as long again with one person in a meeting.
 # The window is opened the way a user does it a second time: by launching the app again.
 # Usage: scripts/desktop_footprint.sh [path/to/free-meetings-desktop]
 #   CYCLES=20 IDLE_SECONDS=60 (the defaults)
@@ -79,5 +80,18 @@ before=$(cpu_ticks)
 sleep "$idle"
 after=$(cpu_ticks)
 echo "idle in the tray for ${idle}s: CPU $(python3 -c "print(round(($after - $before) / 100 / $idle * 100, 2))")%"
+# One person in a meeting, doing nothing: the app must stay as idle. (A tray loop that woke at
+# once on every turn after anyone had joined cost a whole core here.)
+node -e '
+const { io } = require("socket.io-client");
+const socket = io("http://127.0.0.1:5990", { transports: ["websocket"] });
+socket.on("connect", () => socket.emit("join-room", { roomId: "footprint", userName: "Ann" }));
+setTimeout(() => process.exit(0), (Number(process.argv[1]) + 5) * 1000);
+' "$idle" &
+sleep 3
+before=$(cpu_ticks)
+sleep "$idle"
+after=$(cpu_ticks)
+echo "in the tray with a meeting in progress for ${idle}s: CPU $(python3 -c "print(round(($after - $before) / 100 / $idle * 100, 2))")%"
 kill -TERM "$app"
 wait "$app"
