@@ -93,9 +93,9 @@ async fn run(
         start_at_login: autostart::is_enabled(),
         catalogue,
     });
-    tray::keep_current(desktop.clone(), view.clone());
+    let tray_view = tray::keep_current(desktop.clone(), view.clone());
     let (actions, mut picked) = mpsc::unbounded_channel();
-    let tray = Tray::show(view.subscribe(), actions).await;
+    let tray = Tray::show(tray_view, actions).await;
     if !args.minimized || !tray.is_shown() {
         window.show();
     }

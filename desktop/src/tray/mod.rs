@@ -134,8 +134,14 @@ impl Tray {
 }
 
 /// Keeps `view`'s status line, Announce check mark and language current with the app and its
-/// server.
-pub fn keep_current(desktop: Arc<Desktop>, view: watch::Sender<TrayView>) {
+/// server, for as long as the view has a receiver; returns the tray's. It is made before the
+/// task starts: a task started first sometimes found no receiver yet and ended at once, leaving
+/// the tray's status and language as they were at start.
+pub fn keep_current(
+    desktop: Arc<Desktop>,
+    view: watch::Sender<TrayView>,
+) -> watch::Receiver<TrayView> {
+    let tray = view.subscribe();
     tokio::spawn(async move {
         let mut app_status = desktop.status();
         let mut language = desktop.language();
@@ -173,6 +179,7 @@ pub fn keep_current(desktop: Arc<Desktop>, view: watch::Sender<TrayView>) {
             }
         }
     });
+    tray
 }
 
 #[cfg(test)]
