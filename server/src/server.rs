@@ -611,10 +611,4 @@ impl RunningServer {
             Err(_) => tracing::warn!("some connections did not close in time; stopping anyway"),
         }
     }
-
-    /// Serves until the future resolves, then shuts down.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
-        signal.await;
-        self.shutdown().await;
-    }
 }

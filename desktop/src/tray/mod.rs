@@ -160,12 +160,11 @@ pub fn keep_current(
                 (None, None) => catalogue.text("tray.starting", &[]),
             };
             view.send_if_modified(|v| {
-                if v.catalogue.code() != catalogue.code() {
+                let new_language = v.catalogue.code() != catalogue.code();
+                if new_language {
                     tracing::info!(language = catalogue.code(), "the tray's language changed");
                 }
-                let changed = v.status != status
-                    || v.announcing != announcing
-                    || v.catalogue.code() != catalogue.code();
+                let changed = v.status != status || v.announcing != announcing || new_language;
                 v.status = status;
                 v.announcing = announcing;
                 v.catalogue = catalogue;

@@ -184,7 +184,6 @@ impl Advertiser {
     }
 }
 
-/// Follows the responder's events: renames after a name conflict, and errors (logged once each).
 /// The services to register: this server's, with its TXT records, and `_http._tcp` at the
 /// alias, if there is one.
 fn services(
@@ -269,6 +268,7 @@ async fn follow_fingerprint(
     }
 }
 
+/// Follows the responder's events: renames after a name conflict, and errors (logged once each).
 async fn watch(events: mdns_sd::Receiver<DaemonEvent>, state: MdnsState) {
     let mut reported = std::collections::HashSet::new();
     while let Ok(event) = events.recv_async().await {
